@@ -1,0 +1,3 @@
+"""bulkctl: watch and manage Weavr bulk processes."""
+
+__version__ = "0.1.0"

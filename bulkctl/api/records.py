@@ -1,0 +1,209 @@
+"""Typed records decoded from API answers, tolerant of whatever a real server sends.
+
+Unknown fields are ignored (but kept in ``raw`` for ``--json``), unknown status strings
+are kept as they are, missing or ill-typed fields become ``None``, and ``bulkId`` is an
+opaque string. Only an answer whose overall shape is wrong raises ``MalformedResponse``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+BULK_STATUSES: tuple[str, ...] = (
+    "SUBMITTED",
+    "RUNNING",
+    "PARTIALLY_COMPLETED",
+    "COMPLETED",
+    "FAILED",
+    "PAUSED",
+    "CANCELLED",
+)
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELLED"}
+)
+OPERATION_STATUSES: tuple[str, ...] = ("SUBMITTED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+MODES: tuple[str, ...] = ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE")
+CONFLICT_CODES: tuple[str, ...] = (
+    "VALIDATION_FAILED",
+    "USER_VALIDATION_FAILED",
+    "ALREADY_SUBMITTED",
+    "DUPLICATE_OPERATION_TYPE",
+    "NO_CONFIG_FOUND",
+    "INVALID_STATE",
+    "TOO_MANY_REQUESTS",
+)
+
+INT32_MAX = 2_147_483_647
+
+
+class ShapeError(ValueError):
+    """The answer's overall shape is not what the spec describes."""
+
+
+def as_int(value: Any) -> int | None:
+    """An integer field as sent, or None when it is missing or not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit() and text.isascii() and len(text) < 40:
+            return int(text)
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A string field as sent; numbers become their text; anything else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+@dataclass(frozen=True)
+class OperationStatusCount:
+    status: str | None
+    count: int | None
+
+
+@dataclass(frozen=True)
+class BulkProcess:
+    """One bulk process. ``raw`` is the object exactly as the API sent it."""
+
+    raw: dict[str, Any]
+    bulk_id: str | None
+    status: str | None
+    submitted_items_count: int | None
+    execution_start: int | None
+    execution_finish: int | None
+    operation: str | None
+    mode: str | None
+    operation_status_counts: tuple[OperationStatusCount, ...] = ()
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def count_of(self, status: str) -> int:
+        """Operations in ``status`` per operationStatusCounts (0 when absent or negative)."""
+        total = 0
+        for entry in self.operation_status_counts:
+            if entry.status == status and entry.count is not None and entry.count > 0:
+                total += entry.count
+        return total
+
+    @property
+    def latest_timestamp(self) -> int | None:
+        """executionFinish when present, else executionStart."""
+        return self.execution_finish if self.execution_finish is not None else self.execution_start
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    raw: dict[str, Any]
+    operation_id: str | None
+    sequence: int | None
+    method: str | None
+    path: str | None
+    status: str | None
+    request_payload: str | None
+    response_payload: str | None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: records plus the server's total ``count`` (None when unusable)."""
+
+    records: list[Any]
+    count: int | None
+    response_count: int | None
+    raw_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_bulk(obj: Any) -> BulkProcess:
+    if not isinstance(obj, dict):
+        raise ShapeError(f"expected a bulk process object, got {type(obj).__name__}")
+    counts: list[OperationStatusCount] = []
+    raw_counts = obj.get("operationStatusCounts")
+    if isinstance(raw_counts, list):
+        for entry in raw_counts:
+            if isinstance(entry, dict):
+                counts.append(
+                    OperationStatusCount(as_text(entry.get("status")), as_int(entry.get("count")))
+                )
+    return BulkProcess(
+        raw=obj,
+        bulk_id=as_text(obj.get("bulkId")),
+        status=as_text(obj.get("status")),
+        submitted_items_count=as_int(obj.get("submittedItemsCount")),
+        execution_start=as_int(obj.get("executionStart")),
+        execution_finish=as_int(obj.get("executionFinish")),
+        operation=as_text(obj.get("operation")),
+        mode=as_text(obj.get("mode")),
+        operation_status_counts=tuple(counts),
+    )
+
+
+def parse_operation(obj: Any) -> BulkOperation:
+    if not isinstance(obj, dict):
+        raise ShapeError(f"expected an operation object, got {type(obj).__name__}")
+    return BulkOperation(
+        raw=obj,
+        operation_id=as_text(obj.get("operationId")),
+        sequence=as_int(obj.get("sequence")),
+        method=as_text(obj.get("method")),
+        path=as_text(obj.get("path")),
+        status=as_text(obj.get("status")),
+        request_payload=as_text(obj.get("requestPayload")),
+        response_payload=as_text(obj.get("responsePayload")),
+    )
+
+
+def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
+    if not isinstance(obj, dict):
+        raise ShapeError(f"expected a JSON object, got {type(obj).__name__}")
+    items = obj.get(key)
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise ShapeError(f"'{key}' is not a list")
+    records = [parse_item(item) for item in items]
+    count = as_int(obj.get("count"))
+    if count is not None and not 0 <= count <= INT32_MAX:
+        count = None  # a negative or absurd total tells nothing: page until the answers run out
+    return Page(
+        records=records,
+        count=count,
+        response_count=as_int(obj.get("responseCount")),
+        raw_items=list(items),
+    )
+
+
+def parse_bulk_page(obj: Any) -> Page:
+    """A GET /bulks answer (BulkProcessesPaged)."""
+    return _parse_page(obj, "bulkProcesses", parse_bulk)
+
+
+def parse_operation_page(obj: Any) -> Page:
+    """A GET /bulks/{id}/operations answer (BulkProcessOperationsPaged)."""
+    return _parse_page(obj, "operations", parse_operation)
+
+
+def parse_token(obj: Any) -> str:
+    """The token of a login answer: a string, or (Back Office) an object holding ``token``."""
+    if not isinstance(obj, dict):
+        raise ShapeError("expected a JSON object with a token")
+    token = obj.get("token")
+    if isinstance(token, dict):
+        token = token.get("token")
+    if not isinstance(token, str) or not token:
+        raise ShapeError("the answer holds no token")
+    return token

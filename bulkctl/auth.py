@@ -1,0 +1,100 @@
+"""Getting a token: the two login flows, and the one automatic re-login after a 401.
+
+Multi API: POST /login_with_password with the api-key, email and password.
+Back Office API: POST /access_token with the api-key and an identity (no password),
+the natural flow for CI. Either way the token (never the password) is stored in the profile.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bulkctl.config import Resolved, parse_identity
+from bulkctl.errors import BulkctlError, NotAuthenticated
+
+if TYPE_CHECKING:
+    from bulkctl.context import Context
+
+
+def login(
+    ctx: Context,
+    settings: Resolved,
+    *,
+    api_key: str,
+    email: str | None = None,
+    password: str | None = None,
+    identity: str | None = None,
+) -> str:
+    """Obtain a token with whichever flow the arguments name; raises the API's error."""
+    client = ctx.build_client(settings, api_key=api_key, token=None, reauth=None)
+    try:
+        if identity:
+            kind, ident = parse_identity(identity)
+            return client.access_token(kind, ident)
+        if email and password is not None:
+            return client.login_with_password(email, password)
+        raise NotAuthenticated("nothing to log in with: give an email or an identity")
+    finally:
+        client.close()
+
+
+class Reauthenticator:
+    """Fetches a new token when the means are at hand, and stores it in the profile."""
+
+    def __init__(self, ctx: Context, settings: Resolved) -> None:
+        self.ctx = ctx
+        self.settings = settings
+
+    def means(self) -> str | None:
+        """'identity', 'password' or 'prompt' when a token can be had without the user; else None."""
+        s = self.settings
+        if not s.get("api_key"):
+            return None
+        if s.get("identity") and (s.api == "backoffice" or not s.get("email")):
+            return "identity"
+        if s.get("email") and s.password:
+            return "password"
+        if s.get("email") and self.ctx.can_prompt:
+            return "prompt"
+        return None
+
+    def ensure_token(self) -> None:
+        """Before the first request: a token, or the means to get one, or a clear error."""
+        from bulkctl.context import not_logged_in
+
+        s = self.settings
+        if s.get("auth_token") and s.get("api_key"):
+            return
+        if self.means() is None:
+            raise not_logged_in(s)
+        token = self.refresh()
+        if not token:
+            raise not_logged_in(s)
+        s.values["auth_token"] = token
+
+    def refresh(self) -> str | None:
+        """A new token, stored in the profile; None when there are no means to get one."""
+        how = self.means()
+        if how is None:
+            return None
+        s = self.settings
+        api_key = s.get("api_key") or ""
+        password = s.password
+        if how == "prompt":
+            self.ctx.note(f"The token for {s.get('email')} on {s.where()} has expired.")
+            password = self.ctx.secret("Password")
+        try:
+            if how == "identity":
+                token = login(self.ctx, s, api_key=api_key, identity=s.get("identity"))
+            else:
+                token = login(self.ctx, s, api_key=api_key, email=s.get("email"), password=password)
+        except BulkctlError as exc:
+            self.ctx.note(f"automatic login failed: {exc.message}")
+            return None
+        self.ctx.note(f"logged in again as {s.get('identity') or s.get('email')} ({s.where()})")
+        if not s.demo:
+            try:
+                self.ctx.store.set_values(s.profile, {"auth_token": token})
+            except (OSError, BulkctlError) as exc:
+                self.ctx.note(f"note: the new token could not be saved: {exc}")
+        return token

@@ -1,0 +1,237 @@
+"""``bulkctl list``: list and filter bulk processes.
+
+The Typer function parses and checks arguments into ``ListOptions``; ``run_list`` does
+the work with a ``Context``. Several statuses are one request stream per status (the
+API takes one status per call), combined in the order given, de-duplicated by bulkId.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bulkctl.api.records import BULK_STATUSES
+from bulkctl.filters import BulkFilter, filter_options_help
+from bulkctl.options import (
+    FORMAT_HELP,
+    OutputChoice,
+    check_concurrency,
+    check_paging,
+    choose_output,
+    parse_statuses,
+)
+from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS
+
+if TYPE_CHECKING:
+    from bulkctl.context import Context
+
+STATUS_HELP = (
+    "Only bulks in this status; repeat or comma-separate for several "
+    f"({', '.join(BULK_STATUSES)}; any case)."
+)
+
+
+@dataclass
+class ListOptions:
+    statuses: list[str]
+    wanted: int | None  # None: every matching record
+    offset: int
+    output: OutputChoice
+    concurrency: int | None = None
+    strict: bool = False
+    filters: BulkFilter = field(default_factory=BulkFilter)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("list")
+    def list_command(
+        ctx: typer.Context,
+        status: Annotated[
+            list[str] | None, typer.Option("--status", "-s", help=STATUS_HELP, metavar="STATUS")
+        ] = None,
+        limit: Annotated[
+            int | None,
+            typer.Option(
+                "--limit",
+                "-n",
+                help="Rows wanted in all (default 20); fetched 100 a request.",
+                metavar="N",
+            ),
+        ] = None,
+        offset: Annotated[
+            int,
+            typer.Option(
+                "--offset", help="Skip the first N rows of the combined list.", metavar="N"
+            ),
+        ] = 0,
+        all_records: Annotated[
+            bool, typer.Option("--all", "-a", help="Every matching record.")
+        ] = False,
+        output: Annotated[
+            str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
+        ] = None,
+        json_flag: Annotated[
+            bool, typer.Option("--json", help="Shorthand for --output json: one JSON array.")
+        ] = False,
+        jsonl_flag: Annotated[
+            bool,
+            typer.Option(
+                "--jsonl", help="Shorthand for --output jsonl: one object a line, as pages arrive."
+            ),
+        ] = False,
+        fields: Annotated[
+            str | None,
+            typer.Option(
+                "--fields",
+                help="Comma-separated API field names to show, in order.",
+                metavar="F1,F2",
+            ),
+        ] = None,
+        no_header: Annotated[
+            bool, typer.Option("--no-header", help="No header row (plain, csv, table).")
+        ] = False,
+        concurrency: Annotated[
+            int | None,
+            typer.Option(
+                "--concurrency",
+                help="Requests in flight while paging (default 8; 1 = one after another).",
+                metavar="N",
+            ),
+        ] = None,
+        strict: Annotated[
+            bool,
+            typer.Option(
+                "--strict",
+                help="Exit 1 when the list shrank while paging (records may be missing).",
+            ),
+        ] = False,
+        operation: Annotated[
+            str | None,
+            typer.Option("--operation", help=filter_options_help["operation"], metavar="PATTERN"),
+        ] = None,
+        mode: Annotated[
+            str | None, typer.Option("--mode", help=filter_options_help["mode"], metavar="MODE")
+        ] = None,
+        since: Annotated[
+            str | None, typer.Option("--since", help=filter_options_help["since"], metavar="WHEN")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option("--until", help=filter_options_help["until"], metavar="WHEN")
+        ] = None,
+    ) -> None:
+        """List bulk processes, newest first.
+
+        Filters other than --status are applied by bulkctl to every page the server
+        sends, so they scan as many pages as they must.
+        """
+        from bulkctl.context import Context
+
+        command_ctx = Context.from_process(ctx.obj)
+        options = ListOptions(
+            statuses=parse_statuses(status, BULK_STATUSES),
+            wanted=check_paging(limit, offset, all_records),
+            offset=offset,
+            output=choose_output(
+                output=output,
+                json_flag=json_flag,
+                jsonl_flag=jsonl_flag,
+                fields_spec=fields,
+                header=not no_header,
+                stdout_tty=command_ctx.stdout_tty,
+                available=BULK_ALL_FIELDS,
+                default_fields=BULK_FIELDS,
+                table_fields=BULK_TABLE_FIELDS,
+            ),
+            concurrency=check_concurrency(concurrency),
+            strict=strict,
+            filters=BulkFilter.parse(
+                operation=operation,
+                mode=mode,
+                since=since,
+                until=until,
+                now=command_ctx.clock.now(),
+            ),
+        )
+        try:
+            run_list(command_ctx, options)
+        finally:
+            command_ctx.close()
+
+
+def run_list(ctx: Context, options: ListOptions) -> int:
+    """Fetch, filter and render; returns the number of rows written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bulkctl.errors import ApiError
+    from bulkctl.paging import Pager
+    from bulkctl.render import RenderOptions, render
+
+    settings = ctx.settings()
+    if options.concurrency is not None:
+        settings.values["concurrency"] = str(options.concurrency)
+    concurrency = int(settings.get("concurrency") or 8)
+    client = ctx.client()
+    pool = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
+    pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+    streams: list[str | None] = [*options.statuses] or [None]
+    fetches = [(lambda o, n, s=s: client.list_bulks(offset=o, limit=n, status=s)) for s in streams]
+    filtering = options.filters.active
+    # with client-side filters the server's rows are not the user's rows: scan, then cut
+    records = pager.read(
+        fetches,
+        offset=0 if filtering else options.offset,
+        wanted=None if filtering else options.wanted,
+    )
+
+    def rows() -> Iterator[dict[str, Any]]:
+        skipped = 0
+        emitted = 0
+        for record in records:
+            if filtering:
+                if not options.filters.matches(record):
+                    continue
+                if skipped < options.offset:
+                    skipped += 1
+                    continue
+                if options.wanted is not None and emitted >= options.wanted:
+                    records.close()
+                    return
+            emitted += 1
+            yield record.raw
+
+    out = options.output
+    try:
+        written = render(
+            rows(),
+            RenderOptions(
+                fmt=out.fmt,
+                fields=out.fields,
+                header=out.header,
+                color=ctx.color,
+                whole_objects=out.whole_objects,
+                now=ctx.clock.now(),
+            ),
+            ctx.stdout,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    report = pager.report
+    if report.stopped:
+        ctx.warn(f"paging {report.stopped}; the listing may be incomplete")
+    if report.shrank_from is not None:
+        ctx.warn(
+            f"the list shrank from {report.shrank_from:,} to {report.shrank_to:,} records while "
+            "it was read (bulks changed status): records may be missing"
+        )
+        if options.strict:
+            raise ApiError("the list changed while paging and --strict is set", hint="run it again")
+    totals = report.totals
+    if options.wanted is not None and not filtering and totals and None not in totals:
+        total = sum(t for t in totals if t is not None)
+        if written + options.offset < total:
+            ctx.note(f"{written:,} of {total:,} shown; use --limit N or --all for more")
+    return written

@@ -1,0 +1,392 @@
+"""Profiles and settings: where each value comes from, and safe reads and writes of the file.
+
+Precedence, highest first: command-line flag > environment variable > profile > default.
+The file is TOML, one table per profile (``[profiles.NAME]``), mode 0600 in a 0700
+directory, written atomically under a lock, and never overwritten when it cannot be read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bulkctl.errors import ConfigError, UsageError
+
+CONFIG_FILE = "config.toml"
+DEFAULT_PROFILE = "default"
+DEMO_PROFILE = "demo"
+
+ENVIRONMENTS: dict[str, str] = {
+    "sandbox": "https://sandbox.weavr.io",
+    "production": "https://api.weavr.io",
+}
+APIS: dict[str, str] = {"multi": "/multi", "backoffice": "/multi/backoffice"}
+IDENTITY_TYPES = ("corporate", "consumer")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    env: str | None = None
+    secret: bool = False
+    default: str | None = None
+    choices: tuple[str, ...] | None = None
+    kind: str = "text"  # text, int, float, url, identity, path
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "environment",
+            "sandbox or production",
+            None,
+            False,
+            "sandbox",
+            ("sandbox", "production"),
+        ),
+        Setting(
+            "api",
+            "multi (login with password) or backoffice (access token)",
+            None,
+            False,
+            "multi",
+            ("multi", "backoffice"),
+        ),
+        Setting(
+            "base_url",
+            "full API root; overrides environment and api",
+            "BULKCTL_BASE_URL",
+            kind="url",
+        ),
+        Setting("api_key", "the api-key header", "BULKCTL_API_KEY", secret=True),
+        Setting(
+            "auth_token", "the Bearer token from the last login", "BULKCTL_AUTH_TOKEN", secret=True
+        ),
+        Setting("email", "login email (Multi API)", "BULKCTL_EMAIL"),
+        Setting(
+            "identity",
+            "TYPE:ID for the Back Office API, e.g. corporate:123",
+            "BULKCTL_IDENTITY",
+            kind="identity",
+        ),
+        Setting(
+            "ca_bundle", "PEM file of CA certificates to trust", "BULKCTL_CA_BUNDLE", kind="path"
+        ),
+        Setting(
+            "connect_timeout",
+            "seconds to wait for a connection",
+            "BULKCTL_CONNECT_TIMEOUT",
+            default="5",
+            kind="float",
+        ),
+        Setting(
+            "read_timeout",
+            "seconds to wait for an answer",
+            "BULKCTL_READ_TIMEOUT",
+            default="30",
+            kind="float",
+        ),
+        Setting(
+            "retries",
+            "attempts per request, first included (1 = no retry)",
+            "BULKCTL_RETRIES",
+            default="4",
+            kind="int",
+        ),
+        Setting(
+            "concurrency",
+            "requests in flight while paging (1 = sequential)",
+            "BULKCTL_CONCURRENCY",
+            default="8",
+            kind="int",
+        ),
+    )
+}
+PASSWORD_ENV = "BULKCTL_PASSWORD"
+PROFILE_ENV = "BULKCTL_PROFILE"
+
+
+def mask(secret: str | None) -> str:
+    """All but the last 4 characters hidden (all of a short secret)."""
+    if not secret:
+        return ""
+    if len(secret) <= 8:
+        return "*" * len(secret)
+    return "*" * (len(secret) - 4) + secret[-4:]
+
+
+def validate_value(name: str, value: str) -> str:
+    """Check one setting's value; returns it normalised or raises UsageError."""
+    setting = SETTINGS.get(name)
+    if setting is None:
+        raise UsageError(f"unknown setting {name!r}", hint=f"settings are: {', '.join(SETTINGS)}")
+    value = value.strip()
+    if setting.choices is not None:
+        lowered = value.lower()
+        if lowered not in setting.choices:
+            raise UsageError(f"{name} must be one of: {', '.join(setting.choices)} (got {value!r})")
+        return lowered
+    if setting.kind == "url":
+        check_base_url(value)
+        return value.rstrip("/")
+    if setting.kind == "identity":
+        parse_identity(value)
+        return value.lower()
+    if setting.kind == "int" and (not value.isdigit() or not 1 <= int(value) <= 64):
+        raise UsageError(f"{name} must be a whole number from 1 to 64 (got {value!r})")
+    if setting.kind == "float":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1
+        if not 0 < seconds <= 3600:
+            raise UsageError(f"{name} must be a number of seconds above 0 (got {value!r})")
+    if not value:
+        raise UsageError(f"{name} cannot be empty")
+    return value
+
+
+def parse_identity(value: str) -> tuple[str, str]:
+    """'corporate:123' -> ('CORPORATE', '123')."""
+    kind, sep, ident = value.strip().partition(":")
+    kind = kind.strip().lower()
+    ident = ident.strip()
+    if not sep or kind not in IDENTITY_TYPES or not (ident.isascii() and ident.isdigit()):
+        raise UsageError(
+            f"invalid identity {value!r}",
+            hint="write it as corporate:ID or consumer:ID, with ID in digits",
+        )
+    return kind.upper(), ident
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> None:
+    """https anywhere; plain http only to a loopback host (the key must not travel in clear)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageError(f"invalid base URL {url!r}", hint="use https://HOST[/PATH]")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise UsageError(
+            f"refusing plain http:// to {host}: the API key would travel in clear",
+            hint="use https://, or http:// only to a loopback address such as 127.0.0.1",
+        )
+
+
+@dataclass
+class Resolved:
+    """The settings in force for one command, each with where it came from."""
+
+    profile: str
+    values: dict[str, str | None]
+    sources: dict[str, str]
+    password: str | None = None
+    demo: bool = False
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    @property
+    def base_url(self) -> str:
+        explicit = self.values.get("base_url")
+        if explicit:
+            return explicit
+        env = self.values.get("environment") or "sandbox"
+        api = self.values.get("api") or "multi"
+        return ENVIRONMENTS[env] + APIS[api]
+
+    @property
+    def in_process(self) -> bool:
+        """The demo profile without --base-url: the emulator runs inside this process."""
+        return self.demo and self.sources.get("base_url", "").startswith("built-in")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def is_production(self) -> bool:
+        return (
+            is_loopback(self.host) is False and urlsplit(self.base_url).hostname == "api.weavr.io"
+        )
+
+    @property
+    def api(self) -> str:
+        explicit = self.values.get("base_url")
+        if explicit and urlsplit(explicit).path.rstrip("/").endswith("/backoffice"):
+            return "backoffice"
+        return self.values.get("api") or "multi"
+
+    def where(self) -> str:
+        """'production (api.weavr.io, profile live)': for prompts and status lines."""
+        if self.demo:
+            return "the built-in demo emulator (profile demo)"
+        env = "production" if self.is_production else self.values.get("environment") or "sandbox"
+        if self.values.get("base_url") and not self.is_production:
+            env = "custom base URL"
+        return f"{env} ({self.host}, profile {self.profile})"
+
+
+@dataclass
+class ConfigStore:
+    """The config file: read, and update under a lock with an atomic replace."""
+
+    directory: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.directory / CONFIG_FILE
+
+    def load(self) -> dict[str, Any]:
+        path = self.path
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        self._tighten(path)
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"cannot parse config file {path}: {exc}",
+                hint="fix or move the file; bulkctl will not overwrite it",
+            ) from exc
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, dict) or not all(
+            isinstance(p, dict) for p in profiles.values()
+        ):
+            raise ConfigError(
+                f"config file {path}: 'profiles' must hold one table per profile",
+                hint="fix or move the file; bulkctl will not overwrite it",
+            )
+        return data
+
+    def _tighten(self, path: Path) -> None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                path.chmod(0o600)
+                self.notes.append(f"note: {path} was readable by others (mode {mode:o}); now 0600")
+        except OSError:
+            pass
+
+    def profile(self, name: str) -> dict[str, Any]:
+        profile = self.load().get("profiles", {}).get(name, {})
+        return dict(profile) if isinstance(profile, dict) else {}
+
+    def profile_names(self) -> list[str]:
+        return sorted(self.load().get("profiles", {}))
+
+    def update(self, mutate: Callable[[dict[str, Any]], None]) -> None:
+        """Read, change and write the file while holding its lock, so no update is lost."""
+        from filelock import FileLock
+
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with FileLock(str(self.directory / (CONFIG_FILE + ".lock")), timeout=30):
+            data = self.load()
+            mutate(data)
+            import tomli_w
+
+            atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"))
+
+    def set_values(self, profile: str, values: Mapping[str, str | None]) -> None:
+        """Set (or, for None, remove) settings of one profile."""
+
+        def mutate(data: dict[str, Any]) -> None:
+            table = data.setdefault("profiles", {}).setdefault(profile, {})
+            for key, value in values.items():
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+
+        self.update(mutate)
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` (0600) so that a crash leaves the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def resolve(
+    store: ConfigStore,
+    env: Mapping[str, str],
+    *,
+    profile_flag: str | None = None,
+    base_url_flag: str | None = None,
+) -> Resolved:
+    """The settings in force: flag > environment > profile > default."""
+    profile = profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
+    demo = profile == DEMO_PROFILE
+    stored = {} if demo else store.profile(profile)
+    values: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for name, setting in SETTINGS.items():
+        value: str | None = None
+        source = "unset"
+        if name == "base_url" and base_url_flag:
+            value, source = base_url_flag, "flag --base-url"
+        elif setting.env and env.get(setting.env) and not demo:
+            value, source = env[setting.env], f"env {setting.env}"
+        elif stored.get(name) not in (None, ""):
+            value, source = str(stored[name]), f"profile {profile}"
+        elif setting.default is not None:
+            value, source = setting.default, "default"
+        if value is not None and source != "default":
+            try:
+                value = validate_value(name, value)
+            except UsageError as exc:
+                raise UsageError(f"{source}: {exc.message}", hint=exc.hint) from exc
+        values[name] = value
+        sources[name] = source
+    if demo:
+        from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN
+
+        values.update(api_key=DEMO_API_KEY, auth_token=DEMO_TOKEN)
+        sources.update(api_key="built-in demo", auth_token="built-in demo")
+        if not base_url_flag:
+            values["base_url"] = "https://demo.bulkctl.invalid/multi"
+            sources["base_url"] = "built-in demo (in-process)"
+    password = None if demo else env.get(PASSWORD_ENV) or None
+    return Resolved(profile=profile, values=values, sources=sources, password=password, demo=demo)

@@ -1,0 +1,233 @@
+"""One object carrying the outside world: streams, terminal facts, environment, config and
+state directories, the clock, and the factory of API clients. Commands get everything
+from here, so a test can swap any piece.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bulkctl.config import ConfigStore, Resolved, resolve
+from bulkctl.errors import NotAuthenticated, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bulkctl.api.client import ApiClient
+
+
+class Clock:
+    """Wall time for timestamps, monotonic time for durations, and sleeping."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+@dataclass
+class GlobalOptions:
+    profile: str | None = None
+    base_url: str | None = None
+    debug: bool = False
+    quiet: bool = False
+    no_input: bool = False
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _default_config_dir() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("bulkctl", appauthor=False)
+
+
+def _default_state_dir() -> Path:
+    from platformdirs import user_state_path
+
+    return user_state_path("bulkctl", appauthor=False)
+
+
+@dataclass
+class Context:
+    stdout: TextIO
+    stderr: TextIO
+    stdin: TextIO
+    env: Mapping[str, str]
+    config_dir: Path
+    state_dir: Path
+    clock: Clock = field(default_factory=Clock)
+    options: GlobalOptions = field(default_factory=GlobalOptions)
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    stdin_tty: bool = False
+    transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
+    read_secret: Callable[[str], str] | None = None
+    _resolved: Resolved | None = None
+    _client: ApiClient | None = None
+    _store: ConfigStore | None = None
+
+    @classmethod
+    def from_process(cls, options: GlobalOptions) -> Context:
+        env = dict(os.environ)
+        if env.get("BULKCTL_NO_INPUT", "").strip().lower() in ("1", "true", "yes"):
+            options.no_input = True
+        return cls(
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin=sys.stdin,
+            env=env,
+            config_dir=_default_config_dir(),
+            state_dir=_default_state_dir(),
+            options=options,
+            stdout_tty=_isatty(sys.stdout),
+            stderr_tty=_isatty(sys.stderr),
+            stdin_tty=_isatty(sys.stdin),
+        )
+
+    # -- messages ---------------------------------------------------------------------------
+
+    @property
+    def color(self) -> bool:
+        """Colour on stdout: a terminal, NO_COLOR unset, TERM not dumb."""
+        return self.stdout_tty and not self.env.get("NO_COLOR") and self.env.get("TERM") != "dumb"
+
+    def note(self, message: str) -> None:
+        """Something a person may want to know; silenced by --quiet."""
+        if not self.options.quiet:
+            print(message, file=self.stderr, flush=True)
+
+    def warn(self, message: str) -> None:
+        """Something that may change the meaning of the output; never silenced."""
+        print(f"warning: {message}", file=self.stderr, flush=True)
+
+    def debug(self, message: str) -> None:
+        if self.options.debug:
+            print(f"debug: {message}", file=self.stderr, flush=True)
+
+    @property
+    def can_prompt(self) -> bool:
+        return self.stdin_tty and self.stderr_tty and not self.options.no_input
+
+    def ask(self, label: str) -> str:
+        """A visible answer typed at a prompt (the prompt goes to stderr)."""
+        print(f"{label}: ", end="", file=self.stderr, flush=True)
+        return self.stdin.readline().rstrip("\n")
+
+    def secret(self, label: str) -> str:
+        """A secret typed at a hidden prompt."""
+        if self.read_secret is not None:
+            return self.read_secret(label)
+        import getpass
+
+        return getpass.getpass(f"{label}: ", stream=self.stderr)
+
+    # -- config -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> ConfigStore:
+        if self._store is None:
+            self._store = ConfigStore(self.config_dir)
+        return self._store
+
+    def settings(self) -> Resolved:
+        if self._resolved is None:
+            self._resolved = resolve(
+                self.store,
+                self.env,
+                profile_flag=self.options.profile,
+                base_url_flag=self.options.base_url,
+            )
+            for note in self.store.notes:
+                self.note(note)
+            self.store.notes.clear()
+        return self._resolved
+
+    # -- API --------------------------------------------------------------------------------
+
+    def client(self, *, require_token: bool = True) -> ApiClient:
+        """The API client for the settings in force (one per command, shared by its threads)."""
+        if self._client is None:
+            from bulkctl.auth import Reauthenticator
+
+            settings = self.settings()
+            reauth = Reauthenticator(self, settings)
+            if require_token:
+                reauth.ensure_token()
+            self._client = self.build_client(
+                settings,
+                api_key=settings.get("api_key"),
+                token=settings.get("auth_token"),
+                reauth=reauth.refresh if require_token else None,
+            )
+        return self._client
+
+    def build_client(
+        self,
+        settings: Resolved,
+        *,
+        api_key: str | None,
+        token: str | None,
+        reauth: Callable[[], str | None] | None,
+    ) -> ApiClient:
+        from bulkctl.api.client import ApiClient, RetryPolicy
+
+        transport = self.transport
+        if transport is None and settings.in_process:
+            from bulkctl.emulator.demo import load_demo
+            from bulkctl.emulator.transport import EmulatorTransport
+
+            transport = EmulatorTransport(load_demo(self.state_dir, self.clock.now))
+            self.transport = transport  # one emulator per command, shared by login and calls
+        return ApiClient(
+            base_url=settings.base_url,
+            api_key=api_key,
+            token=token,
+            transport=transport,
+            connect_timeout=float(settings.get("connect_timeout") or 5),
+            read_timeout=float(settings.get("read_timeout") or 30),
+            ca_bundle=settings.get("ca_bundle"),
+            env=self.env,
+            retry=RetryPolicy(
+                attempts=int(settings.get("retries") or 4),
+                sleep=self.clock.sleep,
+                monotonic=self.clock.monotonic,
+            ),
+            concurrency=int(settings.get("concurrency") or 8),
+            on_retry=None if self.options.quiet else self.note,
+            debug=self.debug if self.options.debug else None,
+            reauth=reauth,
+        )
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def require(condition: bool, message: str, hint: str | None = None) -> None:
+    if not condition:
+        raise UsageError(message, hint=hint)
+
+
+def not_logged_in(settings: Resolved) -> NotAuthenticated:
+    return NotAuthenticated(
+        f"not logged in (profile {settings.profile}, {settings.host})",
+        hint="run: bulkctl auth login   (or try the demo: bulkctl --profile demo list)",
+    )

@@ -1,0 +1,1 @@
+"""The local emulator of the Weavr bulk endpoints: state, routes, transports, server."""

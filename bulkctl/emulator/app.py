@@ -1,0 +1,428 @@
+"""The emulator's routes: one request in, one answer out, with no transport attached.
+
+Both API prefixes are served: ``/multi`` (login with password) and ``/multi/backoffice``
+(access token). The same instance is wrapped by an httpx transport for the in-process
+``demo`` profile and by a real HTTP server for ``bulkctl emulator serve`` and the tests.
+
+Anything a spec-conforming client would never send is answered as the API would (400)
+and also recorded in ``violations``, so tests can assert that bulkctl stays in bounds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from bulkctl.api.records import BULK_STATUSES, INT32_MAX, MODES, OPERATION_STATUSES
+from bulkctl.emulator.state import (
+    MULTI_TOKEN_IDLE_SECONDS,
+    EmulatorState,
+    InvalidState,
+    TokenInfo,
+)
+
+INT64_MAX = 2**63 - 1
+
+DEMO_API_KEY = "demo-api-key-7f3a"
+DEMO_TOKEN = "demo-token-never-expires"
+DEMO_EMAIL = "demo@bulkctl.example"
+DEMO_PASSWORD = "Demo-Passw0rd!"
+DEMO_IDENTITIES = (("CORPORATE", "1001"), ("CONSUMER", "2001"))
+
+PREFIXES = ("/multi/backoffice", "/multi")
+DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass
+class Request:
+    method: str
+    url: str  # path and query
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without an answer
+    delay: float = 0.0  # seconds to wait before answering
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to rehearse against; every rate is a probability per request."""
+
+    latency_ms: float = 0.0
+    fail_rate: float = 0.0  # 503 with Retry-After
+    throttle_rate: float = 0.0  # 429 or 409 TOO_MANY_REQUESTS, alternately
+    drop_rate: float = 0.0  # connection closed without an answer
+    churn: int = 0  # new bulks inserted before each list request
+    retry_after: int = 1
+    seed: int = 7
+
+
+class Emulator:
+    """The Weavr bulk endpoints, emulated. Thread-safe."""
+
+    def __init__(
+        self,
+        state: EmulatorState | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+        journal: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.state = state if state is not None else EmulatorState(now=clock())
+        self.faults = faults or Faults()
+        self.journal = journal
+        self.violations: list[str] = []
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._fault_rng = random.Random(self.faults.seed)
+        self._throttle_flip = False
+        self.state.tokens[DEMO_TOKEN] = TokenInfo("any", 0.0, expires_when_idle=False)
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            response = self._handle_locked(request)
+        response.headers.setdefault("request-ref", uuid.uuid4().hex[:16])
+        if response.body is not None:
+            response.headers.setdefault("content-type", "application/json")
+        response.delay += self.faults.latency_ms / 1000.0
+        return response
+
+    def expire_tokens(self) -> None:
+        """Make every issued token (but the demo one) invalid, as if it timed out."""
+        with self._lock:
+            for token in [t for t in self.state.tokens if t != DEMO_TOKEN]:
+                del self.state.tokens[token]
+
+    def _handle_locked(self, request: Request) -> Response:
+        parts = urlsplit(request.url)
+        path = parts.path
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        self.requests.append((request.method, request.url))
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        for prefix in PREFIXES:
+            if path == prefix or path.startswith(prefix + "/"):
+                api = "backoffice" if prefix.endswith("backoffice") else "multi"
+                return self._route(api, request.method, path[len(prefix) :], query, request)
+        return _error(404, "NOT_FOUND", f"no route for {path}")
+
+    def _fault(self) -> Response | None:
+        f, rng = self.faults, self._fault_rng
+        if f.drop_rate and rng.random() < f.drop_rate:
+            return Response(0, drop=True)
+        if f.fail_rate and rng.random() < f.fail_rate:
+            return Response(503, headers={"Retry-After": str(f.retry_after)})
+        if f.throttle_rate and rng.random() < f.throttle_rate:
+            self._throttle_flip = not self._throttle_flip
+            if self._throttle_flip:
+                return Response(
+                    429,
+                    headers={
+                        "x-ratelimit-limit": "20, 20;w=1",
+                        "x-ratelimit-reset": str(f.retry_after),
+                    },
+                )
+            return _json(409, {"errorCode": "TOO_MANY_REQUESTS"})
+        return None
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def _route(
+        self, api: str, method: str, path: str, query: list[tuple[str, str]], request: Request
+    ) -> Response:
+        if path == "/login_with_password" and api == "multi":
+            return self._only(method, "POST") or self._login(request)
+        if path == "/access_token" and api == "backoffice":
+            return self._only(method, "POST") or self._access_token(request)
+        if path == "/logout" and api == "multi":
+            return self._only(method, "POST") or self._logout(request)
+        segments = path.strip("/").split("/")
+        if not segments or segments[0] != "bulks" or len(segments) > 3:
+            return _error(404, "NOT_FOUND", f"no route for {path}")
+        denied = self._authenticate(api, request)
+        if denied is not None:
+            return denied
+        now = self.clock()
+        self.state.advance(now)
+        if len(segments) == 1:
+            return self._only(method, "GET") or self._list_bulks(query, now)
+        bulk_id = segments[1]
+        if not DIGITS.fullmatch(bulk_id):
+            self.violations.append(f"{method} {path}: bulk_id does not match ^[0-9]+$")
+            return _syntax_error("bulk_id", "REGEX", ["^[0-9]+$"])
+        if len(segments) == 2:
+            return self._only(method, "GET") or self._get_bulk(bulk_id)
+        action = segments[2]
+        if action == "operations":
+            return self._only(method, "GET") or self._list_operations(bulk_id, query)
+        if action in ("execute", "pause", "resume", "cancel"):
+            return self._only(method, "POST") or self._act(bulk_id, action, request, now)
+        return _error(404, "NOT_FOUND", f"no route for {path}")
+
+    def _only(self, method: str, allowed: str) -> Response | None:
+        if method == allowed:
+            return None
+        self.violations.append(f"method {method} where the spec has {allowed}")
+        return _error(405, "METHOD_NOT_ALLOWED", f"use {allowed}")
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def _authenticate(self, api: str, request: Request) -> Response | None:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        info = self.state.tokens.get(token) if scheme.lower() == "bearer" else None
+        now = self.clock()
+        if info is None or info.api not in (api, "any"):
+            return Response(401)
+        if info.expires_when_idle and now - info.last_used > MULTI_TOKEN_IDLE_SECONDS:
+            del self.state.tokens[token]
+            return Response(401)
+        info.last_used = now
+        return None
+
+    def _read_json(self, request: Request) -> Any:
+        if not request.body:
+            return None
+        try:
+            return json.loads(request.body)
+        except ValueError:
+            return None
+
+    def _login(self, request: Request) -> Response:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        body = self._read_json(request)
+        if not isinstance(body, dict):
+            self.violations.append("login_with_password without a JSON object body")
+            return _syntax_error("email", "REQUIRED", [])
+        email = body.get("email")
+        password = body.get("password")
+        if not isinstance(email, str) or not email:
+            self.violations.append("login_with_password without email")
+            return _syntax_error("email", "REQUIRED", [])
+        if not isinstance(password, dict) or not isinstance(password.get("value"), str):
+            self.violations.append("login_with_password without password.value")
+            return _syntax_error("password.value", "REQUIRED", [])
+        if email != DEMO_EMAIL or password["value"] != DEMO_PASSWORD:
+            return Response(403)
+        token = "mt-" + secrets.token_urlsafe(24)
+        self.state.tokens[token] = TokenInfo("multi", self.clock(), expires_when_idle=True)
+        return _json(
+            200,
+            {
+                "token": token,
+                "tokenType": "AUTH",
+                "identity": {"type": "CORPORATE", "id": DEMO_IDENTITIES[0][1]},
+                "credentials": {"type": "ROOT", "id": "3001"},
+            },
+        )
+
+    def _access_token(self, request: Request) -> Response:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        body = self._read_json(request)
+        identity = body.get("identity") if isinstance(body, dict) else None
+        if not isinstance(identity, dict):
+            self.violations.append("access_token without identity")
+            return _json(
+                400,
+                {
+                    "message": "identity is required",
+                    "validationErrors": [{"fieldName": "identity", "error": "REQUIRED"}],
+                },
+            )
+        kind, ident = identity.get("type"), identity.get("id")
+        if kind not in ("CORPORATE", "CONSUMER") or not (
+            isinstance(ident, str) and DIGITS.fullmatch(ident)
+        ):
+            self.violations.append(f"access_token with a malformed identity {identity!r}")
+            return _json(
+                400,
+                {
+                    "message": "identity is invalid",
+                    "validationErrors": [
+                        {"fieldName": "identity", "error": "INVALID_TYPE_OR_VALUE"}
+                    ],
+                },
+            )
+        if (kind, ident) not in DEMO_IDENTITIES:
+            return _json(409, {"errorCode": "UNRESOLVED_IDENTITY"})
+        token = "bo-" + secrets.token_urlsafe(24)
+        self.state.tokens[token] = TokenInfo("backoffice", self.clock(), expires_when_idle=False)
+        return _json(
+            200,
+            {
+                "token": {"token": token},
+                "identity": {"type": kind, "id": ident},
+                "credentials": {"type": "API_CLIENT", "id": "4001"},
+            },
+        )
+
+    def _logout(self, request: Request) -> Response:
+        denied = self._authenticate("multi", request)
+        if denied is not None:
+            return denied
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        if token != DEMO_TOKEN:
+            self.state.tokens.pop(token, None)
+        return Response(204)
+
+    # -- bulks --------------------------------------------------------------------------------
+
+    def _paging(
+        self, query: list[tuple[str, str]], allowed: tuple[str, ...]
+    ) -> tuple[int, int, str | None, Response | None]:
+        params: dict[str, str] = {}
+        for key, value in query:
+            if key in params:
+                self.violations.append(f"query parameter {key} given twice")
+            params[key] = value
+        offset = limit = 0
+        for name, low, high, default in (
+            ("offset", 0, INT32_MAX, 0),
+            ("limit", 1, 100, 100),
+        ):
+            raw = params.get(name)
+            if raw is None:
+                number = default
+            elif not re.fullmatch(r"-?[0-9]+", raw) or not low <= int(raw) <= high:
+                self.violations.append(f"{name}={raw!r} outside {low}..{high}")
+                return 0, 0, None, _syntax_error(name, "RANGE", [str(low), str(high)])
+            else:
+                number = int(raw)
+            if name == "offset":
+                offset = number
+            else:
+                limit = number
+        status = params.get("status")
+        if status is not None and status not in allowed:
+            self.violations.append(f"status={status!r} is not in the enum")
+            return 0, 0, None, _syntax_error("status", "IN", list(allowed))
+        return offset, limit, status, None
+
+    def _list_bulks(self, query: list[tuple[str, str]], now: float) -> Response:
+        offset, limit, status, error = self._paging(query, BULK_STATUSES)
+        if error is not None:
+            return error
+        if self.faults.churn:
+            self.state.insert_submitted(now, self.faults.churn)
+        ids = self.state.listing(status)
+        page = [self.state.bulks[i].to_api() for i in ids[offset : offset + limit]]
+        return _json(200, {"count": len(ids), "bulkProcesses": page, "responseCount": len(page)})
+
+    def _get_bulk(self, bulk_id: str) -> Response:
+        bulk = self.state.bulks.get(bulk_id)
+        if bulk is None:
+            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+        return _json(200, bulk.to_api(details=True))
+
+    def _list_operations(self, bulk_id: str, query: list[tuple[str, str]]) -> Response:
+        offset, limit, status, error = self._paging(
+            [(k, v) for k, v in query if k != "sequence"], OPERATION_STATUSES
+        )
+        if error is not None:
+            return error
+        sequence: int | None = None
+        for key, raw in query:
+            if key == "sequence":
+                if not re.fullmatch(r"-?[0-9]+", raw) or abs(int(raw)) > INT64_MAX:
+                    self.violations.append(f"sequence={raw!r} is not an int64")
+                    return _syntax_error("sequence", "RANGE", [])
+                sequence = int(raw)
+        bulk = self.state.bulks.get(bulk_id)
+        if bulk is None:
+            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+        if sequence is not None:
+            positions: list[int] = [sequence - 1] if 1 <= sequence <= bulk.items else []
+            if status is not None:
+                positions = [p for p in positions if bulk.operation_status(p) == status]
+            total = len(positions)
+            window = positions[offset : offset + limit]
+        elif status is None:
+            total = bulk.items
+            window = list(range(offset, min(offset + limit, total)))
+        else:
+            matching = self._positions_with_status(bulk, status)
+            total = len(matching)
+            window = matching[offset : offset + limit]
+        ops = [bulk.operation_record(p) for p in window]
+        return _json(200, {"count": total, "operations": ops, "responseCount": len(ops)})
+
+    @staticmethod
+    def _positions_with_status(bulk: Any, status: str) -> list[int]:
+        if status == "FAILED":
+            return [p for p in bulk.fails if p < bulk.cursor]
+        if status == "COMPLETED":
+            fails = set(bulk.fails)
+            return [p for p in range(bulk.cursor) if p not in fails]
+        return [p for p in range(bulk.cursor, bulk.items) if bulk.operation_status(p) == status]
+
+    def _act(self, bulk_id: str, action: str, request: Request, now: float) -> Response:
+        mode: str | None = None
+        if action == "execute":
+            body = self._read_json(request)
+            if not isinstance(body, dict):
+                self.violations.append("execute without its JSON body")
+                return _syntax_error("mode", "REQUIRED", [])
+            mode = body.get("mode")
+            if mode not in MODES:
+                self.violations.append(f"execute with mode {mode!r}")
+                return _syntax_error("mode", "IN", list(MODES))
+            interval = body.get("webhookInterval")
+            if interval is not None and (
+                not isinstance(interval, int) or isinstance(interval, bool) or interval > INT32_MAX
+            ):
+                self.violations.append(f"execute with webhookInterval {interval!r}")
+                return _syntax_error("webhookInterval", "RANGE", [])
+        elif request.body:
+            self.violations.append(f"{action} sent a body; the spec defines none")
+        if bulk_id not in self.state.bulks:
+            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+        try:
+            self.state.act(bulk_id, action, now, mode)
+        except InvalidState:
+            return _json(409, {"errorCode": "INVALID_STATE"})
+        if self.journal is not None:
+            self.journal({"at": now, "bulkId": bulk_id, "action": action, "mode": mode})
+        return Response(204)
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(status, json.dumps(payload).encode())
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json(status, {"code": code, "message": message})
+
+
+def _syntax_error(field_name: str, error: str, params: list[str]) -> Response:
+    return _json(
+        400,
+        {
+            "message": f"{field_name} is invalid",
+            "syntaxErrors": {
+                "invalidFields": [{"fieldName": field_name, "error": error, "params": params}]
+            },
+        },
+    )

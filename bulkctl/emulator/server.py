@@ -1,0 +1,83 @@
+"""Serve an ``Emulator`` over real HTTP on a local port (stdlib server, one thread a request)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bulkctl.emulator.app import Emulator, Request
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EmulatorHTTPServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real API behind a load balancer
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request(
+            method=self.command,
+            url=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        response = self.server.emulator.handle(request)
+        if response.delay > 0:
+            time.sleep(response.delay)
+        if response.drop:
+            self.close_connection = True
+            return
+        payload = response.body or b""
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.log is not None:
+            self.server.log(f"{self.address_string()} {format % args}")
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__((host, port), _Handler)
+        self.emulator = emulator
+        self.log = log
+
+    @property
+    def root_url(self) -> str:
+        host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+
+
+@contextmanager
+def running(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``emulator`` in a background thread; yields the root URL (no API prefix)."""
+    server = EmulatorHTTPServer(emulator, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="bulkctl-emulator", daemon=True)
+    thread.start()
+    try:
+        yield server.root_url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

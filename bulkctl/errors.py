@@ -1,0 +1,182 @@
+"""Error types and the exit codes they map to.
+
+Exit codes are part of bulkctl's interface: scripts and CI jobs branch on them.
+Every error bulkctl raises on purpose is a ``BulkctlError`` carrying its code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    ERROR = 1  # API or server error, malformed answer, throttled
+    USAGE = 2  # invalid usage or input
+    AUTH = 3  # not authenticated or not allowed
+    NOT_FOUND = 4
+    CONFLICT = 5  # 409 other than throttling
+    NETWORK = 6  # connect, timeout, TLS
+    CHECK_FAILED = 9  # summary --fail-on matched
+    CANCELLED = 10  # wait: worst bulk was CANCELLED
+    PARTIALLY_COMPLETED = 11
+    FAILED = 12
+    TIMEOUT = 124  # wait: timeout passed first
+    INTERRUPTED = 130
+
+
+class BulkctlError(Exception):
+    """An error with a message for people and an exit code for scripts."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def lines(self) -> list[str]:
+        """The one or two lines printed on stderr."""
+        out = [self.message]
+        if self.hint:
+            out.append(self.hint)
+        return out
+
+
+class UsageError(BulkctlError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(BulkctlError):
+    exit_code = ExitCode.USAGE
+
+
+class NotAuthenticated(BulkctlError):
+    exit_code = ExitCode.AUTH
+
+
+class CheckFailed(BulkctlError):
+    exit_code = ExitCode.CHECK_FAILED
+
+
+class WaitTimeout(BulkctlError):
+    exit_code = ExitCode.TIMEOUT
+
+
+class NetworkError(BulkctlError):
+    """No complete answer came back: connection refused, reset, timeout, TLS."""
+
+    exit_code = ExitCode.NETWORK
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        sent: bool = False,
+    ) -> None:
+        super().__init__(message, hint)
+        # True when the request may have reached the server (read timeout, reset after send).
+        self.sent = sent
+
+
+class ApiError(BulkctlError):
+    """The API answered with an error status, or with something that is not a valid answer."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int | None = None,
+        request_ref: str | None = None,
+        api_message: str | None = None,
+        error_code: str | None = None,
+        invalid_fields: list[dict[str, Any]] | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.request_ref = request_ref
+        self.api_message = api_message
+        self.error_code = error_code
+        self.invalid_fields = invalid_fields or []
+        self.body_excerpt = body_excerpt
+
+    def lines(self) -> list[str]:
+        details: list[str] = []
+        if self.status is not None:
+            details.append(f"HTTP {self.status}")
+        if self.error_code:
+            details.append(f"errorCode {self.error_code}")
+        if self.api_message and self.api_message not in self.message:
+            details.append(f"message: {self.api_message}")
+        for field in self.invalid_fields[:5]:
+            name = field.get("fieldName", "?")
+            err = field.get("error", "?")
+            params = field.get("params")
+            extra = f" {params}" if params else ""
+            details.append(f"{name}: {err}{extra}")
+        if self.body_excerpt is not None:
+            details.append(f"body starts {self.body_excerpt!r}")
+        if self.request_ref:
+            details.append(f"request-ref {self.request_ref}")
+        first = self.message
+        if details:
+            first = f"{first} ({'; '.join(details)})"
+        return [first] + ([self.hint] if self.hint else [])
+
+
+class BadRequest(ApiError):
+    exit_code = ExitCode.USAGE
+
+
+class Unauthorized(ApiError):
+    exit_code = ExitCode.AUTH
+
+
+class Forbidden(ApiError):
+    exit_code = ExitCode.AUTH
+
+
+class NotFound(ApiError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Conflict(ApiError):
+    exit_code = ExitCode.CONFLICT
+
+
+class Throttled(ApiError):
+    """429, or 409 with errorCode TOO_MANY_REQUESTS: how the spec throttles."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx and any undocumented status."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+
+class MalformedResponse(ApiError):
+    """A 2xx answer that is not the JSON the spec describes."""
+
+    exit_code = ExitCode.ERROR
+
+
+class OutcomeUnknown(NetworkError):
+    """A state change was sent but no answer came: it may or may not have happened."""

@@ -1,0 +1,92 @@
+"""Filters the API does not have, applied by bulkctl to each page it receives.
+
+Shared by ``list``, ``summary`` and ``watch``: ``--operation`` (substring or glob on the
+operation path), ``--mode``, and ``--since`` / ``--until`` on each bulk's latest
+timestamp (executionFinish when present, else executionStart; a bulk with neither is
+left out by these two).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import datetime
+
+from bulkctl.api.records import BulkProcess
+from bulkctl.errors import UsageError
+from bulkctl.options import parse_duration, parse_mode
+
+filter_options_help: dict[str, str] = {
+    "operation": "Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*').",
+    "mode": "Only bulks executed in this mode: on-failure-stop or on-failure-continue (any case).",
+    "since": "Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset) or an age such as 2h, 3d. Never-started bulks are left out.",
+    "until": "Only bulks whose latest timestamp (finish, else start) is before WHEN (same forms as --since). Never-started bulks are left out.",
+}
+
+
+def parse_when(value: str, now: float, what: str) -> float:
+    """An ISO date or time, or an age ('2h', '3d'), as epoch seconds."""
+    text = value.strip()
+    if text and text[-1:] in "smhd" and text[:1].isdigit() and "-" not in text:
+        return now - parse_duration(text, what)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"invalid {what} {value!r}",
+            hint="use an ISO date or time (2026-11-28, 2026-11-28T09:30Z) or an age (90m, 2h, 3d)",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # local time
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class BulkFilter:
+    operation: str | None = None
+    mode: str | None = None
+    since_ms: float | None = None
+    until_ms: float | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        operation: str | None = None,
+        mode: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        now: float,
+    ) -> BulkFilter:
+        if operation is not None and not operation.strip():
+            raise UsageError("--operation cannot be empty")
+        return cls(
+            operation=operation.strip() if operation else None,
+            mode=parse_mode(mode) if mode is not None else None,
+            since_ms=parse_when(since, now, "--since") * 1000 if since is not None else None,
+            until_ms=parse_when(until, now, "--until") * 1000 if until is not None else None,
+        )
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.operation, self.mode, self.since_ms, self.until_ms))
+
+    def matches(self, bulk: BulkProcess) -> bool:
+        if self.operation is not None:
+            path = bulk.operation or ""
+            if any(ch in self.operation for ch in "*?["):
+                if not fnmatch.fnmatchcase(path, self.operation):
+                    return False
+            elif self.operation not in path:
+                return False
+        if self.mode is not None and bulk.mode != self.mode:
+            return False
+        if self.since_ms is not None or self.until_ms is not None:
+            latest = bulk.latest_timestamp
+            if latest is None:
+                return False
+            if self.since_ms is not None and latest < self.since_ms:
+                return False
+            if self.until_ms is not None and latest >= self.until_ms:
+                return False
+        return True

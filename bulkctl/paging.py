@@ -1,0 +1,240 @@
+"""Offset/limit paging shared by every listing command: concurrent, ordered, consistent.
+
+The API pages with ``offset``/``limit`` (at most 100 a request) over a list that may
+change while it is read: new bulks arrive at the top (everything shifts down) and
+records leave a status filter (everything after shifts up). The invariants kept here:
+
+* records come out in the server's order, each id at most once;
+* when records are added while paging, nothing that existed when the listing began is
+  skipped. Every answer carries the total ``count``; a page whose count is lower than its
+  predecessor's was answered before records its predecessor saw were added, so a gap may
+  lie between them: from there on, pages are re-read one after another (each after the
+  one before, so shifts only cause duplicates, which are dropped);
+* a shrinking total is reported (records may be missing), never hidden;
+* every listing ends, whatever the server says: requests are bounded, empty pages and
+  pages that add nothing new stop it.
+
+Pages are fetched concurrently (a sliding window of ``concurrency`` requests) and
+yielded as soon as they and every page before them have arrived, so output streams.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkctl.api.records import INT32_MAX, Page
+
+PAGE_SIZE = 100
+STALE_PAGES = 3  # consecutive full pages adding nothing new: the server repeats itself
+UNKNOWN_COUNT_MAX_REQUESTS = 10_000
+
+FetchPage = Callable[[int, int], Page]
+
+
+@dataclass
+class PagingReport:
+    """What happened while paging, for warnings and ``--strict``."""
+
+    requests: int = 0
+    rereads: int = 0
+    shrank_from: int | None = None
+    shrank_to: int | None = None
+    stopped: str | None = None  # why paging stopped early, when it did
+    totals: list[int | None] = field(default_factory=list)
+
+    def note_shrink(self, before: int, after: int) -> None:
+        if self.shrank_from is None:
+            self.shrank_from = before
+        self.shrank_to = after if self.shrank_to is None else min(self.shrank_to, after)
+
+
+@dataclass
+class Stream:
+    """One server-side listing (one status filter) to read from ``offset``."""
+
+    fetch: FetchPage
+    prefetched: Future[Page] | None = None
+    prefetched_limit: int = 0
+
+
+class Pager:
+    """Reads one or more streams in order, yielding raw record objects, de-duplicated."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        key: Callable[[Any], str | None],
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.concurrency = max(1, concurrency)
+        self.key = key
+        self.pool = pool
+        self.seen: set[str] = set()
+        self.report = PagingReport()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def read(
+        self, fetches: Sequence[FetchPage], *, offset: int, wanted: int | None
+    ) -> Generator[Any, None, None]:
+        """Records of every stream in turn, skipping the first ``offset`` of the combined list."""
+        streams = [Stream(f) for f in fetches]
+        first_limit = PAGE_SIZE if wanted is None else min(PAGE_SIZE, max(1, wanted))
+        if offset == 0 and self.pool is not None and len(streams) > 1:
+            for stream in streams[1:]:  # every stream starts at 0: ask for all first pages now
+                stream.prefetched = self.pool.submit(stream.fetch, 0, first_limit)
+                stream.prefetched_limit = first_limit
+        remaining_offset = offset
+        remaining = wanted
+        for stream in streams:
+            if remaining is not None and remaining <= 0:
+                break
+            emitted = 0
+            for record in self._read_stream(stream, min(remaining_offset, INT32_MAX), remaining):
+                emitted += 1
+                yield record
+            if remaining is not None:
+                remaining -= emitted
+            if remaining_offset:  # what this stream held counts towards the combined offset
+                remaining_offset = max(0, remaining_offset - (self.report.totals[-1] or 0))
+
+    # -- one stream -----------------------------------------------------------------------
+
+    def _fetch(self, fetch: FetchPage, offset: int, limit: int) -> Page:
+        self.report.requests += 1
+        return fetch(offset, limit)
+
+    def _fresh(self, page: Page, remaining: int | None) -> list[Any]:
+        out: list[Any] = []
+        for record in page.records:
+            if remaining is not None and len(out) >= remaining:
+                break
+            ident = self.key(record)
+            if ident is not None:
+                if ident in self.seen:
+                    continue
+                self.seen.add(ident)
+            out.append(record)
+        return out
+
+    def _read_stream(self, stream: Stream, offset: int, wanted: int | None) -> Iterator[Any]:
+        remaining = wanted
+        limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+        if stream.prefetched is not None and offset == 0:
+            self.report.requests += 1
+            first = stream.prefetched.result()
+            limit = stream.prefetched_limit
+        else:
+            first = self._fetch(stream.fetch, offset, limit)
+        base = first.count
+        self.report.totals.append(base)
+        for record in self._fresh(first, remaining):
+            if remaining is not None:
+                remaining -= 1
+            yield record
+        got = len(first.records)
+        if not self._more(first, offset, limit, remaining):
+            return
+        step = got if 0 < got < limit else limit  # a server that caps pages lower sets the step
+        next_offset = offset + step
+        prev_count = base
+        if base is not None and self.concurrency > 1 and self.pool is not None:
+            end = base if remaining is None else min(base, next_offset + remaining)
+            pages = self._concurrent(stream.fetch, next_offset, end, step)
+            for page_offset, page_limit, page in pages:
+                if page.count is not None and prev_count is not None and page.count < prev_count:
+                    # answered before records its predecessor saw were added: read in order now
+                    self.report.rereads += 1
+                    if page.count < base:
+                        self.report.note_shrink(base, page.count)
+                    pages.close()
+                    next_offset = page_offset
+                    break
+                prev_count = page.count if page.count is not None else prev_count
+                for record in self._fresh(page, remaining):
+                    if remaining is not None:
+                        remaining -= 1
+                    yield record
+                next_offset = page_offset + (len(page.records) or page_limit)
+                if not self._more(page, page_offset, page_limit, remaining):
+                    return
+        yield from self._sequential(stream.fetch, next_offset, remaining, base)
+
+    def _concurrent(
+        self, fetch: FetchPage, start: int, end: int, step: int
+    ) -> Generator[tuple[int, int, Page], None, None]:
+        """Pages from ``start`` to ``end`` fetched with a sliding window, yielded in order."""
+        assert self.pool is not None
+        plan = [(o, min(step, end - o)) for o in range(start, min(end, INT32_MAX + 1), step)]
+        pending: list[tuple[int, int, Future[Page]]] = []
+        position = 0
+        try:
+            while position < len(plan) or pending:
+                while position < len(plan) and len(pending) < self.concurrency:
+                    o, lim = plan[position]
+                    self.report.requests += 1
+                    pending.append((o, lim, self.pool.submit(fetch, o, lim)))
+                    position += 1
+                o, lim, future = pending.pop(0)
+                yield o, lim, future.result()
+        finally:
+            for _, _, future in pending:
+                future.cancel()
+
+    def _sequential(
+        self, fetch: FetchPage, offset: int, remaining: int | None, base: int | None
+    ) -> Iterator[Any]:
+        stale = 0
+        budget = self._budget(base)
+        requests = 0
+        while remaining is None or remaining > 0:
+            if offset > INT32_MAX:
+                return
+            if requests >= budget:
+                self.report.stopped = f"stopped after {requests} more requests"
+                return
+            limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            page = self._fetch(fetch, offset, limit)
+            requests += 1
+            if page.count is not None:
+                budget = max(budget, self._budget(page.count))
+                if base is not None and page.count < base:
+                    self.report.note_shrink(base, page.count)
+            fresh = self._fresh(page, remaining)
+            for record in fresh:
+                if remaining is not None:
+                    remaining -= 1
+                yield record
+            if not self._more(page, offset, limit, remaining):
+                return
+            if fresh:
+                stale = 0
+            else:
+                stale += 1
+                if stale >= STALE_PAGES:
+                    self.report.stopped = "the server kept answering records already seen"
+                    return
+            offset += len(page.records) or limit
+
+    @staticmethod
+    def _budget(count: int | None) -> int:
+        if count is None:
+            return UNKNOWN_COUNT_MAX_REQUESTS
+        return 3 * math.ceil((count + 1) / PAGE_SIZE) + 10
+
+    @staticmethod
+    def _more(page: Page, offset: int, limit: int, remaining: int | None) -> bool:
+        """Whether anything may follow this page."""
+        if remaining is not None and remaining <= 0:
+            return False
+        got = len(page.records)
+        if got == 0:
+            return False
+        if page.count is not None:
+            return offset + got < page.count
+        return got >= limit

@@ -1,0 +1,188 @@
+"""Shared fixtures: an isolated home for config and state, an emulator on a loopback port
+with a clock the test moves, and a runner for the real ``bulkctl`` executable."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bulkctl.context import Clock, Context, GlobalOptions
+from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults
+from bulkctl.emulator.server import running
+from bulkctl.emulator.state import EmulatorState
+from bulkctl.emulator.transport import EmulatorTransport
+
+T0 = 1_790_000_000.0  # a fixed "now" for emulator data
+
+
+class ManualClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Config and state live under tmp_path; no BULKCTL_* variable leaks in."""
+    for name in list(os.environ):
+        if name.startswith("BULKCTL_") or name in ("NO_COLOR", "HTTPS_PROXY", "https_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return tmp_path
+
+
+@dataclass
+class Served:
+    emulator: Emulator
+    clock: ManualClock
+    root: str
+
+    @property
+    def multi(self) -> str:
+        return self.root + "/multi"
+
+    @property
+    def backoffice(self) -> str:
+        return self.root + "/multi/backoffice"
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.emulator.state
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a bulkctl process that is logged in to this emulator."""
+        return {
+            "BULKCTL_BASE_URL": self.multi,
+            "BULKCTL_API_KEY": DEMO_API_KEY,
+            "BULKCTL_AUTH_TOKEN": DEMO_TOKEN,
+            **extra,
+        }
+
+
+def make_emulator(
+    bulks: int = 300, faults: Faults | None = None, pace: float = 2.0
+) -> tuple[Emulator, ManualClock]:
+    clock = ManualClock()
+    state = EmulatorState(bulks=bulks, now=clock(), pace=pace)
+    return Emulator(state, clock=clock, faults=faults), clock
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    emulator, clock = make_emulator()
+    with running(emulator) as root:
+        yield Served(emulator, clock, root)
+
+
+def bulkctl_command() -> list[str]:
+    """The installed console script next to this interpreter, else python -m bulkctl."""
+    script = Path(sys.executable).parent / "bulkctl"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("bulkctl")
+    return [found] if found else [sys.executable, "-m", "bulkctl"]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_bulkctl(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 60
+) -> Result:
+    """Run the real bulkctl process with real pipes; stdin is closed unless ``input`` is given."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [*bulkctl_command(), *args],
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli() -> object:
+    return run_bulkctl
+
+
+@dataclass
+class InProcess:
+    """A Context wired to an in-process emulator, with captured streams."""
+
+    ctx: Context
+    emulator: Emulator
+    clock: ManualClock
+
+    @property
+    def out(self) -> str:
+        value = self.ctx.stdout.getvalue()  # type: ignore[attr-defined]
+        assert isinstance(value, str)
+        return value
+
+    @property
+    def err(self) -> str:
+        value = self.ctx.stderr.getvalue()  # type: ignore[attr-defined]
+        assert isinstance(value, str)
+        return value
+
+
+class NoSleepClock(Clock):
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def in_process(
+    tmp_path: Path,
+    emulator: Emulator | None = None,
+    clock: ManualClock | None = None,
+    env: dict[str, str] | None = None,
+    tty: bool = False,
+) -> InProcess:
+    if emulator is None:
+        emulator, clock = make_emulator()
+    assert clock is not None
+    ctx = Context(
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        stdin=io.StringIO(),
+        env={
+            "BULKCTL_BASE_URL": "http://127.0.0.1:9/multi",
+            "BULKCTL_API_KEY": DEMO_API_KEY,
+            "BULKCTL_AUTH_TOKEN": DEMO_TOKEN,
+            **(env or {}),
+        },
+        config_dir=tmp_path / "cfg",
+        state_dir=tmp_path / "state",
+        clock=NoSleepClock(),
+        options=GlobalOptions(),
+        stdout_tty=tty,
+        transport=EmulatorTransport(emulator),
+    )
+    return InProcess(ctx, emulator, clock)
