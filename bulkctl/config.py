@@ -304,7 +304,7 @@ class ConfigStore:
         from filelock import FileLock
 
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with FileLock(str(self.directory / (CONFIG_FILE + ".lock")), timeout=30):
+        with FileLock(str(self.directory / (CONFIG_FILE + ".lock")), timeout=30, mode=0o600):
             data = self.load()
             mutate(data)
             import tomli_w

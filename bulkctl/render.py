@@ -242,6 +242,22 @@ class RenderOptions:
     whole_objects: bool = False  # json/jsonl: the API objects as sent, not just the fields
     now: float = 0.0
     full_payloads: bool = False
+    terminal: bool = False  # a table for a terminal fits its width; elsewhere it never wraps
+
+
+def table_console(out: TextIO, *, color: bool, terminal: bool) -> Any:
+    """A rich console for ``out``: colour only when asked, no markup read from the data."""
+    from rich.console import Console
+
+    return Console(
+        file=out,
+        no_color=not color,
+        color_system="auto" if color else None,
+        width=None if terminal else 100_000,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
 
 
 def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextIO) -> int:
@@ -301,7 +317,7 @@ def _json_object(record: dict[str, Any], options: RenderOptions) -> Any:
     return {f.name: f.value(record, options.now) for f in options.fields}
 
 
-def _table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
+def table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
     from rich.text import Text
 
     if field.kind == "status" and isinstance(value, str):
@@ -320,24 +336,16 @@ def _table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
 
 def _table(records: list[dict[str, Any]], options: RenderOptions, out: TextIO) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(
-        file=out,
-        no_color=not options.color,
-        color_system="auto" if options.color else None,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
+    console = table_console(out, color=options.color, terminal=options.terminal)
     table = Table(box=box.SIMPLE_HEAD, show_header=options.header, pad_edge=False)
     for f in options.fields:
         right = f.kind in ("int", "duration")
         table.add_column(f.header, justify="right" if right else "left", overflow="fold")
     for record in records:
         table.add_row(
-            *[_table_cell(f, f.value(record, options.now), options) for f in options.fields]
+            *[table_cell(f, f.value(record, options.now), options) for f in options.fields]
         )
     console.print(table)
 

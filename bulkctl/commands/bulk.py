@@ -136,12 +136,12 @@ def progress_numbers(bulk: BulkProcess) -> tuple[int, int | None]:
 
 
 def _show_table(ctx: Context, bulk: BulkProcess, choice: OutputChoice) -> None:
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
 
-    from bulkctl.render import RenderOptions, _table_cell
+    from bulkctl.render import RenderOptions, table_cell, table_console
 
     options = RenderOptions(fmt="table", fields=choice.fields, color=ctx.color, now=ctx.clock.now())
     grid = Table.grid(padding=(0, 2))
@@ -150,7 +150,7 @@ def _show_table(ctx: Context, bulk: BulkProcess, choice: OutputChoice) -> None:
     for f in choice.fields:
         if f.name == "operationStatusCounts":
             continue
-        grid.add_row(f.header.lower(), _table_cell(f, f.value(bulk.raw, options.now), options))
+        grid.add_row(f.header.lower(), table_cell(f, f.value(bulk.raw, options.now), options))
     done, total = progress_numbers(bulk)
     parts: list[Any] = [grid, Text("")]
     if total is None:
@@ -171,14 +171,7 @@ def _show_table(ctx: Context, bulk: BulkProcess, choice: OutputChoice) -> None:
         for entry in bulk.operation_status_counts:
             counts.add_row(entry.status or "?", "" if entry.count is None else f"{entry.count:,}")
         parts += [Text(""), Text("operations by status"), counts]
-    console = Console(
-        file=ctx.stdout,
-        no_color=not ctx.color,
-        color_system="auto" if ctx.color else None,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
+    console = table_console(ctx.stdout, color=ctx.color, terminal=ctx.stdout_tty)
     console.print(Group(*parts))
 
 
@@ -323,6 +316,7 @@ def run_operations(ctx: Context, options: OperationsOptions) -> int:
                 color=ctx.color,
                 whole_objects=out.whole_objects,
                 now=ctx.clock.now(),
+                terminal=ctx.stdout_tty,
                 full_payloads=options.payloads or out.fmt != "table",
             ),
             ctx.stdout,

@@ -213,6 +213,7 @@ def run_list(ctx: Context, options: ListOptions) -> int:
                 color=ctx.color,
                 whole_objects=out.whole_objects,
                 now=ctx.clock.now(),
+                terminal=ctx.stdout_tty,
             ),
             ctx.stdout,
         )

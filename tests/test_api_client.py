@@ -1,0 +1,420 @@
+"""The API layer with a scripted transport: requests on the wire, error mapping, retries."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkctl import __version__
+from bulkctl.api.client import ApiClient, RetryPolicy, parse_retry_after
+from bulkctl.api.records import ShapeError, parse_bulk_page, parse_operation_page, parse_token
+from bulkctl.errors import (
+    ApiError,
+    BadRequest,
+    BulkctlError,
+    Conflict,
+    ExitCode,
+    Forbidden,
+    MalformedResponse,
+    NetworkError,
+    NotFound,
+    OutcomeUnknown,
+    ServerError,
+    Throttled,
+    Unauthorized,
+    UsageError,
+)
+
+PAGE = {"count": 1, "responseCount": 1, "bulkProcesses": [{"bulkId": "1", "status": "RUNNING"}]}
+
+
+class Script:
+    """A transport that answers from a list and checks every answer was used."""
+
+    def __init__(
+        self, answers: list[Callable[[httpx.Request], httpx.Response] | httpx.Response | Exception]
+    ) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return answer(request)
+
+    def verify(self) -> None:
+        assert self.answers == [], "not every scripted answer was used"
+
+
+def client_for(script: Script, **kwargs: object) -> tuple[ApiClient, list[float], list[str]]:
+    slept: list[float] = []
+    notes: list[str] = []
+    policy = RetryPolicy(
+        attempts=4, sleep=slept.append, monotonic=lambda: 0.0, rng=random.Random(1)
+    )
+    client = ApiClient(
+        base_url="https://api.example.com/multi",
+        api_key="key-123456789",
+        token="tok-123456789",
+        transport=httpx.MockTransport(script),
+        retry=policy,
+        on_retry=notes.append,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return client, slept, notes
+
+
+def answer(
+    status: int, body: object = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    content = b"" if body is None else json.dumps(body).encode()
+    hdrs = {
+        "request-ref": "ref-42",
+        **({"content-type": "application/json"} if body is not None else {}),
+        **(headers or {}),
+    }
+    return httpx.Response(status, content=content, headers=hdrs)
+
+
+def test_list_sends_the_spec_headers_and_params() -> None:
+    script = Script([answer(200, PAGE)])
+    client, _, _ = client_for(script)
+    page = client.list_bulks(offset=0, limit=100, status="RUNNING")
+    request = script.requests[0]
+    assert request.url.path == "/multi/bulks"
+    assert dict(request.url.params) == {"limit": "100", "status": "RUNNING"}
+    assert request.headers["api-key"] == "key-123456789"
+    assert request.headers["authorization"] == "Bearer tok-123456789"
+    assert request.headers["user-agent"] == f"bulkctl/{__version__}"
+    assert page.count == 1 and page.records[0].bulk_id == "1"
+    script.verify()
+
+
+def test_execute_sends_its_body_and_pause_sends_none() -> None:
+    script = Script([httpx.Response(204), httpx.Response(204)])
+    client, _, _ = client_for(script)
+    client.act("123", "execute", {"mode": "ON_FAILURE_STOP"})
+    client.act("123", "pause")
+    assert json.loads(script.requests[0].content) == {"mode": "ON_FAILURE_STOP"}
+    assert script.requests[1].content == b""
+    assert script.requests[1].url.path == "/multi/bulks/123/pause"
+    script.verify()
+
+
+@pytest.mark.parametrize("bad", ["12a", " 12", "１２", "", "12\n", "-1", "1.0", "٣"])
+def test_path_ids_must_be_ascii_digits(bad: str) -> None:
+    script = Script([])
+    client, _, _ = client_for(script)
+    with pytest.raises(UsageError):
+        client.get_bulk(bad)
+    assert script.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (
+            400,
+            {
+                "message": "bad",
+                "syntaxErrors": {
+                    "invalidFields": [
+                        {"fieldName": "limit", "error": "RANGE", "params": ["1", "100"]}
+                    ]
+                },
+            },
+            BadRequest,
+            ExitCode.USAGE,
+        ),
+        (401, None, Unauthorized, ExitCode.AUTH),
+        (403, {"errorCode": "INSUFFICIENT_PERMISSIONS"}, Forbidden, ExitCode.AUTH),
+        (404, {"code": "NOT_FOUND", "message": "nope"}, NotFound, ExitCode.NOT_FOUND),
+        (409, {"errorCode": "INVALID_STATE"}, Conflict, ExitCode.CONFLICT),
+        (500, None, ServerError, ExitCode.ERROR),
+        (418, {"code": "TEAPOT", "message": "short and stout"}, ServerError, ExitCode.ERROR),
+    ],
+)
+def test_every_documented_answer_maps_to_a_typed_error(
+    status: int, body: object, error: type[ApiError], code: ExitCode
+) -> None:
+    script = Script([answer(status, body)])
+    client, slept, _ = client_for(script)
+    with pytest.raises(error) as caught:
+        client.list_bulks(offset=0, limit=10)
+    assert caught.value.exit_code == code
+    assert caught.value.status == status
+    assert caught.value.request_ref == "ref-42"
+    assert slept == []  # none of these is retried
+    text = " ".join(caught.value.lines())
+    assert f"HTTP {status}" in text and "ref-42" in text
+    if status == 400:
+        assert caught.value.invalid_fields[0]["fieldName"] == "limit"
+        assert "limit: RANGE" in text
+    if status in (403, 409):
+        assert caught.value.error_code in text
+    script.verify()
+
+
+@pytest.mark.parametrize("throttle", [answer(429), answer(409, {"errorCode": "TOO_MANY_REQUESTS"})])
+def test_both_kinds_of_throttling_are_retried_and_lower_concurrency(
+    throttle: httpx.Response,
+) -> None:
+    script = Script([throttle, answer(200, PAGE)])
+    client, slept, notes = client_for(script, concurrency=8)
+    client.list_bulks(offset=0, limit=1)
+    assert len(slept) == 1 and client.limiter.limit == 4
+    assert "throttled" in notes[0] and "attempt 2 of 4" in notes[0]
+    script.verify()
+
+
+def test_throttling_past_the_budget_is_one_throttled_error() -> None:
+    script = Script([answer(429)] * 4)
+    client, slept, _ = client_for(script)
+    with pytest.raises(Throttled) as caught:
+        client.list_bulks(offset=0, limit=1)
+    assert caught.value.exit_code == ExitCode.ERROR
+    assert len(slept) == 3
+    assert "gave up after 4 attempts" in caught.value.message
+    script.verify()
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_errors_are_retried_for_reads(status: int) -> None:
+    script = Script([answer(status), answer(200, PAGE)])
+    client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert len(slept) == 1
+    script.verify()
+
+
+def test_500_is_not_retried() -> None:
+    script = Script([answer(500)])
+    client, slept, _ = client_for(script)
+    with pytest.raises(ServerError):
+        client.list_bulks(offset=0, limit=1)
+    assert slept == []
+
+
+def test_retry_after_seconds_and_dates_are_honoured() -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    script = Script(
+        [
+            answer(503, headers={"Retry-After": "7"}),
+            answer(503, headers={"Retry-After": later}),
+            answer(503, headers={"Retry-After": "garbage"}),
+            answer(200, PAGE),
+        ]
+    )
+    client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert slept[0] == 7
+    assert 20 < slept[1] <= 30
+    assert 0 <= slept[2] <= 2.0  # garbled: full-jitter backoff, base 0.5 s, third attempt
+    script.verify()
+
+
+def test_backoff_is_full_jitter_and_capped() -> None:
+    policy = RetryPolicy(rng=random.Random(3))
+    waits = [policy.backoff(attempt, None) for attempt in range(1, 30)]
+    assert all(0 <= w <= 8.0 for w in waits)
+    assert max(waits) > 2.0
+    assert policy.backoff(1, 1000.0) == 60.0
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("12") == 12
+    assert parse_retry_after("") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None  # in the past
+    assert parse_retry_after("soon") is None
+
+
+def test_connection_refused_is_retried_then_a_network_error() -> None:
+    script = Script([httpx.ConnectError("refused")] * 4)
+    client, slept, _ = client_for(script)
+    with pytest.raises(NetworkError) as caught:
+        client.list_bulks(offset=0, limit=1)
+    assert caught.value.exit_code == ExitCode.NETWORK
+    assert len(slept) == 3
+
+
+def test_a_state_change_is_retried_when_the_connection_was_never_made() -> None:
+    script = Script([httpx.ConnectError("refused"), httpx.Response(204)])
+    client, slept, _ = client_for(script)
+    client.act("5", "pause")
+    assert len(slept) == 1
+    script.verify()
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("closed")]
+)
+def test_a_state_change_without_an_answer_is_outcome_unknown_and_not_repeated(
+    failure: Exception,
+) -> None:
+    script = Script([failure])
+    client, slept, _ = client_for(script)
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.act("5", "cancel")
+    assert "may or may not" in caught.value.message
+    assert "bulkctl show" in (caught.value.hint or "")
+    assert slept == []
+    script.verify()
+
+
+def test_a_state_change_that_got_503_is_not_repeated() -> None:
+    script = Script([answer(503)])
+    client, slept, _ = client_for(script)
+    with pytest.raises(ServerError):
+        client.act("5", "execute", {"mode": "ON_FAILURE_STOP"})
+    assert slept == []
+
+
+def test_a_state_change_is_retried_when_throttled() -> None:
+    script = Script([answer(409, {"errorCode": "TOO_MANY_REQUESTS"}), httpx.Response(204)])
+    client, slept, _ = client_for(script)
+    client.act("5", "resume")
+    assert len(slept) == 1
+    script.verify()
+
+
+def test_one_reauth_on_401_then_the_request_is_repeated_once() -> None:
+    calls: list[int] = []
+
+    def reauth() -> str:
+        calls.append(1)
+        return "fresh-token"
+
+    script = Script([answer(401), answer(200, PAGE)])
+    client, _, _ = client_for(script, reauth=reauth)
+    client.list_bulks(offset=0, limit=1)
+    assert calls == [1]
+    assert script.requests[1].headers["authorization"] == "Bearer fresh-token"
+    script2 = Script([answer(401), answer(401)])
+    client2, _, _ = client_for(script2, reauth=reauth)
+    with pytest.raises(Unauthorized):
+        client2.list_bulks(offset=0, limit=1)
+    assert len(calls) == 2  # once more for the second client, never a loop
+    script2.verify()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(
+            200,
+            content=b"<html><body>proxy login</body></html>",
+            headers={"content-type": "text/html"},
+        ),
+        httpx.Response(
+            200, content=b'{"count": 3, "bulkProc', headers={"content-type": "application/json"}
+        ),
+        httpx.Response(200, content=b"[1, 2, 3]", headers={"content-type": "application/json"}),
+        httpx.Response(
+            200, content=b'{"bulkProcesses": "many"}', headers={"content-type": "application/json"}
+        ),
+        httpx.Response(
+            200, content=b'{"bulkProcesses": [1]}', headers={"content-type": "application/json"}
+        ),
+        httpx.Response(200, content=b"", headers={"content-type": "application/json"}),
+    ],
+)
+def test_malformed_answers_are_one_clear_error(response: httpx.Response) -> None:
+    script = Script([response])
+    client, _, _ = client_for(script)
+    with pytest.raises(MalformedResponse) as caught:
+        client.list_bulks(offset=0, limit=1)
+    assert caught.value.exit_code == ExitCode.ERROR
+    assert len(caught.value.lines()) <= 2
+    assert "HTTP 200" in caught.value.lines()[0]
+
+
+def test_redirects_are_not_followed_so_credentials_stay_home() -> None:
+    script = Script([httpx.Response(302, headers={"location": "https://elsewhere.example.net/"})])
+    client, _, _ = client_for(script)
+    with pytest.raises(ServerError, match="not followed"):
+        client.list_bulks(offset=0, limit=1)
+    assert len(script.requests) == 1
+
+
+def test_tolerant_parsing_of_hostile_but_valid_values() -> None:
+    page = parse_bulk_page(
+        {
+            "count": -5,
+            "unknown": {"x": 1},
+            "bulkProcesses": [
+                {
+                    "bulkId": 12345,
+                    "status": "EXPLODED",
+                    "submittedItemsCount": 10**30,
+                    "executionStart": -1,
+                    "executionFinish": None,
+                    "mode": "SIDEWAYS",
+                    "extra": [1, 2],
+                },
+                {},
+            ],
+        }
+    )
+    assert page.count is None  # a negative total tells nothing
+    first, second = page.records
+    assert first.bulk_id == "12345" and first.status == "EXPLODED"
+    assert first.submitted_items_count == 10**30
+    assert second.bulk_id is None and second.status is None
+
+
+def test_tokens_of_both_login_shapes_are_read() -> None:
+    assert parse_token({"token": "abc"}) == "abc"
+    assert parse_token({"token": {"token": "def"}}) == "def"
+    with pytest.raises(ShapeError):
+        parse_token({"token": {"nope": 1}})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+@settings(max_examples=300, deadline=None)
+def test_the_answer_parsers_return_records_or_raise_their_own_error(value: object) -> None:
+    for parse in (parse_bulk_page, parse_operation_page, parse_token):
+        with contextlib.suppress(ShapeError):
+            parse(value)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["count", "responseCount", "bulkProcesses", "x"]), json_values, max_size=4
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_client_turns_any_json_answer_into_records_or_a_bulkctl_error(
+    body: dict[str, object],
+) -> None:
+    script = Script(
+        [
+            httpx.Response(
+                200, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+            )
+        ]
+    )
+    client, _, _ = client_for(script)
+    with contextlib.suppress(BulkctlError):
+        client.list_bulks(offset=0, limit=5)

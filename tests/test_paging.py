@@ -1,0 +1,196 @@
+"""Paging invariants under concurrency and a changing list, and termination whatever the server says."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkctl.api.records import Page
+from bulkctl.paging import UNKNOWN_COUNT_MAX_REQUESTS, Pager
+
+
+@dataclass(frozen=True)
+class Rec:
+    bulk_id: str
+
+
+class ChurningServer:
+    """A newest-first list; ``insert_every`` answers, ``churn`` new records land on top."""
+
+    def __init__(
+        self, size: int, churn: int = 0, seed: int = 0, delay: float = 0.0, cap: int = 100
+    ) -> None:
+        self.items = [f"orig-{i}" for i in range(size)]
+        self.churn = churn
+        self.delay = delay
+        self.cap = cap
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.new = 0
+        self.calls: list[tuple[int, int]] = []
+
+    def fetch(self, offset: int, limit: int) -> Page:
+        assert 1 <= limit <= 100 and offset >= 0
+        if self.delay:
+            time.sleep(self.rng.uniform(0, self.delay))
+        with self.lock:
+            self.calls.append((offset, limit))
+            for _ in range(self.churn):
+                self.items.insert(0, f"new-{self.new}")
+                self.new += 1
+            window = self.items[offset : offset + min(limit, self.cap)]
+            return Page([Rec(i) for i in window], len(self.items), len(window))
+
+
+def read_all(
+    server: ChurningServer, concurrency: int, wanted: int | None = None, offset: int = 0
+) -> tuple[list[str], Pager]:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([server.fetch], offset=offset, wanted=wanted)]
+    return ids, pager
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 8])
+def test_a_still_list_is_read_whole_in_order(concurrency: int) -> None:
+    server = ChurningServer(1234)
+    ids, pager = read_all(server, concurrency)
+    assert ids == server.items
+    assert pager.report.requests == 13
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 8])
+@pytest.mark.parametrize("seed", range(6))
+def test_records_added_while_paging_cause_no_duplicates_and_no_gaps(
+    concurrency: int, seed: int
+) -> None:
+    server = ChurningServer(2000, churn=7, seed=seed, delay=0.003)
+    original = list(server.items)
+    ids, _ = read_all(server, concurrency)
+    assert len(ids) == len(set(ids)), "a bulkId came out twice"
+    missing = set(original) - set(ids)
+    assert not missing, f"{len(missing)} records that existed from the start were skipped"
+    assert [i for i in ids if i.startswith("orig")] == original  # server order kept
+
+
+def test_a_shrinking_list_is_reported() -> None:
+    server = ChurningServer(500)
+    real_fetch = server.fetch
+
+    def fetch(offset: int, limit: int) -> Page:
+        if offset >= 200:
+            with server.lock:
+                del server.items[:3]
+        return real_fetch(offset, limit)
+
+    with ThreadPoolExecutor(4) as pool:
+        pager = Pager(concurrency=4, key=lambda r: r.bulk_id, pool=pool)
+        list(pager.read([fetch], offset=0, wanted=None))
+    assert pager.report.shrank_from == 500
+    assert pager.report.shrank_to is not None and pager.report.shrank_to < 500
+
+
+def test_a_server_with_smaller_pages_is_still_read_whole() -> None:
+    server = ChurningServer(777, cap=50)
+    ids, _ = read_all(server, 8)
+    assert ids == server.items
+
+
+def test_limit_and_offset_across_several_streams() -> None:
+    a, b = ChurningServer(30), ChurningServer(250)
+    b.items = [f"b-{i}" for i in range(250)]
+    everything = a.items + b.items
+    with ThreadPoolExecutor(8) as pool:
+        for offset, wanted in [(0, 150), (10, 40), (29, 5), (31, 100), (0, None), (300, 10)]:
+            pager = Pager(concurrency=8, key=lambda r: r.bulk_id, pool=pool)
+            ids = [r.bulk_id for r in pager.read([a.fetch, b.fetch], offset=offset, wanted=wanted)]
+            end = None if wanted is None else offset + wanted
+            assert ids == everything[offset:end], (offset, wanted)
+
+
+def test_never_asks_for_more_than_wanted_in_the_last_page() -> None:
+    server = ChurningServer(1000)
+    ids, _ = read_all(server, 8, wanted=150)
+    assert len(ids) == 150
+    assert server.calls[-1][1] == 50 or sorted(c[1] for c in server.calls) == [50, 100]
+
+
+# -- hostile servers ----------------------------------------------------------------------------
+
+
+def test_the_same_page_over_and_over_stops() -> None:
+    def fetch(offset: int, limit: int) -> Page:
+        return Page([Rec(f"x{i}") for i in range(limit)], 10**6, limit)
+
+    pager = Pager(concurrency=1, key=lambda r: r.bulk_id)
+    ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert len(ids) == 100
+    assert pager.report.stopped is not None
+    assert pager.report.requests <= 5
+
+
+def test_endless_new_records_with_no_count_are_bounded() -> None:
+    counter = iter(range(10**9))
+
+    def fetch(offset: int, limit: int) -> Page:
+        return Page([Rec(str(next(counter))) for _ in range(limit)], None, limit)
+
+    pager = Pager(concurrency=1, key=lambda r: r.bulk_id)
+    for _ in pager.read([fetch], offset=0, wanted=None):
+        pass
+    assert pager.report.requests <= UNKNOWN_COUNT_MAX_REQUESTS + 1
+    assert pager.report.stopped
+
+
+def test_a_count_that_lies_high_ends_at_the_first_empty_page() -> None:
+    def fetch(offset: int, limit: int) -> Page:
+        rows = [Rec(str(i)) for i in range(offset, min(offset + limit, 250))]
+        return Page(rows, 2_000_000_000, len(rows))
+
+    with ThreadPoolExecutor(8) as pool:
+        pager = Pager(concurrency=8, key=lambda r: r.bulk_id, pool=pool)
+        started = time.monotonic()
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert ids == [str(i) for i in range(250)]
+    assert time.monotonic() - started < 30
+
+
+@given(
+    size=st.integers(0, 600),
+    counts=st.lists(st.one_of(st.none(), st.integers(-5, 10**7)), min_size=1, max_size=6),
+    page_cap=st.integers(1, 100),
+    repeat=st.booleans(),
+    concurrency=st.sampled_from([1, 4]),
+    wanted=st.one_of(st.none(), st.integers(1, 400)),
+)
+@settings(max_examples=150, deadline=None)
+def test_any_server_behaviour_ends_without_duplicates(
+    size: int,
+    counts: list[int | None],
+    page_cap: int,
+    repeat: bool,
+    concurrency: int,
+    wanted: int | None,
+) -> None:
+    calls = iter(range(10**9))
+
+    def fetch(offset: int, limit: int) -> Page:
+        n = next(calls)
+        start = 0 if repeat else offset
+        rows = [Rec(str(i)) for i in range(start, min(start + min(limit, page_cap), size))]
+        count = counts[n % len(counts)]
+        return Page(rows, None if count is None or count < 0 else count, len(rows))
+
+    with ThreadPoolExecutor(4) as pool:
+        pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=wanted)]
+    assert len(ids) == len(set(ids))
+    assert wanted is None or len(ids) <= wanted
+    assert pager.report.requests <= UNKNOWN_COUNT_MAX_REQUESTS + 200

@@ -1,0 +1,189 @@
+"""Every output format on the same awkward records; each parses back to the same values."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkctl.errors import UsageError
+from bulkctl.render import (
+    BULK_ALL_FIELDS,
+    BULK_FIELDS,
+    BULK_TABLE_FIELDS,
+    FORMATS,
+    RenderOptions,
+    human_duration,
+    iso_utc,
+    pick_fields,
+    render,
+    short_payload,
+    text_value,
+    unescape_plain,
+)
+
+AWKWARD: list[dict[str, Any]] = [
+    {
+        "bulkId": "1",
+        "status": "RUNNING",
+        "operation": '/transfers, "quoted"',
+        "submittedItemsCount": 5000,
+        "mode": "ON_FAILURE_STOP",
+        "executionStart": 1_700_000_000_123,
+        "executionFinish": None,
+    },
+    {
+        "bulkId": "2",
+        "status": "WEIRD_NEW_STATUS",
+        "operation": "tab\there\nnewline\r\nand \\ backslash | pipe",
+        "submittedItemsCount": -3,
+        "executionStart": -1,
+        "executionFinish": 10**20,
+        "extra": {"x": [1]},
+    },
+    {"bulkId": "3", "status": None, "operation": "ünïcødé ✓ 中文 [bold]markup[/bold]"},
+    {},
+]
+FIELDS = list(BULK_FIELDS)
+
+
+def rendered(fmt: str, records: list[dict[str, Any]] = AWKWARD, **kwargs: Any) -> str:
+    out = io.StringIO()
+    render(
+        records,
+        RenderOptions(fmt=fmt, fields=kwargs.pop("fields", FIELDS), now=1_700_000_100.0, **kwargs),
+        out,
+    )
+    return out.getvalue()
+
+
+def expected_cells(record: dict[str, Any]) -> list[str]:
+    return [text_value(f, record.get(f.name)) for f in FIELDS]
+
+
+def test_plain_parses_back_to_the_same_values() -> None:
+    lines = rendered("plain").split("\n")
+    assert lines[-1] == ""
+    header, *rows = lines[:-1]
+    assert header.split("\t") == [f.name for f in FIELDS]
+    assert len(rows) == len(AWKWARD)
+    for row, record in zip(rows, AWKWARD, strict=True):
+        assert [unescape_plain(c) for c in row.split("\t")] == expected_cells(record)
+
+
+def test_csv_parses_back_with_the_csv_module() -> None:
+    rows = list(csv.reader(io.StringIO(rendered("csv"), newline="")))
+    assert rows[0] == [f.name for f in FIELDS]
+    assert rows[1:] == [expected_cells(r) for r in AWKWARD]
+
+
+def test_json_and_jsonl_keep_raw_values() -> None:
+    whole = json.loads(rendered("json", whole_objects=True))
+    assert whole == AWKWARD
+    lines = rendered(
+        "jsonl", fields=pick_fields("bulkId,operation", BULK_ALL_FIELDS, BULK_FIELDS)
+    ).splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"bulkId": r.get("bulkId"), "operation": r.get("operation")} for r in AWKWARD
+    ]
+
+
+def test_markdown_rows_keep_their_columns() -> None:
+    lines = rendered("markdown").splitlines()
+    assert len(lines) == 2 + len(AWKWARD)
+    for line in lines:
+        unescaped_pipes = line.replace("\\|", "").count("|")
+        assert unescaped_pipes == len(FIELDS) + 1
+    assert "<br>" in lines[3]
+
+
+def test_table_shows_unknown_statuses_and_does_not_interpret_markup() -> None:
+    text = rendered("table", fields=list(BULK_TABLE_FIELDS), color=True)
+    assert "WEIRD_NEW_STATUS" in text
+    assert "[bold]markup[/bold]" in text
+    assert "5,000" in text
+
+
+def test_no_color_means_no_escape_codes() -> None:
+    assert "\x1b[" not in rendered("table", fields=list(BULK_TABLE_FIELDS), color=False)
+
+
+def test_no_header() -> None:
+    assert rendered("plain", header=False).splitlines()[0].startswith("1\t")
+    assert rendered("csv", header=False).splitlines()[0].startswith("1,")
+
+
+def test_unknown_field_lists_valid_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        pick_fields("bulkId,colour", BULK_ALL_FIELDS, BULK_FIELDS)
+    assert "colour" in caught.value.message
+    assert "submittedItemsCount" in (caught.value.hint or "")
+
+
+def test_field_names_are_case_insensitive_and_keep_order() -> None:
+    assert [f.name for f in pick_fields("STATUS,bulkid", BULK_ALL_FIELDS, BULK_FIELDS)] == [
+        "status",
+        "bulkId",
+    ]
+
+
+def test_times() -> None:
+    assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc(10**20) is None
+    assert iso_utc("soon") is None
+    assert human_duration(3725) == "1h 02m"
+    assert human_duration(None) == ""
+
+
+def test_short_payload_prefers_the_error() -> None:
+    assert short_payload(
+        '{"errorCode": "FUNDS_INSUFFICIENT", "message": "Funds insufficient"}'
+    ) == ("FUNDS_INSUFFICIENT: Funds insufficient")
+    assert short_payload("not json at all") == "not json at all"
+    assert len(short_payload("x" * 500)) == 60
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+values = st.recursive(
+    scalars,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+    max_leaves=8,
+)
+records = st.lists(
+    st.fixed_dictionaries(
+        {}, optional={f.name: values for f in BULK_ALL_FIELDS} | {"other": values}
+    ),
+    max_size=5,
+)
+
+
+@given(records, st.sampled_from(FORMATS))
+@settings(max_examples=200, deadline=None)
+def test_every_renderer_accepts_any_record(recs: list[dict[str, Any]], fmt: str) -> None:
+    out = rendered(fmt, recs, fields=list(BULK_ALL_FIELDS), whole_objects=fmt in ("json", "jsonl"))
+    if fmt == "json":
+        assert len(json.loads(out)) == len(recs)
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["bulkId", "operation", "status"]), st.text(), min_size=3),
+        max_size=5,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_plain_and_csv_round_trip_any_text(recs: list[dict[str, Any]]) -> None:
+    fields = pick_fields("bulkId,operation,status", BULK_ALL_FIELDS, BULK_FIELDS)
+    plain = rendered("plain", recs, fields=fields, header=False)
+    back = [[unescape_plain(c) for c in line.split("\t")] for line in plain.split("\n")[:-1]]
+    want = [[r["bulkId"], r["operation"], r["status"]] for r in recs]
+    assert back == want
+    sheet = list(
+        csv.reader(io.StringIO(rendered("csv", recs, fields=fields, header=False), newline=""))
+    )
+    assert sheet == want
