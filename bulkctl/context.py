@@ -159,6 +159,12 @@ class Context:
             self.store.notes.clear()
         return self._resolved
 
+    def concurrency(self, override: int | None = None) -> int:
+        """Requests in flight while paging: --concurrency, else the setting (default 8)."""
+        if override is not None:
+            self.settings().values["concurrency"] = str(override)
+        return int(self.settings().get("concurrency") or 8)
+
     # -- API --------------------------------------------------------------------------------
 
     def client(self, *, require_token: bool = True) -> ApiClient:

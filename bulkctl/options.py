@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bulkctl.api.records import INT32_MAX
 from bulkctl.errors import UsageError
-from bulkctl.render import FORMATS, Field, check_format, pick_fields
+from bulkctl.render import FORMATS, Field, RenderOptions, check_format, pick_fields
+
+if TYPE_CHECKING:
+    from bulkctl.context import Context
 
 DEFAULT_LIMIT = 20
 
@@ -52,6 +56,18 @@ class OutputChoice:
     fields: list[Field]
     header: bool
     whole_objects: bool
+
+    def render_options(self, ctx: Context, *, full_payloads: bool = False) -> RenderOptions:
+        return RenderOptions(
+            fmt=self.fmt,
+            fields=self.fields,
+            header=self.header,
+            color=ctx.color,
+            whole_objects=self.whole_objects,
+            now=ctx.clock.now(),
+            full_payloads=full_payloads,
+            terminal=ctx.stdout_tty,
+        )
 
 
 def choose_output(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,40 @@ UNKNOWN_COUNT_MAX_REQUESTS = 10_000
 FetchPage = Callable[[int, int], Page]
 
 
+@contextmanager
+def page_pool(concurrency: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Worker threads for concurrent pages (None when sequential).
+
+    On a normal end it waits for requests still in flight (a prefetch the output did not
+    need), so none outlives the client; on an error or Ctrl-C it leaves them behind.
+    """
+    if concurrency <= 1:
+        yield None
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulkctl-page")
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def listing(
+    fetches: Sequence[FetchPage],
+    *,
+    concurrency: int,
+    key: Callable[[Any], str | None],
+    offset: int,
+    wanted: int | None,
+) -> Iterator[tuple[Generator[Any, None, None], Pager]]:
+    """The records of ``fetches`` in order (see ``Pager.read``), and the pager for its report."""
+    with page_pool(concurrency) as pool:
+        pager = Pager(concurrency=concurrency, key=key, pool=pool)
+        yield pager.read(fetches, offset=offset, wanted=wanted), pager
+
+
 @dataclass
 class PagingReport:
     """What happened while paging, for warnings and ``--strict``."""
@@ -44,7 +79,19 @@ class PagingReport:
     shrank_from: int | None = None
     shrank_to: int | None = None
     stopped: str | None = None  # why paging stopped early, when it did
+    unread: bool = False  # a stream the output did not need was never asked for
     totals: list[int | None] = field(default_factory=list)
+
+    def more_note(self, written: int, offset: int) -> str | None:
+        """'20 of 1,234 shown ...' when the server holds more than was written."""
+        if self.unread:
+            return f"{written:,} shown; more in the other statuses; use --limit N or --all for more"
+        if not self.totals or None in self.totals:
+            return None
+        total = sum(t for t in self.totals if t is not None)
+        if written + offset >= total:
+            return None
+        return f"{written:,} of {total:,} shown; use --limit N or --all for more"
 
     def note_shrink(self, before: int, after: int) -> None:
         if self.shrank_from is None:
@@ -91,8 +138,9 @@ class Pager:
                 stream.prefetched_limit = first_limit
         remaining_offset = offset
         remaining = wanted
-        for stream in streams:
+        for index, stream in enumerate(streams):
             if remaining is not None and remaining <= 0:
+                self._count_unread(streams[index:])
                 break
             emitted = 0
             for record in self._read_stream(stream, min(remaining_offset, INT32_MAX), remaining):
@@ -102,6 +150,16 @@ class Pager:
                 remaining -= emitted
             if remaining_offset:  # what this stream held counts towards the combined offset
                 remaining_offset = max(0, remaining_offset - (self.report.totals[-1] or 0))
+
+    def _count_unread(self, streams: Sequence[Stream]) -> None:
+        """Totals of streams the output did not need: from their first page when it came."""
+        for stream in streams:
+            future = stream.prefetched
+            if future is not None and future.done() and future.exception() is None:
+                self.report.totals.append(future.result().count)
+            else:
+                self.report.totals.append(None)
+                self.report.unread = True
 
     # -- one stream -----------------------------------------------------------------------
 

@@ -283,18 +283,11 @@ def operation_key(op: Any) -> str | None:
 
 
 def run_operations(ctx: Context, options: OperationsOptions) -> int:
-    from concurrent.futures import ThreadPoolExecutor
+    from bulkctl.paging import listing
+    from bulkctl.render import render
 
-    from bulkctl.paging import Pager
-    from bulkctl.render import RenderOptions, render
-
-    settings = ctx.settings()
-    if options.concurrency is not None:
-        settings.values["concurrency"] = str(options.concurrency)
-    concurrency = int(settings.get("concurrency") or 8)
+    concurrency = ctx.concurrency(options.concurrency)
     client = ctx.client()
-    pool = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
-    pager = Pager(concurrency=concurrency, key=operation_key, pool=pool)
     streams: list[str | None] = [*options.statuses] or [None]
     fetches = [
         (
@@ -304,31 +297,19 @@ def run_operations(ctx: Context, options: OperationsOptions) -> int:
         )
         for s in streams
     ]
-    records = (op.raw for op in pager.read(fetches, offset=options.offset, wanted=options.wanted))
-    out = options.output
-    try:
-        written = render(
-            records,
-            RenderOptions(
-                fmt=out.fmt,
-                fields=out.fields,
-                header=out.header,
-                color=ctx.color,
-                whole_objects=out.whole_objects,
-                now=ctx.clock.now(),
-                terminal=ctx.stdout_tty,
-                full_payloads=options.payloads or out.fmt != "table",
-            ),
-            ctx.stdout,
-        )
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-    totals = pager.report.totals
-    if options.wanted is not None and totals and None not in totals:
-        total = sum(t for t in totals if t is not None)
-        if written + options.offset < total:
-            ctx.note(f"{written:,} of {total:,} shown; use --limit N or --all for more")
+    full = options.payloads or options.output.fmt != "table"
+    with listing(
+        fetches,
+        concurrency=concurrency,
+        key=operation_key,
+        offset=options.offset,
+        wanted=options.wanted,
+    ) as (records, pager):
+        rows = (op.raw for op in records)
+        written = render(rows, options.output.render_options(ctx, full_payloads=full), ctx.stdout)
+    note = pager.report.more_note(written, options.offset) if options.wanted else None
+    if note:
+        ctx.note(note)
     return written
 
 
@@ -491,8 +472,11 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
         except BulkctlError as exc:
             if len(options.bulk_ids) == 1 and not options.as_json:
                 raise
-            for line in exc.lines():
-                print(f"bulkctl: error: bulk {bulk_id}: {line}", file=ctx.stderr)
+            lines = exc.lines()
+            first = lines[0] if bulk_id in lines[0] else f"bulk {bulk_id}: {lines[0]}"
+            print(f"bulkctl: error: {first}", file=ctx.stderr)
+            for line in lines[1:]:
+                print(f"  {line}", file=ctx.stderr)
             result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
         worst = max(worst, int(result["exitCode"]))
         results.append(result)

@@ -163,63 +163,41 @@ def register(app: typer.Typer) -> None:
 
 def run_list(ctx: Context, options: ListOptions) -> int:
     """Fetch, filter and render; returns the number of rows written."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from bulkctl.errors import ApiError
-    from bulkctl.paging import Pager
-    from bulkctl.render import RenderOptions, render
+    from bulkctl.paging import listing
+    from bulkctl.render import render
 
-    settings = ctx.settings()
-    if options.concurrency is not None:
-        settings.values["concurrency"] = str(options.concurrency)
-    concurrency = int(settings.get("concurrency") or 8)
+    concurrency = ctx.concurrency(options.concurrency)
     client = ctx.client()
-    pool = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
-    pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
     streams: list[str | None] = [*options.statuses] or [None]
     fetches = [(lambda o, n, s=s: client.list_bulks(offset=o, limit=n, status=s)) for s in streams]
     filtering = options.filters.active
     # with client-side filters the server's rows are not the user's rows: scan, then cut
-    records = pager.read(
+    with listing(
         fetches,
+        concurrency=concurrency,
+        key=lambda r: r.bulk_id,
         offset=0 if filtering else options.offset,
         wanted=None if filtering else options.wanted,
-    )
+    ) as (records, pager):
 
-    def rows() -> Iterator[dict[str, Any]]:
-        skipped = 0
-        emitted = 0
-        for record in records:
-            if filtering:
-                if not options.filters.matches(record):
-                    continue
-                if skipped < options.offset:
-                    skipped += 1
-                    continue
-                if options.wanted is not None and emitted >= options.wanted:
-                    records.close()
-                    return
-            emitted += 1
-            yield record.raw
+        def rows() -> Iterator[dict[str, Any]]:
+            skipped = 0
+            emitted = 0
+            for record in records:
+                if filtering:
+                    if not options.filters.matches(record):
+                        continue
+                    if skipped < options.offset:
+                        skipped += 1
+                        continue
+                    if options.wanted is not None and emitted >= options.wanted:
+                        records.close()
+                        return
+                emitted += 1
+                yield record.raw
 
-    out = options.output
-    try:
-        written = render(
-            rows(),
-            RenderOptions(
-                fmt=out.fmt,
-                fields=out.fields,
-                header=out.header,
-                color=ctx.color,
-                whole_objects=out.whole_objects,
-                now=ctx.clock.now(),
-                terminal=ctx.stdout_tty,
-            ),
-            ctx.stdout,
-        )
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        written = render(rows(), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
     if report.stopped:
         ctx.warn(f"paging {report.stopped}; the listing may be incomplete")
@@ -230,9 +208,7 @@ def run_list(ctx: Context, options: ListOptions) -> int:
         )
         if options.strict:
             raise ApiError("the list changed while paging and --strict is set", hint="run it again")
-    totals = report.totals
-    if options.wanted is not None and not filtering and totals and None not in totals:
-        total = sum(t for t in totals if t is not None)
-        if written + options.offset < total:
-            ctx.note(f"{written:,} of {total:,} shown; use --limit N or --all for more")
+    note = report.more_note(written, options.offset) if not filtering and options.wanted else None
+    if note:
+        ctx.note(note)
     return written
