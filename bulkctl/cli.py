@@ -79,10 +79,13 @@ def root(
 
 
 def _register() -> None:
-    from bulkctl.commands import auth, bulk, config, emulator, list
+    from bulkctl.commands import auth, bulk, config, emulator, list, summary, wait, watch
 
     list.register(app)
     bulk.register(app)
+    wait.register(app)
+    watch.register(app)
+    summary.register(app)
     app.add_typer(auth.app, name="auth")
     app.add_typer(config.app, name="config")
     app.add_typer(emulator.app, name="emulator")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from bulkctl.api.records import INT32_MAX
 from bulkctl.errors import UsageError
@@ -131,3 +133,46 @@ def parse_duration(value: str, what: str = "duration") -> float:
 FORMAT_HELP = (
     f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise)."
 )
+
+
+# options that several commands take, declared once so their names and help never drift
+LimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--limit", "-n", help="Rows wanted in all (default 20); fetched 100 a request.", metavar="N"
+    ),
+]
+OffsetOption = Annotated[int, typer.Option("--offset", help="Skip the first N rows.", metavar="N")]
+AllOption = Annotated[bool, typer.Option("--all", "-a", help="Every matching record.")]
+OutputOption = Annotated[
+    str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Shorthand for --output json: one JSON array, written when complete."
+    ),
+]
+JsonlOption = Annotated[
+    bool,
+    typer.Option(
+        "--jsonl", help="Shorthand for --output jsonl: one object a line, as pages arrive."
+    ),
+]
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fields", help="Comma-separated API field names to show, in this order.", metavar="F1,F2"
+    ),
+]
+NoHeaderOption = Annotated[
+    bool, typer.Option("--no-header", help="No header row (plain, csv, table).")
+]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        help="Requests in flight while paging (default 8; 1 = one after another).",
+        metavar="N",
+    ),
+]

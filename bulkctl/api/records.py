@@ -126,6 +126,7 @@ class Page:
     count: int | None
     response_count: int | None
     raw_items: list[dict[str, Any]] = field(default_factory=list)
+    reported_count: int | None = None  # ``count`` as sent, even when negative or absurd
 
 
 def parse_bulk(obj: Any) -> BulkProcess:
@@ -176,7 +177,8 @@ def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
     if not isinstance(items, list):
         raise ShapeError(f"'{key}' is not a list")
     records = [parse_item(item) for item in items]
-    count = as_int(obj.get("count"))
+    reported = as_int(obj.get("count"))
+    count = reported
     if count is not None and not 0 <= count <= INT32_MAX:
         count = None  # a negative or absurd total tells nothing: page until the answers run out
     return Page(
@@ -184,6 +186,7 @@ def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
         count=count,
         response_count=as_int(obj.get("responseCount")),
         raw_items=list(items),
+        reported_count=reported,
     )
 
 

@@ -15,8 +15,16 @@ import typer
 
 from bulkctl.api.records import OPERATION_STATUSES
 from bulkctl.options import (
-    FORMAT_HELP,
+    AllOption,
+    ConcurrencyOption,
+    FieldsOption,
+    JsonlOption,
+    JsonOption,
+    LimitOption,
+    NoHeaderOption,
+    OffsetOption,
     OutputChoice,
+    OutputOption,
     check_concurrency,
     check_paging,
     choose_output,
@@ -32,6 +40,11 @@ from bulkctl.render import (
 if TYPE_CHECKING:
     from bulkctl.api.records import BulkProcess
     from bulkctl.context import Context
+
+BulkIdArgument = Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")]
+BulkIdsArgument = Annotated[
+    list[str], typer.Argument(help="One or more bulk ids (digits).", metavar="BULK_ID...")
+]
 
 # the status each action needs, for saying in words why the API answered INVALID_STATE
 REQUIRED_STATUS: dict[str, tuple[str, ...]] = {
@@ -62,15 +75,10 @@ def register(app: typer.Typer) -> None:
 
 def show_command(
     ctx: typer.Context,
-    bulk_id: Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")],
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
-    ] = None,
+    bulk_id: BulkIdArgument,
+    output: OutputOption = None,
     json_flag: Annotated[bool, typer.Option("--json", help="The API's object as it is.")] = False,
-    fields: Annotated[
-        str | None,
-        typer.Option("--fields", help="Comma-separated API field names to show.", metavar="F1,F2"),
-    ] = None,
+    fields: FieldsOption = None,
 ) -> None:
     """Show one bulk: its fields, a progress bar, and counts per operation status.
 
@@ -192,7 +200,7 @@ class OperationsOptions:
 
 def operations_command(
     ctx: typer.Context,
-    bulk_id: Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")],
+    bulk_id: BulkIdArgument,
     status: Annotated[
         list[str] | None,
         typer.Option(
@@ -206,37 +214,18 @@ def operations_command(
         int | None,
         typer.Option("--sequence", help="Only the operation at this position.", metavar="N"),
     ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", "-n", help="Rows wanted in all (default 20).", metavar="N"),
-    ] = None,
-    offset: Annotated[
-        int, typer.Option("--offset", help="Skip the first N rows.", metavar="N")
-    ] = 0,
-    all_records: Annotated[
-        bool, typer.Option("--all", "-a", help="Every matching operation.")
-    ] = False,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
-    ] = None,
-    json_flag: Annotated[bool, typer.Option("--json", help="Shorthand for --output json.")] = False,
-    jsonl_flag: Annotated[
-        bool, typer.Option("--jsonl", help="Shorthand for --output jsonl.")
-    ] = False,
-    fields: Annotated[
-        str | None,
-        typer.Option(
-            "--fields", help="Comma-separated API field names to show, in order.", metavar="F1,F2"
-        ),
-    ] = None,
-    no_header: Annotated[bool, typer.Option("--no-header", help="No header row.")] = False,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
+    all_records: AllOption = False,
+    output: OutputOption = None,
+    json_flag: JsonOption = False,
+    jsonl_flag: JsonlOption = False,
+    fields: FieldsOption = None,
+    no_header: NoHeaderOption = False,
     payloads: Annotated[
         bool, typer.Option("--payloads", help="Show request and response payloads in full.")
     ] = False,
-    concurrency: Annotated[
-        int | None,
-        typer.Option("--concurrency", help="Requests in flight while paging.", metavar="N"),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
 ) -> None:
     """List the operations of one bulk, in sequence.
 
@@ -345,9 +334,7 @@ class ActionOptions:
 def _action_command(action: str) -> Any:
     def command(
         ctx: typer.Context,
-        bulk_ids: Annotated[
-            list[str], typer.Argument(help="One or more bulk ids (digits).", metavar="BULK_ID...")
-        ],
+        bulk_ids: BulkIdsArgument,
         yes: Annotated[
             bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
         ] = False,
@@ -365,9 +352,7 @@ def _action_command(action: str) -> Any:
 
     def execute(
         ctx: typer.Context,
-        bulk_ids: Annotated[
-            list[str], typer.Argument(help="One or more bulk ids (digits).", metavar="BULK_ID...")
-        ],
+        bulk_ids: BulkIdsArgument,
         mode: Annotated[
             str,
             typer.Option(

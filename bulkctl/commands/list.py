@@ -8,16 +8,25 @@ API takes one status per call), combined in the order given, de-duplicated by bu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
 from bulkctl.filters import BulkFilter, filter_options_help
 from bulkctl.options import (
-    FORMAT_HELP,
+    AllOption,
+    ConcurrencyOption,
+    FieldsOption,
+    JsonlOption,
+    JsonOption,
+    LimitOption,
+    NoHeaderOption,
+    OffsetOption,
     OutputChoice,
+    OutputOption,
     check_concurrency,
     check_paging,
     choose_output,
@@ -26,12 +35,39 @@ from bulkctl.options import (
 from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS
 
 if TYPE_CHECKING:
+    from bulkctl.api.records import BulkProcess
     from bulkctl.context import Context
+    from bulkctl.paging import Pager
 
 STATUS_HELP = (
     "Only bulks in this status; repeat or comma-separate for several "
     f"({', '.join(BULK_STATUSES)}; any case)."
 )
+
+
+# options shared by list, watch and summary, declared once
+StatusOption = Annotated[
+    list[str] | None, typer.Option("--status", "-s", help=STATUS_HELP, metavar="STATUS")
+]
+OperationOption = Annotated[
+    str | None,
+    typer.Option("--operation", help=filter_options_help["operation"], metavar="PATTERN"),
+]
+ModeOption = Annotated[
+    str | None, typer.Option("--mode", help=filter_options_help["mode"], metavar="MODE")
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help=filter_options_help["since"], metavar="WHEN")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help=filter_options_help["until"], metavar="WHEN")
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit 1 when the list shrank while paging (records may be missing)."
+    ),
+]
 
 
 @dataclass
@@ -49,78 +85,21 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_command(
         ctx: typer.Context,
-        status: Annotated[
-            list[str] | None, typer.Option("--status", "-s", help=STATUS_HELP, metavar="STATUS")
-        ] = None,
-        limit: Annotated[
-            int | None,
-            typer.Option(
-                "--limit",
-                "-n",
-                help="Rows wanted in all (default 20); fetched 100 a request.",
-                metavar="N",
-            ),
-        ] = None,
-        offset: Annotated[
-            int,
-            typer.Option(
-                "--offset", help="Skip the first N rows of the combined list.", metavar="N"
-            ),
-        ] = 0,
-        all_records: Annotated[
-            bool, typer.Option("--all", "-a", help="Every matching record.")
-        ] = False,
-        output: Annotated[
-            str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
-        ] = None,
-        json_flag: Annotated[
-            bool, typer.Option("--json", help="Shorthand for --output json: one JSON array.")
-        ] = False,
-        jsonl_flag: Annotated[
-            bool,
-            typer.Option(
-                "--jsonl", help="Shorthand for --output jsonl: one object a line, as pages arrive."
-            ),
-        ] = False,
-        fields: Annotated[
-            str | None,
-            typer.Option(
-                "--fields",
-                help="Comma-separated API field names to show, in order.",
-                metavar="F1,F2",
-            ),
-        ] = None,
-        no_header: Annotated[
-            bool, typer.Option("--no-header", help="No header row (plain, csv, table).")
-        ] = False,
-        concurrency: Annotated[
-            int | None,
-            typer.Option(
-                "--concurrency",
-                help="Requests in flight while paging (default 8; 1 = one after another).",
-                metavar="N",
-            ),
-        ] = None,
-        strict: Annotated[
-            bool,
-            typer.Option(
-                "--strict",
-                help="Exit 1 when the list shrank while paging (records may be missing).",
-            ),
-        ] = False,
-        operation: Annotated[
-            str | None,
-            typer.Option("--operation", help=filter_options_help["operation"], metavar="PATTERN"),
-        ] = None,
-        mode: Annotated[
-            str | None, typer.Option("--mode", help=filter_options_help["mode"], metavar="MODE")
-        ] = None,
-        since: Annotated[
-            str | None, typer.Option("--since", help=filter_options_help["since"], metavar="WHEN")
-        ] = None,
-        until: Annotated[
-            str | None, typer.Option("--until", help=filter_options_help["until"], metavar="WHEN")
-        ] = None,
+        status: StatusOption = None,
+        limit: LimitOption = None,
+        offset: OffsetOption = 0,
+        all_records: AllOption = False,
+        output: OutputOption = None,
+        json_flag: JsonOption = False,
+        jsonl_flag: JsonlOption = False,
+        fields: FieldsOption = None,
+        no_header: NoHeaderOption = False,
+        concurrency: ConcurrencyOption = None,
+        strict: StrictOption = False,
+        operation: OperationOption = None,
+        mode: ModeOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
     ) -> None:
         """List bulk processes, newest first.
 
@@ -161,13 +140,14 @@ def register(app: typer.Typer) -> None:
             command_ctx.close()
 
 
-def run_list(ctx: Context, options: ListOptions) -> int:
-    """Fetch, filter and render; returns the number of rows written."""
-    from bulkctl.errors import ApiError
+@contextmanager
+def matching_bulks(
+    ctx: Context, options: ListOptions
+) -> Iterator[tuple[Iterator[BulkProcess], Pager]]:
+    """The bulks ``options`` select, in the server's order: server-side status, then the
+    client-side filters, offset and limit. Shared by list, watch and summary."""
     from bulkctl.paging import listing
-    from bulkctl.render import render
 
-    concurrency = ctx.concurrency(options.concurrency)
     client = ctx.client()
     streams: list[str | None] = [*options.statuses] or [None]
     fetches = [(lambda o, n, s=s: client.list_bulks(offset=o, limit=n, status=s)) for s in streams]
@@ -175,29 +155,39 @@ def run_list(ctx: Context, options: ListOptions) -> int:
     # with client-side filters the server's rows are not the user's rows: scan, then cut
     with listing(
         fetches,
-        concurrency=concurrency,
+        concurrency=ctx.concurrency(options.concurrency),
         key=lambda r: r.bulk_id,
         offset=0 if filtering else options.offset,
         wanted=None if filtering else options.wanted,
     ) as (records, pager):
+        if not filtering:
+            yield records, pager
+            return
 
-        def rows() -> Iterator[dict[str, Any]]:
-            skipped = 0
-            emitted = 0
+        def selected() -> Iterator[BulkProcess]:
+            skipped = emitted = 0
             for record in records:
-                if filtering:
-                    if not options.filters.matches(record):
-                        continue
-                    if skipped < options.offset:
-                        skipped += 1
-                        continue
-                    if options.wanted is not None and emitted >= options.wanted:
-                        records.close()
-                        return
+                if not options.filters.matches(record):
+                    continue
+                if skipped < options.offset:
+                    skipped += 1
+                    continue
+                if options.wanted is not None and emitted >= options.wanted:
+                    records.close()
+                    return
                 emitted += 1
-                yield record.raw
+                yield record
 
-        written = render(rows(), options.output.render_options(ctx), ctx.stdout)
+        yield selected(), pager
+
+
+def run_list(ctx: Context, options: ListOptions) -> int:
+    """Fetch, filter and render; returns the number of rows written."""
+    from bulkctl.errors import ApiError
+    from bulkctl.render import render
+
+    with matching_bulks(ctx, options) as (bulks, pager):
+        written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
     if report.stopped:
         ctx.warn(f"paging {report.stopped}; the listing may be incomplete")
@@ -208,7 +198,8 @@ def run_list(ctx: Context, options: ListOptions) -> int:
         )
         if options.strict:
             raise ApiError("the list changed while paging and --strict is set", hint="run it again")
-    note = report.more_note(written, options.offset) if not filtering and options.wanted else None
-    if note:
-        ctx.note(note)
+    if not options.filters.active and options.wanted:
+        note = report.more_note(written, options.offset)
+        if note:
+            ctx.note(note)
     return written

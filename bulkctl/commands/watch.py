@@ -1,0 +1,279 @@
+"""``bulkctl watch``: live views of bulks.
+
+Without an id: a refreshing table of bulks (same filters and columns as ``list``), changed
+rows marked, until Ctrl-C. With an id: that bulk's progress (bar, counts, rate, ETA) until
+it is final, then it exits like ``wait``. When stdout is not a terminal it writes one JSON
+object per change: ``{"bulk": {...API fields...}, "previousStatus": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bulkctl.api.records import BULK_STATUSES
+from bulkctl.commands.list import (
+    ListOptions,
+    ModeOption,
+    OperationOption,
+    SinceOption,
+    StatusOption,
+    UntilOption,
+)
+from bulkctl.filters import BulkFilter
+from bulkctl.options import (
+    AllOption,
+    ConcurrencyOption,
+    LimitOption,
+    check_concurrency,
+    check_paging,
+    parse_statuses,
+)
+
+if TYPE_CHECKING:
+    from bulkctl.api.records import BulkProcess
+    from bulkctl.context import Context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch_command)
+
+
+def watch_command(
+    ctx: typer.Context,
+    bulk_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Watch this bulk until it is final (exits like wait).", metavar="[BULK_ID]"
+        ),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
+    ] = "5s",
+    status: StatusOption = None,
+    limit: LimitOption = None,
+    all_records: AllOption = False,
+    operation: OperationOption = None,
+    mode: ModeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    concurrency: ConcurrencyOption = None,
+) -> None:
+    """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
+
+    Piped, it writes one JSON object a line for each change: the bulk and its previous status.
+    """
+    from bulkctl.api.client import check_bulk_id
+    from bulkctl.commands.wait import check_interval
+    from bulkctl.context import Context
+    from bulkctl.errors import UsageError
+    from bulkctl.options import OutputChoice
+    from bulkctl.render import BULK_TABLE_FIELDS
+
+    seconds = check_interval(interval)
+    command_ctx = Context.from_process(ctx.obj)
+    try:
+        if bulk_id is not None:
+            check_bulk_id(bulk_id)
+            if status or operation or mode or since or until or limit or all_records:
+                raise UsageError("filters and paging options go with watch without a BULK_ID")
+            code = run_watch_bulk(command_ctx, bulk_id, seconds)
+        else:
+            options = ListOptions(
+                statuses=parse_statuses(status, BULK_STATUSES),
+                wanted=check_paging(limit, 0, all_records),
+                offset=0,
+                output=OutputChoice("table", list(BULK_TABLE_FIELDS), True, False),
+                concurrency=check_concurrency(concurrency),
+                filters=BulkFilter.parse(
+                    operation=operation,
+                    mode=mode,
+                    since=since,
+                    until=until,
+                    now=command_ctx.clock.now(),
+                ),
+            )
+            code = run_watch_list(command_ctx, options, seconds)
+    finally:
+        command_ctx.close()
+    raise typer.Exit(code)
+
+
+def change_line(bulk: BulkProcess, previous: str | None) -> str:
+    return json.dumps({"bulk": bulk.raw, "previousStatus": previous}, ensure_ascii=False)
+
+
+# -- one bulk -----------------------------------------------------------------------------------
+
+
+def run_watch_bulk(ctx: Context, bulk_id: str, interval: float) -> int:
+    from bulkctl.commands.wait import Poller, describe_wait, outcome_code
+
+    poller = Poller(ctx, ctx.client(), [bulk_id])
+    view = BulkView(ctx) if ctx.stdout_tty else None
+    try:
+        while True:
+            for _, previous, bulk in poller.poll():
+                if view is None:
+                    print(change_line(bulk, previous), file=ctx.stdout, flush=True)
+                if previous != bulk.status:
+                    waiting = describe_wait(bulk_id, bulk)
+                    if waiting:
+                        ctx.note(waiting)
+            if view is not None and bulk_id in poller.latest:
+                view.update(poller.latest[bulk_id], poller.problems.get(bulk_id))
+            if not poller.pending():
+                break
+            ctx.clock.sleep(interval)
+    finally:
+        if view is not None:
+            view.stop()
+    return outcome_code([poller.latest[bulk_id]])
+
+
+class BulkView:
+    """One bulk's live progress on a terminal: bar, counts per status, rate and ETA."""
+
+    def __init__(self, ctx: Context) -> None:
+        from rich.live import Live
+
+        from bulkctl.render import table_console
+
+        self.ctx = ctx
+        self.first: tuple[float, int] | None = None
+        self.live = Live(
+            console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=4
+        )
+        self.live.start()
+
+    def update(self, bulk: BulkProcess, problem: str | None) -> None:
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        from bulkctl.commands.bulk import progress_numbers
+        from bulkctl.render import STATUS_STYLES, human_duration
+
+        now = self.ctx.clock.monotonic()
+        done, total = progress_numbers(bulk)
+        if self.first is None or bulk.status != "RUNNING":
+            self.first = (now, done) if self.first is None else self.first
+        began, done_then = self.first
+        rate = (done - done_then) / (now - began) if now > began else 0.0
+        head = Text(f"bulk {bulk.bulk_id}  ")
+        head.append(
+            bulk.status or "?",
+            style=STATUS_STYLES.get(bulk.status or "", "") if self.ctx.color else "",
+        )
+        head.append(f"  {bulk.submitted_items_count or '?'} × {bulk.operation or '?'}")
+        parts: list[Any] = [head]
+        if total is not None:
+            row = Table.grid(padding=(0, 1))
+            row.add_row(
+                ProgressBar(total=total, completed=min(done, total), width=40),
+                Text(f"{done:,} / {total:,}"),
+            )
+            parts.append(row)
+        counts = "  ".join(f"{c.status}: {c.count}" for c in bulk.operation_status_counts)
+        parts.append(Text(counts))
+        eta = ""
+        if rate > 0 and total is not None and bulk.status == "RUNNING":
+            eta = f"  ETA {human_duration(int((total - done) / rate))}"
+        parts.append(Text(f"rate {rate:.1f} operations/s{eta}"))
+        if problem:
+            parts.append(Text(f"({problem}; still watching)"))
+        self.live.update(Group(*parts))
+
+    def stop(self) -> None:
+        self.live.stop()
+
+
+# -- a list of bulks ----------------------------------------------------------------------------
+
+
+def run_watch_list(ctx: Context, options: ListOptions, interval: float) -> int:
+    from bulkctl.commands.list import matching_bulks
+    from bulkctl.errors import MalformedResponse, NetworkError, ServerError, Throttled
+
+    previous: dict[str, BulkProcess] = {}
+    table = ListView(ctx) if ctx.stdout_tty else None
+    try:
+        while True:
+            try:
+                with matching_bulks(ctx, options) as (bulks, _):
+                    current = list(bulks)
+            except (NetworkError, ServerError, Throttled, MalformedResponse) as exc:
+                ctx.note(f"{exc.message}; still watching")
+                ctx.clock.sleep(interval)
+                continue
+            changed = set()
+            for bulk in current:
+                key = bulk.bulk_id or ""
+                before = previous.get(key)
+                if before is None or before.raw != bulk.raw:
+                    changed.add(key)
+                    if table is None:
+                        print(
+                            change_line(bulk, before.status if before else None),
+                            file=ctx.stdout,
+                            flush=True,
+                        )
+            previous.update({b.bulk_id or "": b for b in current})
+            if table is not None:
+                table.update(current, changed if len(previous) > len(changed) else set())
+            ctx.clock.sleep(interval)
+    finally:
+        if table is not None:
+            table.stop()
+
+
+class ListView:
+    """The refreshing table: the list columns, with a mark on rows that changed."""
+
+    def __init__(self, ctx: Context) -> None:
+        from rich.live import Live
+
+        from bulkctl.render import table_console
+
+        self.ctx = ctx
+        self.live = Live(
+            console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=2
+        )
+        self.live.start()
+
+    def update(self, bulks: list[BulkProcess], changed: set[str]) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        from bulkctl.render import BULK_TABLE_FIELDS, RenderOptions, table_cell
+
+        options = RenderOptions(
+            fmt="table", fields=BULK_TABLE_FIELDS, color=self.ctx.color, now=self.ctx.clock.now()
+        )
+        table = Table(
+            box=box.SIMPLE_HEAD, pad_edge=False, caption=f"{len(bulks)} bulks; Ctrl-C to stop"
+        )
+        table.add_column("")
+        for f in BULK_TABLE_FIELDS:
+            table.add_column(f.header, justify="right" if f.kind in ("int", "duration") else "left")
+        for bulk in bulks:
+            mark = (
+                Text("•", style="bold yellow" if self.ctx.color else "")
+                if bulk.bulk_id in changed
+                else Text("")
+            )
+            table.add_row(
+                mark,
+                *[
+                    table_cell(f, f.value(bulk.raw, options.now), options)
+                    for f in BULK_TABLE_FIELDS
+                ],
+            )
+        self.live.update(table)
+
+    def stop(self) -> None:
+        self.live.stop()
