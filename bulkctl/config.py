@@ -8,10 +8,8 @@ directory, written atomically under a lock, and never overwritten when it cannot
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import stat
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +169,8 @@ def parse_identity(value: str) -> tuple[str, str]:
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -327,6 +327,8 @@ class ConfigStore:
 
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` (0600) so that a crash leaves the old file or the new one."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

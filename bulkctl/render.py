@@ -13,6 +13,7 @@ the same values: plain writes ``\\``, tab, newline and carriage return as ``\\\\
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from bulkctl.errors import UsageError
 
 FORMATS: tuple[str, ...] = ("table", "plain", "json", "jsonl", "csv", "markdown")
 FLUSH_EVERY = 100
+# one encoder for every row: json.dumps builds a new one per call when given options
+JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
 
 STATUS_STYLES: dict[str, str] = {
     "COMPLETED": "green",
@@ -277,37 +280,51 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
         rows_list = list(records)
         _markdown(rows_list, options, out)
         return len(rows_list)
-    writer: Callable[[dict[str, Any]], None]
+    line: Callable[[dict[str, Any]], str]
     if fmt == "jsonl":
 
-        def writer(record: dict[str, Any]) -> None:
-            out.write(json.dumps(_json_object(record, options), ensure_ascii=False) + "\n")
+        def line(record: dict[str, Any]) -> str:
+            return JSON_LINE(_json_object(record, options)) + "\n"
 
     elif fmt == "csv":
-        sheet = csv.writer(out, lineterminator="\r\n")
+        buffer = io.StringIO()
+        sheet = csv.writer(buffer, lineterminator="\r\n")
+
+        def line(record: dict[str, Any]) -> str:
+            buffer.seek(0)
+            buffer.truncate()
+            sheet.writerow([text_value(f, f.value(record, options.now)) for f in options.fields])
+            return buffer.getvalue()
+
         if options.header:
             sheet.writerow([f.name for f in options.fields])
-
-        def writer(record: dict[str, Any]) -> None:
-            sheet.writerow([text_value(f, f.value(record, options.now)) for f in options.fields])
+            out.write(buffer.getvalue())
 
     else:  # plain
         if options.header:
             out.write("\t".join(f.name for f in options.fields) + "\n")
 
-        def writer(record: dict[str, Any]) -> None:
+        def line(record: dict[str, Any]) -> str:
             cells = [
                 escape_plain(text_value(f, f.value(record, options.now))) for f in options.fields
             ]
-            out.write("\t".join(cells) + "\n")
+            return "\t".join(cells) + "\n"
 
+    # rows go out a page at a time: whole lines only, and the first page without delay
     count = 0
-    for record in records:
-        writer(record)
-        count += 1
-        if count % FLUSH_EVERY == 0:
-            out.flush()
-    out.flush()
+    batch: list[str] = []
+    try:
+        for record in records:
+            batch.append(line(record))
+            count += 1
+            if len(batch) >= FLUSH_EVERY:
+                out.write("".join(batch))
+                out.flush()
+                batch.clear()
+    finally:
+        if batch:
+            out.write("".join(batch))
+        out.flush()
     return count
 
 

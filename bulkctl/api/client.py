@@ -225,7 +225,9 @@ class ApiClient:
         self._reauthed = False
         cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
         verify: ssl.SSLContext | bool = True
-        if cafile and transport is None:
+        if self.base_url.startswith("http://"):
+            verify = False  # loopback only (see config.check_base_url): no TLS to set up
+        elif cafile and transport is None:
             try:
                 verify = ssl.create_default_context(cafile=cafile)
             except (OSError, ssl.SSLError) as exc:

@@ -44,7 +44,9 @@ class ShapeError(ValueError):
 
 def as_int(value: Any) -> int | None:
     """An integer field as sent, or None when it is missing or not a number."""
-    if isinstance(value, bool):
+    if type(value) is int:  # the common case first: this runs for every field of every record
+        return value
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
@@ -59,6 +61,8 @@ def as_int(value: Any) -> int | None:
 
 def as_text(value: Any) -> str | None:
     """A string field as sent; numbers become their text; anything else None."""
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -68,13 +72,13 @@ def as_text(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OperationStatusCount:
     status: str | None
     count: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BulkProcess:
     """One bulk process. ``raw`` is the object exactly as the API sent it."""
 
@@ -106,7 +110,7 @@ class BulkProcess:
         return self.execution_finish if self.execution_finish is not None else self.execution_start
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BulkOperation:
     raw: dict[str, Any]
     operation_id: str | None
@@ -134,7 +138,7 @@ def parse_bulk(obj: Any) -> BulkProcess:
         raise ShapeError(f"expected a bulk process object, got {type(obj).__name__}")
     counts: list[OperationStatusCount] = []
     raw_counts = obj.get("operationStatusCounts")
-    if isinstance(raw_counts, list):
+    if raw_counts is not None and isinstance(raw_counts, list):
         for entry in raw_counts:
             if isinstance(entry, dict):
                 counts.append(

@@ -328,8 +328,9 @@ class Emulator:
         if self.faults.churn:
             self.state.insert_submitted(now, self.faults.churn)
         ids = self.state.listing(status)
-        page = [self.state.bulks[i].to_api() for i in ids[offset : offset + limit]]
-        return _json(200, {"count": len(ids), "bulkProcesses": page, "responseCount": len(page)})
+        page = [self.state.bulks[i].api_json() for i in ids[offset : offset + limit]]
+        body = f'{{"count": {len(ids)}, "bulkProcesses": [{", ".join(page)}], "responseCount": {len(page)}}}'
+        return Response(200, body.encode())
 
     def _get_bulk(self, bulk_id: str) -> Response:
         bulk = self.state.bulks.get(bulk_id)

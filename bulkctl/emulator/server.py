@@ -14,6 +14,7 @@ from bulkctl.emulator.app import Emulator, Request
 class _Handler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive, as a real API behind a load balancer
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)

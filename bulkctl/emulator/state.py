@@ -82,6 +82,14 @@ class Bulk:
     stopped_early: bool = False
     forced_fails: tuple[int, ...] = ()
     _fails: list[int] | None = field(default=None, repr=False)
+    _json: tuple[tuple[Any, ...], str] | None = field(default=None, repr=False)
+
+    def api_json(self) -> str:
+        """``to_api()`` as JSON text, cached until a field it shows changes (pages are joins)."""
+        key = (self.status, self.mode, self.start_ms, self.finish_ms, self.items, self.operation)
+        if self._json is None or self._json[0] != key:
+            self._json = (key, json.dumps(self.to_api()))
+        return self._json[1]
 
     @property
     def fails(self) -> list[int]:
