@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bulkctl.config import ConfigStore, mask, resolve
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
@@ -355,3 +357,44 @@ def test_crash_during_write_leaves_the_old_file(
         store.set_values("default", {"email": "new@example.com"})
     assert store.path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@given(st.binary(max_size=400) | st.text(max_size=200).map(str.encode))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_config_loader_fed_anything_raises_only_its_own_error(
+    tmp_path: Path, data: bytes
+) -> None:
+    store = ConfigStore(tmp_path)
+    store.path.write_bytes(data)
+    try:
+        resolve(store, {})
+    except (ConfigError, UsageError):
+        pass
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["environment", "api", "base_url", "retries", "identity", "x"]),
+        st.one_of(
+            st.text(max_size=30), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2)
+        ),
+        max_size=5,
+    )
+)
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_profile_values_resolve_or_raise_a_usage_error(
+    tmp_path: Path, profile: dict[str, object]
+) -> None:
+    import tomli_w
+
+    store = ConfigStore(tmp_path)
+    store.path.write_text(tomli_w.dumps({"profiles": {"default": profile}}))
+    try:
+        resolved = resolve(store, {})
+        assert resolved.base_url.startswith(("https://", "http://"))
+    except UsageError:
+        pass

@@ -1,0 +1,256 @@
+"""Keep working under faults: the real process against an emulator that misbehaves on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bulkctl.emulator.app import Emulator, Faults, Request, Response
+from bulkctl.emulator.server import running
+from tests.conftest import Served, bulkctl_command, make_emulator, run_bulkctl
+
+FAULTS = {
+    "503 with Retry-After": Faults(fail_rate=0.3, retry_after=0),
+    "throttling (429 and 409 TOO_MANY_REQUESTS)": Faults(throttle_rate=0.3, retry_after=0),
+    "connections closed without an answer": Faults(drop_rate=0.3),
+    "latency": Faults(latency_ms=30),
+    "all at once": Faults(
+        fail_rate=0.1, throttle_rate=0.1, drop_rate=0.1, latency_ms=5, retry_after=0
+    ),
+}
+
+
+@pytest.fixture
+def faulty(request: pytest.FixtureRequest) -> Iterator[Served]:
+    emulator, clock = make_emulator(bulks=1500, faults=request.param)
+    with running(emulator) as root:
+        yield Served(emulator, clock, root)
+
+
+@pytest.mark.parametrize("faulty", list(FAULTS.values()), ids=list(FAULTS), indirect=True)
+@pytest.mark.parametrize("concurrency", ["1", "8"])
+def test_each_fault_still_gives_exactly_the_right_records_once(
+    faulty: Served, concurrency: str
+) -> None:
+    expected = list(faulty.state.order)
+    result = run_bulkctl(
+        "list",
+        "--all",
+        "--jsonl",
+        "--concurrency",
+        concurrency,
+        env=faulty.env(BULKCTL_RETRIES="8"),
+        timeout=120,
+    )
+    assert result.code == 0, result.stderr
+    ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
+    assert ids == expected
+    if faulty.emulator.faults.fail_rate or faulty.emulator.faults.drop_rate:
+        assert "retrying" in result.stderr
+
+
+@pytest.mark.parametrize("concurrency", ["1", "8"])
+def test_records_added_while_listing_are_never_duplicated_nor_the_old_ones_missed(
+    concurrency: str,
+) -> None:
+    emulator, clock = make_emulator(bulks=2000, faults=Faults(churn=5, latency_ms=3))
+    original = set(emulator.state.order)
+    with running(emulator) as root:
+        served = Served(emulator, clock, root)
+        result = run_bulkctl(
+            "list", "--all", "--jsonl", "--concurrency", concurrency, env=served.env()
+        )
+    assert result.code == 0, result.stderr
+    ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
+    assert len(ids) == len(set(ids))
+    assert original <= set(ids)
+    assert emulator.violations == []
+
+
+def test_a_shrinking_list_warns_and_strict_exits_1(served: Served) -> None:
+    original = served.emulator._list_bulks
+    calls = {"n": 0}
+
+    def shrinking(query, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:  # between pages, five COMPLETED bulks move elsewhere
+            for bulk_id in served.state.listing("COMPLETED")[:5]:
+                served.state.bulks[bulk_id].status = "CANCELLED"
+            served.state._version += 1
+        return original(query, now)
+
+    served.emulator._list_bulks = shrinking  # type: ignore[method-assign]
+    result = run_bulkctl(
+        "list", "-s", "COMPLETED", "--all", "--jsonl", "--concurrency", "1", env=served.env()
+    )
+    assert result.code == 0
+    assert "records may be missing" in result.stderr
+    calls["n"] = 0
+    strict = run_bulkctl(
+        "list",
+        "-s",
+        "COMPLETED",
+        "--all",
+        "--jsonl",
+        "--strict",
+        "--concurrency",
+        "1",
+        env=served.env(),
+    )
+    assert strict.code == 1
+    assert "--strict" in strict.stderr
+
+
+@pytest.mark.parametrize(
+    ("faults", "code", "message"),
+    [
+        (Faults(fail_rate=1.0, retry_after=0), 1, "gave up after 3 attempts"),
+        (Faults(throttle_rate=1.0, retry_after=0), 1, "throttled"),
+        (Faults(drop_rate=1.0), 6, "broke before a complete answer"),
+    ],
+)
+def test_faults_past_the_retry_budget_give_the_right_code_in_bounded_time(
+    faults: Faults, code: int, message: str
+) -> None:
+    emulator, clock = make_emulator(bulks=50, faults=faults)
+    with running(emulator) as root:
+        served = Served(emulator, clock, root)
+        started = time.monotonic()
+        result = run_bulkctl("list", "--all", "--json", env=served.env(BULKCTL_RETRIES="3"))
+    assert result.code == code
+    assert message in result.stderr
+    assert result.stdout == ""  # --json is one complete document or nothing
+    assert time.monotonic() - started < 30
+    assert len(emulator.requests) == 3
+    assert "Traceback" not in result.stderr
+
+
+def test_quiet_hides_retry_lines_but_not_the_error() -> None:
+    emulator, clock = make_emulator(bulks=50, faults=Faults(fail_rate=1.0, retry_after=0))
+    with running(emulator) as root:
+        result = run_bulkctl(
+            "--quiet", "list", env=Served(emulator, clock, root).env(BULKCTL_RETRIES="2")
+        )
+    assert result.code == 1
+    assert "retrying" not in result.stderr
+    assert "server error" in result.stderr
+
+
+class FailsAfter:
+    """Answers like the emulator for the first ``good`` requests, then 500 for ever."""
+
+    def __init__(self, emulator: Emulator, good: int) -> None:
+        self.emulator = emulator
+        self.good = good
+        self.seen = 0
+
+    def handle(self, request: Request) -> Response:
+        self.seen += 1
+        if self.seen > self.good:
+            return Response(
+                500,
+                b'{"code": "BOOM", "message": "internal"}',
+                {"content-type": "application/json"},
+            )
+        return self.emulator.handle(request)
+
+
+@pytest.mark.parametrize("fmt", ["--jsonl", "-oplain", "-ocsv"])
+def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: str) -> None:
+    emulator, _ = make_emulator(bulks=600)
+    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+        env = {
+            "BULKCTL_BASE_URL": root + "/multi",
+            "BULKCTL_API_KEY": "demo-api-key-7f3a",
+            "BULKCTL_AUTH_TOKEN": "demo-token-never-expires",
+        }
+        result = run_bulkctl("list", "--all", fmt, "--concurrency", "1", env=env)
+    assert result.code == 1
+    assert "BOOM" in result.stderr
+    lines = result.stdout.splitlines(keepends=True)
+    assert lines and all(line.endswith("\n") for line in lines)  # only complete lines
+    if fmt == "--jsonl":
+        assert [json.loads(line)["bulkId"] for line in lines] == emulator.state.order[:300]
+
+
+def test_json_output_is_nothing_when_the_listing_fails() -> None:
+    emulator, _ = make_emulator(bulks=600)
+    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+        env = {
+            "BULKCTL_BASE_URL": root + "/multi",
+            "BULKCTL_API_KEY": "demo-api-key-7f3a",
+            "BULKCTL_AUTH_TOKEN": "demo-token-never-expires",
+        }
+        result = run_bulkctl("list", "--all", "--json", env=env)
+    assert result.code == 1
+    assert result.stdout == ""
+
+
+def test_one_failing_status_stream_fails_the_command(served: Served) -> None:
+    original = served.emulator._list_bulks
+
+    def paused_breaks(query, now):  # type: ignore[no-untyped-def]
+        if ("status", "PAUSED") in query:
+            return Response(500)
+        return original(query, now)
+
+    served.emulator._list_bulks = paused_breaks  # type: ignore[method-assign]
+    result = run_bulkctl("list", "-s", "RUNNING,PAUSED", "--all", "--jsonl", env=served.env())
+    assert result.code == 1
+
+
+def test_ctrl_c_exits_130_with_one_line() -> None:
+    emulator, clock = make_emulator(bulks=3000, faults=Faults(latency_ms=200))
+    with running(emulator) as root:
+        env = dict(os.environ, **Served(emulator, clock, root).env())
+        proc = subprocess.Popen(
+            [*bulkctl_command(), "list", "--all", "--jsonl", "--concurrency", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["bulkctl: interrupted"]
+    assert all(line.endswith("}") for line in out.splitlines())
+
+
+class Proxy:
+    def __init__(self, status: int, body: bytes, ctype: str) -> None:
+        self.answer = Response(status, body, {"content-type": ctype, "request-ref": "proxy-1"})
+
+    def handle(self, request: Request) -> Response:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (b"<html><body><h1>Sign in to the corporate proxy</h1></body></html>", "text/html"),
+        (b'{"bulkProcesses": {"not": "a list"}}', "application/json"),
+        (b'{"count": 10, "bulkProc', "application/json"),
+        (b'{"count": 1, "bulkProcesses": []}', "text/plain"),
+    ],
+)
+def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -> None:
+    with running(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
+        env = {
+            "BULKCTL_BASE_URL": root + "/multi",
+            "BULKCTL_API_KEY": "k",
+            "BULKCTL_AUTH_TOKEN": "t",
+        }
+        result = run_bulkctl("list", env=env)
+    assert result.code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) <= 2
+    assert "HTTP 200" in lines[0] and "proxy-1" in lines[0]
+    assert "body starts" in lines[0]
