@@ -76,7 +76,17 @@ def root(
 
 
 def _register() -> None:
-    from bulkctl.commands import auth, bulk, config, emulator, list, summary, wait, watch
+    from bulkctl.commands import (
+        auth,
+        bulk,
+        completion,
+        config,
+        emulator,
+        list,
+        summary,
+        wait,
+        watch,
+    )
 
     list.register(app)
     bulk.register(app)
@@ -86,6 +96,7 @@ def _register() -> None:
     app.add_typer(auth.app, name="auth")
     app.add_typer(config.app, name="config")
     app.add_typer(emulator.app, name="emulator")
+    completion.register(app)
 
 
 _register()

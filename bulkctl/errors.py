@@ -28,6 +28,24 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+EXIT_CODE_MEANINGS: dict[int, str] = {
+    ExitCode.OK: "success; nothing matching is success too",
+    ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict",
+    ExitCode.USAGE: "invalid usage or input, checked before any request is sent; the API answered 400",
+    ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials)",
+    ExitCode.NOT_FOUND: "not found (404)",
+    ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
+    ExitCode.NETWORK: "network failure: connect, timeout, TLS, connection dropped",
+    ExitCode.CHECK_FAILED: "summary --fail-on: a named status has bulks",
+    ExitCode.CANCELLED: "wait / watch: the worst bulk ended CANCELLED",
+    ExitCode.PARTIALLY_COMPLETED: "wait / watch: the worst bulk ended PARTIALLY_COMPLETED",
+    ExitCode.FAILED: "wait / watch: the worst bulk ended FAILED",
+    ExitCode.TIMEOUT: "wait: the timeout passed before every bulk was final",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    141: "the reader of stdout went away (e.g. `| head`), as for any Unix tool",
+}
+
+
 class BulkctlError(Exception):
     """An error with a message for people and an exit code for scripts."""
 

@@ -1,0 +1,48 @@
+"""Regenerate what is generated from the CLI itself: completions/ and the README reference.
+
+python scripts/generate.py          # write the files
+python scripts/generate.py --check  # exit 1 when a committed file is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bulkctl.completion import SHELLS, script  # noqa: E402
+from bulkctl.reference import update_readme  # noqa: E402
+
+FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
+
+
+def wanted() -> dict[Path, str]:
+    files = {ROOT / "completions" / FILES[shell]: script(shell) for shell in SHELLS}
+    readme = ROOT / "README.md"
+    files[readme] = update_readme(readme.read_text(encoding="utf-8"))
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Regenerate completions and the README reference.")
+    parser.add_argument("--check", action="store_true", help="only report files that differ")
+    args = parser.parse_args()
+    stale = []
+    for path, text in wanted().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for path in stale:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

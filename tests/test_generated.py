@@ -1,0 +1,172 @@
+"""Generated files cannot drift: completions and the README reference are regenerated and
+compared, and the completion scripts are run in their shells."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bulkctl import completion, reference
+from tests.conftest import run_bulkctl
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
+
+
+@pytest.mark.parametrize("shell", completion.SHELLS)
+def test_committed_completions_are_what_the_cli_generates(shell: str) -> None:
+    committed = (ROOT / "completions" / FILES[shell]).read_text(encoding="utf-8")
+    assert committed == completion.script(shell), "run: python scripts/generate.py"
+    assert run_bulkctl("completion", shell).stdout == committed
+
+
+def test_the_readme_reference_is_what_the_cli_generates() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert reference.update_readme(readme) == readme, "run: python scripts/generate.py"
+
+
+def test_the_reference_changes_when_an_options_help_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import typer
+
+    from bulkctl.cli import app
+
+    before = reference.reference_markdown()
+    command = typer.main.get_command(app)
+    original = typer.main.get_command
+
+    def patched(typer_app: typer.Typer) -> object:
+        cmd = original(typer_app)
+        for param in cmd.commands["list"].params:  # type: ignore[attr-defined]
+            if param.name == "limit":
+                param.help = "A different help text."
+        return cmd
+
+    monkeypatch.setattr(typer.main, "get_command", patched)
+    after = reference.reference_markdown()
+    assert before != after
+    assert "A different help text." in after
+    assert command is not None
+
+
+def test_every_command_is_in_the_reference() -> None:
+    text = reference.reference_markdown()
+    for entry in completion.command_tree():
+        assert f"#### `{('bulkctl ' + entry.path).strip()}`" in text
+
+
+# -- the scripts in their shells ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path) -> tuple[str, Path]:
+    """A PATH whose only bulkctl records each call: proof of what Tab starts."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "bulkctl"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1 $2" = "config profiles" ] && printf "demo\\nlive\\n"\n'
+    )
+    fake.chmod(0o755)
+    return f"{bin_dir}:/usr/bin:/bin", calls
+
+
+BASH_CASES = [
+    (["list", "--status", "RUN"], ["RUNNING"]),
+    (["list", "--status", "run"], ["RUNNING"]),
+    (["list", "--status", "RUNNING,PA"], ["RUNNING,PARTIALLY_COMPLETED", "RUNNING,PAUSED"]),
+    (["li"], ["list"]),
+    (["--profile", "demo", "list", "--st"], ["--status", "--strict"]),
+    (["operations", "12", "--status", "fa"], ["FAILED"]),
+    (["list", "-o", "j"], ["json", "jsonl"]),
+    (["config", "set", "ap"], ["api", "api_key"]),
+    (["execute", "12", "--mode", "on-failure-c"], ["on-failure-continue"]),
+    (["summary", "--fail-on", "FAILED,PART"], ["FAILED,PARTIALLY_COMPLETED"]),
+    (["auth", "lo"], ["login", "logout"]),
+]
+
+
+def bash_complete(words: list[str], env_path: str) -> list[str]:
+    line = " ".join(f"'{w}'" for w in ["bulkctl", *words])
+    script = (
+        f"source {ROOT / 'completions' / 'bulkctl.bash'}\n"
+        f"COMP_WORDS=({line}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); _bulkctl\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    proc = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": env_path, "HOME": "/nonexistent"},
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def test_bash_script_is_valid() -> None:
+    subprocess.run(["bash", "-n", str(ROOT / "completions" / "bulkctl.bash")], check=True)
+
+
+@pytest.mark.parametrize(("words", "expected"), BASH_CASES)
+def test_bash_completes_without_starting_python(
+    words: list[str], expected: list[str], fake_path: tuple[str, Path]
+) -> None:
+    env_path, calls = fake_path
+    assert bash_complete(words, env_path) == expected
+    assert not calls.exists(), "Tab started bulkctl for values the script knows"
+
+
+def test_bash_asks_bulkctl_only_for_profile_names(fake_path: tuple[str, Path]) -> None:
+    env_path, calls = fake_path
+    assert bash_complete(["--profile", ""], env_path) == ["demo", "live"]
+    assert calls.read_text().split() == ["config", "profiles"]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_script_loads_and_completes(fake_path: tuple[str, Path]) -> None:
+    env_path, calls = fake_path
+    script = (
+        f"source {ROOT / 'completions' / '_bulkctl'}\n"
+        'compadd() { print -r -- "$*" }\n'
+        "words=(bulkctl list --status RUN); CURRENT=4; _bulkctl\n"
+        "words=(bulkctl --profile ''); CURRENT=3; _bulkctl\n"
+    )
+    proc = subprocess.run(
+        ["zsh", "-f", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": env_path, "HOME": str(calls.parent)},
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].endswith("-- RUNNING")
+    assert lines[1].endswith("-- demo live")
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_script_loads_and_completes(fake_path: tuple[str, Path]) -> None:
+    env_path, calls = fake_path
+    script = (
+        f"source {ROOT / 'completions' / 'bulkctl.fish'}\n"
+        "complete -C 'bulkctl list --status RUNNING,PA'\n"
+    )
+    proc = subprocess.run(
+        ["fish", "--no-config", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": env_path, "HOME": str(calls.parent)},
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == [
+        "RUNNING,PARTIALLY_COMPLETED",
+        "RUNNING,PAUSED",
+    ]
+    assert not calls.exists()
