@@ -351,6 +351,11 @@ def atomic_write(path: Path, payload: bytes) -> None:
         os.close(dir_fd)
 
 
+def profile_name(profile_flag: str | None, env: Mapping[str, str]) -> str:
+    """The profile in force: --profile, else BULKCTL_PROFILE, else 'default'."""
+    return profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
+
+
 def resolve(
     store: ConfigStore,
     env: Mapping[str, str],
@@ -359,7 +364,7 @@ def resolve(
     base_url_flag: str | None = None,
 ) -> Resolved:
     """The settings in force: flag > environment > profile > default."""
-    profile = profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
+    profile = profile_name(profile_flag, env)
     demo = profile == DEMO_PROFILE
     stored = {} if demo else store.profile(profile)
     values: dict[str, str | None] = {}

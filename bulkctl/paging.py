@@ -63,10 +63,15 @@ def listing(
     key: Callable[[Any], str | None],
     offset: int,
     wanted: int | None,
+    on_page: Callable[[], None] | None = None,
 ) -> Iterator[tuple[Generator[Any, None, None], Pager]]:
-    """The records of ``fetches`` in order (see ``Pager.read``), and the pager for its report."""
+    """The records of ``fetches`` in order (see ``Pager.read``), and the pager for its report.
+
+    ``on_page`` runs each time a page's records have been consumed, before the next page is
+    waited for: the place to flush output, so rows appear as their page arrives.
+    """
     with page_pool(concurrency) as pool:
-        pager = Pager(concurrency=concurrency, key=key, pool=pool)
+        pager = Pager(concurrency=concurrency, key=key, pool=pool, on_page=on_page)
         yield pager.read(fetches, offset=offset, wanted=wanted), pager
 
 
@@ -117,8 +122,10 @@ class Pager:
         concurrency: int,
         key: Callable[[Any], str | None],
         pool: ThreadPoolExecutor | None = None,
+        on_page: Callable[[], None] | None = None,
     ) -> None:
         self.concurrency = max(1, concurrency)
+        self.on_page = on_page  # called when a page's records are out, before waiting for more
         self.key = key
         self.pool = pool
         self.seen: set[str] = set()
@@ -167,6 +174,10 @@ class Pager:
         self.report.requests += 1
         return fetch(offset, limit)
 
+    def _page_done(self) -> None:
+        if self.on_page is not None:
+            self.on_page()
+
     def _fresh(self, page: Page, remaining: int | None) -> list[Any]:
         out: list[Any] = []
         for record in page.records:
@@ -195,6 +206,7 @@ class Pager:
             if remaining is not None:
                 remaining -= 1
             yield record
+        self._page_done()
         got = len(first.records)
         if not self._more(first, offset, limit, remaining):
             return
@@ -218,6 +230,7 @@ class Pager:
                     if remaining is not None:
                         remaining -= 1
                     yield record
+                self._page_done()
                 next_offset = page_offset + (len(page.records) or page_limit)
                 if not self._more(page, page_offset, page_limit, remaining):
                     return
@@ -268,6 +281,7 @@ class Pager:
                 if remaining is not None:
                     remaining -= 1
                 yield record
+            self._page_done()
             if not self._more(page, offset, limit, remaining):
                 return
             if fresh:

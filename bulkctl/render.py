@@ -23,7 +23,6 @@ from typing import Any, TextIO
 from bulkctl.errors import UsageError
 
 FORMATS: tuple[str, ...] = ("table", "plain", "json", "jsonl", "csv", "markdown")
-FLUSH_EVERY = 100
 # one encoder for every row: json.dumps builds a new one per call when given options
 JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -310,20 +309,14 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
             ]
             return "\t".join(cells) + "\n"
 
-    # rows go out a page at a time: whole lines only, and the first page without delay
+    # whole lines into the (buffered) stream; the caller flushes at page boundaries
     count = 0
-    batch: list[str] = []
+    write = out.write
     try:
         for record in records:
-            batch.append(line(record))
+            write(line(record))
             count += 1
-            if len(batch) >= FLUSH_EVERY:
-                out.write("".join(batch))
-                out.flush()
-                batch.clear()
     finally:
-        if batch:
-            out.write("".join(batch))
         out.flush()
     return count
 

@@ -202,7 +202,7 @@ def test_malformed_identity_exits_2_before_any_request(served: Served) -> None:
         "--base-url", served.backoffice, "auth", "login", "--identity", "corporate:12a"
     )
     assert result.code == 2
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 # -- config -----------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_bad_ids_exit_2_before_any_request(served: Served, bad: str) -> None:
             env=served.env(),
         )
         assert result.code == 2, (command, bad, result.stderr)
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 def test_several_ids_report_each_and_exit_with_the_worst(served: Served) -> None:
@@ -156,7 +156,7 @@ def test_dry_run_sends_nothing_and_shows_the_request(served: Served) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"POST {served.multi}/bulks/{bulk_id}/execute"
     assert json.loads(lines[1]) == {"mode": "ON_FAILURE_CONTINUE", "webhookInterval": 25}
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 def test_confirmation_on_a_terminal_shows_what_and_where(served: Served) -> None:

@@ -216,12 +216,15 @@ def test_ctrl_c_exits_130_with_one_line() -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the listing is under way
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out = proc.stdout.read()
+        err = proc.stderr.read() if proc.stderr else ""
+        proc.wait(timeout=20)
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["bulkctl: interrupted"]
-    assert all(line.endswith("}") for line in out.splitlines())
+    assert all(line.endswith("}") for line in (first + out).splitlines())
 
 
 class Proxy:
@@ -254,3 +257,27 @@ def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -
     assert len(lines) <= 2
     assert "HTTP 200" in lines[0] and "proxy-1" in lines[0]
     assert "body starts" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--operation", "/"]], ids=["plain listing", "client-side filter"]
+)
+def test_rows_stream_out_as_pages_arrive(extra: list[str]) -> None:
+    emulator, clock = make_emulator(bulks=1000, faults=Faults(latency_ms=250))
+    with running(emulator) as root:
+        env = dict(os.environ, **Served(emulator, clock, root).env())
+        proc = subprocess.Popen(
+            [*bulkctl_command(), "list", "--all", "--jsonl", "--concurrency", "1", *extra],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        still_paging = proc.poll() is None
+        rest = proc.stdout.read()  # through the same buffered stream that readline filled
+        proc.wait(timeout=60)
+    assert json.loads(first)["bulkId"] == emulator.state.order[0]
+    assert still_paging, "the first row waited for the last page"
+    assert len((first + rest).splitlines()) == 1000

@@ -96,7 +96,7 @@ def test_bad_input_exits_2_with_no_request_sent(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 def test_no_credentials_exits_3_pointing_to_auth_login() -> None:

@@ -126,7 +126,7 @@ def test_wait_rides_out_network_errors_and_503(served: Served) -> None:
 def test_wait_bad_input_exits_2(served: Served, bad: list[str]) -> None:
     args = bad if bad == ["12x"] else ["1", *bad]
     assert run_bulkctl("wait", *args, env=served.env()).code == 2
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 def test_junit_has_one_failure_per_failed_operation(served: Served, tmp_path: Path) -> None:
@@ -307,7 +307,7 @@ def test_filters_match_a_brute_force_filter_for_list_and_summary(
 )
 def test_bad_filters_exit_2(served: Served, bad: list[str]) -> None:
     assert run_bulkctl("list", *bad, env=served.env()).code == 2
-    assert served.emulator.requests == []
+    assert not served.emulator.requests
 
 
 # -- watch ------------------------------------------------------------------------------------
@@ -348,7 +348,9 @@ def test_watch_list_piped_emits_changes_and_ends_cleanly_on_ctrl_c(served: Serve
             break
     assert change is not None and change["bulk"]["status"] == "RUNNING"
     proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=20)
+    rest = proc.stdout.read()  # through the same buffered stream that readline filled
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.wait(timeout=20)
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     for line in rest.splitlines():

@@ -293,6 +293,7 @@ def run_operations(ctx: Context, options: OperationsOptions) -> int:
         key=operation_key,
         offset=options.offset,
         wanted=options.wanted,
+        on_page=ctx.stdout.flush,
     ) as (records, pager):
         rows = (op.raw for op in records)
         written = render(rows, options.output.render_options(ctx, full_payloads=full), ctx.stdout)

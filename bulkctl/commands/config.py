@@ -91,7 +91,7 @@ def set_command(
     ] = None,
 ) -> None:
     """Set a setting in the profile in force."""
-    from bulkctl.config import DEMO_PROFILE, SETTINGS, validate_value
+    from bulkctl.config import DEMO_PROFILE, SETTINGS, profile_name, validate_value
     from bulkctl.errors import UsageError
 
     command_ctx = _context(ctx)
@@ -112,7 +112,7 @@ def set_command(
     elif value is None:
         raise UsageError(f"give a value: bulkctl config set {key} VALUE")
     checked = validate_value(key, value)
-    profile = command_ctx.options.profile or command_ctx.env.get("BULKCTL_PROFILE") or "default"
+    profile = profile_name(command_ctx.options.profile, command_ctx.env)
     if profile == DEMO_PROFILE:
         raise UsageError("the demo profile is built in and cannot be changed")
     command_ctx.store.set_values(profile, {key: checked})
@@ -125,12 +125,12 @@ def unset_command(
     key: Annotated[str, typer.Argument(help=KEY_HELP, metavar="KEY")],
 ) -> None:
     """Remove a setting from the profile in force."""
-    from bulkctl.config import SETTINGS, validate_value
+    from bulkctl.config import SETTINGS, profile_name, validate_value
 
     command_ctx = _context(ctx)
     if key not in SETTINGS:
         validate_value(key, "")
-    profile = command_ctx.options.profile or command_ctx.env.get("BULKCTL_PROFILE") or "default"
+    profile = profile_name(command_ctx.options.profile, command_ctx.env)
     command_ctx.store.set_values(profile, {key: None})
     command_ctx.note(f"{key} removed from profile {profile}")
 

@@ -159,6 +159,7 @@ def matching_bulks(
         key=lambda r: r.bulk_id,
         offset=0 if filtering else options.offset,
         wanted=None if filtering else options.wanted,
+        on_page=ctx.stdout.flush,
     ) as (records, pager):
         if not filtering:
             yield records, pager

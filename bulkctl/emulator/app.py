@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +89,8 @@ class Emulator:
         self.faults = faults or Faults()
         self.journal = journal
         self.violations: list[str] = []
-        self.requests: list[tuple[str, str]] = []
+        # the latest requests (method, path and query), for tests and --log; bounded for long runs
+        self.requests: deque[tuple[str, str]] = deque(maxlen=100_000)
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
         self._throttle_flip = False
