@@ -30,8 +30,9 @@ from typing import Any
 from bulkctl.api.records import INT32_MAX, Page
 
 PAGE_SIZE = 100
-STALE_PAGES = 3  # consecutive full pages adding nothing new: the server repeats itself
+STALE_PAGES = 3  # consecutive pages adding nothing new: the server repeats itself
 UNKNOWN_COUNT_MAX_REQUESTS = 10_000
+MAX_REQUESTS = 100_000  # per stream, whatever the count says: 10 million records
 
 FetchPage = Callable[[int, int], Page]
 
@@ -130,6 +131,8 @@ class Pager:
         self.pool = pool
         self.seen: set[str] = set()
         self.report = PagingReport()
+        self._left = 0  # requests the stream being read may still send
+        self._stale = 0  # pages in a row that added nothing new
 
     # -- public ---------------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class Pager:
         step = got if 0 < got < limit else limit  # a server that caps pages lower sets the step
         next_offset = offset + step
         prev_count = base
+        self._left = min(MAX_REQUESTS, self._budget(base)) - 1
+        self._stale = 0
         if base is not None and self.concurrency > 1 and self.pool is not None:
             end = base if remaining is None else min(base, next_offset + remaining)
             pages = self._concurrent(stream.fetch, next_offset, end, step)
@@ -226,31 +231,48 @@ class Pager:
                     next_offset = page_offset
                     break
                 prev_count = page.count if page.count is not None else prev_count
-                for record in self._fresh(page, remaining):
+                fresh = self._fresh(page, remaining)
+                for record in fresh:
                     if remaining is not None:
                         remaining -= 1
                     yield record
                 self._page_done()
                 next_offset = page_offset + (len(page.records) or page_limit)
-                if not self._more(page, page_offset, page_limit, remaining):
+                if not self._more(page, page_offset, page_limit, remaining) or self._repeating(
+                    fresh
+                ):
+                    pages.close()
                     return
         yield from self._sequential(stream.fetch, next_offset, remaining, base)
+
+    def _repeating(self, fresh: list[Any]) -> bool:
+        """True once STALE_PAGES pages in a row added nothing new (noted in the report)."""
+        self._stale = 0 if fresh else self._stale + 1
+        if self._stale >= STALE_PAGES:
+            self.report.stopped = "the server kept answering records already seen"
+            return True
+        return False
 
     def _concurrent(
         self, fetch: FetchPage, start: int, end: int, step: int
     ) -> Generator[tuple[int, int, Page], None, None]:
-        """Pages from ``start`` to ``end`` fetched with a sliding window, yielded in order."""
+        """Pages from ``start`` to ``end`` fetched with a sliding window, yielded in order;
+        planned lazily and never more than the stream's request budget."""
         assert self.pool is not None
-        plan = [(o, min(step, end - o)) for o in range(start, min(end, INT32_MAX + 1), step)]
+        plan = iter(range(start, min(end, INT32_MAX + 1), step))
         pending: list[tuple[int, int, Future[Page]]] = []
-        position = 0
         try:
-            while position < len(plan) or pending:
-                while position < len(plan) and len(pending) < self.concurrency:
-                    o, lim = plan[position]
+            while True:
+                while len(pending) < self.concurrency and self._left > 0:
+                    o = next(plan, None)
+                    if o is None:
+                        break
+                    lim = min(step, end - o)
+                    self._left -= 1
                     self.report.requests += 1
                     pending.append((o, lim, self.pool.submit(fetch, o, lim)))
-                    position += 1
+                if not pending:
+                    return
                 o, lim, future = pending.pop(0)
                 yield o, lim, future.result()
         finally:
@@ -260,20 +282,18 @@ class Pager:
     def _sequential(
         self, fetch: FetchPage, offset: int, remaining: int | None, base: int | None
     ) -> Iterator[Any]:
-        stale = 0
-        budget = self._budget(base)
-        requests = 0
         while remaining is None or remaining > 0:
             if offset > INT32_MAX:
                 return
-            if requests >= budget:
-                self.report.stopped = f"stopped after {requests} more requests"
+            if self._left <= 0:
+                self.report.stopped = f"stopped after {self.report.requests:,} requests"
                 return
             limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
             page = self._fetch(fetch, offset, limit)
-            requests += 1
+            self._left -= 1
             if page.count is not None:
-                budget = max(budget, self._budget(page.count))
+                grown = min(MAX_REQUESTS, self._budget(page.count)) - self.report.requests
+                self._left = max(self._left, grown)  # the list grew: allow for it, within the cap
                 if base is not None and page.count < base:
                     self.report.note_shrink(base, page.count)
             fresh = self._fresh(page, remaining)
@@ -282,15 +302,8 @@ class Pager:
                     remaining -= 1
                 yield record
             self._page_done()
-            if not self._more(page, offset, limit, remaining):
+            if not self._more(page, offset, limit, remaining) or self._repeating(fresh):
                 return
-            if fresh:
-                stale = 0
-            else:
-                stale += 1
-                if stale >= STALE_PAGES:
-                    self.report.stopped = "the server kept answering records already seen"
-                    return
             offset += len(page.records) or limit
 
     @staticmethod

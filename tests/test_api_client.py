@@ -418,3 +418,22 @@ def test_the_client_turns_any_json_answer_into_records_or_a_bulkctl_error(
     client, _, _ = client_for(script)
     with contextlib.suppress(BulkctlError):
         client.list_bulks(offset=0, limit=5)
+
+
+def test_a_state_change_answered_2xx_with_any_body_is_accepted() -> None:
+    script = Script(
+        [httpx.Response(200, content=b"<html>ok</html>", headers={"content-type": "text/html"})]
+    )
+    client, _, _ = client_for(script)
+    client.act("5", "pause")
+    script.verify()
+
+
+def test_json_nested_deep_enough_to_recurse_is_a_malformed_answer() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    script = Script(
+        [httpx.Response(200, content=deep, headers={"content-type": "application/json"})]
+    )
+    client, _, _ = client_for(script)
+    with pytest.raises(MalformedResponse):
+        client.list_bulks(offset=0, limit=1)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkctl.api.records import Page
-from bulkctl.paging import UNKNOWN_COUNT_MAX_REQUESTS, Pager
+from bulkctl.paging import MAX_REQUESTS, STALE_PAGES, UNKNOWN_COUNT_MAX_REQUESTS, Pager
 
 
 @dataclass(frozen=True)
@@ -194,3 +194,29 @@ def test_any_server_behaviour_ends_without_duplicates(
     assert len(ids) == len(set(ids))
     assert wanted is None or len(ids) <= wanted
     assert pager.report.requests <= UNKNOWN_COUNT_MAX_REQUESTS + 200
+
+
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_a_small_page_repeated_under_a_huge_count_stops_quickly(concurrency: int) -> None:
+    def fetch(offset: int, limit: int) -> Page:
+        return Page([Rec(f"x{i}") for i in range(8)], 2_000_000_000, 8)
+
+    with ThreadPoolExecutor(8) as pool:
+        pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert len(ids) == 8
+    assert pager.report.stopped == "the server kept answering records already seen"
+    assert pager.report.requests <= 1 + STALE_PAGES + 8
+
+
+def test_new_records_for_ever_under_a_huge_count_are_capped() -> None:
+    counter = iter(range(10**9))
+
+    def fetch(offset: int, limit: int) -> Page:
+        return Page([Rec(str(next(counter)))], 2_000_000_000, 1)
+
+    pager = Pager(concurrency=1, key=lambda r: r.bulk_id)
+    for _ in pager.read([fetch], offset=0, wanted=None):
+        pass
+    assert pager.report.requests == MAX_REQUESTS
+    assert pager.report.stopped

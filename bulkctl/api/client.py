@@ -135,7 +135,7 @@ def _excerpt(body: bytes) -> str:
 def _json_body(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deep enough to recurse out
         return None
 
 
@@ -294,6 +294,7 @@ class ApiClient:
             json_body=body,
             what=f"{action} bulk {bulk_id}",
             state_change=True,
+            expect_body=False,  # the spec answers 204; any 2xx means it was accepted
         )
 
     def login_with_password(self, email: str, password: str) -> str:
@@ -361,6 +362,7 @@ class ApiClient:
         json_body: dict[str, Any] | None = None,
         authenticated: bool = True,
         state_change: bool = False,
+        expect_body: bool = True,
     ) -> tuple[Any, httpx.Response]:
         attempt = 0
         while True:
@@ -378,7 +380,9 @@ class ApiClient:
                     ) from exc
                 self._maybe_retry(attempt, exc, exc.message, None, what)
                 continue
-            if response.status_code < 300 and response.status_code >= 200:
+            if 200 <= response.status_code < 300:
+                if not expect_body:
+                    return None, response
                 return self._parse_success(response, what), response
             error = error_from_response(response, what)
             if isinstance(error, Unauthorized) and authenticated and self._refresh(sent_token):

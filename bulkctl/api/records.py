@@ -93,6 +93,11 @@ class BulkProcess:
     operation_status_counts: tuple[OperationStatusCount, ...] = ()
 
     @property
+    def key(self) -> str:
+        """What identifies it in a listing: its bulkId, or its whole content when it has none."""
+        return f"id:{self.bulk_id}" if self.bulk_id is not None else content_key(self.raw)
+
+    @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
@@ -121,6 +126,13 @@ class BulkOperation:
     request_payload: str | None
     response_payload: str | None
 
+    @property
+    def key(self) -> str:
+        """Its operationId, else its sequence, else its whole content."""
+        if self.operation_id is not None:
+            return f"id:{self.operation_id}"
+        return f"seq:{self.sequence}" if self.sequence is not None else content_key(self.raw)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -131,6 +143,12 @@ class Page:
     response_count: int | None
     raw_items: list[dict[str, Any]] = field(default_factory=list)
     reported_count: int | None = None  # ``count`` as sent, even when negative or absurd
+
+
+def content_key(raw: dict[str, Any]) -> str:
+    import json
+
+    return "raw:" + json.dumps(raw, sort_keys=True, default=str)
 
 
 def parse_bulk(obj: Any) -> BulkProcess:

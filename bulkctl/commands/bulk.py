@@ -265,12 +265,6 @@ def operations_command(
         command_ctx.close()
 
 
-def operation_key(op: Any) -> str | None:
-    if op.operation_id is not None:
-        return f"id:{op.operation_id}"
-    return None if op.sequence is None else f"seq:{op.sequence}"
-
-
 def run_operations(ctx: Context, options: OperationsOptions) -> int:
     from bulkctl.paging import listing
     from bulkctl.render import render
@@ -290,7 +284,7 @@ def run_operations(ctx: Context, options: OperationsOptions) -> int:
     with listing(
         fetches,
         concurrency=concurrency,
-        key=operation_key,
+        key=lambda op: op.key,
         offset=options.offset,
         wanted=options.wanted,
         on_page=ctx.stdout.flush,

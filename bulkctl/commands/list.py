@@ -156,7 +156,7 @@ def matching_bulks(
     with listing(
         fetches,
         concurrency=ctx.concurrency(options.concurrency),
-        key=lambda r: r.bulk_id,
+        key=lambda r: r.key,
         offset=0 if filtering else options.offset,
         wanted=None if filtering else options.wanted,
         on_page=ctx.stdout.flush,

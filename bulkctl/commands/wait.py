@@ -256,7 +256,6 @@ def write_junit(ctx: Context, client: ApiClient, path: Path, bulks: list[BulkPro
     """One test suite per bulk, one test case per operation; failed operations are failures."""
     import xml.etree.ElementTree as ET
 
-    from bulkctl.commands.bulk import operation_key
     from bulkctl.paging import listing
 
     root = ET.Element("testsuites", name="bulkctl wait")
@@ -268,7 +267,7 @@ def write_junit(ctx: Context, client: ApiClient, path: Path, bulks: list[BulkPro
         tests = failures = skipped = 0
         fetch = [lambda o, n, b=bulk_id: client.list_operations(b, offset=o, limit=n)]
         with listing(
-            fetch, concurrency=ctx.concurrency(), key=operation_key, offset=0, wanted=None
+            fetch, concurrency=ctx.concurrency(), key=lambda op: op.key, offset=0, wanted=None
         ) as (ops, _):
             for op in ops:
                 tests += 1
