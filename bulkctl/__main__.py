@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = exc.exit_code
     except typer.TyperException as exc:  # click's usage errors (exit 2) and friends
         usage_ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help, plainly
+            print(exc.format_message(), file=sys.stderr)
+            sys.exit(ExitCode.USAGE)
         hint = None
         if usage_ctx is not None:
             hint = f"see: {usage_ctx.command_path} --help"

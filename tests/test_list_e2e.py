@@ -220,3 +220,11 @@ def test_demo_profile_works_with_no_config_and_no_network() -> None:
     lines = result.stdout.splitlines()
     assert len(lines) > 3
     assert all(line.split("\t")[1] == "RUNNING" for line in lines[1:])
+
+
+def test_a_bare_group_prints_its_help_plainly_and_exits_2() -> None:
+    for args in ([], ["auth"], ["config"]):
+        result = run_bulkctl(*args)
+        assert result.code == 2
+        assert result.stderr.startswith("Usage: bulkctl")
+        assert "error" not in result.stderr.splitlines()[0]
