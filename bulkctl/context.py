@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.config import ConfigStore, Resolved, resolve
-from bulkctl.errors import NotAuthenticated, UsageError
+from bulkctl.errors import NotAuthenticated
 
 if TYPE_CHECKING:
     import httpx
@@ -225,11 +225,6 @@ class Context:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def require(condition: bool, message: str, hint: str | None = None) -> None:
-    if not condition:
-        raise UsageError(message, hint=hint)
 
 
 def not_logged_in(settings: Resolved) -> NotAuthenticated:

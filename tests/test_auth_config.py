@@ -397,3 +397,88 @@ def test_any_profile_values_resolve_or_raise_a_usage_error(
         assert resolved.base_url.startswith(("https://", "http://"))
     except UsageError:
         pass
+
+
+def test_emulator_serve_prints_its_urls_and_serves_both_logins() -> None:
+    import subprocess as sp
+
+    proc = sp.Popen(
+        [*bulkctl_command(), "emulator", "serve", "--port", "0", "--bulks", "20"],
+        stdout=sp.PIPE,
+        stderr=sp.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(7)]
+        root = banner[0].split()[-1]
+        assert banner[1].split()[-1] == root + "/multi"
+        assert banner[2].split()[-1] == root + "/multi/backoffice"
+        assert DEMO_API_KEY in banner[3] and DEMO_PASSWORD in banner[4]
+        login = run_bulkctl(
+            "--base-url",
+            root + "/multi",
+            "auth",
+            "login",
+            "--email",
+            DEMO_EMAIL,
+            input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n",
+        )
+        assert login.code == 0, login.stderr
+        listed = run_bulkctl("list", "--all", "--json")
+        assert len(json.loads(listed.stdout)) == 20
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_login_on_a_terminal_asks_with_hidden_prompts(served: Served) -> None:
+    import pexpect
+
+    command = bulkctl_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], "--base-url", served.multi, "auth", "login", "--email", DEMO_EMAIL],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("API key: ")
+    child.sendline(DEMO_API_KEY)
+    child.expect("Password: ")
+    child.sendline(DEMO_PASSWORD)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    transcript = child.before or ""
+    assert DEMO_PASSWORD not in transcript and DEMO_API_KEY not in transcript  # nothing echoed
+    assert "Logged in" in transcript
+    assert DEMO_PASSWORD not in config_path().read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("5m", 300), ("2h", 7200), ("1.5d", 129600), ("45", 45)]
+)
+def test_durations(text: str, seconds: float) -> None:
+    from bulkctl.options import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5 minutes", "-3m", "m"])
+def test_bad_durations(text: str) -> None:
+    from bulkctl.options import parse_duration
+
+    with pytest.raises(UsageError):
+        parse_duration(text)
+
+
+def test_when_accepts_ages_dates_and_offsets() -> None:
+    from bulkctl.filters import parse_when
+
+    now = 1_800_000_000.0
+    assert parse_when("2h", now, "--since") == now - 7200
+    assert parse_when("2026-11-28T00:00:00Z", now, "--since") == 1_795_824_000.0
+    assert parse_when("2026-11-28T01:00:00+01:00", now, "--since") == 1_795_824_000.0
+    with pytest.raises(UsageError):
+        parse_when("yesterday", now, "--since")

@@ -8,7 +8,7 @@ opaque string. Only an answer whose overall shape is wrong raises ``MalformedRes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 BULK_STATUSES: tuple[str, ...] = (
@@ -141,7 +141,6 @@ class Page:
     records: list[Any]
     count: int | None
     response_count: int | None
-    raw_items: list[dict[str, Any]] = field(default_factory=list)
     reported_count: int | None = None  # ``count`` as sent, even when negative or absurd
 
 
@@ -207,7 +206,6 @@ def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
         records=records,
         count=count,
         response_count=as_int(obj.get("responseCount")),
-        raw_items=list(items),
         reported_count=reported,
     )
 
