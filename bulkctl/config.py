@@ -124,11 +124,17 @@ def mask(secret: str | None) -> str:
     return "*" * (len(secret) - 4) + secret[-4:]
 
 
-def validate_value(name: str, value: str) -> str:
-    """Check one setting's value; returns it normalised or raises UsageError."""
+def setting_named(name: str) -> Setting:
+    """The setting called ``name``, or a UsageError listing the real ones."""
     setting = SETTINGS.get(name)
     if setting is None:
         raise UsageError(f"unknown setting {name!r}", hint=f"settings are: {', '.join(SETTINGS)}")
+    return setting
+
+
+def validate_value(name: str, value: str) -> str:
+    """Check one setting's value; returns it normalised or raises UsageError."""
+    setting = setting_named(name)
     value = value.strip()
     if setting.choices is not None:
         lowered = value.lower()

@@ -68,12 +68,17 @@ class Served:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a bulkctl process that is logged in to this emulator."""
-        return {
-            "BULKCTL_BASE_URL": self.multi,
-            "BULKCTL_API_KEY": DEMO_API_KEY,
-            "BULKCTL_AUTH_TOKEN": DEMO_TOKEN,
-            **extra,
-        }
+        return logged_in(self.multi, **extra)
+
+
+def logged_in(base_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a bulkctl process logged in (with the demo credentials) at ``base_url``."""
+    return {
+        "BULKCTL_BASE_URL": base_url,
+        "BULKCTL_API_KEY": DEMO_API_KEY,
+        "BULKCTL_AUTH_TOKEN": DEMO_TOKEN,
+        **extra,
+    }
 
 
 def make_emulator(

@@ -10,7 +10,7 @@ import pytest
 
 from bulkctl.emulator.app import Request, Response
 from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
 
 
 def submitted(served: Served, items: int = 30, fails: tuple[int, ...] = ()) -> str:
@@ -285,7 +285,7 @@ def hostile() -> Iterator[str]:
     "output", [[], ["--json"], ["-o", "csv"], ["-o", "markdown"], ["-o", "table"]]
 )
 def test_hostile_answers_are_shown_not_crashed_on(hostile: str, output: list[str]) -> None:
-    env = {"BULKCTL_BASE_URL": hostile, "BULKCTL_API_KEY": "k", "BULKCTL_AUTH_TOKEN": "t"}
+    env = logged_in(hostile)
     for command in (["show", "5"], ["operations", "5", "--all"]):
         result = run_bulkctl(*command, *output, env=env)
         assert result.code == 0, result.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from bulkctl.emulator.app import Emulator, Faults, Request, Response
 from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, make_emulator, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, make_emulator, run_bulkctl
 
 FAULTS = {
     "503 with Retry-After": Faults(fail_rate=0.3, retry_after=0),
@@ -165,11 +165,7 @@ class FailsAfter:
 def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: str) -> None:
     emulator, _ = make_emulator(bulks=600)
     with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
-        env = {
-            "BULKCTL_BASE_URL": root + "/multi",
-            "BULKCTL_API_KEY": "demo-api-key-7f3a",
-            "BULKCTL_AUTH_TOKEN": "demo-token-never-expires",
-        }
+        env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", fmt, "--concurrency", "1", env=env)
     assert result.code == 1
     assert "BOOM" in result.stderr
@@ -182,11 +178,7 @@ def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: 
 def test_json_output_is_nothing_when_the_listing_fails() -> None:
     emulator, _ = make_emulator(bulks=600)
     with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
-        env = {
-            "BULKCTL_BASE_URL": root + "/multi",
-            "BULKCTL_API_KEY": "demo-api-key-7f3a",
-            "BULKCTL_AUTH_TOKEN": "demo-token-never-expires",
-        }
+        env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", "--json", env=env)
     assert result.code == 1
     assert result.stdout == ""
@@ -246,11 +238,7 @@ class Proxy:
 )
 def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -> None:
     with running(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
-        env = {
-            "BULKCTL_BASE_URL": root + "/multi",
-            "BULKCTL_API_KEY": "k",
-            "BULKCTL_AUTH_TOKEN": "t",
-        }
+        env = logged_in(root + "/multi")
         result = run_bulkctl("list", env=env)
     assert result.code == 1
     lines = result.stderr.strip().splitlines()

@@ -125,6 +125,19 @@ def context(tmp_path: Path, answer: Any) -> Context:
     )
 
 
+def output_choice(fmt: str | None, available: Any, default: Any, tty: bool = False) -> Any:
+    return choose_output(
+        output=fmt,
+        json_flag=False,
+        jsonl_flag=False,
+        fields_spec=None,
+        header=True,
+        stdout_tty=tty,
+        available=available,
+        default_fields=default,
+    )
+
+
 def survives(ctx: Context, run: Any) -> None:
     try:
         run()
@@ -145,16 +158,7 @@ def test_list_survives_any_page(
     tmp_path: Path, page: dict[str, Any], fmt: str, everything: bool
 ) -> None:
     ctx = context(tmp_path, lambda request: (200, page))
-    output = choose_output(
-        output=fmt,
-        json_flag=False,
-        jsonl_flag=False,
-        fields_spec=None,
-        header=True,
-        stdout_tty=False,
-        available=BULK_ALL_FIELDS,
-        default_fields=BULK_FIELDS,
-    )
+    output = output_choice(fmt, BULK_ALL_FIELDS, BULK_FIELDS)
     options = ListOptions(
         statuses=["RUNNING", "PAUSED"],
         wanted=None if everything else 150,
@@ -169,16 +173,7 @@ def test_list_survives_any_page(
 @SETTINGS
 def test_show_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any], fmt: str) -> None:
     ctx = context(tmp_path, lambda request: (200, bulk))
-    output = choose_output(
-        output=fmt,
-        json_flag=False,
-        jsonl_flag=False,
-        fields_spec=None,
-        header=True,
-        stdout_tty=False,
-        available=BULK_ALL_FIELDS,
-        default_fields=BULK_ALL_FIELDS,
-    )
+    output = output_choice(fmt, BULK_ALL_FIELDS, BULK_ALL_FIELDS)
     survives(ctx, lambda: run_show(ctx, "5", output))
 
 
@@ -187,16 +182,7 @@ def test_show_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any], fmt: str) 
 def test_show_on_a_terminal_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any]) -> None:
     ctx = context(tmp_path, lambda request: (200, bulk))
     ctx.stdout_tty = True
-    output = choose_output(
-        output=None,
-        json_flag=False,
-        jsonl_flag=False,
-        fields_spec=None,
-        header=True,
-        stdout_tty=True,
-        available=BULK_ALL_FIELDS,
-        default_fields=BULK_ALL_FIELDS,
-    )
+    output = output_choice(None, BULK_ALL_FIELDS, BULK_ALL_FIELDS, tty=True)
     survives(ctx, lambda: run_show(ctx, "5", output))
 
 
@@ -206,16 +192,7 @@ def test_operations_survive_any_page(
     tmp_path: Path, page: dict[str, Any], fmt: str, payloads: bool
 ) -> None:
     ctx = context(tmp_path, lambda request: (200, page))
-    output = choose_output(
-        output=fmt,
-        json_flag=False,
-        jsonl_flag=False,
-        fields_spec=None,
-        header=True,
-        stdout_tty=False,
-        available=OPERATION_ALL_FIELDS,
-        default_fields=OPERATION_FIELDS,
-    )
+    output = output_choice(fmt, OPERATION_ALL_FIELDS, OPERATION_FIELDS)
     options = OperationsOptions(
         bulk_id="5",
         statuses=[],

@@ -20,7 +20,7 @@ import pytest
 
 from bulkctl.emulator.app import Request, Response
 from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
 
 
 def submitted(served: Served, items: int = 20, fails: tuple[int, ...] = ()) -> str:
@@ -165,11 +165,7 @@ def test_wait_keeps_waiting_on_an_unknown_status_until_its_timeout() -> None:
         }
     )
     with running(server) as root:  # type: ignore[arg-type]
-        env = {
-            "BULKCTL_BASE_URL": root + "/multi",
-            "BULKCTL_API_KEY": "k",
-            "BULKCTL_AUTH_TOKEN": "t",
-        }
+        env = logged_in(root + "/multi")
         result = run_bulkctl("wait", "7", "--timeout", "2s", "--interval", "1s", env=env)
     assert result.code == 124
     assert "REBOOTING" in result.stderr
@@ -211,11 +207,7 @@ def test_summary_markdown_has_a_total(served: Served) -> None:
 def test_summary_prints_hostile_counts_as_they_came() -> None:
     server = Hostile({"count": -12, "bulkProcesses": [], "responseCount": 0})
     with running(server) as root:  # type: ignore[arg-type]
-        env = {
-            "BULKCTL_BASE_URL": root + "/multi",
-            "BULKCTL_API_KEY": "k",
-            "BULKCTL_AUTH_TOKEN": "t",
-        }
+        env = logged_in(root + "/multi")
         result = run_bulkctl("summary", "--json", env=env)
     assert result.code == 0, result.stderr
     assert set(json.loads(result.stdout).values()) == {-12}

@@ -105,7 +105,7 @@ def show_command(
 
 
 def run_show(ctx: Context, bulk_id: str, choice: OutputChoice) -> None:
-    from bulkctl.render import RenderOptions, render, text_value
+    from bulkctl.render import RenderOptions, escape_plain, render, text_value
 
     bulk = ctx.client().get_bulk(bulk_id)
     now = ctx.clock.now()
@@ -115,8 +115,6 @@ def run_show(ctx: Context, bulk_id: str, choice: OutputChoice) -> None:
         _show_table(ctx, bulk, choice)
     elif choice.fmt == "plain":
         for f in choice.fields:
-            from bulkctl.render import escape_plain
-
             print(
                 f"{f.name}\t{escape_plain(text_value(f, f.value(bulk.raw, now)))}", file=ctx.stdout
             )

@@ -67,15 +67,14 @@ def get_command(
     key: Annotated[str, typer.Argument(help=KEY_HELP, metavar="KEY")],
 ) -> None:
     """Print one setting's value in force (secrets masked; see 'auth token')."""
-    from bulkctl.config import SETTINGS, mask, validate_value
+    from bulkctl.config import mask, setting_named
 
     command_ctx = _context(ctx)
-    if key not in SETTINGS:
-        validate_value(key, "")  # raises the unknown-setting error
+    setting = setting_named(key)
     value = command_ctx.settings().get(key)
     if value is None:
         raise typer.Exit(1)
-    print(mask(value) if SETTINGS[key].secret else value, file=command_ctx.stdout)
+    print(mask(value) if setting.secret else value, file=command_ctx.stdout)
 
 
 @app.command("set")
@@ -91,14 +90,11 @@ def set_command(
     ] = None,
 ) -> None:
     """Set a setting in the profile in force."""
-    from bulkctl.config import DEMO_PROFILE, SETTINGS, profile_name, validate_value
+    from bulkctl.config import DEMO_PROFILE, profile_name, setting_named, validate_value
     from bulkctl.errors import UsageError
 
     command_ctx = _context(ctx)
-    setting = SETTINGS.get(key)
-    if setting is None:
-        validate_value(key, "")
-        return
+    setting = setting_named(key)
     if setting.secret:
         if value is not None:
             raise UsageError(
@@ -125,11 +121,10 @@ def unset_command(
     key: Annotated[str, typer.Argument(help=KEY_HELP, metavar="KEY")],
 ) -> None:
     """Remove a setting from the profile in force."""
-    from bulkctl.config import SETTINGS, profile_name, validate_value
+    from bulkctl.config import profile_name, setting_named
 
     command_ctx = _context(ctx)
-    if key not in SETTINGS:
-        validate_value(key, "")
+    setting_named(key)
     profile = profile_name(command_ctx.options.profile, command_ctx.env)
     command_ctx.store.set_values(profile, {key: None})
     command_ctx.note(f"{key} removed from profile {profile}")
