@@ -234,3 +234,18 @@ def test_summary_survives_any_count(tmp_path: Path, count: Any, fmt: str) -> Non
 def test_actions_survive_any_answer(tmp_path: Path, status: int, body: Any) -> None:
     ctx = context(tmp_path, lambda request: (status, body))
     survives(ctx, lambda: run_action(ctx, ActionOptions("pause", ["5", "6"], as_json=True)))
+
+
+def test_wait_on_a_terminal_shows_bracketed_error_text_as_text(tmp_path: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused [/]")
+
+    ctx = context(tmp_path, lambda request: (200, {}))
+    ctx.transport = httpx.MockTransport(refuse)
+    ctx.stderr_tty = True
+    ctx.options.quiet = False
+    code = run_wait(ctx, WaitOptions(["5"], timeout=10, interval=5))
+    ctx.close()
+    assert code == 124
+    shown = ctx.stderr.getvalue()  # type: ignore[attr-defined]
+    assert "[Errno 111] Connection refused [/]" in shown

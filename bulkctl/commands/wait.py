@@ -227,6 +227,7 @@ class LiveTable:
 
     def update(self, poller: Poller) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         from bulkctl.render import STATUS_STYLES, human_duration
 
@@ -238,13 +239,12 @@ class LiveTable:
             bulk = poller.latest.get(bulk_id)
             status = bulk.status or "?" if bulk else "…"
             note = poller.problems.get(bulk_id)
+            # Text, never markup: statuses and error messages come from outside
             table.add_row(
-                bulk_id,
-                f"[{STATUS_STYLES.get(status, '')}]{status}[/]"
-                if STATUS_STYLES.get(status)
-                else status,
-                done_of_total(bulk) if bulk else "",
-                elapsed + (f"  ({note})" if note else ""),
+                Text(bulk_id),
+                Text(status, style=STATUS_STYLES.get(status, "")),
+                Text(done_of_total(bulk) if bulk else ""),
+                Text(elapsed + (f"  ({note})" if note else "")),
             )
         self.live.update(table)
 
