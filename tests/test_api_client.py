@@ -437,3 +437,12 @@ def test_json_nested_deep_enough_to_recurse_is_a_malformed_answer() -> None:
     client, _, _ = client_for(script)
     with pytest.raises(MalformedResponse):
         client.list_bulks(offset=0, limit=1)
+
+
+def test_a_closed_client_never_retries_nor_says_it_will() -> None:
+    script = Script([httpx.ConnectError("[Errno 9] Bad file descriptor")])
+    client, slept, notes = client_for(script)
+    client.close()
+    with pytest.raises(NetworkError):
+        client.list_bulks(offset=0, limit=1)
+    assert slept == [] and notes == []

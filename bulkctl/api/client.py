@@ -223,6 +223,7 @@ class ApiClient:
         self.reauth = reauth
         self._reauth_lock = threading.Lock()
         self._reauthed = False
+        self._closed = False
         cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
         verify: ssl.SSLContext | bool = True
         if self.base_url.startswith("http://"):
@@ -249,6 +250,7 @@ class ApiClient:
         )
 
     def close(self) -> None:
+        self._closed = True  # workers still in flight (after Ctrl-C or an error) must not retry
         self._http.close()
 
     # -- endpoints --------------------------------------------------------------------------
@@ -403,6 +405,8 @@ class ApiClient:
         self, attempt: int, error: BulkctlError, why: str, retry_after: float | None, what: str
     ) -> None:
         policy = self.retry
+        if self._closed:
+            raise error
         if attempt >= policy.attempts:
             if attempt > 1:
                 error.message += f" (gave up after {attempt} attempts)"
@@ -441,6 +445,8 @@ class ApiClient:
         json_body: dict[str, Any] | None,
         authenticated: bool,
     ) -> httpx.Response:
+        if self._closed:
+            raise NetworkError(f"{method} {path}: not sent, the command is ending")
         headers = self._headers(authenticated)
         started = time.monotonic()
         try:
