@@ -23,15 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from bulkctl.api.records import BULK_STATUSES, INT32_MAX, MODES, OPERATION_STATUSES
-from bulkctl.emulator.state import (
+from bulkctl.emulator.spec import (
+    BULK_STATUSES,
+    INT32_MAX,
+    INT64_MAX,
+    MODES,
     MULTI_TOKEN_IDLE_SECONDS,
-    EmulatorState,
-    InvalidState,
-    TokenInfo,
+    OPERATION_STATUSES,
+    PAGE_LIMIT_MAX,
+    PREFIXES,
 )
-
-INT64_MAX = 2**63 - 1
+from bulkctl.emulator.state import EmulatorState, InvalidState, TokenInfo
 
 DEMO_API_KEY = "demo-api-key-7f3a"
 DEMO_TOKEN = "demo-token-never-expires"
@@ -39,7 +41,6 @@ DEMO_EMAIL = "demo@bulkctl.example"
 DEMO_PASSWORD = "Demo-Passw0rd!"
 DEMO_IDENTITIES = (("CORPORATE", "1001"), ("CONSUMER", "2001"))
 
-PREFIXES = ("/multi/backoffice", "/multi")
 DIGITS = re.compile(r"[0-9]+")
 
 
@@ -303,7 +304,7 @@ class Emulator:
         offset = limit = 0
         for name, low, high, default in (
             ("offset", 0, INT32_MAX, 0),
-            ("limit", 1, 100, 100),
+            ("limit", 1, PAGE_LIMIT_MAX, PAGE_LIMIT_MAX),
         ):
             raw = params.get(name)
             if raw is None:

@@ -8,7 +8,10 @@ are always there to look at.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,12 +52,21 @@ def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
 
     def remember(entry: dict[str, Any]) -> None:
         journal["actions"].append(entry)
-        try:
-            from bulkctl.config import atomic_write
-
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(journal).encode())
-        except OSError:
-            pass  # the demo still works; it just forgets
+        with contextlib.suppress(OSError):  # the demo still works; it just forgets
+            _write_atomically(path, json.dumps(journal).encode())
 
     return Emulator(state, clock=clock, journal=remember)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step (a reader never sees half a journal)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkctl.emulator.spec import FINAL_STATUSES
+
 SEED = 20261128
 BULK_ID_BASE = 1_100_000_000_000_000
 
@@ -54,8 +56,7 @@ STATUS_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("SUBMITTED", 16),
 )
 
-FINAL = frozenset({"COMPLETED", "PARTIALLY_COMPLETED", "FAILED", "CANCELLED"})
-MULTI_TOKEN_IDLE_SECONDS = 300.0  # "valid for 5 minutes from last activity"
+FINAL = FINAL_STATUSES
 
 
 class InvalidState(Exception):
