@@ -10,6 +10,7 @@ and also recorded in ``violations``, so tests can assert that bulkctl stays in b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -17,14 +18,17 @@ import secrets
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from bulkctl.emulator.quota import Quota, Refusal, Window
 from bulkctl.emulator.spec import (
     BULK_STATUSES,
+    IDEMPOTENCY_REF_MAX,
+    IDEMPOTENCY_WINDOW_SECONDS,
     INT32_MAX,
     INT64_MAX,
     MODES,
@@ -32,8 +36,11 @@ from bulkctl.emulator.spec import (
     OPERATION_STATUSES,
     PAGE_LIMIT_MAX,
     PREFIXES,
+    SUBMISSIONS_BY_PATH,
+    SubmissionKind,
 )
 from bulkctl.emulator.state import EmulatorState, InvalidState, TokenInfo
+from bulkctl.emulator.submissions import build_operations, check_items, extra_fields
 
 DEMO_API_KEY = "demo-api-key-7f3a"
 DEMO_TOKEN = "demo-token-never-expires"
@@ -59,6 +66,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without an answer
     delay: float = 0.0  # seconds to wait before answering
+    trickle: float = 0.0  # served mode: seconds between the body's bytes
 
 
 @dataclass
@@ -72,6 +80,10 @@ class Faults:
     churn: int = 0  # new bulks inserted before each list request
     retry_after: int = 1
     seed: int = 7
+    quota: tuple[Window, ...] = ()  # fixed windows (see quota.parse_quota); empty: unlimited
+    quota_headers: bool = False  # send x-ratelimit-limit / -reset with quota answers
+    quota_answer: str = "spec"  # "spec": 409 TOO_MANY_REQUESTS where documented, else 429
+    slow_body: float = 0.0  # served mode: seconds between the bytes of each answer body
 
 
 class Emulator:
@@ -95,6 +107,10 @@ class Emulator:
         self._lock = threading.Lock()
         self._fault_rng = random.Random(self.faults.seed)
         self._throttle_flip = False
+        self.quota = Quota(self.faults.quota) if self.faults.quota else None
+        # requests per route ("GET /multi/bulks/{bulk_id}") and quota answers per route
+        self.route_counts: Counter[str] = Counter()
+        self.quota_answer_counts: Counter[str] = Counter()
         self.state.tokens[DEMO_TOKEN] = TokenInfo("any", 0.0, expires_when_idle=False)
 
     # -- entry point --------------------------------------------------------------------------
@@ -106,6 +122,7 @@ class Emulator:
         if response.body is not None:
             response.headers.setdefault("content-type", "application/json")
         response.delay += self.faults.latency_ms / 1000.0
+        response.trickle = self.faults.slow_body
         return response
 
     def expire_tokens(self) -> None:
@@ -119,14 +136,52 @@ class Emulator:
         path = parts.path
         query = parse_qsl(parts.query, keep_blank_values=True)
         self.requests.append((request.method, request.url))
+        api, route, rest = _resolve(path)
+        key = f"{request.method} {route}"
+        self.route_counts[key] += 1
+        if self.quota is not None:
+            refusal = self.quota.admit(self.clock())
+            if refusal is not None:
+                self.quota_answer_counts[key] += 1
+                return self._quota_answer(route, refusal)
         fault = self._fault()
         if fault is not None:
             return fault
-        for prefix in PREFIXES:
-            if path == prefix or path.startswith(prefix + "/"):
-                api = "backoffice" if prefix.endswith("backoffice") else "multi"
-                return self._route(api, request.method, path[len(prefix) :], query, request)
-        return _error(404, "NOT_FOUND", f"no route for {path}")
+        if api is None:
+            return _error(404, "NOT_FOUND", f"no route for {path}")
+        return self._route(api, request.method, rest, query, request)
+
+    # -- counts -------------------------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        """Requests received since the start (or the last ``reset_counts``)."""
+        return sum(self.route_counts.values())
+
+    @property
+    def quota_answer_count(self) -> int:
+        """Requests refused by the quota (429 or 409 TOO_MANY_REQUESTS)."""
+        return sum(self.quota_answer_counts.values())
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.route_counts.clear()
+            self.quota_answer_counts.clear()
+
+    # -- quotas -------------------------------------------------------------------------------
+
+    def _quota_answer(self, route: str, refusal: Refusal) -> Response:
+        """The answer past a window: 409 TOO_MANY_REQUESTS where the spec documents it, else 429."""
+        headers: dict[str, str] = {}
+        if self.faults.quota_headers:
+            headers["x-ratelimit-limit"] = refusal.limit_header()
+            headers["x-ratelimit-reset"] = str(refusal.reset_seconds)
+        answer = self.faults.quota_answer
+        if answer == "spec":
+            answer = "409" if _documents_throttle_409(route) else "429"
+        if answer == "409":
+            return Response(409, json.dumps({"errorCode": "TOO_MANY_REQUESTS"}).encode(), headers)
+        return Response(429, None, headers)
 
     def _fault(self) -> Response | None:
         f, rng = self.faults, self._fault_rng
@@ -158,6 +213,13 @@ class Emulator:
             return self._only(method, "POST") or self._access_token(request)
         if path == "/logout" and api == "multi":
             return self._only(method, "POST") or self._logout(request)
+        kind = SUBMISSIONS_BY_PATH.get(path)
+        if kind is not None:  # before the bulk-id routes: /bulks/transfers is not a bulk id
+            if api not in kind.apis:
+                self.violations.append(f"{method} {path}: not an endpoint of the {api} API")
+                return _error(404, "NOT_FOUND", f"no route for {path}")
+            denied = self._only(method, kind.method) or self._authenticate(api, request)
+            return denied or self._submit(api, kind, request)
         segments = path.strip("/").split("/")
         if not segments or segments[0] != "bulks" or len(segments) > 3:
             return _error(404, "NOT_FOUND", f"no route for {path}")
@@ -411,6 +473,67 @@ class Emulator:
             self.journal({"at": now, "bulkId": bulk_id, "action": action, "mode": mode})
         return Response(204)
 
+    def _submit(self, api: str, kind: SubmissionKind, request: Request) -> Response:
+        ref = request.headers.get("idempotency-ref")
+        if ref is not None and not kind.idempotent:
+            self.violations.append(
+                f"idempotency-ref sent to {kind.path}, which does not document it"
+            )
+            ref = None
+        if ref is not None and len(ref) > IDEMPOTENCY_REF_MAX:
+            self.violations.append(f"idempotency-ref longer than {IDEMPOTENCY_REF_MAX}")
+            return _error(413, "PAYLOAD_TOO_LARGE", "idempotency-ref is too long")
+        try:
+            body = json.loads(request.body) if request.body else None
+        except ValueError:
+            self.violations.append(f"{kind.path}: the body is not JSON")
+            return _json(400, {"message": "the request body is not valid JSON"})
+        problems = check_items(kind, body)
+        if problems:
+            self.violations.append(
+                f"{request.method} {kind.path}: {len(problems)} invalid field(s), first "
+                f"{problems[0][0]} {problems[0][1]}"
+            )
+            return _json(
+                400,
+                {
+                    "message": f"{len(problems)} invalid field(s)",
+                    "syntaxErrors": {
+                        "invalidFields": [
+                            {"fieldName": name, "error": error, "params": params}
+                            for name, error, params in problems[:MAX_INVALID_FIELDS]
+                        ]
+                    },
+                },
+            )
+        assert isinstance(body, list)
+        self.violations.extend(f"{kind.path}: {note}" for note in extra_fields(kind, body))
+        now = self.clock()
+        fingerprint = ""
+        if ref is not None:
+            fingerprint = hashlib.sha256(
+                f"{request.method} {kind.path} ".encode()
+                + json.dumps(body, sort_keys=True).encode()
+            ).hexdigest()
+            seen = self.state.idempotency.get((api, ref))
+            if seen is not None and now - seen[2] < IDEMPOTENCY_WINDOW_SECONDS:
+                if seen[0] == fingerprint:
+                    return Response(201, seen[1])
+                return _error(
+                    422,
+                    "IDEMPOTENCY_REF_REUSED",
+                    "this idempotency-ref was already used with another payload",
+                )
+        bulk = self.state.submit(now, kind, build_operations(kind, body))
+        answer = json.dumps(
+            {"bulkId": bulk.bulk_id, "operationCount": bulk.items, "path": kind.path}
+        ).encode()
+        if ref is not None:
+            self.state.idempotency[(api, ref)] = (fingerprint, answer, now)
+        if self.journal is not None:
+            self.journal({"at": now, "submit": kind.name, "api": api, "ref": ref, "items": body})
+        return Response(201, answer)
+
 
 def _json(status: int, payload: Any) -> Response:
     return Response(status, json.dumps(payload).encode())
@@ -430,3 +553,29 @@ def _syntax_error(field_name: str, error: str, params: list[str]) -> Response:
             },
         },
     )
+
+
+MAX_INVALID_FIELDS = 100  # a 10,000-item body can be wrong everywhere; the answer stays small
+
+# Routes whose documented 409 answer includes TOO_MANY_REQUESTS (BulkProcessorConflictResponse)
+_THROTTLED_409 = re.compile(
+    r"/multi(/backoffice)?/bulks(/\{bulk_id\}/(execute|pause|resume|cancel))?"
+)
+
+
+def _documents_throttle_409(route: str) -> bool:
+    return _THROTTLED_409.fullmatch(route) is not None
+
+
+def _resolve(path: str) -> tuple[str | None, str, str]:
+    """(api, route template with its prefix, path after the prefix) for counting and routing."""
+    for prefix in PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            api = "backoffice" if prefix.endswith("backoffice") else "multi"
+            rest = path[len(prefix) :]
+            segments = rest.strip("/").split("/")
+            if rest in SUBMISSIONS_BY_PATH or segments[0] != "bulks" or not 2 <= len(segments) <= 3:
+                return api, prefix + rest, rest
+            template = "/bulks/{bulk_id}" + "".join(f"/{s}" for s in segments[2:])
+            return api, prefix + template, rest
+    return None, "(unknown)", path

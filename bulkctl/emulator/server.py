@@ -37,7 +37,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
-        if payload:
+        if payload and response.trickle > 0:
+            self.wfile.flush()
+            for i in range(len(payload)):  # a slow server: the read timeout restarts per byte
+                time.sleep(response.trickle)
+                self.wfile.write(payload[i : i + 1])
+                self.wfile.flush()
+        elif payload:
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

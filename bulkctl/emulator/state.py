@@ -18,7 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkctl.emulator.spec import FINAL_STATUSES
+from bulkctl.emulator.spec import FINAL_STATUSES, SubmissionKind
+from bulkctl.emulator.submissions import FAILURE_CODES, StoredOperation, failure_message
 
 SEED = 20261128
 BULK_ID_BASE = 1_100_000_000_000_000
@@ -32,19 +33,6 @@ OPERATION_KINDS: tuple[tuple[str, str, int], ...] = (
     ("/managed_cards/{id}/block", "POST", 2),
     ("/managed_cards/{id}/unblock", "POST", 1),
 )
-
-FAILURE_PAYLOADS: dict[str, tuple[str, ...]] = {
-    "/transfers": ("FUNDS_INSUFFICIENT", "SOURCE_INSTRUMENT_BLOCKED", "DESTINATION_NOT_FOUND"),
-    "/sends": ("FUNDS_INSUFFICIENT", "DESTINATION_INSTRUMENT_BLOCKED", "CURRENCY_MISMATCH"),
-    "/outgoing_wire_transfers": (
-        "FUNDS_INSUFFICIENT",
-        "INVALID_BENEFICIARY_DETAILS",
-        "AMOUNT_INVALID",
-    ),
-    "/users": ("EMAIL_NOT_UNIQUE", "MOBILE_OR_COUNTRY_CODE_INVALID"),
-    "/managed_cards/{id}/block": ("INSTRUMENT_ALREADY_BLOCKED", "INSTRUMENT_DESTROYED"),
-    "/managed_cards/{id}/unblock": ("INSTRUMENT_NOT_BLOCKED", "INSTRUMENT_DESTROYED"),
-}
 
 STATUS_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("COMPLETED", 40),
@@ -82,6 +70,7 @@ class Bulk:
     anchor_cursor: int = 0
     stopped_early: bool = False
     forced_fails: tuple[int, ...] = ()
+    stored: list[StoredOperation] | None = field(default=None, repr=False)  # submitted bulks
     _fails: list[int] | None = field(default=None, repr=False)
     _json: tuple[tuple[Any, ...], str] | None = field(default=None, repr=False)
 
@@ -95,6 +84,8 @@ class Bulk:
     @property
     def fails(self) -> list[int]:
         """Sorted 0-based positions of the operations that fail when processed."""
+        if self._fails is None and self.stored is not None:
+            self._fails = [i for i, op in enumerate(self.stored) if op.fail_code is not None]
         if self._fails is None:
             rng = random.Random(self.seed)
             rate = self.fail_rate
@@ -160,26 +151,33 @@ class Bulk:
     def operation_record(self, position: int) -> dict[str, Any]:
         """The BulkProcessOperation at 0-based ``position`` (its sequence is position + 1)."""
         rng = random.Random(self.seed * 1_000_003 + position)
-        target_id = str(rng.randrange(10**17, 10**18))
-        path = self.operation.replace("{id}", target_id)
         status = self.operation_status(position)
+        fail_code: str | None = None
+        if self.stored is not None:
+            stored = self.stored[position]
+            path, payload, fail_code = stored.path, stored.request_payload, stored.fail_code
+        else:
+            target_id = str(rng.randrange(10**17, 10**18))
+            path = self.operation.replace("{id}", target_id)
+            payload = json.dumps(_request_payload(self.operation, rng), sort_keys=True)
         record: dict[str, Any] = {
             "operationId": str(int(self.bulk_id) * 10_000 + position + 1),
             "sequence": position + 1,
             "method": self.method,
             "path": path,
             "status": status,
-            "requestPayload": json.dumps(_request_payload(self.operation, rng), sort_keys=True),
+            "requestPayload": payload,
         }
         if status == "COMPLETED":
             record["responsePayload"] = json.dumps(
                 {"id": str(rng.randrange(10**17, 10**18)), "state": "COMPLETED"}
             )
         elif status == "FAILED":
-            codes = FAILURE_PAYLOADS.get(self.operation, ("VALIDATION_FAILED",))
-            code = codes[rng.randrange(len(codes))]
+            if fail_code is None:
+                codes = FAILURE_CODES.get(self.operation, ("VALIDATION_FAILED",))
+                fail_code = codes[rng.randrange(len(codes))]
             record["responsePayload"] = json.dumps(
-                {"errorCode": code, "message": code.replace("_", " ").capitalize()}
+                {"errorCode": fail_code, "message": failure_message(fail_code)}
             )
         return record
 
@@ -304,6 +302,8 @@ class EmulatorState:
         self.order: list[str] = []  # newest first
         self.running: set[str] = set()
         self.tokens: dict[str, TokenInfo] = {}
+        # (api, idempotency-ref) -> (what was sent, the 201 answer's body, when)
+        self.idempotency: dict[tuple[str, str], tuple[str, bytes, float]] = {}
         self._version = 0
         self._by_status: dict[str | None, list[str]] = {}
         self._by_status_version = -1
@@ -395,6 +395,16 @@ class EmulatorState:
             added.append(bulk.bulk_id)
         self._version += 1
         return added
+
+    def submit(self, now: float, kind: SubmissionKind, operations: list[StoredOperation]) -> Bulk:
+        """A new SUBMITTED bulk of ``operations`` at the top of the list."""
+        bulk = self._new_bulk(now)
+        bulk.operation, bulk.method = kind.operation, kind.method
+        bulk.items, bulk.fail_rate, bulk.stored = len(operations), 0.0, operations
+        self.bulks[bulk.bulk_id] = bulk
+        self.order.insert(0, bulk.bulk_id)
+        self._version += 1
+        return bulk
 
     # -- time -------------------------------------------------------------------------------
 
