@@ -34,7 +34,7 @@ _bulkctl_options() {
     "config unset") echo "--help -h" ;;
     "config profiles") echo "--help -h" ;;
     "emulator") echo "--help -h" ;;
-    "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --log --help -h" ;;
+    "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --help -h" ;;
   esac
 }
 # the kind of value an option takes (nothing for a flag): _bulkctl_option_kind PATH OPTION
@@ -96,6 +96,8 @@ _bulkctl_option_kind() {
     "emulator serve/--drop-rate") echo 'free' ;;
     "emulator serve/--churn") echo 'free' ;;
     "emulator serve/--retry-after") echo 'free' ;;
+    "emulator serve/--quota") echo 'free' ;;
+    "emulator serve/--slow-body") echo 'free' ;;
   esac
 }
 _bulkctl_argument_kind() {

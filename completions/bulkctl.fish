@@ -151,6 +151,10 @@ function __bulkctl_option_kind
             echo 'free'
         case 'emulator serve/--retry-after'
             echo 'free'
+        case 'emulator serve/--quota'
+            echo 'free'
+        case 'emulator serve/--slow-body'
+            echo 'free'
     end
 end
 # values after the last comma, keeping what comes before it
@@ -306,5 +310,8 @@ complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l throttle-rate -x -d 'S
 complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l drop-rate -x -d 'Share of connections closed without an answer'
 complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l churn -x -d 'New bulks inserted at the top before each list request'
 complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l retry-after -x -d 'Seconds in Retry-After / x-ratelimit-reset of fault answers'
+complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l quota -x -d 'Fixed request windows, N/WINDOW[,N/WINDOW'
+complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l quota-headers -d 'Send x-ratelimit-limit/-reset with quota answers'
+complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l slow-body -x -d 'Seconds between the bytes of each answer body'
 complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l log -d 'Log each request to stderr'
 complete -c bulkctl -n "__bulkctl_is 'emulator serve'" -l help -s h -d 'Show help'

@@ -47,6 +47,20 @@ def serve_command(
             "--retry-after", help="Seconds in Retry-After / x-ratelimit-reset of fault answers."
         ),
     ] = 1,
+    quota: Annotated[
+        str,
+        typer.Option(
+            "--quota",
+            help="Fixed request windows, N/WINDOW[,N/WINDOW...], e.g. 100/60s,1000/3600s.",
+        ),
+    ] = "",
+    quota_headers: Annotated[
+        bool,
+        typer.Option("--quota-headers", help="Send x-ratelimit-limit/-reset with quota answers."),
+    ] = False,
+    slow_body: Annotated[
+        float, typer.Option("--slow-body", help="Seconds between the bytes of each answer body.")
+    ] = 0.0,
     log: Annotated[bool, typer.Option("--log", help="Log each request to stderr.")] = False,
 ) -> None:
     """Serve the emulator on HOST:PORT until Ctrl-C; prints its base URLs and demo credentials."""
@@ -61,6 +75,7 @@ def serve_command(
         Emulator,
         Faults,
     )
+    from bulkctl.emulator.quota import parse_quota
     from bulkctl.emulator.server import EmulatorHTTPServer
     from bulkctl.emulator.state import EmulatorState
     from bulkctl.errors import UsageError
@@ -76,6 +91,12 @@ def serve_command(
         raise UsageError(
             "--bulks, --churn, --latency-ms, --pace and --retry-after cannot be negative"
         )
+    try:
+        windows = parse_quota(quota) if quota else ()
+    except ValueError as exc:
+        raise UsageError(f"--quota: {exc}") from exc
+    if slow_body < 0:
+        raise UsageError(f"--slow-body cannot be negative (got {slow_body})")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535 (got {port})")
     faults = Faults(
@@ -85,6 +106,9 @@ def serve_command(
         drop_rate=drop_rate,
         churn=churn,
         retry_after=retry_after,
+        quota=windows,
+        quota_headers=quota_headers,
+        slow_body=slow_body,
     )
     emulator = Emulator(
         EmulatorState(bulks=bulks, seed=seed, now=time.time(), pace=pace), faults=faults
@@ -103,7 +127,9 @@ def serve_command(
         f"  api key:  {DEMO_API_KEY}\n"
         f"  email:    {DEMO_EMAIL}   password: {DEMO_PASSWORD}\n"
         f"  identity: {kind.lower()}:{ident}\n"
-        f"Try: bulkctl --base-url {root}/multi/backoffice auth login --identity {kind.lower()}:{ident}\n"
+        f"Try: bulkctl --profile emu --base-url {root}/multi/backoffice auth login"
+        f" --identity {kind.lower()}:{ident}\n"
+        "     bulkctl --profile emu list\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )
