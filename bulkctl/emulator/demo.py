@@ -1,9 +1,10 @@
 """The in-process emulator behind ``--profile demo``, remembered between commands.
 
-Each command is a new process, so the demo keeps a small journal of the actions taken
-(execute, pause, resume, cancel) in the user state directory and replays it onto the
-seeded data. An hour after the demo began it starts afresh, so seeded RUNNING bulks
-are always there to look at.
+Each command is a new process, so the demo keeps a small journal in the user state
+directory: when it began (its epoch) and every action and submission since. Each command
+rebuilds the seeded data from that epoch and replays the journal, so a bulk shows the
+same times in every command and RUNNING bulks move on as the wall clock does. An hour
+after it began the demo starts afresh, with new RUNNING bulks to look at.
 """
 
 from __future__ import annotations
@@ -16,46 +17,138 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bulkctl.emulator.app import Emulator
+from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Request
+from bulkctl.emulator.spec import SUBMISSIONS_BY_NAME
 from bulkctl.emulator.state import EmulatorState, InvalidState
+from bulkctl.emulator.submissions import build_operations
 
 DEMO_FILE = "demo.json"
 DEMO_LIFETIME = 3600.0
 
+_ACCOUNT = {"type": "managed_accounts", "id": "110000000000004412"}
+
+
+def _transfer(i: int, description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "profileId": "110000000000000117",
+            "tag": f"payout-{i:04d}",
+            "source": _ACCOUNT,
+            "destination": {"type": "managed_accounts", "id": f"1100000000{i:08d}"},
+            "destinationAmount": {"currency": "EUR", "amount": 1500 + 25 * i},
+            "description": description,
+        }
+    }
+
+
+# SUBMITTED bulks built through the submission endpoints, with operations that fail on
+# execution (FAIL:CODE descriptions, card ids ending in 99N): (kind, items, minutes ago)
+DEMO_SUBMISSIONS: tuple[tuple[str, list[dict[str, Any]], int], ...] = (
+    (
+        "transfers",
+        [
+            _transfer(
+                i,
+                "FAIL:FUNDS_INSUFFICIENT November payout"
+                if i % 9 == 4
+                else "FAIL:DESTINATION_NOT_FOUND November payout"
+                if i % 13 == 7
+                else "November payout",
+            )
+            for i in range(40)
+        ],
+        95,
+    ),
+    (
+        "card-blocks",
+        [
+            {"pathParams": {"_id_": f"1100000000{i:05d}{'991' if i % 5 == 0 else '100'}"}}
+            for i in range(12)
+        ],
+        50,
+    ),
+    (
+        "users",
+        [
+            {
+                "requestBody": {
+                    "name": "Demo",
+                    "surname": "FAIL:EMAIL_NOT_UNIQUE Reuse" if i == 3 else f"User{i}",
+                    "email": f"demo.user{i}@bulkctl.example",
+                }
+            }
+            for i in range(6)
+        ],
+        20,
+    ),
+)
+
 
 def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
+    """The demo emulator as the journal in ``state_dir`` left it, answering at ``clock()``."""
     path = state_dir / DEMO_FILE
     now = clock()
-    journal: dict[str, Any] = {"epoch": now, "actions": []}
-    try:
-        loaded = json.loads(path.read_text("utf-8"))
-        if (
-            isinstance(loaded, dict)
-            and isinstance(loaded.get("epoch"), int | float)
-            and isinstance(loaded.get("actions"), list)
-            and 0 <= now - loaded["epoch"] < DEMO_LIFETIME
-        ):
-            journal = loaded
-    except (OSError, ValueError):
-        pass
-    state = EmulatorState(now=float(journal["epoch"]))
-    for action in journal["actions"]:
+    journal = _read_journal(path, now)
+    if journal is None:
+        journal = {"epoch": now, "actions": []}
+        with contextlib.suppress(OSError):  # keep the epoch, so times stay put between commands
+            _write_atomically(path, json.dumps(journal).encode())
+    epoch = float(journal["epoch"])
+    state = EmulatorState(now=epoch)
+    for name, items, minutes_ago in DEMO_SUBMISSIONS:
+        kind = SUBMISSIONS_BY_NAME[name]
+        state.submit(epoch - 60.0 * minutes_ago, kind, build_operations(kind, items))
+    replay_time = [epoch]
+    emulator = Emulator(state, clock=lambda: replay_time[0])
+    for entry in journal["actions"]:
         try:
-            state.act(
-                str(action["bulkId"]),
-                str(action["action"]),
-                float(action["at"]),
-                action.get("mode"),
-            )
+            replay_time[0] = float(entry["at"])
+            if "submit" in entry:
+                _replay_submission(emulator, entry)
+            else:
+                state.act(
+                    str(entry["bulkId"]), str(entry["action"]), replay_time[0], entry.get("mode")
+                )
         except (KeyError, TypeError, ValueError, InvalidState):
             continue
+    emulator.violations.clear()
 
     def remember(entry: dict[str, Any]) -> None:
+        latest = _read_journal(path, clock())  # another command may have written meanwhile
+        if latest is not None and latest["epoch"] == journal["epoch"]:
+            journal["actions"] = latest["actions"]
         journal["actions"].append(entry)
         with contextlib.suppress(OSError):  # the demo still works; it just forgets
             _write_atomically(path, json.dumps(journal).encode())
 
-    return Emulator(state, clock=clock, journal=remember)
+    emulator.clock = clock
+    emulator.journal = remember
+    return emulator
+
+
+def _replay_submission(emulator: Emulator, entry: dict[str, Any]) -> None:
+    kind = SUBMISSIONS_BY_NAME[str(entry["submit"])]
+    prefix = "/multi/backoffice" if entry.get("api") == "backoffice" else "/multi"
+    headers = {"api-key": DEMO_API_KEY, "authorization": f"Bearer {DEMO_TOKEN}"}
+    if entry.get("ref"):
+        headers["idempotency-ref"] = str(entry["ref"])
+    body = json.dumps(entry["items"]).encode()
+    emulator.handle(Request(kind.method, prefix + kind.path, headers, body))
+
+
+def _read_journal(path: Path, now: float) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        isinstance(loaded, dict)
+        and isinstance(loaded.get("epoch"), int | float)
+        and isinstance(loaded.get("actions"), list)
+        and 0 <= now - loaded["epoch"] < DEMO_LIFETIME
+    ):
+        return loaded
+    return None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkctl.emulator.spec import FINAL_STATUSES, SubmissionKind
+from bulkctl.emulator.spec import FINAL_STATUSES, SUBMISSION_MAX_ITEMS, SubmissionKind
 from bulkctl.emulator.submissions import FAILURE_CODES, StoredOperation, failure_message
 
 SEED = 20261128
@@ -377,8 +377,14 @@ class EmulatorState:
             duration = max(1.0, bulk.cursor / max(bulk.pace, 0.1)) * rng.uniform(0.5, 2)
             bulk.finish_ms = int(max(start, min(start + duration, now - 1)) * 1000)
         if status == "RUNNING":
-            # seeded running bulks move slowly, so the demo keeps some RUNNING for hours
-            bulk.pace = max(1, n - bulk.cursor) / rng.uniform(2 * 3600, 6 * 3600)
+            # seeded running bulks keep RUNNING for 2-6 hours, yet fast enough (up to about one
+            # operation a second) for `watch` to show them moving
+            duration = rng.uniform(2 * 3600, 6 * 3600)
+            remaining = min(
+                SUBMISSION_MAX_ITEMS - bulk.cursor, int(duration * rng.uniform(0.05, 1.0))
+            )
+            bulk.items = max(n, bulk.cursor + remaining)
+            bulk.pace = max(1, bulk.items - bulk.cursor) / duration
             bulk.anchor_time, bulk.anchor_cursor = now, bulk.cursor
             self.running.add(bulk.bulk_id)
         self.bulks[bulk.bulk_id] = bulk
