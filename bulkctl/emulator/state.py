@@ -380,10 +380,9 @@ class EmulatorState:
             # seeded running bulks keep RUNNING for 2-6 hours, yet fast enough (up to about one
             # operation a second) for `watch` to show them moving
             duration = rng.uniform(2 * 3600, 6 * 3600)
-            remaining = min(
-                SUBMISSION_MAX_ITEMS - bulk.cursor, int(duration * rng.uniform(0.05, 1.0))
-            )
-            bulk.items = max(n, bulk.cursor + remaining)
+            own = random.Random(bulk.seed ^ 0x5EED)  # the shared stream stays as it was
+            remaining = int(duration * own.uniform(0.05, 1.0))
+            bulk.items = max(n, min(SUBMISSION_MAX_ITEMS, bulk.cursor + remaining))
             bulk.pace = max(1, bulk.items - bulk.cursor) / duration
             bulk.anchor_time, bulk.anchor_cursor = now, bulk.cursor
             self.running.add(bulk.bulk_id)
