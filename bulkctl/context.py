@@ -69,7 +69,7 @@ class Context:
     stdout: TextIO
     stderr: TextIO
     stdin: TextIO
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds secrets: BULKCTL_API_KEY, _PASSWORD
     config_dir: Path
     state_dir: Path
     clock: Clock = field(default_factory=Clock)
@@ -78,7 +78,7 @@ class Context:
     stderr_tty: bool = False
     stdin_tty: bool = False
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
-    read_secret: Callable[[str], str] | None = None
+    read_secret: Callable[[str], str] | None = field(default=None, repr=False)
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
     _store: ConfigStore | None = None
@@ -173,6 +173,7 @@ class Context:
             from bulkctl.auth import Reauthenticator
 
             settings = self.settings()
+            settings.check_credentials()
             reauth = Reauthenticator(self, settings)
             if require_token:
                 reauth.ensure_token()
@@ -199,7 +200,7 @@ class Context:
             from bulkctl.emulator.demo import load_demo
             from bulkctl.emulator.transport import EmulatorTransport
 
-            transport = EmulatorTransport(load_demo(self.state_dir, self.clock.now))
+            transport = EmulatorTransport(load_demo(self.state_dir, self.clock.now, self.note))
             self.transport = transport  # one emulator per command, shared by login and calls
         return ApiClient(
             base_url=settings.base_url,
