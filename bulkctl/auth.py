@@ -32,6 +32,8 @@ def login(
     check_credential("the API key", api_key)
     if email:
         check_credential("the email", email, secret=False, header=False)
+    if identity:
+        check_credential("the identity", identity, secret=False)
     client = ctx.build_client(settings, api_key=api_key, token=None, reauth=None)
     try:
         if identity:

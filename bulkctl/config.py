@@ -144,6 +144,9 @@ def validate_value(name: str, value: str) -> str:
     """Check one setting's value; returns it normalised or raises UsageError."""
     setting = setting_named(name)
     value = value.strip()
+    problem = credential_problem(value, header=name != "email") if name in CREDENTIALS else None
+    if problem is not None and value:  # the value is not repeated: it may be a secret
+        raise UsageError(f"{name} holds {problem}, so it could never be sent in a request")
     if setting.choices is not None:
         lowered = value.lower()
         if lowered not in setting.choices:
@@ -283,6 +286,13 @@ class ConfigStore:
 
     directory: Path
     notes: list[str] = field(default_factory=list)
+    note: Callable[[str], None] | None = None  # notes go here at once when set, else to notes
+
+    def _note(self, message: str) -> None:
+        if self.note is not None:
+            self.note(message)
+        else:
+            self.notes.append(message)
 
     @property
     def path(self) -> Path:
@@ -295,7 +305,7 @@ class ConfigStore:
     def load(self) -> dict[str, Any]:
         path = self.path
         check_private_dir(self.directory, "config folder")
-        raw = read_private(path, "config file", self.notes.append)
+        raw = read_private(path, "config file", self._note)
         if raw is None:
             return {}
         try:

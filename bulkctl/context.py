@@ -143,7 +143,7 @@ class Context:
     @property
     def store(self) -> ConfigStore:
         if self._store is None:
-            self._store = ConfigStore(self.config_dir)
+            self._store = ConfigStore(self.config_dir, note=self.note)
         return self._store
 
     def settings(self) -> Resolved:

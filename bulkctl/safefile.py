@@ -41,7 +41,7 @@ def _check_owner(path: Path, what: str, st: os.stat_result) -> None:
     me = os.geteuid()
     if st.st_uid != me:
         raise UnsafePath(
-            f"{what} {path} belongs to {_user(st.st_uid)}, not to you ({_user(me)}); "
+            f"{what} {path} belongs to {_user(st.st_uid)}, not to you (uid {me}); "
             "bulkctl does not trust it",
             hint=f"if it is yours: chown {me} {path}; if not, move it away",
         )

@@ -697,3 +697,29 @@ def test_a_relogin_token_that_cannot_be_saved_is_used_with_a_note(
 def test_unsafe_path_is_a_config_error_and_storage_error_is_exit_1() -> None:
     assert UnsafePath("x").exit_code == ExitCode.USAGE
     assert StorageError("x").exit_code == ExitCode.ERROR
+
+
+def test_config_set_refuses_a_key_that_could_never_be_sent_without_echoing_it() -> None:
+    result = run_bulkctl("config", "set", "api_key", input="key-7f3a-abcdef\rX-Injected: 1\n")
+    assert result.code == ExitCode.USAGE
+    assert "api_key holds a line break" in result.stderr
+    assert "key-7f3a" not in result.stderr and "X-Injected" not in result.stderr
+    assert not Path(run_bulkctl("config", "path").stdout.strip()).exists()
+
+
+def test_auth_login_refuses_an_identity_from_the_environment_with_a_line_break(
+    served: Served,
+) -> None:
+    env = {"BULKCTL_BASE_URL": served.backoffice, "BULKCTL_IDENTITY": "corporate:10\n01"}
+    result = run_bulkctl("auth", "login", env=env, input=f"{DEMO_API_KEY}\n")
+    assert result.code == ExitCode.AUTH, result.stderr
+    assert "the identity holds a line break" in result.stderr
+    assert not served.emulator.requests
+
+
+def test_config_set_on_a_wide_open_file_tightens_it_with_a_note(isolated_home: Path) -> None:
+    path = write_config(isolated_home, 'environment = "sandbox"\n', mode=0o644)
+    result = run_bulkctl("config", "set", "email", "a@example.com")
+    assert result.code == 0, result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "was open to other users (mode 644); now 0600" in result.stderr
