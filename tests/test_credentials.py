@@ -723,3 +723,20 @@ def test_config_set_on_a_wide_open_file_tightens_it_with_a_note(isolated_home: P
     assert result.code == 0, result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "was open to other users (mode 644); now 0600" in result.stderr
+
+
+def test_a_demo_action_that_cannot_be_journalled_says_so_and_exits_1(isolated_home: Path) -> None:
+    import json
+
+    listed = run_bulkctl("--profile", "demo", "list", "--status", "RUNNING", "-n", "1", "--json")
+    bulk_id = json.loads(listed.stdout)[0]["bulkId"]
+    folder = state_dir(isolated_home)
+    folder.mkdir(parents=True, mode=0o500)
+    try:
+        result = run_in_read_only_folder("--profile", "demo", "pause", bulk_id, "--yes")
+    finally:
+        folder.chmod(0o700)
+    assert result.returncode == ExitCode.ERROR
+    assert f"the demo's pause of bulk {bulk_id} not saved" in result.stderr
+    assert str(folder / "demo.json") in result.stderr
+    assert list(folder.iterdir()) == []
