@@ -30,7 +30,7 @@ from bulkctl.emulator.app import (
     Request,
     Response,
 )
-from bulkctl.errors import ExitCode, StorageError, UnsafePath, UsageError
+from bulkctl.errors import ExitCode, NotAuthenticated, StorageError, UnsafePath, UsageError
 from bulkctl.wire import check_base_url, goes_direct
 from tests.conftest import Served, bulkctl_command, run_bulkctl
 
@@ -488,10 +488,10 @@ def test_a_relogin_answer_with_an_implausible_token_exits_1(served: Served) -> N
 
 def test_the_client_refuses_unsafe_credentials_itself() -> None:
     for kwargs in ({"api_key": BAD_KEY, "token": None}, {"api_key": "k", "token": BAD_TOKEN}):
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(NotAuthenticated) as caught:
             ApiClient(base_url="https://api.example.com/multi", **kwargs)  # type: ignore[arg-type]
-        assert getattr(caught.value, "exit_code", None) == ExitCode.AUTH
-        assert "X-Injected" not in str(caught.value)
+        assert caught.value.exit_code == ExitCode.AUTH
+        assert "X-Injected" not in caught.value.message
 
 
 # -- reprs ----------------------------------------------------------------------------------
