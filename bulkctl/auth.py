@@ -2,7 +2,9 @@
 
 Multi API: POST /login_with_password with the api-key, email and password.
 Back Office API: POST /access_token with the api-key and an identity (no password),
-the natural flow for CI. Either way the token (never the password) is stored in the profile.
+the natural flow for CI. Either way the token (never the password) is stored in the profile,
+by an automatic re-login only when every credential used came from that profile (and the
+base URL is the profile's own); otherwise it lives for the command only.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bulkctl.config import Resolved, parse_identity
-from bulkctl.errors import BulkctlError, NotAuthenticated
+from bulkctl.errors import BulkctlError, MalformedResponse, NotAuthenticated
+from bulkctl.wire import check_credential
 
 if TYPE_CHECKING:
     from bulkctl.context import Context
@@ -26,6 +29,11 @@ def login(
     identity: str | None = None,
 ) -> str:
     """Obtain a token with whichever flow the arguments name; raises the API's error."""
+    check_credential("the API key", api_key)
+    if email:
+        check_credential("the email", email, secret=False, header=False)
+    if identity:
+        check_credential("the identity", identity, secret=False)
     client = ctx.build_client(settings, api_key=api_key, token=None, reauth=None)
     try:
         if identity:
@@ -88,13 +96,19 @@ class Reauthenticator:
                 token = login(self.ctx, s, api_key=api_key, identity=s.get("identity"))
             else:
                 token = login(self.ctx, s, api_key=api_key, email=s.get("email"), password=password)
+        except MalformedResponse:
+            raise  # the server's answer is at fault (e.g. an implausible token): exit 1
         except BulkctlError as exc:
             self.ctx.note(f"automatic login failed: {exc.message}")
             return None
         self.ctx.note(f"logged in again as {s.get('identity') or s.get('email')} ({s.where()})")
-        if not s.demo:
+        used = ("api_key", "identity") if how == "identity" else ("api_key", "email")
+        # BULKCTL_PASSWORD is the environment's; a password typed at the prompt is the user's
+        if how != "password" and s.may_store_token(used):
             try:
                 self.ctx.store.set_values(s.profile, {"auth_token": token})
-            except (OSError, BulkctlError) as exc:
-                self.ctx.note(f"note: the new token could not be saved: {exc}")
+            except BulkctlError as exc:
+                self.ctx.note(f"note: {exc.message}; it is used for this command only")
+        else:
+            self.ctx.debug("the new token is kept for this command only (not from the profile)")
         return token

@@ -3,13 +3,11 @@
 Precedence, highest first: command-line flag > environment variable > profile > default.
 The file is TOML, one table per profile (``[profiles.NAME]``), mode 0600 in a 0700
 directory, written atomically under a lock, and never overwritten when it cannot be read.
+File and folder must be the user's own (see ``bulkctl.safefile``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +15,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bulkctl.errors import ConfigError, UsageError
+from bulkctl.errors import ConfigError, StorageError, UsageError
+from bulkctl.safefile import (
+    atomic_write,
+    check_private_dir,
+    make_private_dir,
+    read_private,
+    refuse_symlink,
+)
+from bulkctl.wire import (
+    check_base_url,
+    check_credential,
+    credential_problem,
+    is_loopback,
+    shown_masked,
+)
 
 CONFIG_FILE = "config.toml"
 DEFAULT_PROFILE = "default"
@@ -116,12 +128,8 @@ PROFILE_ENV = "BULKCTL_PROFILE"
 
 
 def mask(secret: str | None) -> str:
-    """All but the last 4 characters hidden (all of a short secret)."""
-    if not secret:
-        return ""
-    if len(secret) <= 8:
-        return "*" * len(secret)
-    return "*" * (len(secret) - 4) + secret[-4:]
+    """All but the last 4 characters hidden (all of a short secret), control characters escaped."""
+    return shown_masked(secret) if secret else ""
 
 
 def setting_named(name: str) -> Setting:
@@ -136,6 +144,9 @@ def validate_value(name: str, value: str) -> str:
     """Check one setting's value; returns it normalised or raises UsageError."""
     setting = setting_named(name)
     value = value.strip()
+    problem = credential_problem(value, header=name != "email") if name in CREDENTIALS else None
+    if problem is not None and value:  # the value is not repeated: it may be a secret
+        raise UsageError(f"{name} holds {problem}, so it could never be sent in a request")
     if setting.choices is not None:
         lowered = value.lower()
         if lowered not in setting.choices:
@@ -174,31 +185,11 @@ def parse_identity(value: str) -> tuple[str, str]:
     return kind.upper(), ident
 
 
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+CREDENTIALS = ("api_key", "auth_token", "email", "identity")
+HIDDEN = "<hidden>"
 
 
-def check_base_url(url: str) -> None:
-    """https anywhere; plain http only to a loopback host (the key must not travel in clear)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise UsageError(f"invalid base URL {url!r}", hint="use https://HOST[/PATH]")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise UsageError(
-            f"refusing plain http:// to {host}: the API key would travel in clear",
-            hint="use https://, or http:// only to a loopback address such as 127.0.0.1",
-        )
-
-
-@dataclass
+@dataclass(repr=False)
 class Resolved:
     """The settings in force for one command, each with where it came from."""
 
@@ -251,27 +242,72 @@ class Resolved:
             env = "custom base URL"
         return f"{env} ({self.host}, profile {self.profile})"
 
+    def __repr__(self) -> str:
+        values = {
+            name: HIDDEN if value and name in SETTINGS and SETTINGS[name].secret else value
+            for name, value in self.values.items()
+        }
+        return (
+            f"Resolved(profile={self.profile!r}, values={values!r}, sources={self.sources!r}, "
+            f"password={HIDDEN if self.password else None}, demo={self.demo!r})"
+        )
+
+    def check_credentials(self) -> None:
+        """Before any request: every credential in force can go in one (else exit 3, masked)."""
+        for name in CREDENTIALS:
+            value = self.values.get(name)
+            if value:
+                check_credential(
+                    f"{name} ({self.sources.get(name, 'unset')})",
+                    value,
+                    secret=SETTINGS[name].secret,
+                    header=name != "email",
+                )
+
+    def may_store_token(self, used: tuple[str, ...]) -> bool:
+        """True when a token got with the credentials ``used`` may be written to the profile.
+
+        Only when each of them came from this profile and the base URL is the profile's own:
+        a token got with anything from the environment or a flag lives for the command only.
+        """
+        own = f"profile {self.profile}"
+        if self.demo or any(self.sources.get(name) != own for name in used):
+            return False
+        return self.sources.get("base_url") in (own, "unset")
+
 
 @dataclass
 class ConfigStore:
-    """The config file: read, and update under a lock with an atomic replace."""
+    """The config file: read, and update under a lock with an atomic replace.
+
+    Folder, file and lock must be the user's own (UnsafePath, exit 2, otherwise); a file
+    that cannot be read or saved is a StorageError (exit 1) and is left as it was.
+    """
 
     directory: Path
     notes: list[str] = field(default_factory=list)
+    note: Callable[[str], None] | None = None  # notes go here at once when set, else to notes
+
+    def _note(self, message: str) -> None:
+        if self.note is not None:
+            self.note(message)
+        else:
+            self.notes.append(message)
 
     @property
     def path(self) -> Path:
         return self.directory / CONFIG_FILE
 
+    @property
+    def lock_path(self) -> Path:
+        return self.directory / (CONFIG_FILE + ".lock")
+
     def load(self) -> dict[str, Any]:
         path = self.path
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        check_private_dir(self.directory, "config folder")
+        raw = read_private(path, "config file", self._note)
+        if raw is None:
             return {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        self._tighten(path)
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -289,15 +325,6 @@ class ConfigStore:
             )
         return data
 
-    def _tighten(self, path: Path) -> None:
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                path.chmod(0o600)
-                self.notes.append(f"note: {path} was readable by others (mode {mode:o}); now 0600")
-        except OSError:
-            pass
-
     def profile(self, name: str) -> dict[str, Any]:
         profile = self.load().get("profiles", {}).get(name, {})
         return dict(profile) if isinstance(profile, dict) else {}
@@ -305,17 +332,31 @@ class ConfigStore:
     def profile_names(self) -> list[str]:
         return sorted(self.load().get("profiles", {}))
 
-    def update(self, mutate: Callable[[dict[str, Any]], None]) -> None:
-        """Read, change and write the file while holding its lock, so no update is lost."""
-        from filelock import FileLock
+    def update(self, mutate: Callable[[dict[str, Any]], None], not_saved: str = "settings") -> None:
+        """Read, change and write the file while holding its lock, so no update is lost.
 
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with FileLock(str(self.directory / (CONFIG_FILE + ".lock")), timeout=30, mode=0o600):
-            data = self.load()
-            mutate(data)
-            import tomli_w
+        ``not_saved`` says what is lost when the file cannot be written (in the error).
+        """
+        from filelock import FileLock, Timeout
 
-            atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"))
+        make_private_dir(self.directory, "config folder", not_saved)
+        lock = self.lock_path
+        refuse_symlink(lock, "lock file")
+        try:
+            with FileLock(str(lock), timeout=30, mode=0o600):
+                data = self.load()
+                mutate(data)
+                import tomli_w
+
+                atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"), not_saved)
+        except Timeout as exc:
+            cause = f"another bulkctl held {lock} for 30 seconds"
+            raise StorageError(f"{not_saved} not saved: {cause}", cause=cause) from exc
+        except OSError as exc:  # the lock itself: a read-only folder, permissions
+            cause = f"cannot lock {lock}: {exc.strerror or type(exc).__name__}"
+            raise StorageError(
+                f"{not_saved} not saved: {cause} (the file is unchanged)", cause=cause
+            ) from exc
 
     def set_values(self, profile: str, values: Mapping[str, str | None]) -> None:
         """Set (or, for None, remove) settings of one profile."""
@@ -328,33 +369,7 @@ class ConfigStore:
                 else:
                     table[key] = value
 
-        self.update(mutate)
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` (0600) so that a crash leaves the old file or the new one."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        self.update(mutate, f"{', '.join(values)} of profile {profile}")
 
 
 def profile_name(profile_flag: str | None, env: Mapping[str, str]) -> str:
@@ -386,7 +401,14 @@ def resolve(
             value, source = str(stored[name]), f"profile {profile}"
         elif setting.default is not None:
             value, source = setting.default, "default"
-        if value is not None and source != "default":
+        header_unsafe = (
+            name in CREDENTIALS
+            and value is not None
+            and credential_problem(value.strip(), header=name != "email")
+        )
+        if header_unsafe:
+            pass  # left as it is, refused (exit 3, masked) before any request: check_credentials
+        elif value is not None and source != "default":
             try:
                 value = validate_value(name, value)
             except UsageError as exc:

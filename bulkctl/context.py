@@ -69,7 +69,7 @@ class Context:
     stdout: TextIO
     stderr: TextIO
     stdin: TextIO
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds secrets: BULKCTL_API_KEY, _PASSWORD
     config_dir: Path
     state_dir: Path
     clock: Clock = field(default_factory=Clock)
@@ -78,7 +78,7 @@ class Context:
     stderr_tty: bool = False
     stdin_tty: bool = False
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
-    read_secret: Callable[[str], str] | None = None
+    read_secret: Callable[[str], str] | None = field(default=None, repr=False)
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
     _store: ConfigStore | None = None
@@ -143,7 +143,7 @@ class Context:
     @property
     def store(self) -> ConfigStore:
         if self._store is None:
-            self._store = ConfigStore(self.config_dir)
+            self._store = ConfigStore(self.config_dir, note=self.note)
         return self._store
 
     def settings(self) -> Resolved:
@@ -173,6 +173,7 @@ class Context:
             from bulkctl.auth import Reauthenticator
 
             settings = self.settings()
+            settings.check_credentials()
             reauth = Reauthenticator(self, settings)
             if require_token:
                 reauth.ensure_token()
@@ -199,7 +200,14 @@ class Context:
             from bulkctl.emulator.demo import load_demo
             from bulkctl.emulator.transport import EmulatorTransport
 
-            transport = EmulatorTransport(load_demo(self.state_dir, self.clock.now))
+            transport = EmulatorTransport(
+                load_demo(
+                    self.state_dir,
+                    self.clock.now,
+                    read=self._read_demo_journal,
+                    write=self._write_demo_journal,
+                )
+            )
             self.transport = transport  # one emulator per command, shared by login and calls
         return ApiClient(
             base_url=settings.base_url,
@@ -220,6 +228,19 @@ class Context:
             debug=self.debug if self.options.debug else None,
             reauth=reauth,
         )
+
+    def _read_demo_journal(self, path: Path) -> bytes | None:
+        """The demo's journal, on the same terms as the config file: ours, no symlink."""
+        from bulkctl.safefile import check_private_dir, read_private
+
+        check_private_dir(path.parent, "state folder")
+        return read_private(path, "demo journal", self.note)
+
+    def _write_demo_journal(self, path: Path, data: bytes, what: str) -> None:
+        from bulkctl.safefile import atomic_write, make_private_dir
+
+        make_private_dir(path.parent, "state folder", what)
+        atomic_write(path, data, what)
 
     def close(self) -> None:
         if self._client is not None:

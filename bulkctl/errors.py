@@ -14,7 +14,7 @@ class ExitCode(IntEnum):
     """Process exit codes, documented in the README."""
 
     OK = 0
-    ERROR = 1  # API or server error, malformed answer, throttled
+    ERROR = 1  # API or server error, malformed answer, throttled, local I/O failure
     USAGE = 2  # invalid usage or input
     AUTH = 3  # not authenticated or not allowed
     NOT_FOUND = 4
@@ -30,7 +30,7 @@ class ExitCode(IntEnum):
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.OK: "success; nothing matching is success too",
-    ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict",
+    ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict; local I/O failure (a file could not be read or saved)",
     ExitCode.USAGE: "invalid usage or input, checked before any request is sent; the API answered 400",
     ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials)",
     ExitCode.NOT_FOUND: "not found (404)",
@@ -70,6 +70,21 @@ class UsageError(BulkctlError):
 
 class ConfigError(BulkctlError):
     exit_code = ExitCode.USAGE
+
+
+class UnsafePath(ConfigError):
+    """A config or state file or folder bulkctl will not trust: another owner, a symlink."""
+
+
+class StorageError(BulkctlError):
+    """A local file could not be read or saved (full disk, read-only folder, permissions)."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None, *, cause: str = "") -> None:
+        super().__init__(message, hint)
+        # what went wrong, without what was lost: "cannot write PATH: Read-only file system"
+        self.cause = cause or message
 
 
 class NotAuthenticated(BulkctlError):

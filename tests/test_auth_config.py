@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bulkctl.config import ConfigStore, mask, resolve
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
-from bulkctl.errors import ConfigError, UsageError
+from bulkctl.errors import ConfigError, StorageError, UsageError
 from tests.conftest import Served, bulkctl_command, run_bulkctl
 
 
@@ -354,7 +354,7 @@ def test_crash_during_write_leaves_the_old_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="disk full"):
         store.set_values("default", {"email": "new@example.com"})
     assert store.path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -46,6 +46,7 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
+from bulkctl.wire import check_base_url, check_credential, goes_direct
 
 RecordT = TypeVar("RecordT")
 USER_AGENT = f"bulkctl/{__version__}"
@@ -213,6 +214,10 @@ class ApiClient:
         debug: Callable[[str], None] | None = None,
         reauth: Callable[[], str | None] | None = None,
     ) -> None:
+        check_base_url(base_url)  # no user:pass@, no http:// but to loopback
+        for label, secret in (("the API key", api_key), ("the token", token)):
+            if secret is not None:
+                check_credential(label, secret)  # before any request, never retried
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.token = token
@@ -237,7 +242,8 @@ class ApiClient:
             base_url=self.base_url,
             transport=transport,
             verify=verify,
-            trust_env=transport is None,
+            # loopback never goes through a proxy, whatever HTTP(S)_PROXY and NO_PROXY say
+            trust_env=transport is None and not goes_direct(self.base_url),
             follow_redirects=False,
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
@@ -248,6 +254,13 @@ class ApiClient:
             ),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
+
+    def __repr__(self) -> str:
+        hidden = {
+            k: "<hidden>" if v else None
+            for k, v in (("api_key", self.api_key), ("token", self.token))
+        }
+        return f"ApiClient(base_url={self.base_url!r}, api_key={hidden['api_key']}, token={hidden['token']})"
 
     def close(self) -> None:
         self._closed = True  # workers still in flight (after Ctrl-C or an error) must not retry
@@ -308,7 +321,7 @@ class ApiClient:
             authenticated=False,
             state_change=True,
         )
-        return self._decode(parse_token, body, "login")
+        return self._decode(parse_token, body, "login", excerpt=False)
 
     def access_token(self, identity_type: str, identity_id: str) -> str:
         body = self._call(
@@ -319,7 +332,7 @@ class ApiClient:
             authenticated=False,
             state_change=True,
         )
-        return self._decode(parse_token, body, "access token")
+        return self._decode(parse_token, body, "access token", excerpt=False)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -333,7 +346,12 @@ class ApiClient:
         return params
 
     def _decode(
-        self, parse: Callable[[Any], RecordT], body: tuple[Any, httpx.Response], what: str
+        self,
+        parse: Callable[[Any], RecordT],
+        body: tuple[Any, httpx.Response],
+        what: str,
+        *,
+        excerpt: bool = True,  # False for a token answer: its body is a secret
     ) -> RecordT:
         data, response = body
         try:
@@ -343,7 +361,7 @@ class ApiClient:
                 f"{what}: the answer is not what the API describes: {exc}",
                 status=response.status_code,
                 request_ref=response.headers.get("request-ref"),
-                body_excerpt=_excerpt(response.content),
+                body_excerpt=_excerpt(response.content) if excerpt else None,
             ) from exc
 
     def _headers(self, authenticated: bool) -> dict[str, str]:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from bulkctl.wire import credential_problem
+
 BULK_STATUSES: tuple[str, ...] = (
     "SUBMITTED",
     "RUNNING",
@@ -229,4 +231,7 @@ def parse_token(obj: Any) -> str:
         token = token.get("token")
     if not isinstance(token, str) or not token:
         raise ShapeError("the answer holds no token")
+    problem = credential_problem(token)
+    if problem is not None:  # it could never go in a header; the token itself is not shown
+        raise ShapeError(f"the token is not plausible: it holds {problem}")
     return token

@@ -99,7 +99,7 @@ def _read_line(ctx: Context, label: str, secret: bool) -> str:
 def run_login(ctx: Context, options: LoginOptions) -> None:
     from bulkctl.auth import login
     from bulkctl.config import DEMO_PROFILE, SETTINGS
-    from bulkctl.errors import UsageError
+    from bulkctl.errors import StorageError, UsageError
 
     settings = ctx.settings()
     if settings.profile == DEMO_PROFILE:
@@ -140,8 +140,15 @@ def run_login(ctx: Context, options: LoginOptions) -> None:
         stored["environment"] = options.environment
     if settings.sources.get("base_url", "").startswith(("flag", "env")):
         stored["base_url"] = settings.get("base_url")
-    ctx.store.set_values(settings.profile, stored)
     who = identity or email
+    try:
+        ctx.store.set_values(settings.profile, stored)
+    except StorageError as exc:  # the server issued a token: say plainly it was not kept
+        raise StorageError(
+            f"logged in as {who}, but the token was not saved: {exc.cause}",
+            hint="nothing was stored; free space or fix the folder's permissions, then run "
+            "bulkctl auth login again",
+        ) from exc
     ctx.note(f"Logged in to {settings.where()} as {who}; token saved in {ctx.store.path}")
 
 

@@ -5,6 +5,9 @@ directory: when it began (its epoch) and every action and submission since. Each
 rebuilds the seeded data from that epoch and replays the journal, so a bulk shows the
 same times in every command and RUNNING bulks move on as the wall clock does. An hour
 after it began the demo starts afresh, with new RUNNING bulks to look at.
+
+How the journal file is read and written is injected: the demo wiring passes readers and
+writers that refuse another user's folder, a symlinked journal, and say what was not saved.
 """
 
 from __future__ import annotations
@@ -84,15 +87,32 @@ DEMO_SUBMISSIONS: tuple[tuple[str, list[dict[str, Any]], int], ...] = (
 )
 
 
-def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
-    """The demo emulator as the journal in ``state_dir`` left it, answering at ``clock()``."""
+JournalReader = Callable[[Path], bytes | None]
+JournalWriter = Callable[[Path, bytes, str], None]
+
+
+def load_demo(
+    state_dir: Path,
+    clock: Callable[[], float],
+    *,
+    read: JournalReader | None = None,
+    write: JournalWriter | None = None,
+) -> Emulator:
+    """The demo emulator as the journal in ``state_dir`` left it, answering at ``clock()``.
+
+    ``read(path)`` returns the journal's bytes or None; ``write(path, data, what)`` replaces
+    it, ``what`` saying what would be lost. Errors from ``write`` on an action propagate.
+    """
+    read = read or _read_file
+    write = write or _write_file
     path = state_dir / DEMO_FILE
     now = clock()
-    journal = _read_journal(path, now)
+    journal = _read_journal(read, path, now)
     if journal is None:
         journal = {"epoch": now, "actions": []}
-        with contextlib.suppress(OSError):  # keep the epoch, so times stay put between commands
-            _write_atomically(path, json.dumps(journal).encode())
+        # keep the epoch, so times stay put between commands; the demo works without it
+        with contextlib.suppress(Exception):
+            write(path, json.dumps(journal).encode(), "the demo's start time")
     epoch = float(journal["epoch"])
     state = EmulatorState(now=epoch)
     for name, items, minutes_ago in DEMO_SUBMISSIONS:
@@ -114,12 +134,16 @@ def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
     emulator.violations.clear()
 
     def remember(entry: dict[str, Any]) -> None:
-        latest = _read_journal(path, clock())  # another command may have written meanwhile
+        latest = _read_journal(read, path, clock())  # another command may have written
         if latest is not None and latest["epoch"] == journal["epoch"]:
             journal["actions"] = latest["actions"]
         journal["actions"].append(entry)
-        with contextlib.suppress(OSError):  # the demo still works; it just forgets
-            _write_atomically(path, json.dumps(journal).encode())
+        what = (
+            f"the demo's {entry['action']} of bulk {entry.get('bulkId')}"
+            if "action" in entry
+            else f"the demo's {entry.get('submit')} submission"
+        )
+        write(path, json.dumps(journal).encode(), what)
 
     emulator.clock = clock
     emulator.journal = remember
@@ -136,11 +160,12 @@ def _replay_submission(emulator: Emulator, entry: dict[str, Any]) -> None:
     emulator.handle(Request(kind.method, prefix + kind.path, headers, body))
 
 
-def _read_journal(path: Path, now: float) -> dict[str, Any] | None:
+def _read_journal(read: JournalReader, path: Path, now: float) -> dict[str, Any] | None:
     try:
-        loaded = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
+        raw = read(path)
+        loaded = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
+        return None  # a garbled journal: the demo starts afresh
     if (
         isinstance(loaded, dict)
         and isinstance(loaded.get("epoch"), int | float)
@@ -151,7 +176,14 @@ def _read_journal(path: Path, now: float) -> dict[str, Any] | None:
     return None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _read_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _write_file(path: Path, data: bytes, what: str) -> None:
     """Replace ``path`` with ``data`` in one step (a reader never sees half a journal)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
