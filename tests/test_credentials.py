@@ -731,7 +731,8 @@ def test_a_demo_action_that_cannot_be_journalled_says_so_and_exits_1(isolated_ho
     listed = run_bulkctl("--profile", "demo", "list", "--status", "RUNNING", "-n", "1", "--json")
     bulk_id = json.loads(listed.stdout)[0]["bulkId"]
     folder = state_dir(isolated_home)
-    folder.mkdir(parents=True, mode=0o500)
+    journal = (folder / "demo.json").read_bytes()  # the demo's timeline, kept by the listing
+    folder.chmod(0o500)
     try:
         result = run_in_read_only_folder("--profile", "demo", "pause", bulk_id, "--yes")
     finally:
@@ -739,4 +740,5 @@ def test_a_demo_action_that_cannot_be_journalled_says_so_and_exits_1(isolated_ho
     assert result.returncode == ExitCode.ERROR
     assert f"the demo's pause of bulk {bulk_id} not saved" in result.stderr
     assert str(folder / "demo.json") in result.stderr
-    assert list(folder.iterdir()) == []
+    assert [p.name for p in folder.iterdir()] == ["demo.json"]
+    assert (folder / "demo.json").read_bytes() == journal
