@@ -230,3 +230,30 @@ def parse_token(obj: Any) -> str:
     if not isinstance(token, str) or not token:
         raise ShapeError("the answer holds no token")
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class BulkSubmitted:
+    """The 201 answer of a submission endpoint: the new (or, for a repeated
+    idempotency-ref, the existing) SUBMITTED bulk. ``raw`` is the object as sent."""
+
+    raw: dict[str, Any]
+    bulk_id: str
+    operation_count: int | None
+    path: str | None
+
+
+def parse_bulk_submitted(obj: Any) -> BulkSubmitted:
+    """A submission's 201 answer; without a usable bulkId nothing can follow, so that is a
+    shape error."""
+    if not isinstance(obj, dict):
+        raise ShapeError(f"expected a JSON object, got {type(obj).__name__}")
+    bulk_id = as_text(obj.get("bulkId"))
+    if not bulk_id:
+        raise ShapeError("the answer holds no bulkId")
+    return BulkSubmitted(
+        raw=obj,
+        bulk_id=bulk_id,
+        operation_count=as_int(obj.get("operationCount")),
+        path=as_text(obj.get("path")),
+    )
