@@ -329,6 +329,11 @@ def _check_string(value: Any, schema: Schema, label: str) -> list[str]:
     if not isinstance(value, str):
         quoted = " (in quotes)" if isinstance(value, int | float) else ""
         return [f"{label}: must be a string{quoted}, got {_show(value)}"]
+    if schema.title and (
+        (schema.pattern and not re.fullmatch(schema.pattern, value, re.ASCII))
+        or not (schema.min_length or 0) <= len(value) <= (schema.max_length or len(value))
+    ):
+        return [f"{label}: must be {schema.title}, got {_show(value)}"]
     if schema.enum and value not in schema.enum:
         return [f"{label}: must be one of {', '.join(schema.enum)}, got {_show(value)}"]
     if schema.min_length is not None and schema.min_length == schema.max_length:

@@ -56,8 +56,10 @@ def _object(title: str, required: tuple[str, ...], **properties: Schema) -> Sche
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ID = _string(DIGITS)
-CURRENCY = Schema("string", title="a currency (ISO-4217, e.g. EUR)", pattern=r"^[A-Z]*$",
-                  min_length=3, max_length=3)  # fmt: skip
+CURRENCY = Schema(
+    "string", title="3 capital letters (ISO-4217, e.g. EUR)", pattern=r"^[A-Z]*$", min_length=3,
+    max_length=3,
+)  # fmt: skip
 CURRENCY_AMOUNT = _object(
     "an amount {currency, amount}",
     ("currency", "amount"),
