@@ -391,7 +391,7 @@ def _normalize_wrapped(
     else:
         for key in params:
             if key != kind.path_param:
-                takes = f"takes only {kind.path_param}" if kind.path_param else "takes none"
+                takes = f"take only {kind.path_param}" if kind.path_param else "take none"
                 problems.append(f"pathParams.{key}: unexpected ({kind.name} {takes})")
         if kind.path_param is not None:
             if params.get(kind.path_param) is None:

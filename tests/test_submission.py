@@ -1,0 +1,547 @@
+"""The submission core: reading, validation, chunks, refs, the journal and rerun plans."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkctl.api.kinds import KIND_NAMES, KINDS, MAX_ITEMS, kind_of_operation, path_params_of
+from bulkctl.api.records import parse_bulk, parse_operation
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.submission import (
+    InvalidInput,
+    Journal,
+    RerunRefused,
+    RerunSelection,
+    derive_ref,
+    items_to_jsonl,
+    kind_named,
+    load_items,
+    parse_sequences,
+    plan_chunks,
+    plan_rerun,
+)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TRANSFERS = KINDS["transfers"]
+BLOCKS = KINDS["card-blocks"]
+
+
+def transfer(amount: Any = 100, currency: Any = "EUR", **extra: Any) -> dict[str, Any]:
+    return {
+        "profileId": "1",
+        "source": {"type": "managed_accounts", "id": "2"},
+        "destination": {"type": "managed_accounts", "id": "3"},
+        "destinationAmount": {"currency": currency, "amount": amount},
+        **extra,
+    }
+
+
+def load_text(kind: str, text: str, name: str = "-") -> list[dict[str, Any]]:
+    return load_items(KINDS[kind], name, io.StringIO(text))
+
+
+def problems_of(kind: str, text: str) -> list[str]:
+    with pytest.raises(InvalidInput) as caught:
+        load_text(kind, text)
+    assert caught.value.exit_code == ExitCode.USAGE
+    return [str(p) for p in caught.value.problems]
+
+
+# -- examples ---------------------------------------------------------------------------------
+
+
+def example_files() -> list[Path]:
+    return sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".jsonl", ".json", ".csv"))
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_every_example_file_is_valid_for_its_kind(path: Path) -> None:
+    kind = KINDS[path.name.split(".")[0]]
+    items = load_items(kind, str(path), io.StringIO())
+    assert len(items) >= 2
+    for item in items:
+        assert set(item) == ({"pathParams", "requestBody"} if kind.has_body else {"pathParams"})
+
+
+def test_every_kind_has_a_jsonl_example_and_there_is_a_csv_and_a_json_array() -> None:
+    names = {p.name for p in example_files()}
+    assert {f"{k}.jsonl" for k in KIND_NAMES} <= names
+    assert "transfers.csv" in names
+    assert any(n.endswith(".json") for n in names)
+
+
+# -- kinds ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [
+        ("/transfers", "transfers"),
+        ("/multi/transfers", "transfers"),
+        ("https://sandbox.weavr.io/multi/backoffice/transfers", "transfers"),
+        ("/managed_cards/{id}/block", "card-blocks"),
+        ("/multi/managed_cards/{card_id}/unblock", "card-unblocks"),
+        ("/managed_cards/{id}/remove", "card-removals"),
+        ("/managed_cards/{id}/spend_rules", "card-spend-rules"),
+        ("/users", "users"),
+        ("/users/{user_id}/invite", "user-invites"),
+        ("/sends", "sends"),
+        ("/outgoing_wire_transfers", "wire-transfers"),
+        ("/managed_cards/123/block", None),
+        ("/managed_accounts/{id}/block", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_bulks_operation_names_its_kind_whatever_the_prefix(
+    operation: str | None, kind: str | None
+) -> None:
+    found = kind_of_operation(operation)
+    assert (found.name if found else None) == kind
+
+
+def test_the_kinds_hold_the_specs_facts() -> None:
+    assert KINDS["card-spend-rules"].method == "PATCH"
+    assert [k for k in KIND_NAMES if KINDS[k].method != "POST"] == ["card-spend-rules"]
+    assert [k for k in KIND_NAMES if not KINDS[k].idempotent] == ["card-removals"]
+    assert sorted(k for k in KIND_NAMES if KINDS[k].offered_by("backoffice")) == [
+        "card-spend-rules",
+        "transfers",
+    ]
+    assert KINDS["wire-transfers"].required_fields == (
+        "destinationBeneficiary",
+        "profileId",
+        "sourceInstrument",
+        "transferAmount",
+    )
+    assert KINDS["user-invites"].path_param == "_user_id_"
+    assert KINDS["users"].path_param is None
+
+
+def test_kind_named_accepts_any_case_and_refuses_the_unknown() -> None:
+    assert kind_named("Card-Blocks") is BLOCKS
+    with pytest.raises(UsageError):
+        kind_named("card-block")
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def test_jsonl_takes_wrapped_and_bare_items_and_skips_blank_lines() -> None:
+    text = '{"id": "5"}\n\n{"pathParams": {"_id_": "6"}}\n'
+    assert load_text("card-blocks", text) == [
+        {"pathParams": {"_id_": "5"}},
+        {"pathParams": {"_id_": "6"}},
+    ]
+
+
+def test_a_bare_body_with_an_id_fills_the_path_parameter() -> None:
+    line = json.dumps({"id": "9", "allowAtm": False})
+    assert load_text("card-spend-rules", line) == [
+        {"pathParams": {"_id_": "9"}, "requestBody": {"allowAtm": False}}
+    ]
+
+
+def test_a_json_array_is_read_item_by_item() -> None:
+    text = json.dumps([transfer(), {"pathParams": {}, "requestBody": transfer(7)}], indent=2)
+    items = load_text("transfers", text)
+    assert [i["requestBody"]["destinationAmount"]["amount"] for i in items] == [100, 7]
+    assert all(i["pathParams"] == {} for i in items)
+
+
+def test_csv_dotted_headers_build_nested_objects_typed_by_the_spec() -> None:
+    text = (
+        "id,allowAtm,spendLimit.0.value.currency,spendLimit.0.value.amount,spendLimit.0.interval,"
+        "maxTransactionAmount,blockedMerchantCountries.0,blockedMerchantCountries.1\n"
+        "77,false,EUR,5000,DAILY,,KP,IR\n"
+    )
+    assert load_text("card-spend-rules", text) == [
+        {
+            "pathParams": {"_id_": "77"},
+            "requestBody": {
+                "allowAtm": False,
+                "spendLimit": [{"value": {"currency": "EUR", "amount": 5000}, "interval": "DAILY"}],
+                "blockedMerchantCountries": ["KP", "IR"],
+            },
+        }
+    ]
+
+
+def test_csv_keeps_ids_as_text_and_reads_stdin() -> None:
+    items = load_text("card-blocks", "id\n000123\n")
+    assert items == [{"pathParams": {"_id_": "000123"}}]
+
+
+def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "blocks.csv"
+    path.write_bytes(b"\xef\xbb\xbfid\n1\n")
+    assert load_items(BLOCKS, str(path), io.StringIO()) == [{"pathParams": {"_id_": "1"}}]
+
+
+def test_a_missing_file_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="cannot read"):
+        load_items(BLOCKS, "/nonexistent/dir/blocks.jsonl", io.StringIO())
+
+
+def test_an_empty_file_has_no_items_to_submit() -> None:
+    with pytest.raises(UsageError, match="no items"):
+        load_text("card-blocks", "\n\n")
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+def test_every_problem_is_named_with_its_line() -> None:
+    lines = [
+        json.dumps(transfer()),  # 1: fine
+        json.dumps(transfer(amount="100")),  # 2
+        "{not json",  # 3
+        json.dumps(transfer(amount=10.5, currency="eur")),  # 4: two problems
+        json.dumps({"profileId": "x"}),  # 5: pattern and three required
+        "[1, 2]",  # 6
+        json.dumps(transfer(id="4")),  # 7
+        json.dumps({"pathParams": {"_id_": "1"}, "requestBody": transfer(), "extra": 1}),  # 8
+    ]
+    problems = problems_of("transfers", "\n".join(lines))
+    assert problems == [
+        'line 2: destinationAmount.amount: must be a whole number (in the smallest unit, e.g. cents), got "100"',
+        "line 3: not JSON (Expecting property name enclosed in double quotes)",
+        'line 4: destinationAmount.currency: must be 3 capital letters (ISO-4217, e.g. EUR), got "eur"',
+        "line 4: destinationAmount.amount: must be a whole number (in the smallest unit, e.g. cents), got 10.5",
+        "line 5: source: required",
+        "line 5: destination: required",
+        "line 5: destinationAmount: required",
+        'line 5: profileId: must be digits only (0-9), got "x"',
+        "line 6: must be a JSON object, got [1, 2]",
+        "line 7: id: unexpected (transfers take no path id)",
+        "line 8: extra: unexpected beside pathParams and requestBody",
+        "line 8: pathParams._id_: unexpected (transfers take none)",
+    ]
+
+
+def test_path_ids_must_be_digit_strings() -> None:
+    text = '{"id": "12a"}\n{"id": 12}\n{}\n{"pathParams": {}}\n{"id": "1", "note": "x"}\n'
+    assert problems_of("card-blocks", text) == [
+        'line 1: id: must be digits only (0-9), got "12a"',
+        "line 2: id: must be a string of digits (in quotes), got 12",
+        "line 3: id: required (it fills _id_)",
+        "line 4: pathParams._id_: required",
+        "line 5: note: unexpected (card-blocks take only an id)",
+    ]
+
+
+def test_csv_problems_are_named_by_row() -> None:
+    text = (
+        "profileId,source.type,source.id,destination.type,destination.id,"
+        "destinationAmount.currency,destinationAmount.amount\n"
+        "1,managed_accounts,2,managed_accounts,3,EUR,100\n"
+        "1,managed_accounts,2,bank,3,EUR,12.50\n"
+        "1,managed_accounts,2,managed_accounts,3,EUR,100,surplus\n"
+        "1,managed_accounts,2,managed_accounts,3,,100\n"
+    )
+    assert problems_of("transfers", text) == [
+        'row 3: destination.type: must be one of managed_cards, managed_accounts, got "bank"',
+        'row 3: destinationAmount.amount: must be a whole number (in the smallest unit, e.g. cents), got "12.50"',
+        "row 4: 8 cells, but the header names 7",
+        "row 5: destinationAmount.currency: required",
+    ]
+
+
+def test_a_csv_header_that_cannot_build_objects_is_refused() -> None:
+    assert problems_of("transfers", "a,a.b,c,c\n1,2,3,4\n") == [
+        "row 1: column 'c' appears twice",
+        "row 1: column 'a' is both a value and the object of 'a.b'",
+    ]
+
+
+def test_a_json_array_names_the_line_each_bad_item_starts_on() -> None:
+    text = '[\n  {"id": "1"},\n  {"id": "x"},\n  {"id": "2"}\n]\n'
+    assert problems_of("card-unblocks", text) == ['line 3: id: must be digits only (0-9), got "x"']
+
+
+def test_a_broken_json_array_names_the_line() -> None:
+    problems = problems_of("card-unblocks", '[\n {"id": "1"}\n {"id": "2"}\n]')
+    assert problems == ["line 3: expected ',' or the closing ']' of the array"]
+
+
+def test_bodyless_kinds_refuse_a_request_body() -> None:
+    text = json.dumps({"pathParams": {"_user_id_": "1"}, "requestBody": {}})
+    assert problems_of("user-invites", text) == [
+        "line 1: requestBody: unexpected (user-invites take no request body)"
+    ]
+
+
+def test_sends_accept_an_instrument_or_a_beneficiary_as_destination() -> None:
+    good = transfer(destination={"beneficiaryId": "44"})
+    assert load_text("sends", json.dumps(good))[0]["requestBody"] == good
+    bad = transfer(destination={"beneficiary": "44"})
+    assert problems_of("sends", json.dumps(bad)) == [
+        'line 1: destination: must be an instrument {type, id} or a beneficiary {beneficiaryId}, got {"beneficiary": "44"}'
+    ]
+
+
+def test_users_need_name_surname_and_email() -> None:
+    assert problems_of("users", json.dumps({"name": "", "email": "a@b.c"})) == [
+        "line 1: surname: required",
+        "line 1: name: must not be empty",
+    ]
+
+
+def test_a_hostile_value_is_shown_escaped() -> None:
+    (problem,) = problems_of("card-blocks", json.dumps({"id": "\x1b[31mred"}))
+    assert "\x1b" not in problem and "\\u001b" in problem
+
+
+def test_the_error_lists_every_problem_under_one_line() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_text("card-blocks", '{"id": "a"}\n{"id": "b"}\n')
+    lines = caught.value.lines()
+    assert lines[0] == "stdin: 2 problems, nothing was sent"
+    assert len(lines) == 3
+
+
+# -- chunks and refs --------------------------------------------------------------------------
+
+
+def blocks(count: int, start: int = 1) -> list[dict[str, Any]]:
+    return [{"pathParams": {"_id_": str(n)}} for n in range(start, start + count)]
+
+
+def test_10001_items_become_two_chunks_in_order() -> None:
+    items = blocks(10_001)
+    chunks = plan_chunks(BLOCKS, items)
+    assert [len(c.items) for c in chunks] == [MAX_ITEMS, 1]
+    assert [c.index for c in chunks] == [0, 1]
+    assert chunks[0].items[0] == items[0] and chunks[1].items == [items[-1]]
+    assert chunks[0].idempotency_ref != chunks[1].idempotency_ref
+
+
+def test_a_lower_chunk_size_is_honoured_and_a_bad_one_refused() -> None:
+    assert [len(c.items) for c in plan_chunks(BLOCKS, blocks(5), chunk_size=2)] == [2, 2, 1]
+    for size in (0, MAX_ITEMS + 1):
+        with pytest.raises(UsageError):
+            plan_chunks(BLOCKS, blocks(5), chunk_size=size)
+
+
+def test_refs_are_stable_and_change_with_content_index_kind_and_source() -> None:
+    items = blocks(3)
+    ref = derive_ref(BLOCKS, items, 0)
+    assert ref == derive_ref(BLOCKS, blocks(3), 0)
+    assert ref.startswith("bulkctl-") and len(ref) <= 50
+    others = {
+        derive_ref(BLOCKS, blocks(3, start=2), 0),
+        derive_ref(BLOCKS, items[:2], 0),
+        derive_ref(BLOCKS, items, 1),
+        derive_ref(KINDS["card-unblocks"], items, 0),
+        derive_ref(BLOCKS, items, 0, source_bulk="77"),
+        derive_ref(BLOCKS, items, 0, source_bulk="78"),
+        derive_ref(BLOCKS, items, 0, nonce="n"),
+    }
+    assert ref not in others and len(others) == 7
+
+
+def test_a_ref_ignores_key_order_in_the_items() -> None:
+    one = [{"pathParams": {}, "requestBody": {"a": 1, "b": 2}}]
+    two = [{"requestBody": {"b": 2, "a": 1}, "pathParams": {}}]
+    assert derive_ref(TRANSFERS, one, 0) == derive_ref(TRANSFERS, two, 0)
+
+
+def test_new_forces_fresh_refs() -> None:
+    items = blocks(3)
+    same = plan_chunks(BLOCKS, items)[0].idempotency_ref
+    assert plan_chunks(BLOCKS, items)[0].idempotency_ref == same
+    nonces = iter(["a", "b"])
+    first = plan_chunks(BLOCKS, items, new=True, nonce=lambda: next(nonces))
+    second = plan_chunks(BLOCKS, items, new=True, nonce=lambda: next(nonces))
+    assert len({same, first[0].idempotency_ref, second[0].idempotency_ref}) == 3
+
+
+def test_card_removals_get_a_journal_key_but_no_ref() -> None:
+    (chunk,) = plan_chunks(KINDS["card-removals"], blocks(2))
+    assert chunk.idempotency_ref is None and chunk.key.startswith("bulkctl-")
+
+
+# -- journal ----------------------------------------------------------------------------------
+
+
+def test_the_journal_names_the_bulk_a_ref_became(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state", now=lambda: 1000.0)
+    assert journal.find("bulkctl-1") is None
+    journal.record("bulkctl-1", bulk_id="42", kind=BLOCKS, chunk=0, operation_count=3)
+    journal.record(
+        "bulkctl-2", bulk_id="43", kind=BLOCKS, chunk=1, operation_count=1, source_bulk="7"
+    )
+    again = Journal(tmp_path / "state")
+    entry = again.find("bulkctl-1")
+    assert entry is not None and (entry.bulk_id, entry.kind, entry.chunk) == (
+        "42",
+        "card-blocks",
+        0,
+    )
+    second = again.find("bulkctl-2")
+    assert second is not None and second.source_bulk == "7"
+    path = tmp_path / "state" / "submissions.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_journal_forgets_old_entries_and_survives_a_garbled_file(tmp_path: Path) -> None:
+    clock = [0.0]
+    journal = Journal(tmp_path, now=lambda: clock[0])
+    journal.record("old", bulk_id="1", kind=BLOCKS, chunk=0, operation_count=1)
+    clock[0] = 31 * 24 * 3600.0
+    journal.record("new", bulk_id="2", kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.find("old") is None and journal.find("new") is not None
+    (tmp_path / "submissions.json").write_text("{garbled")
+    assert journal.find("new") is None
+    journal.record("again", bulk_id="3", kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.find("again") is not None
+
+
+# -- rerun ------------------------------------------------------------------------------------
+
+
+def bulk(status: str = "PARTIALLY_COMPLETED", operation: str = "/transfers") -> Any:
+    return parse_bulk({"bulkId": "900", "status": status, "operation": operation})
+
+
+def op(
+    sequence: int,
+    status: str,
+    *,
+    code: str | None = None,
+    path: str = "/transfers",
+    payload: str | None = None,
+) -> Any:
+    raw: dict[str, Any] = {
+        "operationId": str(sequence),
+        "sequence": sequence,
+        "method": "POST",
+        "path": path,
+        "status": status,
+        "requestPayload": payload if payload is not None else json.dumps(transfer(sequence)),
+    }
+    if code:
+        raw["responsePayload"] = json.dumps({"errorCode": code, "message": code.lower()})
+    return parse_operation(raw)
+
+
+OPERATIONS = [
+    op(1, "COMPLETED"),
+    op(2, "FAILED", code="FUNDS_INSUFFICIENT"),
+    op(3, "FAILED", code="DESTINATION_NOT_FOUND"),
+    op(4, "COMPLETED"),
+    op(5, "FAILED", code="FUNDS_INSUFFICIENT"),
+    op(6, "CANCELLED"),
+    op(7, "SUBMITTED"),
+]
+
+
+def test_rerun_failed_takes_exactly_the_failed_operations_with_their_payloads() -> None:
+    plan = plan_rerun(bulk(), OPERATIONS, RerunSelection())
+    assert plan.kind is TRANSFERS and plan.source_bulk == "900"
+    assert plan.sequences == [2, 3, 5]
+    assert plan.items == [{"pathParams": {}, "requestBody": transfer(n)} for n in (2, 3, 5)]
+    assert dict(plan.left_out) == {
+        "COMPLETED": 2,
+        "not run (CANCELLED or SUBMITTED; add --not-run)": 2,
+    }
+
+
+def test_rerun_chooses_by_error_code() -> None:
+    selection = RerunSelection(error_codes=frozenset({"FUNDS_INSUFFICIENT"}))
+    plan = plan_rerun(bulk(), OPERATIONS, selection)
+    assert plan.sequences == [2, 5]
+    assert plan.left_out["FAILED with another error code"] == 1
+
+
+def test_rerun_not_run_adds_cancelled_and_submitted() -> None:
+    plan = plan_rerun(bulk(), OPERATIONS, RerunSelection(not_run=True))
+    assert plan.sequences == [2, 3, 5, 6, 7]
+    only_not_run = plan_rerun(bulk(), OPERATIONS, RerunSelection(failed=False, not_run=True))
+    assert only_not_run.sequences == [6, 7]
+    assert only_not_run.left_out["FAILED (not chosen)"] == 3
+
+
+def test_rerun_takes_sequence_ranges() -> None:
+    ranges = tuple(parse_sequences(["1-3", "5,7"]))
+    plan = plan_rerun(bulk(), OPERATIONS, RerunSelection(not_run=True, sequences=ranges))
+    assert plan.sequences == [2, 3, 5, 7]
+    assert plan.left_out["outside --sequence"] == 1
+
+
+@pytest.mark.parametrize("text", ["", "a", "3-1", "0", "1-", "-2", "1;2"])
+def test_bad_sequence_ranges_are_refused(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_sequences([text])
+
+
+def test_sequence_ranges_parse() -> None:
+    assert parse_sequences(["1-5,9", " 12 - 14 "]) == [(1, 5), (9, 9), (12, 14)]
+
+
+def test_rerun_reads_path_params_segment_by_segment_ignoring_a_prefix() -> None:
+    ops = [
+        op(1, "FAILED", path="/multi/managed_cards/111/block", payload=""),
+        op(2, "FAILED", path="/managed_cards/222/block", payload="{}"),
+    ]
+    plan = plan_rerun(bulk(operation="/multi/managed_cards/{id}/block"), ops, RerunSelection())
+    assert plan.kind is BLOCKS
+    assert plan.items == [{"pathParams": {"_id_": "111"}}, {"pathParams": {"_id_": "222"}}]
+
+
+def test_path_params_of_matches_segment_by_segment() -> None:
+    invites = KINDS["user-invites"]
+    assert path_params_of(invites, "/users/5/invite") == {"_user_id_": "5"}
+    assert path_params_of(invites, "/users/5/invites") is None
+    assert path_params_of(invites, "/users/invite") is None
+    assert path_params_of(TRANSFERS, "/multi/transfers?x=1") == {}
+    assert path_params_of(TRANSFERS, "/transfers/9") is None
+
+
+def test_rerun_refuses_unreadable_operations_naming_each_sequence() -> None:
+    ops = [
+        op(1, "FAILED"),
+        op(2, "FAILED", path="/sends"),
+        op(3, "FAILED", payload="not json"),
+        op(4, "FAILED", payload="[1]"),
+        op(5, "COMPLETED", payload="ignored: not chosen"),
+    ]
+    with pytest.raises(InvalidInput) as caught:
+        plan_rerun(bulk(), ops, RerunSelection())
+    assert [p.where for p in caught.value.problems] == ["sequence 2", "sequence 3", "sequence 4"]
+    assert "does not match /transfers" in caught.value.problems[0].message
+    assert "--sequence" in (caught.value.hint or "")
+
+
+def test_rerun_refuses_a_bulk_that_is_not_final_or_has_nothing_to_rerun() -> None:
+    with pytest.raises(RerunRefused, match="RUNNING"):
+        plan_rerun(bulk(status="RUNNING"), OPERATIONS, RerunSelection())
+    with pytest.raises(RerunRefused, match=r"nothing to rerun \(2 COMPLETED\)"):
+        plan_rerun(bulk(status="COMPLETED"), OPERATIONS[:1] + OPERATIONS[3:4], RerunSelection())
+    with pytest.raises(RerunRefused, match="no known kind"):
+        plan_rerun(bulk(operation="/cards/{id}/paint"), OPERATIONS, RerunSelection())
+
+
+def test_rerun_counts_operations_listed_twice_once() -> None:
+    plan = plan_rerun(bulk(), [*OPERATIONS, op(2, "FAILED", code="X")], RerunSelection())
+    assert plan.sequences == [2, 3, 5] and plan.left_out["listed twice by the API"] == 1
+
+
+def test_rerun_items_written_as_jsonl_are_valid_submit_input() -> None:
+    plan = plan_rerun(bulk(), OPERATIONS, RerunSelection())
+    text = items_to_jsonl(plan.items)
+    assert len(text.splitlines()) == 3
+    assert load_text("transfers", text) == plan.items
+
+
+def test_rerun_refs_differ_from_the_original_submission() -> None:
+    plan = plan_rerun(bulk(), OPERATIONS, RerunSelection())
+    fresh = plan_chunks(plan.kind, plan.items)[0].idempotency_ref
+    rerun = plan_chunks(plan.kind, plan.items, source_bulk=plan.source_bulk)[0].idempotency_ref
+    assert fresh != rerun
