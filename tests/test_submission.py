@@ -545,3 +545,52 @@ def test_rerun_refs_differ_from_the_original_submission() -> None:
     fresh = plan_chunks(plan.kind, plan.items)[0].idempotency_ref
     rerun = plan_chunks(plan.kind, plan.items, source_bulk=plan.source_bulk)[0].idempotency_ref
     assert fresh != rerun
+
+
+def wire(beneficiary: Any) -> dict[str, Any]:
+    return {
+        "profileId": "1",
+        "sourceInstrument": {"type": "managed_accounts", "id": "2"},
+        "transferAmount": {"currency": "EUR", "amount": 100},
+        "destinationBeneficiary": beneficiary,
+    }
+
+
+@pytest.mark.parametrize(
+    ("beneficiary", "valid"),
+    [
+        ({"name": "A", "iban": "MT84MALT011000012345MTLCAST001S"}, True),
+        (
+            {"name": "A", "type": "BUSINESS", "accountNumber": "12345678", "sortCode": "123456"},
+            True,
+        ),
+        ({"name": "A", "account": "X1", "address": "Street 1", "bankCountry": "GB"}, True),
+        (
+            {
+                "name": "A",
+                "bankAccountDetails": {"accountNumber": "12345678", "sortCode": "123456"},
+            },
+            True,
+        ),
+        ({"beneficiaryId": "5"}, True),
+        ({"type": "linked_accounts", "id": "5"}, True),
+        ({"name": "A", "iban": "not an iban"}, False),
+        ({"name": "A", "type": "PERSONAL", "accountNumber": "1234", "sortCode": "123456"}, False),
+        ({"name": "A"}, False),
+        ("5", False),
+    ],
+)
+def test_wire_transfers_need_one_of_the_specs_beneficiaries(beneficiary: Any, valid: bool) -> None:
+    text = json.dumps(wire(beneficiary))
+    if valid:
+        assert load_text("wire-transfers", text)[0]["requestBody"] == wire(beneficiary)
+    else:
+        (problem,) = problems_of("wire-transfers", text)
+        assert problem.startswith("line 1: destinationBeneficiary: must be a beneficiary")
+
+
+def test_a_users_email_must_look_like_one() -> None:
+    user = {"name": "A", "surname": "B", "email": "not-an-email"}
+    assert problems_of("users", json.dumps(user)) == [
+        'line 1: email: must be an email address, got "not-an-email"'
+    ]

@@ -97,7 +97,7 @@ USER_CREATE = _object(
     ("email", "name", "surname"),
     name=_string(min_length=1, max_length=50),
     surname=_string(min_length=1, max_length=50),
-    email=_string(),
+    email=Schema("string", title="an email address", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
     mobile=MOBILE,
     dateOfBirth=DATE,
     tag=TAG,
@@ -178,6 +178,56 @@ SEND_CREATE = _object(
     description=TRANSACTION_DESCRIPTION,
     scheduledTimestamp=ID,
 )
+IBAN = _string(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$", 15, 34)
+ACCOUNT_NUMBER = _string(r"^[0-9]{8}$")
+SORT_CODE = _string(r"^[0-9]{6}$")
+NAME = _string(min_length=1, max_length=150)
+# SEPA and RIX require the same fields, so "one of" is read as "any of": an object that
+# fits several alternatives is accepted
+BENEFICIARIES: tuple[Schema, ...] = (
+    _object("SEPA or RIX", ("name", "iban"), name=NAME, iban=IBAN, bankCountry=COUNTRY),
+    _object(
+        "SWIFT",
+        ("name", "account", "address", "bankCountry"),
+        name=NAME,
+        account=_string(r"^[a-zA-Z0-9]{1,34}$", 1, 34),
+        address=_string(min_length=1, max_length=150),
+        bankCountry=COUNTRY,
+    ),
+    _object(
+        "Faster Payments",
+        ("name", "type", "accountNumber", "sortCode"),
+        name=_string(min_length=1, max_length=140),
+        type=_string(enum=("PERSONAL", "BUSINESS")),
+        accountNumber=ACCOUNT_NUMBER,
+        sortCode=SORT_CODE,
+    ),
+    _object(  # deprecated in the spec, still accepted
+        "bank account details",
+        ("name", "bankAccountDetails"),
+        name=NAME,
+        bankAccountDetails=Schema(
+            "object",
+            title="{iban} or {accountNumber, sortCode}",
+            one_of=(
+                _object("IBAN", ("iban",), iban=IBAN),
+                _object(
+                    "UK account",
+                    ("accountNumber", "sortCode"),
+                    accountNumber=ACCOUNT_NUMBER,
+                    sortCode=SORT_CODE,
+                ),
+            ),
+        ),
+    ),
+    BENEFICIARY_ID,
+    _object(
+        "an external account {type, id}",
+        ("type", "id"),
+        type=_string(enum=("linked_accounts",)),
+        id=ID,
+    ),
+)
 OUTGOING_WIRE_TRANSFER_CREATE = _object(
     "an outgoing wire transfer",
     ("destinationBeneficiary", "profileId", "sourceInstrument", "transferAmount"),
@@ -192,8 +242,13 @@ OUTGOING_WIRE_TRANSFER_CREATE = _object(
     transferAmount=CURRENCY_AMOUNT,
     purpose=_string(max_length=255),
     description=_string(),
-    # one of seven beneficiary shapes: the server judges which one, and its fields
-    destinationBeneficiary=Schema("object", title="a beneficiary object"),
+    destinationBeneficiary=Schema(
+        "object",
+        title="a beneficiary: {name, iban}, {name, account, address, bankCountry}, "
+        "{name, type, accountNumber, sortCode}, {name, bankAccountDetails}, {beneficiaryId} "
+        "or {type, id}",
+        one_of=BENEFICIARIES,
+    ),
     scheduledTimestamp=ID,
 )
 
