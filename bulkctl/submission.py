@@ -19,12 +19,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bulkctl.api.kinds import DIGITS, KINDS, MAX_ITEMS, Kind, Schema, kind_of_operation
+from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, Schema, kind_of_operation
 from bulkctl.api.kinds import path_params_of as _path_params_of
-from bulkctl.api.records import BulkOperation, BulkProcess
-from bulkctl.errors import UsageError
+from bulkctl.api.records import BulkOperation, BulkProcess, as_int, as_text
+from bulkctl.errors import BulkctlError, UsageError
+
+if TYPE_CHECKING:
+    from bulkctl.api.client import ApiClient
 
 FORMATS: tuple[str, ...] = ("jsonl", "json", "csv")
 Item = dict[str, Any]  # {"pathParams": {...}, "requestBody": {...}} as sent; no body for some kinds
@@ -566,7 +569,13 @@ class Journal:
         except (OSError, ValueError):
             return {}  # unreadable: no memory of past submissions (the refs still protect)
         entries = data.get("submissions") if isinstance(data, dict) else None
-        return {k: v for k, v in (entries or {}).items() if isinstance(v, dict)}
+        if not isinstance(entries, dict):
+            return {}
+        return {
+            k: v
+            for k, v in entries.items()
+            if isinstance(v, dict) and isinstance(v.get("submittedAt"), int | float)
+        }
 
     def find(self, key: str) -> JournalEntry | None:
         raw = self._load().get(key)
@@ -575,11 +584,11 @@ class Journal:
         return JournalEntry(
             key=key,
             bulk_id=raw["bulkId"],
-            kind=str(raw.get("kind", "")),
-            chunk=int(raw.get("chunk", 0)),
-            operation_count=raw.get("operationCount"),
-            source_bulk=raw.get("sourceBulk"),
-            submitted_at=float(raw.get("submittedAt", 0)),
+            kind=as_text(raw.get("kind")) or "",
+            chunk=as_int(raw.get("chunk")) or 0,
+            operation_count=as_int(raw.get("operationCount")),
+            source_bulk=as_text(raw.get("sourceBulk")),
+            submitted_at=float(raw["submittedAt"]),
         )
 
     def record(
@@ -602,7 +611,7 @@ class Journal:
             entries = {
                 k: v
                 for k, v in self._load().items()
-                if now - float(v.get("submittedAt", 0)) < JOURNAL_KEEP_SECONDS
+                if now - float(v["submittedAt"]) < JOURNAL_KEEP_SECONDS
             }
             entries[key] = {
                 "bulkId": bulk_id,
@@ -614,6 +623,111 @@ class Journal:
             }
             payload = json.dumps({"submissions": entries}, indent=1, sort_keys=True)
             atomic_write(self.path, payload.encode("utf-8"))
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+def require_offered(kind: Kind, api: str) -> None:
+    """UsageError (exit 2) when the API in force (``multi``/``backoffice``) lacks the kind."""
+    if kind.offered_by(api):
+        return
+    offered = [k.name for k in KINDS.values() if k.offered_by(api)]
+    label = "Back Office" if api == BACKOFFICE else api
+    raise UsageError(
+        f"the {label} API has no bulk {kind.name}; it offers only {', '.join(offered)}",
+        hint="use a profile of the Multi API (bulkctl config set api multi)",
+    )
+
+
+def describe_plan(kind: Kind, chunks: Sequence[Chunk]) -> dict[str, Any]:
+    """What ``--dry-run`` shows: the request, the counts, each chunk's ref, the first item."""
+    return {
+        "kind": kind.name,
+        "method": kind.method,
+        "path": kind.path,
+        "items": sum(len(c.items) for c in chunks),
+        "chunks": [
+            {"chunk": c.index + 1, "items": len(c.items), "idempotencyRef": c.idempotency_ref}
+            for c in chunks
+        ],
+        "firstItem": chunks[0].items[0] if chunks and chunks[0].items else None,
+    }
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """The bulk one chunk became; ``already`` when the journal named it and nothing was sent."""
+
+    chunk: Chunk
+    bulk_id: str
+    operation_count: int | None
+    path: str | None
+    already: bool
+
+    def record(self) -> dict[str, Any]:
+        """The ``--json`` object: bulkId, operationCount, path, chunk (from 1), items."""
+        return {
+            "bulkId": self.bulk_id,
+            "operationCount": self.operation_count,
+            "path": self.path,
+            "chunk": self.chunk.index + 1,
+            "items": len(self.chunk.items),
+            "idempotencyRef": self.chunk.idempotency_ref,
+            "alreadySubmitted": self.already,
+        }
+
+
+def submit_chunks(
+    client: ApiClient,
+    kind: Kind,
+    chunks: Sequence[Chunk],
+    journal: Journal,
+    *,
+    source_bulk: str | None = None,
+    on_outcome: Callable[[ChunkOutcome], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[ChunkOutcome]:
+    """Submit the chunks in order, one request each, and journal every answer.
+
+    A chunk the journal already knows is not sent again: its outcome names the existing
+    bulk. The first error stops the rest and is raised with its exit code, its message
+    saying which chunks were already submitted (running the same command again is safe).
+    """
+    outcomes: list[ChunkOutcome] = []
+    for chunk in chunks:
+        known = journal.find(chunk.key)
+        if known is not None:
+            outcome = ChunkOutcome(chunk, known.bulk_id, known.operation_count, None, True)
+        else:
+            try:
+                result = client.submit_bulk(kind, chunk.items, chunk.idempotency_ref)
+            except BulkctlError as exc:
+                where = f"chunk {chunk.index + 1} of {len(chunks)}"
+                if outcomes:
+                    done = ", ".join(o.bulk_id for o in outcomes)
+                    where += f"; the chunks before it are bulks {done}"
+                exc.message = f"{exc.message} ({where})"
+                raise
+            try:
+                journal.record(
+                    chunk.key,
+                    bulk_id=result.bulk_id,
+                    kind=kind,
+                    chunk=chunk.index,
+                    operation_count=result.operation_count,
+                    source_bulk=source_bulk,
+                )
+            except OSError as exc:
+                if warn is not None:
+                    warn(f"bulk {result.bulk_id} was not written to the journal: {exc}")
+            outcome = ChunkOutcome(
+                chunk, result.bulk_id, result.operation_count, result.path, False
+            )
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
 
 
 # -- rerun ------------------------------------------------------------------------------------

@@ -7,23 +7,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bulkctl.api.client import ApiClient, RetryPolicy
 from bulkctl.api.kinds import KIND_NAMES, KINDS, MAX_ITEMS, kind_of_operation, path_params_of
 from bulkctl.api.records import parse_bulk, parse_operation
-from bulkctl.errors import ExitCode, UsageError
+from bulkctl.errors import ExitCode, NetworkError, OutcomeUnknown, UsageError
 from bulkctl.submission import (
     InvalidInput,
     Journal,
     RerunRefused,
     RerunSelection,
     derive_ref,
+    describe_plan,
     items_to_jsonl,
     kind_named,
     load_items,
     parse_sequences,
     plan_chunks,
     plan_rerun,
+    require_offered,
+    submit_chunks,
 )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -594,3 +599,151 @@ def test_a_users_email_must_look_like_one() -> None:
     assert problems_of("users", json.dumps(user)) == [
         'line 1: email: must be an email address, got "not-an-email"'
     ]
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+class Server:
+    """Answers submissions like the API: one bulk per idempotency-ref; loses chosen answers."""
+
+    def __init__(self, lose: frozenset[int] = frozenset()) -> None:
+        self.lose = lose  # 1-based numbers of the requests whose answer is lost
+        self.bulks: dict[str, str] = {}
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        ref = request.headers.get("idempotency-ref") or f"none-{len(self.requests)}"
+        bulk_id = self.bulks.setdefault(ref, str(1000 + len(self.bulks)))
+        if len(self.requests) in self.lose:
+            raise httpx.RemoteProtocolError("connection closed")
+        count = len(json.loads(request.content))
+        return httpx.Response(201, json={"bulkId": bulk_id, "operationCount": count, "path": "x"})
+
+
+def submitter(server: Server, attempts: int = 2) -> ApiClient:
+    return ApiClient(
+        base_url="https://api.example.com/multi",
+        api_key="k",
+        token="t",
+        transport=httpx.MockTransport(server),
+        retry=RetryPolicy(attempts=attempts, sleep=lambda _: None, monotonic=lambda: 0.0),
+    )
+
+
+def test_chunks_are_submitted_in_order_and_journalled(tmp_path: Path) -> None:
+    server = Server()
+    journal = Journal(tmp_path)
+    seen: list[int] = []
+    chunks = plan_chunks(BLOCKS, blocks(5), chunk_size=2)
+    outcomes = submit_chunks(
+        submitter(server), BLOCKS, chunks, journal, on_outcome=lambda o: seen.append(o.chunk.index)
+    )
+    assert seen == [0, 1, 2] and len(server.requests) == 3
+    assert [o.record()["items"] for o in outcomes] == [2, 2, 1]
+    assert [o.record()["chunk"] for o in outcomes] == [1, 2, 3]
+    assert all(journal.find(c.key) for c in chunks)
+    again = submit_chunks(submitter(server), BLOCKS, chunks, journal)
+    assert len(server.requests) == 3, "the journal named every bulk: nothing sent again"
+    assert [o.bulk_id for o in again] == [o.bulk_id for o in outcomes]
+    assert all(o.already for o in again)
+
+
+def test_a_lost_answer_then_a_repeat_gives_one_bulk_per_chunk(tmp_path: Path) -> None:
+    server = Server(lose=frozenset({2}))
+    journal = Journal(tmp_path)
+    items = [{"pathParams": {}, "requestBody": transfer(n)} for n in range(3)]
+    chunks = plan_chunks(TRANSFERS, items, chunk_size=2)
+    with pytest.raises(NetworkError) as caught:
+        submit_chunks(submitter(server, attempts=1), TRANSFERS, chunks, journal)
+    assert "chunk 2 of 2; the chunks before it are bulks 1000" in caught.value.message
+    assert len(server.bulks) == 2  # the second bulk was made; only its answer was lost
+    repeat = submit_chunks(submitter(server), TRANSFERS, chunks, journal)
+    assert len(server.bulks) == 2, "one bulk per chunk"
+    assert [(o.bulk_id, o.already) for o in repeat] == [("1000", True), ("1001", False)]
+    assert len(server.requests) == 3
+
+
+def test_a_lost_answer_is_retried_with_the_same_ref_within_one_run(tmp_path: Path) -> None:
+    server = Server(lose=frozenset({1}))
+    outcomes = submit_chunks(
+        submitter(server),
+        TRANSFERS,
+        plan_chunks(TRANSFERS, [{"pathParams": {}, "requestBody": transfer()}]),
+        Journal(tmp_path),
+    )
+    assert len(server.requests) == 2 and len(server.bulks) == 1
+    assert outcomes[0].bulk_id == "1000"
+
+
+def test_a_failed_chunk_names_the_bulks_before_it(tmp_path: Path) -> None:
+    server = Server()
+    chunks = plan_chunks(KINDS["card-removals"], blocks(3), chunk_size=2)
+    server_calls = {"n": 0}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        server_calls["n"] += 1
+        if server_calls["n"] == 2:
+            raise httpx.ReadTimeout("slow")
+        return server(request)
+
+    client = ApiClient(
+        base_url="https://api.example.com/multi",
+        api_key="k",
+        token="t",
+        transport=httpx.MockTransport(answer),
+        retry=RetryPolicy(attempts=4, sleep=lambda _: None, monotonic=lambda: 0.0),
+    )
+    with pytest.raises(OutcomeUnknown) as caught:
+        submit_chunks(client, KINDS["card-removals"], chunks, Journal(tmp_path))
+    assert server_calls["n"] == 2, "card-removals are never repeated"
+    assert "chunk 2 of 2; the chunks before it are bulks 1000" in caught.value.message
+
+
+def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the folder should be")
+    warnings: list[str] = []
+    outcomes = submit_chunks(
+        submitter(Server()),
+        BLOCKS,
+        plan_chunks(BLOCKS, blocks(1)),
+        Journal(tmp_path / "state"),
+        warn=warnings.append,
+    )
+    assert outcomes[0].bulk_id == "1000" and "journal" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"submissions": []}',
+        "[]",
+        '{"submissions": {"k": 1}}',
+        '{"submissions": {"k": {"bulkId": "1"}}}',
+    ],
+)
+def test_a_journal_of_another_shape_is_ignored(tmp_path: Path, content: str) -> None:
+    (tmp_path / "submissions.json").write_text(content)
+    journal = Journal(tmp_path)
+    assert journal.find("k") is None
+    journal.record("j", bulk_id="2", kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.find("j") is not None
+
+
+def test_the_back_office_offers_only_spend_rules_and_transfers() -> None:
+    require_offered(TRANSFERS, "backoffice")
+    require_offered(KINDS["card-spend-rules"], "backoffice")
+    require_offered(KINDS["sends"], "multi")
+    with pytest.raises(UsageError) as caught:
+        require_offered(KINDS["sends"], "backoffice")
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "only card-spend-rules, transfers" in caught.value.message
+
+
+def test_a_dry_run_describes_counts_chunks_and_the_first_item() -> None:
+    chunks = plan_chunks(BLOCKS, blocks(3), chunk_size=2)
+    plan = describe_plan(BLOCKS, chunks)
+    assert plan["items"] == 3 and plan["method"] == "POST"
+    assert [c["items"] for c in plan["chunks"]] == [2, 1]
+    assert plan["firstItem"] == {"pathParams": {"_id_": "1"}}
