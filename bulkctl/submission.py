@@ -158,11 +158,10 @@ def _parse_json_array(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
     """Element by element, so that each item is named by the line it starts on."""
     decoder = json.JSONDecoder()
     records: list[tuple[str, Any]] = []
-    ws = re.compile(r"\s*")
-    pos = ws.match(text, 0).end()  # type: ignore[union-attr]
+    pos = _skip_space(text, 0)
     if not text.startswith("[", pos):
         return [], [Problem(f"line {_line_of(text, pos)}", "expected a JSON array '['")]
-    pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
+    pos = _skip_space(text, pos + 1)
     if text.startswith("]", pos):
         return [], []
     while True:
@@ -172,14 +171,21 @@ def _parse_json_array(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
             where = f"line {_line_of(text, pos)}"
             return records, [Problem(where, f"not JSON ({_json_reason(exc)}); reading stopped")]
         records.append((f"line {_line_of(text, pos)}", value))
-        pos = ws.match(text, end).end()  # type: ignore[union-attr]
+        pos = _skip_space(text, end)
         if text.startswith(",", pos):
-            pos = ws.match(text, pos + 1).end()  # type: ignore[union-attr]
+            pos = _skip_space(text, pos + 1)
             continue
         if text.startswith("]", pos) and not text[pos + 1 :].strip():
             return records, []
         where = f"line {_line_of(text, pos)}"
         return records, [Problem(where, "expected ',' or the closing ']' of the array")]
+
+
+def _skip_space(text: str, pos: int) -> int:
+    """The first position at or after ``pos`` that is not JSON whitespace."""
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def _parse_csv(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
@@ -328,29 +334,41 @@ def check_value(value: Any, schema: Schema, name: str) -> list[str]:
     return []
 
 
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _matches(pattern: str, value: str) -> bool:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern, re.ASCII)
+    return compiled.fullmatch(value) is not None
+
+
 def _check_string(value: Any, schema: Schema, label: str) -> list[str]:
     if not isinstance(value, str):
         quoted = " (in quotes)" if isinstance(value, int | float) else ""
         return [f"{label}: must be a string{quoted}, got {_show(value)}"]
-    if schema.title and (
-        (schema.pattern and not re.fullmatch(schema.pattern, value, re.ASCII))
-        or not (schema.min_length or 0) <= len(value) <= (schema.max_length or len(value))
-    ):
+    length = len(value)
+    short = schema.min_length is not None and length < schema.min_length
+    long = schema.max_length is not None and length > schema.max_length
+    unlike = schema.pattern is not None and not _matches(schema.pattern, value)
+    if not (short or long or unlike) and (not schema.enum or value in schema.enum):
+        return []
+    if schema.title:
         return [f"{label}: must be {schema.title}, got {_show(value)}"]
     if schema.enum and value not in schema.enum:
         return [f"{label}: must be one of {', '.join(schema.enum)}, got {_show(value)}"]
-    if schema.min_length is not None and schema.min_length == schema.max_length:
-        if len(value) != schema.min_length:
-            return [f"{label}: must be {schema.min_length} characters, got {_show(value)}"]
-    elif schema.min_length is not None and len(value) < schema.min_length:
-        return [f"{label}: must not be empty"]
-    elif schema.max_length is not None and len(value) > schema.max_length:
-        return [f"{label}: at most {schema.max_length} characters, got {len(value)}"]
-    if schema.pattern is not None and not re.fullmatch(schema.pattern, value, re.ASCII):
-        if schema.pattern == DIGITS:
-            return [f"{label}: must be digits only (0-9), got {_show(value)}"]
-        return [f"{label}: does not match {schema.pattern}, got {_show(value)}"]
-    return []
+    if (short or long) and schema.min_length == schema.max_length:
+        return [f"{label}: must be {schema.min_length} characters, got {_show(value)}"]
+    if short:
+        if schema.min_length == 1:
+            return [f"{label}: must not be empty"]
+        return [f"{label}: at least {schema.min_length} characters, got {length}"]
+    if long:
+        return [f"{label}: at most {schema.max_length} characters, got {length}"]
+    if schema.pattern == DIGITS:
+        return [f"{label}: must be digits only (0-9), got {_show(value)}"]
+    return [f"{label}: does not match {schema.pattern}, got {_show(value)}"]
 
 
 def _join(name: str, key: str) -> str:
@@ -358,7 +376,7 @@ def _join(name: str, key: str) -> str:
 
 
 def _check_path_id(value: Any, label: str) -> list[str]:
-    if isinstance(value, str) and _DIGITS_RE.match(value):
+    if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
         return []
     if isinstance(value, int) and not isinstance(value, bool):
         return [f"{label}: must be a string of digits (in quotes), got {value}"]
@@ -860,7 +878,7 @@ def _item_of(kind: Kind, op: BulkOperation) -> tuple[Item, str | None]:
     params = _path_params_of(kind, op.path)
     if params is None:
         return {}, f"path {_show(op.path)} does not match {kind.operation}"
-    if kind.path_param is not None and not _DIGITS_RE.match(params[kind.path_param]):
+    if kind.path_param is not None and not _DIGITS_RE.fullmatch(params[kind.path_param]):
         return {}, f"path {_show(op.path)} holds a non-numeric id"
     item: Item = {"pathParams": params}
     if kind.body is None:

@@ -231,12 +231,14 @@ def test_every_problem_is_named_with_its_line() -> None:
 
 def test_path_ids_must_be_digit_strings() -> None:
     text = '{"id": "12a"}\n{"id": 12}\n{}\n{"pathParams": {}}\n{"id": "1", "note": "x"}\n'
+    text += '{"id": "12\\n"}\n'
     assert problems_of("card-blocks", text) == [
         'line 1: id: must be digits only (0-9), got "12a"',
         "line 2: id: must be a string of digits (in quotes), got 12",
         "line 3: id: required (it fills _id_)",
         "line 4: pathParams._id_: required",
         "line 5: note: unexpected (card-blocks take only an id)",
+        'line 6: id: must be digits only (0-9), got "12\\n"',
     ]
 
 

@@ -9,7 +9,6 @@ bulkctl checks locally (required fields, types, patterns, enums); the server jud
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -430,6 +429,3 @@ def path_params_of(kind: Kind, path: str | None) -> dict[str, str] | None:
     if len(values) != 1:
         return None
     return {kind.path_param: values[0]}
-
-
-DIGITS_RE = re.compile(DIGITS)
