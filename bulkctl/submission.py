@@ -461,6 +461,17 @@ def _normalize_bare(kind: Kind, record: dict[str, Any], from_text: bool) -> tupl
     return item, problems
 
 
+def _unsendable(item: Item) -> list[str]:
+    """What would keep the item from being sent as JSON in UTF-8: NaN, lone surrogates."""
+    try:
+        json.dumps(item, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        if isinstance(exc, UnicodeEncodeError):
+            return ["holds text that is not valid Unicode (a lone surrogate escape)"]
+        return ["holds NaN or Infinity, which JSON does not allow"]
+    return []
+
+
 def validate_records(
     kind: Kind, records: Iterable[tuple[str, Any]], *, from_text: bool = False
 ) -> tuple[list[Item], list[Problem]]:
@@ -469,6 +480,7 @@ def validate_records(
     problems: list[Problem] = []
     for where, record in records:
         item, messages = normalize_item(kind, record, from_text=from_text)
+        messages += _unsendable(item)
         problems += [Problem(where, m) for m in messages]
         items.append(item)
     return items, problems
@@ -524,7 +536,6 @@ def derive_ref(
         ["bulkctl/1", kind.name, source_bulk, index, nonce, list(items)],
         sort_keys=True,
         separators=(",", ":"),
-        ensure_ascii=False,
     )
     return REF_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
@@ -799,6 +810,20 @@ class RerunPlan:
     items: list[Item]
     sequences: list[int]  # of the chosen operations, in order
     left_out: Counter[str] = field(default_factory=Counter)  # reason -> operations
+
+    def check(self) -> None:
+        """Validate the items as ``submit`` would, naming each problem by its sequence;
+        ``InvalidInput`` when any (``--output-file`` writes them without this, to be fixed)."""
+        entries = [
+            (f"sequence {n}", item) for n, item in zip(self.sequences, self.items, strict=True)
+        ]
+        _, problems = validate_records(self.kind, entries)
+        if problems:
+            raise InvalidInput(
+                f"bulk {self.source_bulk}",
+                problems,
+                hint="write them with --output-file, fix them, and send them with submit",
+            )
 
 
 def plan_rerun(

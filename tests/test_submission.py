@@ -749,3 +749,26 @@ def test_a_dry_run_describes_counts_chunks_and_the_first_item() -> None:
     assert plan["items"] == 3 and plan["method"] == "POST"
     assert [c["items"] for c in plan["chunks"]] == [2, 1]
     assert plan["firstItem"] == {"pathParams": {"_id_": "1"}}
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"id": "1", "x": NaN}', "holds NaN or Infinity"),
+        ('{"id": "1", "x": "\\ud800"}', "not valid Unicode"),
+    ],
+)
+def test_values_that_cannot_be_sent_as_json_are_refused(line: str, problem: str) -> None:
+    (found,) = problems_of("card-spend-rules", line)
+    assert found.startswith("line 1: ") and problem in found
+
+
+def test_a_rerun_plan_is_checked_like_submit_input_naming_sequences() -> None:
+    ops = [op(1, "FAILED"), op(2, "FAILED", payload=json.dumps(transfer(amount="5")))]
+    plan = plan_rerun(bulk(), ops, RerunSelection())
+    with pytest.raises(InvalidInput) as caught:
+        plan.check()
+    assert [str(p) for p in caught.value.problems] == [
+        'sequence 2: requestBody.destinationAmount.amount: must be a whole number (in the smallest unit, e.g. cents), got "5"'
+    ]
+    plan_rerun(bulk(), ops[:1], RerunSelection()).check()
