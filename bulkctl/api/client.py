@@ -21,13 +21,16 @@ from typing import Any, TypeVar
 import httpx
 
 from bulkctl import __version__
+from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
+    BulkSubmitted,
     Page,
     ShapeError,
     parse_bulk,
     parse_bulk_page,
+    parse_bulk_submitted,
     parse_operation_page,
     parse_token,
 )
@@ -379,17 +382,18 @@ class ApiClient:
         *,
         what: str,
         params: dict[str, str] | None = None,
-        json_body: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | list[Any] | None = None,
         authenticated: bool = True,
         state_change: bool = False,
         expect_body: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, httpx.Response]:
         attempt = 0
         while True:
             attempt += 1
             sent_token = self.token
             try:
-                response = self._send(method, path, params, json_body, authenticated)
+                response = self._send(method, path, params, json_body, authenticated, headers)
             except NetworkError as exc:
                 if state_change and exc.sent:
                     raise OutcomeUnknown(
@@ -460,12 +464,13 @@ class ApiClient:
         method: str,
         path: str,
         params: dict[str, str] | None,
-        json_body: dict[str, Any] | None,
+        json_body: dict[str, Any] | list[Any] | None,
         authenticated: bool,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         if self._closed:
             raise NetworkError(f"{method} {path}: not sent, the command is ending")
-        headers = self._headers(authenticated)
+        headers = {**self._headers(authenticated), **(extra_headers or {})}
         started = time.monotonic()
         try:
             with self.limiter:
@@ -522,3 +527,40 @@ class ApiClient:
                 body_excerpt=_excerpt(response.content),
             )
         return data
+
+    # -- submissions (issue 14) -------------------------------------------------------------
+
+    def submit_bulk(
+        self, kind: Kind, items: list[dict[str, Any]], idempotency_ref: str | None
+    ) -> BulkSubmitted:
+        """Submit one chunk of 1..10,000 validated items ``{pathParams[, requestBody]}`` as a
+        new SUBMITTED bulk of ``kind``.
+
+        With an ``idempotency_ref`` (only for kinds whose endpoint documents one) the request
+        is repeated like a read after transport errors and 5xx: the same ref and payload name
+        the same bulk. Without one (card-removals) it is never repeated, and a lost answer
+        raises ``OutcomeUnknown``.
+        """
+        if not 1 <= len(items) <= MAX_ITEMS:
+            raise UsageError(f"a bulk holds 1 to {MAX_ITEMS} items, not {len(items)}")
+        headers: dict[str, str] = {}
+        if idempotency_ref is not None:
+            if not kind.idempotent:
+                raise UsageError(f"{kind.name}: the API documents no idempotency-ref")
+            headers["idempotency-ref"] = idempotency_ref
+        what = f"submit {len(items)} {kind.name}"
+        try:
+            body = self._call(
+                kind.method,
+                kind.path,
+                json_body=items,
+                what=what,
+                state_change=idempotency_ref is None,
+                headers=headers,
+            )
+        except OutcomeUnknown as exc:
+            exc.hint = (
+                f"check with: bulkctl list --operation '{kind.operation}' before sending again"
+            )
+            raise
+        return self._decode(parse_bulk_submitted, body, what)

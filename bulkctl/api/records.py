@@ -235,3 +235,30 @@ def parse_token(obj: Any) -> str:
     if problem is not None:  # it could never go in a header; the token itself is not shown
         raise ShapeError(f"the token is not plausible: it holds {problem}")
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class BulkSubmitted:
+    """The 201 answer of a submission endpoint: the new (or, for a repeated
+    idempotency-ref, the existing) SUBMITTED bulk. ``raw`` is the object as sent."""
+
+    raw: dict[str, Any]
+    bulk_id: str
+    operation_count: int | None
+    path: str | None
+
+
+def parse_bulk_submitted(obj: Any) -> BulkSubmitted:
+    """A submission's 201 answer; without a usable bulkId nothing can follow, so that is a
+    shape error."""
+    if not isinstance(obj, dict):
+        raise ShapeError(f"expected a JSON object, got {type(obj).__name__}")
+    bulk_id = as_text(obj.get("bulkId"))
+    if not bulk_id:
+        raise ShapeError("the answer holds no bulkId")
+    return BulkSubmitted(
+        raw=obj,
+        bulk_id=bulk_id,
+        operation_count=as_int(obj.get("operationCount")),
+        path=as_text(obj.get("path")),
+    )
