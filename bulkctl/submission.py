@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, Schema, kind_of_operation
 from bulkctl.api.kinds import path_params_of as _path_params_of
 from bulkctl.api.records import BulkOperation, BulkProcess, as_int, as_text
-from bulkctl.errors import BulkctlError, UsageError
+from bulkctl.errors import BulkctlError, StorageError, UsageError
+from bulkctl.safefile import atomic_write, make_private_dir, read_private, refuse_symlink
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -592,11 +593,15 @@ class Journal:
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
+            raw = read_private(self.path, "submission journal", lambda _note: None)
+        except StorageError:
             return {}  # unreadable: no memory of past submissions (the refs still protect)
+        if raw is None:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return {}  # garbled: no memory of past submissions (the refs still protect)
         entries = data.get("submissions") if isinstance(data, dict) else None
         if not isinstance(entries, dict):
             return {}
@@ -632,10 +637,11 @@ class Journal:
     ) -> None:
         from filelock import FileLock
 
-        from bulkctl.config import atomic_write
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.path) + ".lock"):
+        what = f"the journal entry of bulk {bulk_id}"
+        make_private_dir(self.path.parent, "state folder", what)
+        lock = self.path.with_name(self.path.name + ".lock")
+        refuse_symlink(lock, "submission journal lock")
+        with FileLock(str(lock)):
             now = self.now()
             entries = {
                 k: v
@@ -651,7 +657,7 @@ class Journal:
                 "submittedAt": now,
             }
             payload = json.dumps({"submissions": entries}, indent=1, sort_keys=True)
-            atomic_write(self.path, payload.encode("utf-8"))
+            atomic_write(self.path, payload.encode("utf-8"), what)
 
 
 # -- submitting -------------------------------------------------------------------------------
@@ -747,7 +753,7 @@ def submit_chunks(
                     operation_count=result.operation_count,
                     source_bulk=source_bulk,
                 )
-            except OSError as exc:
+            except (OSError, BulkctlError) as exc:
                 if warn is not None:
                     warn(f"bulk {result.bulk_id} was not written to the journal: {exc}")
             outcome = ChunkOutcome(
