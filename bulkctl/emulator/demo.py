@@ -20,7 +20,10 @@ DEMO_FILE = "demo.json"
 DEMO_LIFETIME = 3600.0
 
 
-def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
+def load_demo(
+    state_dir: Path, clock: Callable[[], float], save: Callable[[Path, bytes], None]
+) -> Emulator:
+    """The demo emulator with the journal in ``state_dir`` replayed; ``save`` writes it back."""
     path = state_dir / DEMO_FILE
     now = clock()
     journal: dict[str, Any] = {"epoch": now, "actions": []}
@@ -50,10 +53,8 @@ def load_demo(state_dir: Path, clock: Callable[[], float]) -> Emulator:
     def remember(entry: dict[str, Any]) -> None:
         journal["actions"].append(entry)
         try:
-            from bulkctl.config import atomic_write
-
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            atomic_write(path, json.dumps(journal).encode())
+            save(path, json.dumps(journal).encode())
         except OSError:
             pass  # the demo still works; it just forgets
 
