@@ -8,14 +8,18 @@ directory, written atomically under a lock, and never overwritten when it cannot
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import stat
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import tomli_w
 
 from bulkctl.demo import DEMO_API_KEY, DEMO_BASE_URL, DEMO_TOKEN
 from bulkctl.errors import ConfigError, UsageError
@@ -176,8 +180,6 @@ def parse_identity(value: str) -> tuple[str, str]:
 
 
 def is_loopback(host: str) -> bool:
-    import ipaddress
-
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -314,8 +316,6 @@ class ConfigStore:
         with FileLock(str(self.directory / (CONFIG_FILE + ".lock")), timeout=30, mode=0o600):
             data = self.load()
             mutate(data)
-            import tomli_w
-
             atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"))
 
     def set_values(self, profile: str, values: Mapping[str, str | None]) -> None:
@@ -334,8 +334,6 @@ class ConfigStore:
 
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` (0600) so that a crash leaves the old file or the new one."""
-    import tempfile
-
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)
