@@ -10,10 +10,11 @@ import threading
 from collections.abc import Sequence
 
 from bulkctl import __version__
-from bulkctl.errors import BulkctlError, ExitCode, error_text
 
 
 def _error(lines: Sequence[str]) -> None:
+    from bulkctl.errors import error_text
+
     print(error_text(lines), file=sys.stderr)
 
 
@@ -33,10 +34,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"bulkctl {__version__}")
         sys.exit(0)
 
-    # typer and the registry only past the --version fast path
+    # typer, typing (in errors) and the registry only past the --version fast path
     import typer
 
     from bulkctl.cli import app
+    from bulkctl.errors import BulkctlError, ExitCode
 
     command = typer.main.get_command(app)
     debug = "--debug" in args

@@ -11,7 +11,6 @@ import contextlib
 import ipaddress
 import os
 import stat
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -334,6 +333,8 @@ class ConfigStore:
 
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` (0600) so that a crash leaves the old file or the new one."""
+    import tempfile  # random and its hashing: ~10 ms that --help need not pay
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

@@ -7,7 +7,6 @@ Without client-side filters it costs one small request per status (limit=1, read
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -81,6 +80,8 @@ def parse(
 
 def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | None]:
     """The count per status: one limit=1 request each, or a filtered scan."""
+    from concurrent.futures import ThreadPoolExecutor  # only when counting, not for --help
+
     client = ctx.client()
     if not options.filters.active:
         workers = max(1, min(len(options.statuses), ctx.concurrency(options.concurrency)))
