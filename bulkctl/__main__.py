@@ -9,11 +9,13 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from bulkctl import __version__
+
 
 def _error(lines: Sequence[str]) -> None:
-    print(f"bulkctl: error: {lines[0]}", file=sys.stderr)
-    for line in lines[1:]:
-        print(f"  {line}", file=sys.stderr)
+    from bulkctl.errors import error_text
+
+    print(error_text(lines), file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -29,11 +31,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run one command and exit with its code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # answered before typer and the commands are imported
-        from bulkctl import __version__
-
         print(f"bulkctl {__version__}")
         sys.exit(0)
 
+    # typer, typing (in errors) and the registry only past the --version fast path
     import typer
 
     from bulkctl.cli import app

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
     from bulkctl.context import Context
 
 
+def not_logged_in(settings: Resolved) -> NotAuthenticated:
+    """The error for a profile without a token or the means to get one."""
+    return NotAuthenticated(
+        f"not logged in (profile {settings.profile}, {settings.host})",
+        hint="run: bulkctl auth login   (or try the demo: bulkctl --profile demo list)",
+    )
+
+
 def login(
     ctx: Context,
     settings: Resolved,
@@ -68,8 +76,6 @@ class Reauthenticator:
 
     def ensure_token(self) -> None:
         """Before the first request: a token, or the means to get one, or a clear error."""
-        from bulkctl.context import not_logged_in
-
         s = self.settings
         if s.get("auth_token") and s.get("api_key"):
             return

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import tomli_w
+
+from bulkctl.demo import DEMO_API_KEY, DEMO_BASE_URL, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
 from bulkctl.safefile import (
     atomic_write,
@@ -346,8 +349,6 @@ class ConfigStore:
             with FileLock(str(lock), timeout=30, mode=0o600):
                 data = self.load()
                 mutate(data)
-                import tomli_w
-
                 atomic_write(self.path, tomli_w.dumps(data).encode("utf-8"), not_saved)
         except Timeout as exc:
             cause = f"another bulkctl held {lock} for 30 seconds"
@@ -416,12 +417,10 @@ def resolve(
         values[name] = value
         sources[name] = source
     if demo:
-        from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN
-
         values.update(api_key=DEMO_API_KEY, auth_token=DEMO_TOKEN)
         sources.update(api_key="built-in demo", auth_token="built-in demo")
         if not base_url_flag:
-            values["base_url"] = "https://demo.bulkctl.invalid/multi"
+            values["base_url"] = DEMO_BASE_URL
             sources["base_url"] = "built-in demo (in-process)"
     password = None if demo else env.get(PASSWORD_ENV) or None
     return Resolved(profile=profile, values=values, sources=sources, password=password, demo=demo)

@@ -5,16 +5,19 @@ from here, so a test can swap any piece.
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bulkctl.auth import Reauthenticator
 from bulkctl.config import ConfigStore, Resolved, resolve
-from bulkctl.errors import NotAuthenticated
+from bulkctl.demo import demo_transport
+from bulkctl.errors import error_text
 
 if TYPE_CHECKING:
     import httpx
@@ -117,6 +120,10 @@ class Context:
         """Something that may change the meaning of the output; never silenced."""
         print(f"warning: {message}", file=self.stderr, flush=True)
 
+    def error(self, lines: Sequence[str]) -> None:
+        """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's."""
+        print(error_text(lines), file=self.stderr, flush=True)
+
     def debug(self, message: str) -> None:
         if self.options.debug:
             print(f"debug: {message}", file=self.stderr, flush=True)
@@ -134,8 +141,6 @@ class Context:
         """A secret typed at a hidden prompt."""
         if self.read_secret is not None:
             return self.read_secret(label)
-        import getpass
-
         return getpass.getpass(f"{label}: ", stream=self.stderr)
 
     # -- config -----------------------------------------------------------------------------
@@ -170,8 +175,6 @@ class Context:
     def client(self, *, require_token: bool = True) -> ApiClient:
         """The API client for the settings in force (one per command, shared by its threads)."""
         if self._client is None:
-            from bulkctl.auth import Reauthenticator
-
             settings = self.settings()
             settings.check_credentials()
             reauth = Reauthenticator(self, settings)
@@ -197,17 +200,7 @@ class Context:
 
         transport = self.transport
         if transport is None and settings.in_process:
-            from bulkctl.emulator.demo import load_demo
-            from bulkctl.emulator.transport import EmulatorTransport
-
-            transport = EmulatorTransport(
-                load_demo(
-                    self.state_dir,
-                    self.clock.now,
-                    read=self._read_demo_journal,
-                    write=self._write_demo_journal,
-                )
-            )
+            transport = demo_transport(self.state_dir, self.clock.now, self.note)
             self.transport = transport  # one emulator per command, shared by login and calls
         return ApiClient(
             base_url=settings.base_url,
@@ -229,27 +222,7 @@ class Context:
             reauth=reauth,
         )
 
-    def _read_demo_journal(self, path: Path) -> bytes | None:
-        """The demo's journal, on the same terms as the config file: ours, no symlink."""
-        from bulkctl.safefile import check_private_dir, read_private
-
-        check_private_dir(path.parent, "state folder")
-        return read_private(path, "demo journal", self.note)
-
-    def _write_demo_journal(self, path: Path, data: bytes, what: str) -> None:
-        from bulkctl.safefile import atomic_write, make_private_dir
-
-        make_private_dir(path.parent, "state folder", what)
-        atomic_write(path, data, what)
-
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def not_logged_in(settings: Resolved) -> NotAuthenticated:
-    return NotAuthenticated(
-        f"not logged in (profile {settings.profile}, {settings.host})",
-        hint="run: bulkctl auth login   (or try the demo: bulkctl --profile demo list)",
-    )

@@ -6,8 +6,11 @@ Every error bulkctl raises on purpose is a ``BulkctlError`` carrying its code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
+
+ERROR_PREFIX = "bulkctl: error: "
 
 
 class ExitCode(IntEnum):
@@ -89,14 +92,6 @@ class StorageError(BulkctlError):
 
 class NotAuthenticated(BulkctlError):
     exit_code = ExitCode.AUTH
-
-
-class CheckFailed(BulkctlError):
-    exit_code = ExitCode.CHECK_FAILED
-
-
-class WaitTimeout(BulkctlError):
-    exit_code = ExitCode.TIMEOUT
 
 
 class NetworkError(BulkctlError):
@@ -213,3 +208,17 @@ class MalformedResponse(ApiError):
 
 class OutcomeUnknown(NetworkError):
     """A state change was sent but no answer came: it may or may not have happened."""
+
+
+# errors that may pass by themselves: commands that poll note them and try again
+TRANSIENT_ERRORS: tuple[type[ApiError | NetworkError], ...] = (
+    NetworkError,
+    ServerError,
+    Throttled,
+    MalformedResponse,
+)
+
+
+def error_text(lines: Sequence[str]) -> str:
+    """An error for stderr: the first line after ``bulkctl: error:``, the rest indented."""
+    return "\n".join([ERROR_PREFIX + lines[0], *(f"  {line}" for line in lines[1:])])

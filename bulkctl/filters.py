@@ -16,13 +16,6 @@ from bulkctl.api.records import BulkProcess
 from bulkctl.errors import UsageError
 from bulkctl.options import parse_duration, parse_mode
 
-filter_options_help: dict[str, str] = {
-    "operation": "Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*').",
-    "mode": "Only bulks executed in this mode: on-failure-stop or on-failure-continue (any case).",
-    "since": "Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset) or an age such as 2h, 3d. Never-started bulks are left out.",
-    "until": "Only bulks whose latest timestamp (finish, else start) is before WHEN (same forms as --since). Never-started bulks are left out.",
-}
-
 
 def parse_when(value: str, now: float, what: str) -> float:
     """An ISO date or time, or an age ('2h', '3d'), as epoch seconds."""

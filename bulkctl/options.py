@@ -1,7 +1,9 @@
-"""Parsing shared by several commands: status lists, output choice, paging bounds, durations.
+"""Options shared by several commands, each declared once with its help and what completes
+its value, and the parsing they share: status lists, output choice, paging bounds, durations.
 
 Everything here turns raw argument strings into checked values or raises ``UsageError``
-(exit 2) before any request is sent.
+(exit 2) before any request is sent. A command's own options live in its file, declared
+the same way (``option(..., values=...)``), so the completion scripts find every value.
 """
 
 from __future__ import annotations
@@ -9,18 +11,81 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
-from bulkctl.api.records import INT32_MAX
+from bulkctl.api.records import BULK_STATUSES, INT32_MAX, OPERATION_STATUSES
+from bulkctl.config import ENVIRONMENTS, SETTINGS
 from bulkctl.errors import UsageError
-from bulkctl.render import FORMATS, Field, RenderOptions, check_format, pick_fields
+from bulkctl.render import (
+    BULK_ALL_FIELDS,
+    FORMATS,
+    OPERATION_ALL_FIELDS,
+    Field,
+    RenderOptions,
+    check_format,
+    pick_fields,
+)
 
 if TYPE_CHECKING:
     from bulkctl.context import Context
 
 DEFAULT_LIMIT = 20
+MIN_INTERVAL = 1.0
+SHELLS = ("bash", "zsh", "fish")
+
+
+@dataclass(frozen=True)
+class Values:
+    """What Tab offers for an option's or argument's value; the completion scripts are
+    generated from these. Given to typer as the parameter's parser, it passes text through
+    unchanged, so the click parameter itself carries its completion values."""
+
+    __name__: ClassVar[str] = "TEXT"  # click names a parser's type after it
+
+    kind: str  # the name the scripts use: bulk_status, format, profile, file, ...
+    words: tuple[str, ...] = ()  # empty for kinds the shell fills in (profile, file)
+    csv: bool = False  # comma-separated: complete the part after the last comma
+
+    def __call__(self, value: str) -> str:
+        return value
+
+    @property
+    def spec(self) -> str:
+        return f"csv:{self.kind}" if self.csv else self.kind
+
+
+BULK_STATUS_VALUES = Values("bulk_status", tuple(BULK_STATUSES), csv=True)
+OPERATION_STATUS_VALUES = Values("operation_status", tuple(OPERATION_STATUSES), csv=True)
+FORMAT_VALUES = Values("format", tuple(FORMATS))
+MODE_VALUES = Values("mode", ("on-failure-stop", "on-failure-continue"))
+ENVIRONMENT_VALUES = Values("environment", tuple(ENVIRONMENTS))
+IDENTITY_VALUES = Values("identity", ("corporate:", "consumer:"))
+SETTING_VALUES = Values("setting", tuple(SETTINGS))
+BULK_FIELD_VALUES = Values("bulk_field", tuple(f.name for f in BULK_ALL_FIELDS), csv=True)
+OPERATION_FIELD_VALUES = Values(
+    "operation_field", tuple(f.name for f in OPERATION_ALL_FIELDS), csv=True
+)
+SHELL_VALUES = Values("shell", SHELLS)
+PROFILE_VALUES = Values("profile")  # asked of `bulkctl config profiles` at Tab time
+FILE_VALUES = Values("file")
+
+
+def option(*names: str, values: Values | None = None, **settings: Any) -> Any:
+    """A typer option; ``values`` says what completes its value."""
+    return typer.Option(*names, parser=values, **settings)
+
+
+def argument(*, values: Values | None = None, **settings: Any) -> Any:
+    """A typer argument; ``values`` says what completes it."""
+    return typer.Argument(parser=values, **settings)
+
+
+def completion_values(param: Any) -> Values | None:
+    """The values a click parameter declared with ``option``/``argument`` completes to."""
+    func = getattr(getattr(param, "type", None), "func", None)
+    return func if isinstance(func, Values) else None
 
 
 def parse_statuses(
@@ -118,6 +183,14 @@ def check_concurrency(value: int | None) -> int | None:
     return value
 
 
+def check_interval(text: str) -> float:
+    """--interval: a duration of at least a second, so nobody hammers the API."""
+    seconds = parse_duration(text, "--interval")
+    if seconds < MIN_INTERVAL:
+        raise UsageError(f"--interval must be at least 1s (got {text}), so nobody hammers the API")
+    return seconds
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -133,6 +206,12 @@ def parse_duration(value: str, what: str = "duration") -> float:
 FORMAT_HELP = (
     f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise)."
 )
+STATUS_HELP = (
+    "Only bulks in this status; repeat or comma-separate for several "
+    f"({', '.join(BULK_STATUSES)}; any case)."
+)
+OPERATION_STATUS_HELP = f"Only operations in this status; repeat or comma-separate ({', '.join(OPERATION_STATUSES)}; any case)."
+FIELDS_HELP = "Comma-separated API field names to show, in this order."
 
 
 # options that several commands take, declared once so their names and help never drift
@@ -145,7 +224,8 @@ LimitOption = Annotated[
 OffsetOption = Annotated[int, typer.Option("--offset", help="Skip the first N rows.", metavar="N")]
 AllOption = Annotated[bool, typer.Option("--all", "-a", help="Every matching record.")]
 OutputOption = Annotated[
-    str | None, typer.Option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT")
+    str | None,
+    option("--output", "-o", help=FORMAT_HELP, metavar="FORMAT", values=FORMAT_VALUES),
 ]
 JsonOption = Annotated[
     bool,
@@ -159,11 +239,14 @@ JsonlOption = Annotated[
         "--jsonl", help="Shorthand for --output jsonl: one object a line, as pages arrive."
     ),
 ]
+JsonObjectOption = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 FieldsOption = Annotated[
     str | None,
-    typer.Option(
-        "--fields", help="Comma-separated API field names to show, in this order.", metavar="F1,F2"
-    ),
+    option("--fields", help=FIELDS_HELP, metavar="F1,F2", values=BULK_FIELD_VALUES),
+]
+OperationFieldsOption = Annotated[
+    str | None,
+    option("--fields", help=FIELDS_HELP, metavar="F1,F2", values=OPERATION_FIELD_VALUES),
 ]
 NoHeaderOption = Annotated[
     bool, typer.Option("--no-header", help="No header row (plain, csv, table).")
@@ -176,3 +259,72 @@ ConcurrencyOption = Annotated[
         metavar="N",
     ),
 ]
+
+# which bulks: list, watch and summary
+StatusOption = Annotated[
+    list[str] | None,
+    option("--status", "-s", help=STATUS_HELP, metavar="STATUS", values=BULK_STATUS_VALUES),
+]
+OperationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operation",
+        help="Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*').",
+        metavar="PATTERN",
+    ),
+]
+ModeOption = Annotated[
+    str | None,
+    option(
+        "--mode",
+        help="Only bulks executed in this mode: on-failure-stop or on-failure-continue (any case).",
+        metavar="MODE",
+        values=MODE_VALUES,
+    ),
+]
+SinceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset) or an age such as 2h, 3d. Never-started bulks are left out.",
+        metavar="WHEN",
+    ),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Only bulks whose latest timestamp (finish, else start) is before WHEN (same forms as --since). Never-started bulks are left out.",
+        metavar="WHEN",
+    ),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit 1 when the list shrank while paging (records may be missing)."
+    ),
+]
+
+# polling: wait and watch
+IntervalOption = Annotated[
+    str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
+]
+
+# one bulk, or several
+BulkIdArgument = Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")]
+BulkIdsArgument = Annotated[
+    list[str], typer.Argument(help="One or more bulk ids (digits).", metavar="BULK_ID...")
+]
+
+# the state changes: execute, pause, resume, cancel
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Print the request that would be sent; send nothing.")
+]
+ActionJsonOption = Annotated[
+    bool, typer.Option("--json", help="Results as a JSON array on stdout.")
+]
+
+# config get, set and unset
+KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency."
+SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=SETTING_VALUES)]

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkctl.api.records import INT32_MAX, Page
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 PAGE_SIZE = 100
 STALE_PAGES = 3  # consecutive pages adding nothing new: the server repeats itself
@@ -47,6 +49,9 @@ def page_pool(concurrency: int) -> Iterator[ThreadPoolExecutor | None]:
     if concurrency <= 1:
         yield None
         return
+    # concurrent.futures only when pages are fetched: `list --help` need not pay for it
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bulkctl-page")
     try:
         yield pool

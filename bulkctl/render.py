@@ -368,3 +368,41 @@ def _markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO
         cells = [escape_markdown(text_value(f, f.value(record, options.now))) for f in fields]
         out.write("| " + " | ".join(cells) + " |\n")
     out.flush()
+
+
+# -- one record, or one document ----------------------------------------------------------------
+
+
+def render_record(record: dict[str, Any], options: RenderOptions, out: TextIO) -> None:
+    """One record as a document: ``json`` of a whole object writes the object itself, ``plain``
+    writes ``field<TAB>value`` lines, ``table`` a grid of field and value; the other formats
+    write it as a one-row listing."""
+    if options.fmt == "json" and options.whole_objects:
+        json.dump(record, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        out.flush()
+    elif options.fmt == "plain":
+        for f in options.fields:
+            out.write(f"{f.name}\t{escape_plain(text_value(f, f.value(record, options.now)))}\n")
+        out.flush()
+    elif options.fmt == "table":
+        table_console(out, color=options.color, terminal=options.terminal).print(
+            record_grid(record, options)
+        )
+    else:
+        render([record], options, out)
+
+
+def record_grid(record: dict[str, Any], options: RenderOptions) -> Any:
+    """A rich grid of one record: a field's header in lower case, then its value; fields that
+    hold JSON are left to the caller."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold" if options.color else "")
+    grid.add_column()
+    for f in options.fields:
+        if f.kind == "json":
+            continue
+        grid.add_row(f.header.lower(), table_cell(f, f.value(record, options.now), options))
+    return grid

@@ -111,15 +111,15 @@ _bulkctl_argument_kind() {
 _bulkctl_values() {
   case "$1" in
     bulk_status) echo 'SUBMITTED RUNNING PARTIALLY_COMPLETED COMPLETED FAILED PAUSED CANCELLED' ;;
-    operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
     format) echo 'table plain json jsonl csv markdown' ;;
-    mode) echo 'on-failure-stop on-failure-continue' ;;
-    environment) echo 'sandbox production' ;;
-    identity) echo 'corporate: consumer:' ;;
-    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency' ;;
     bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration operationStatusCounts' ;;
+    mode) echo 'on-failure-stop on-failure-continue' ;;
+    operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     shell) echo 'bash zsh fish' ;;
+    identity) echo 'corporate: consumer:' ;;
+    environment) echo 'sandbox production' ;;
+    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency' ;;
     profile) command bulkctl config profiles 2>/dev/null ;;
   esac
 }

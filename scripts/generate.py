@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bulkctl.cli import root_command  # noqa: E402
 from bulkctl.completion import SHELLS, script  # noqa: E402
 from bulkctl.reference import update_readme  # noqa: E402
 
@@ -20,7 +21,8 @@ FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
 
 
 def wanted() -> dict[Path, str]:
-    files = {ROOT / "completions" / FILES[shell]: script(shell) for shell in SHELLS}
+    root = root_command()  # the generators load every command of the lazy registry
+    files = {ROOT / "completions" / FILES[shell]: script(shell, root) for shell in SHELLS}
     readme = ROOT / "README.md"
     files[readme] = update_readme(readme.read_text(encoding="utf-8"))
     return files

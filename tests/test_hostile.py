@@ -12,17 +12,18 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulkctl.actions import ActionOptions, run_action
 from bulkctl.api.records import BULK_STATUSES, OPERATION_STATUSES
-from bulkctl.commands.bulk import (
-    ActionOptions,
-    OperationsOptions,
-    run_action,
-    run_operations,
-    run_show,
-)
-from bulkctl.commands.list import ListOptions, run_list
-from bulkctl.commands.summary import SummaryOptions, run_summary
-from bulkctl.commands.wait import WaitOptions, run_wait
+from bulkctl.commands.bulk.operations import OperationsOptions
+from bulkctl.commands.bulk.operations import run as run_operations
+from bulkctl.commands.bulk.show import ShowOptions
+from bulkctl.commands.bulk.show import run as run_show
+from bulkctl.commands.list import ListOptions
+from bulkctl.commands.list import run as run_list
+from bulkctl.commands.summary import SummaryOptions
+from bulkctl.commands.summary import run as run_summary
+from bulkctl.commands.wait import WaitOptions
+from bulkctl.commands.wait import run as run_wait
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.errors import BulkctlError
 from bulkctl.filters import BulkFilter
@@ -174,7 +175,7 @@ def test_list_survives_any_page(
 def test_show_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any], fmt: str) -> None:
     ctx = context(tmp_path, lambda request: (200, bulk))
     output = output_choice(fmt, BULK_ALL_FIELDS, BULK_ALL_FIELDS)
-    survives(ctx, lambda: run_show(ctx, "5", output))
+    survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
 
 
 @given(bulks)
@@ -183,7 +184,7 @@ def test_show_on_a_terminal_survives_any_bulk(tmp_path: Path, bulk: dict[str, An
     ctx = context(tmp_path, lambda request: (200, bulk))
     ctx.stdout_tty = True
     output = output_choice(None, BULK_ALL_FIELDS, BULK_ALL_FIELDS, tty=True)
-    survives(ctx, lambda: run_show(ctx, "5", output))
+    survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
 
 
 @given(operation_pages, st.sampled_from(FORMATS), st.booleans())

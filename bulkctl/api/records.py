@@ -7,6 +7,7 @@ opaque string. Only an answer whose overall shape is wrong raises ``MalformedRes
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -147,8 +148,6 @@ class Page:
 
 
 def content_key(raw: dict[str, Any]) -> str:
-    import json
-
     return "raw:" + json.dumps(raw, sort_keys=True, default=str)
 
 

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
+from bulkctl.completion import script
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.invoke import invoke
+from bulkctl.options import SHELL_VALUES, SHELLS, argument
 
-def register(app: typer.Typer) -> None:
-    app.command("completion")(completion_command)
+
+@dataclass
+class CompletionOptions:
+    shell: str
+    root: Any  # the root click command, whose tree the script completes
 
 
-def completion_command(
-    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="SHELL")],
+def parse(ctx: Context, *, shell: str, root: Any) -> CompletionOptions:
+    """The shell, checked."""
+    if shell not in SHELLS:
+        raise UsageError(f"unknown shell {shell!r}", hint=f"shells: {', '.join(SHELLS)}")
+    return CompletionOptions(shell=shell, root=root)
+
+
+def run(ctx: Context, options: CompletionOptions) -> int:
+    """Write the script to stdout."""
+    print(script(options.shell, options.root), end="", file=ctx.stdout)
+    return 0
+
+
+def command(
+    ctx: typer.Context,
+    shell: Annotated[
+        str, argument(help="bash, zsh or fish.", metavar="SHELL", values=SHELL_VALUES)
+    ],
 ) -> None:
     """Print the completion script for SHELL (the same as completions/ in the repository).
 
     bash: bulkctl completion bash > ~/.local/share/bash-completion/completions/bulkctl
     """
-    from bulkctl.completion import SHELLS, script
-    from bulkctl.errors import UsageError
-
-    if shell not in SHELLS:
-        raise UsageError(f"unknown shell {shell!r}", hint=f"shells: {', '.join(SHELLS)}")
-    print(script(shell), end="")
+    invoke(ctx, lambda c: parse(c, shell=shell, root=ctx.find_root().command), run)

@@ -7,32 +7,31 @@ Without client-side filters it costs one small request per status (limit=1, read
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
-from bulkctl.commands.list import (
-    ListOptions,
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.filters import BulkFilter
+from bulkctl.invoke import invoke
+from bulkctl.listing import Selection, matching_bulks
+from bulkctl.options import (
+    BULK_STATUS_VALUES,
+    ConcurrencyOption,
     ModeOption,
     OperationOption,
+    OutputOption,
     SinceOption,
     StatusOption,
     UntilOption,
-)
-from bulkctl.filters import BulkFilter
-from bulkctl.options import (
-    ConcurrencyOption,
-    OutputOption,
     check_concurrency,
+    option,
     parse_statuses,
 )
-from bulkctl.render import Field
-
-if TYPE_CHECKING:
-    from bulkctl.context import Context
+from bulkctl.render import Field, RenderOptions, check_format, render, render_record
 
 SUMMARY_FIELDS = (Field("status", "STATUS", "status"), Field("count", "COUNT", "int"))
 
@@ -46,18 +45,100 @@ class SummaryOptions:
     concurrency: int | None = None
 
 
-def register(app: typer.Typer) -> None:
-    app.command("summary")(summary_command)
+def parse(
+    ctx: Context,
+    *,
+    fail_on: str | None = None,
+    status: list[str] | None = None,
+    output: str | None = None,
+    json_flag: bool = False,
+    markdown: bool = False,
+    operation: str | None = None,
+    mode: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    concurrency: int | None = None,
+) -> SummaryOptions:
+    """The arguments of ``summary``, checked."""
+    picked = [f for f, on in (("json", json_flag), ("markdown", markdown)) if on]
+    if output is not None:
+        picked.append(check_format(output))
+    if len(set(picked)) > 1:
+        raise UsageError(f"choose one output format, not {' and '.join(sorted(set(picked)))}")
+    fail_statuses = parse_statuses([fail_on] if fail_on else [], BULK_STATUSES)
+    statuses = parse_statuses(status, BULK_STATUSES) or list(BULK_STATUSES)
+    return SummaryOptions(
+        statuses=statuses + [s for s in fail_statuses if s not in statuses],
+        fail_on=fail_statuses,
+        fmt=picked[0] if picked else ("table" if ctx.stdout_tty else "plain"),
+        filters=BulkFilter.parse(
+            operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
+        ),
+        concurrency=check_concurrency(concurrency),
+    )
 
 
-def summary_command(
+def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | None]:
+    """The count per status: one limit=1 request each, or a filtered scan."""
+    from concurrent.futures import ThreadPoolExecutor  # only when counting, not for --help
+
+    client = ctx.client()
+    if not options.filters.active:
+        workers = max(1, min(len(options.statuses), ctx.concurrency(options.concurrency)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pages = pool.map(
+                lambda s: client.list_bulks(offset=0, limit=1, status=s), options.statuses
+            )
+            return {s: page.reported_count for s, page in zip(options.statuses, pages, strict=True)}
+    counts: dict[str, int | None] = {}
+    for status in options.statuses:
+        selection = Selection(
+            statuses=[status], concurrency=options.concurrency, filters=options.filters
+        )
+        with matching_bulks(ctx, selection) as (bulks, _):
+            counts[status] = sum(1 for _ in bulks)
+    return counts
+
+
+def run(ctx: Context, options: SummaryOptions) -> int:
+    """Count, write the counts, and return 9 when a --fail-on status has bulks."""
+    counts = count_statuses(ctx, options)
+    if options.fmt == "json":
+        render_record(
+            dict(counts),
+            RenderOptions(fmt="json", fields=SUMMARY_FIELDS, whole_objects=True),
+            ctx.stdout,
+        )
+    else:
+        rows: list[dict[str, Any]] = [{"status": s, "count": c} for s, c in counts.items()]
+        if options.fmt in ("table", "markdown"):
+            known = [c for c in counts.values() if c is not None]
+            rows.append(
+                {"status": "TOTAL", "count": sum(known) if len(known) == len(counts) else None}
+            )
+        render(
+            rows,
+            RenderOptions(
+                fmt=options.fmt, fields=SUMMARY_FIELDS, color=ctx.color, terminal=ctx.stdout_tty
+            ),
+            ctx.stdout,
+        )
+    failing = [f"{s} {counts[s]:,}" for s in options.fail_on if (counts.get(s) or 0) > 0]
+    if failing:
+        print(f"bulkctl: check failed: {', '.join(failing)}", file=ctx.stderr)
+        return ExitCode.CHECK_FAILED
+    return ExitCode.OK
+
+
+def command(
     ctx: typer.Context,
     fail_on: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--fail-on",
             help="Exit 9 when any of these statuses has a count above zero, e.g. FAILED,PARTIALLY_COMPLETED.",
             metavar="S1,S2",
+            values=BULK_STATUS_VALUES,
         ),
     ] = None,
     status: StatusOption = None,
@@ -79,87 +160,20 @@ def summary_command(
     Without --operation, --mode, --since or --until this is one small request per status;
     with them it reads every page of each status and counts what matches.
     """
-    from bulkctl.context import Context
-    from bulkctl.errors import UsageError
-    from bulkctl.render import check_format
-
-    picked = [f for f, on in (("json", json_flag), ("markdown", markdown)) if on]
-    if output is not None:
-        picked.append(check_format(output))
-    if len(set(picked)) > 1:
-        raise UsageError(f"choose one output format, not {' and '.join(sorted(set(picked)))}")
-    command_ctx = Context.from_process(ctx.obj)
-    fail_statuses = parse_statuses([fail_on] if fail_on else [], BULK_STATUSES)
-    statuses = parse_statuses(status, BULK_STATUSES) or list(BULK_STATUSES)
-    options = SummaryOptions(
-        statuses=statuses + [s for s in fail_statuses if s not in statuses],
-        fail_on=fail_statuses,
-        fmt=picked[0] if picked else ("table" if command_ctx.stdout_tty else "plain"),
-        filters=BulkFilter.parse(
-            operation=operation, mode=mode, since=since, until=until, now=command_ctx.clock.now()
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            fail_on=fail_on,
+            status=status,
+            output=output,
+            json_flag=json_flag,
+            markdown=markdown,
+            operation=operation,
+            mode=mode,
+            since=since,
+            until=until,
+            concurrency=concurrency,
         ),
-        concurrency=check_concurrency(concurrency),
+        run,
     )
-    try:
-        code = run_summary(command_ctx, options)
-    finally:
-        command_ctx.close()
-    raise typer.Exit(code)
-
-
-def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | None]:
-    """The count per status: one limit=1 request each, or a filtered scan."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    client = ctx.client()
-    if not options.filters.active:
-        workers = max(1, min(len(options.statuses), ctx.concurrency(options.concurrency)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pages = pool.map(
-                lambda s: client.list_bulks(offset=0, limit=1, status=s), options.statuses
-            )
-            return {s: page.reported_count for s, page in zip(options.statuses, pages, strict=True)}
-    from bulkctl.commands.list import matching_bulks
-    from bulkctl.options import OutputChoice
-
-    counts: dict[str, int | None] = {}
-    for status in options.statuses:
-        listing = ListOptions(
-            statuses=[status],
-            wanted=None,
-            offset=0,
-            output=OutputChoice("plain", [], False, False),
-            concurrency=options.concurrency,
-            filters=options.filters,
-        )
-        with matching_bulks(ctx, listing) as (bulks, _):
-            counts[status] = sum(1 for _ in bulks)
-    return counts
-
-
-def run_summary(ctx: Context, options: SummaryOptions) -> int:
-    from bulkctl.errors import ExitCode
-    from bulkctl.render import RenderOptions, render
-
-    counts = count_statuses(ctx, options)
-    if options.fmt == "json":
-        print(json.dumps(counts, indent=2), file=ctx.stdout)
-    else:
-        rows: list[dict[str, Any]] = [{"status": s, "count": c} for s, c in counts.items()]
-        if options.fmt in ("table", "markdown"):
-            known = [c for c in counts.values() if c is not None]
-            rows.append(
-                {"status": "TOTAL", "count": sum(known) if len(known) == len(counts) else None}
-            )
-        render(
-            rows,
-            RenderOptions(
-                fmt=options.fmt, fields=SUMMARY_FIELDS, color=ctx.color, terminal=ctx.stdout_tty
-            ),
-            ctx.stdout,
-        )
-    failing = [f"{s} {counts[s]:,}" for s in options.fail_on if (counts.get(s) or 0) > 0]
-    if failing:
-        print(f"bulkctl: check failed: {', '.join(failing)}", file=ctx.stderr)
-        return ExitCode.CHECK_FAILED
-    return ExitCode.OK

@@ -7,29 +7,37 @@ retried until the timeout; a bulk in a status bulkctl does not know is waited on
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bulkctl.commands.bulk import BulkIdsArgument
-from bulkctl.errors import ExitCode
-from bulkctl.options import parse_duration
+from bulkctl.api.records import BulkProcess
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.invoke import invoke
+from bulkctl.options import (
+    FILE_VALUES,
+    BulkIdsArgument,
+    IntervalOption,
+    check_interval,
+    option,
+    parse_duration,
+)
+from bulkctl.paging import listing
+from bulkctl.polling import FINAL_CODES, Poller, describe_wait, done_of_total, outcome_code
+from bulkctl.render import (
+    STATUS_STYLES,
+    RenderOptions,
+    human_duration,
+    render,
+    short_payload,
+)
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
-    from bulkctl.api.records import BulkProcess
-    from bulkctl.context import Context
-
-FINAL_CODES: dict[str, int] = {
-    "COMPLETED": ExitCode.OK,
-    "CANCELLED": ExitCode.CANCELLED,
-    "PARTIALLY_COMPLETED": ExitCode.PARTIALLY_COMPLETED,
-    "FAILED": ExitCode.FAILED,
-}
-MIN_INTERVAL = 1.0
 
 
 @dataclass
@@ -41,126 +49,31 @@ class WaitOptions:
     junit: Path | None = None
 
 
-def check_interval(text: str) -> float:
-    from bulkctl.errors import UsageError
-
-    seconds = parse_duration(text, "--interval")
-    if seconds < MIN_INTERVAL:
-        raise UsageError(f"--interval must be at least 1s (got {text}), so nobody hammers the API")
-    return seconds
-
-
-def register(app: typer.Typer) -> None:
-    app.command("wait")(wait_command)
-
-
-def wait_command(
-    ctx: typer.Context,
-    bulk_ids: BulkIdsArgument,
-    timeout: Annotated[
-        str,
-        typer.Option(
-            "--timeout", help="Give up after this long: 90s, 5m, 2h (exit 124).", metavar="DURATION"
-        ),
-    ] = "30m",
-    interval: Annotated[
-        str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
-    ] = "5s",
-    json_flag: Annotated[
-        bool, typer.Option("--json", help="Print the final bulk objects as a JSON array.")
-    ] = False,
-    junit: Annotated[
-        Path | None,
-        typer.Option(
-            "--junit", help="Write a JUnit XML report: one test case per operation.", metavar="FILE"
-        ),
-    ] = None,
-) -> None:
-    """Wait until every bulk is final (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED).
-
-    Exit 0 when all COMPLETED, else the worst: 10 CANCELLED, 11 PARTIALLY_COMPLETED,
-    12 FAILED; 124 when the timeout passes first.
-    """
-    from bulkctl.api.client import check_bulk_id
-    from bulkctl.context import Context
+def parse(
+    ctx: Context,
+    *,
+    bulk_ids: list[str],
+    timeout: str = "30m",
+    interval: str = "5s",
+    json_flag: bool = False,
+    junit: str | None = None,
+) -> WaitOptions:
+    """The arguments of ``wait``, checked."""
+    from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
 
     for bulk_id in bulk_ids:
         check_bulk_id(bulk_id)
-    options = WaitOptions(
+    return WaitOptions(
         bulk_ids=list(dict.fromkeys(bulk_ids)),
         timeout=parse_duration(timeout, "--timeout"),
         interval=check_interval(interval),
         as_json=json_flag,
-        junit=junit,
+        junit=Path(junit) if junit is not None else None,
     )
-    command_ctx = Context.from_process(ctx.obj)
-    try:
-        code = run_wait(command_ctx, options)
-    finally:
-        command_ctx.close()
-    raise typer.Exit(code)
 
 
-def outcome_code(bulks: list[BulkProcess]) -> int:
-    return max((FINAL_CODES.get(b.status or "", ExitCode.OK) for b in bulks), default=ExitCode.OK)
-
-
-def done_of_total(bulk: BulkProcess) -> str:
-    from bulkctl.commands.bulk import progress_numbers
-
-    done, total = progress_numbers(bulk)
-    return f"{done:,}/{total:,}" if total is not None else f"{done:,}/?"
-
-
-@dataclass
-class Poller:
-    """Fetches bulks until final, riding out transient errors; reports each change once."""
-
-    ctx: Context
-    client: ApiClient
-    bulk_ids: list[str]
-    latest: dict[str, BulkProcess] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)
-
-    def poll(self) -> list[tuple[str, str | None, BulkProcess]]:
-        """One round over the pending bulks; returns (id, previous status, bulk) for each change."""
-        from bulkctl.errors import MalformedResponse, NetworkError, ServerError, Throttled
-
-        changes = []
-        for bulk_id in self.pending():
-            try:
-                bulk = self.client.get_bulk(bulk_id)
-            except (NetworkError, ServerError, Throttled, MalformedResponse) as exc:
-                if self.problems.get(bulk_id) != exc.message:
-                    self.ctx.note(f"bulk {bulk_id}: {exc.message}; still waiting")
-                self.problems[bulk_id] = exc.message
-                continue
-            self.problems.pop(bulk_id, None)
-            before = self.latest.get(bulk_id)
-            self.latest[bulk_id] = bulk
-            if before is None or before.raw != bulk.raw:
-                changes.append((bulk_id, before.status if before else None, bulk))
-        return changes
-
-    def pending(self) -> list[str]:
-        return [i for i in self.bulk_ids if i not in self.latest or not self.latest[i].is_final]
-
-
-def describe_wait(bulk_id: str, bulk: BulkProcess) -> str | None:
-    """The note for a status that will not end on its own."""
-    from bulkctl.api.records import BULK_STATUSES
-
-    status = bulk.status
-    if status == "SUBMITTED":
-        return f"bulk {bulk_id} is SUBMITTED (not started); waiting for it to be executed"
-    if status == "PAUSED":
-        return f"bulk {bulk_id} is PAUSED; waiting for it to be resumed or cancelled"
-    if status not in BULK_STATUSES:
-        return f"bulk {bulk_id} is in a status bulkctl does not know ({status!r}); waiting"
-    return None
-
-
-def run_wait(ctx: Context, options: WaitOptions) -> int:
+def run(ctx: Context, options: WaitOptions) -> int:
+    """Poll until every bulk is final or the timeout passes; returns the exit code."""
     client = ctx.client()
     poller = Poller(ctx, client, options.bulk_ids)
     clock = ctx.clock
@@ -192,7 +105,11 @@ def run_wait(ctx: Context, options: WaitOptions) -> int:
     pending = poller.pending()
     finals = [poller.latest[i] for i in options.bulk_ids if i in poller.latest]
     if options.as_json:
-        print(json.dumps([b.raw for b in finals], indent=2, ensure_ascii=False), file=ctx.stdout)
+        render(
+            [b.raw for b in finals],
+            RenderOptions(fmt="json", fields=(), whole_objects=True),
+            ctx.stdout,
+        )
     if options.junit is not None:
         write_junit(ctx, client, options.junit, [b for b in finals if b.is_final])
     if pending:
@@ -200,10 +117,7 @@ def run_wait(ctx: Context, options: WaitOptions) -> int:
             f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
             for i in pending
         )
-        print(
-            f"bulkctl: error: timed out after {options.timeout:g}s; still pending: {states}",
-            file=ctx.stderr,
-        )
+        ctx.error([f"timed out after {options.timeout:g}s; still pending: {states}"])
         return ExitCode.TIMEOUT
     code = outcome_code(finals)
     if code:
@@ -229,8 +143,6 @@ class LiveTable:
         from rich.table import Table
         from rich.text import Text
 
-        from bulkctl.render import STATUS_STYLES, human_duration
-
         table = Table(box=None, pad_edge=False)
         for header in ("BULK ID", "STATUS", "DONE", "ELAPSED"):
             table.add_column(header)
@@ -254,10 +166,6 @@ class LiveTable:
 
 def write_junit(ctx: Context, client: ApiClient, path: Path, bulks: list[BulkProcess]) -> None:
     """One test suite per bulk, one test case per operation; failed operations are failures."""
-    import xml.etree.ElementTree as ET
-
-    from bulkctl.paging import listing
-
     root = ET.Element("testsuites", name="bulkctl wait")
     for bulk in bulks:
         bulk_id = bulk.bulk_id or "?"
@@ -291,13 +199,51 @@ def write_junit(ctx: Context, client: ApiClient, path: Path, bulks: list[BulkPro
     try:
         tree.write(path, encoding="utf-8", xml_declaration=True)
     except OSError as exc:
-        from bulkctl.errors import UsageError
-
         raise UsageError(f"cannot write the JUnit report {path}: {exc.strerror}") from exc
     ctx.note(f"JUnit report written to {path}")
 
 
 def _failure_message(payload: Any) -> str:
-    from bulkctl.render import short_payload
-
     return short_payload(payload, width=200) or "operation failed"
+
+
+def command(
+    ctx: typer.Context,
+    bulk_ids: BulkIdsArgument,
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout", help="Give up after this long: 90s, 5m, 2h (exit 124).", metavar="DURATION"
+        ),
+    ] = "30m",
+    interval: IntervalOption = "5s",
+    json_flag: Annotated[
+        bool, typer.Option("--json", help="Print the final bulk objects as a JSON array.")
+    ] = False,
+    junit: Annotated[
+        str | None,
+        option(
+            "--junit",
+            help="Write a JUnit XML report: one test case per operation.",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None,
+) -> None:
+    """Wait until every bulk is final (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED).
+
+    Exit 0 when all COMPLETED, else the worst: 10 CANCELLED, 11 PARTIALLY_COMPLETED,
+    12 FAILED; 124 when the timeout passes first.
+    """
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            bulk_ids=bulk_ids,
+            timeout=timeout,
+            interval=interval,
+            json_flag=json_flag,
+            junit=junit,
+        ),
+        run,
+    )

@@ -8,109 +8,102 @@ object per change: ``{"bulk": {...API fields...}, "previousStatus": ...}``.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 
-from bulkctl.api.records import BULK_STATUSES
-from bulkctl.commands.list import (
-    ListOptions,
+from bulkctl.api.records import BULK_STATUSES, BulkProcess
+from bulkctl.context import Context
+from bulkctl.errors import TRANSIENT_ERRORS, UsageError
+from bulkctl.filters import BulkFilter
+from bulkctl.invoke import invoke
+from bulkctl.listing import Selection, matching_bulks
+from bulkctl.options import (
+    AllOption,
+    ConcurrencyOption,
+    IntervalOption,
+    LimitOption,
     ModeOption,
     OperationOption,
     SinceOption,
     StatusOption,
     UntilOption,
-)
-from bulkctl.filters import BulkFilter
-from bulkctl.options import (
-    AllOption,
-    ConcurrencyOption,
-    LimitOption,
     check_concurrency,
+    check_interval,
     check_paging,
     parse_statuses,
 )
+from bulkctl.polling import Poller, describe_wait, outcome_code, progress_numbers
+from bulkctl.render import (
+    BULK_TABLE_FIELDS,
+    JSON_LINE,
+    STATUS_STYLES,
+    RenderOptions,
+    human_duration,
+    table_cell,
+    table_console,
+)
 
-if TYPE_CHECKING:
-    from bulkctl.api.records import BulkProcess
-    from bulkctl.context import Context
+
+@dataclass
+class WatchOptions:
+    interval: float
+    bulk_id: str | None = None  # one bulk until final; None: the refreshing list
+    selection: Selection | None = None  # which bulks the list shows
 
 
-def register(app: typer.Typer) -> None:
-    app.command("watch")(watch_command)
-
-
-def watch_command(
-    ctx: typer.Context,
-    bulk_id: Annotated[
-        str | None,
-        typer.Argument(
-            help="Watch this bulk until it is final (exits like wait).", metavar="[BULK_ID]"
-        ),
-    ] = None,
-    interval: Annotated[
-        str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
-    ] = "5s",
-    status: StatusOption = None,
-    limit: LimitOption = None,
-    all_records: AllOption = False,
-    operation: OperationOption = None,
-    mode: ModeOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    concurrency: ConcurrencyOption = None,
-) -> None:
-    """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
-
-    Piped, it writes one JSON object a line for each change: the bulk and its previous status.
-    """
-    from bulkctl.api.client import check_bulk_id
-    from bulkctl.commands.wait import check_interval
-    from bulkctl.context import Context
-    from bulkctl.errors import UsageError
-    from bulkctl.options import OutputChoice
-    from bulkctl.render import BULK_TABLE_FIELDS
-
+def parse(
+    ctx: Context,
+    *,
+    bulk_id: str | None = None,
+    interval: str = "5s",
+    status: list[str] | None = None,
+    limit: int | None = None,
+    all_records: bool = False,
+    operation: str | None = None,
+    mode: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    concurrency: int | None = None,
+) -> WatchOptions:
+    """The arguments of ``watch``, checked: filters and paging go only with the list."""
     seconds = check_interval(interval)
-    command_ctx = Context.from_process(ctx.obj)
-    try:
-        if bulk_id is not None:
-            check_bulk_id(bulk_id)
-            if status or operation or mode or since or until or limit or all_records:
-                raise UsageError("filters and paging options go with watch without a BULK_ID")
-            code = run_watch_bulk(command_ctx, bulk_id, seconds)
-        else:
-            options = ListOptions(
-                statuses=parse_statuses(status, BULK_STATUSES),
-                wanted=check_paging(limit, 0, all_records),
-                offset=0,
-                output=OutputChoice("table", list(BULK_TABLE_FIELDS), True, False),
-                concurrency=check_concurrency(concurrency),
-                filters=BulkFilter.parse(
-                    operation=operation,
-                    mode=mode,
-                    since=since,
-                    until=until,
-                    now=command_ctx.clock.now(),
-                ),
-            )
-            code = run_watch_list(command_ctx, options, seconds)
-    finally:
-        command_ctx.close()
-    raise typer.Exit(code)
+    if bulk_id is not None:
+        from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
+
+        check_bulk_id(bulk_id)
+        if status or operation or mode or since or until or limit or all_records:
+            raise UsageError("filters and paging options go with watch without a BULK_ID")
+        return WatchOptions(interval=seconds, bulk_id=bulk_id)
+    selection = Selection(
+        statuses=parse_statuses(status, BULK_STATUSES),
+        wanted=check_paging(limit, 0, all_records),
+        offset=0,
+        concurrency=check_concurrency(concurrency),
+        filters=BulkFilter.parse(
+            operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
+        ),
+    )
+    return WatchOptions(interval=seconds, selection=selection)
+
+
+def run(ctx: Context, options: WatchOptions) -> int:
+    """Watch one bulk (returns its exit code like ``wait``) or the list (until Ctrl-C)."""
+    if options.bulk_id is not None:
+        return watch_bulk(ctx, options.bulk_id, options.interval)
+    assert options.selection is not None
+    return watch_list(ctx, options.selection, options.interval)
 
 
 def change_line(bulk: BulkProcess, previous: str | None) -> str:
-    return json.dumps({"bulk": bulk.raw, "previousStatus": previous}, ensure_ascii=False)
+    return JSON_LINE({"bulk": bulk.raw, "previousStatus": previous})
 
 
 # -- one bulk -----------------------------------------------------------------------------------
 
 
-def run_watch_bulk(ctx: Context, bulk_id: str, interval: float) -> int:
-    from bulkctl.commands.wait import Poller, describe_wait, outcome_code
-
+def watch_bulk(ctx: Context, bulk_id: str, interval: float) -> int:
     poller = Poller(ctx, ctx.client(), [bulk_id])
     view = BulkView(ctx) if ctx.stdout_tty else None
     try:
@@ -139,8 +132,6 @@ class BulkView:
     def __init__(self, ctx: Context) -> None:
         from rich.live import Live
 
-        from bulkctl.render import table_console
-
         self.ctx = ctx
         self.first: tuple[float, int] | None = None
         self.live = Live(
@@ -153,9 +144,6 @@ class BulkView:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
-
-        from bulkctl.commands.bulk import progress_numbers
-        from bulkctl.render import STATUS_STYLES, human_duration
 
         now = self.ctx.clock.monotonic()
         done, total = progress_numbers(bulk)
@@ -194,18 +182,15 @@ class BulkView:
 # -- a list of bulks ----------------------------------------------------------------------------
 
 
-def run_watch_list(ctx: Context, options: ListOptions, interval: float) -> int:
-    from bulkctl.commands.list import matching_bulks
-    from bulkctl.errors import MalformedResponse, NetworkError, ServerError, Throttled
-
+def watch_list(ctx: Context, selection: Selection, interval: float) -> int:
     previous: dict[str, BulkProcess] = {}
     table = ListView(ctx) if ctx.stdout_tty else None
     try:
         while True:
             try:
-                with matching_bulks(ctx, options) as (bulks, _):
+                with matching_bulks(ctx, selection) as (bulks, _):
                     current = list(bulks)
-            except (NetworkError, ServerError, Throttled, MalformedResponse) as exc:
+            except TRANSIENT_ERRORS as exc:
                 ctx.note(f"{exc.message}; still watching")
                 ctx.clock.sleep(interval)
                 continue
@@ -236,8 +221,6 @@ class ListView:
     def __init__(self, ctx: Context) -> None:
         from rich.live import Live
 
-        from bulkctl.render import table_console
-
         self.ctx = ctx
         self.live = Live(
             console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=2
@@ -248,8 +231,6 @@ class ListView:
         from rich import box
         from rich.table import Table
         from rich.text import Text
-
-        from bulkctl.render import BULK_TABLE_FIELDS, RenderOptions, table_cell
 
         options = RenderOptions(
             fmt="table", fields=BULK_TABLE_FIELDS, color=self.ctx.color, now=self.ctx.clock.now()
@@ -277,3 +258,44 @@ class ListView:
 
     def stop(self) -> None:
         self.live.stop()
+
+
+def command(
+    ctx: typer.Context,
+    bulk_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Watch this bulk until it is final (exits like wait).", metavar="[BULK_ID]"
+        ),
+    ] = None,
+    interval: IntervalOption = "5s",
+    status: StatusOption = None,
+    limit: LimitOption = None,
+    all_records: AllOption = False,
+    operation: OperationOption = None,
+    mode: ModeOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    concurrency: ConcurrencyOption = None,
+) -> None:
+    """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
+
+    Piped, it writes one JSON object a line for each change: the bulk and its previous status.
+    """
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            bulk_id=bulk_id,
+            interval=interval,
+            status=status,
+            limit=limit,
+            all_records=all_records,
+            operation=operation,
+            mode=mode,
+            since=since,
+            until=until,
+            concurrency=concurrency,
+        ),
+        run,
+    )

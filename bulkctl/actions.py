@@ -1,0 +1,139 @@
+"""The state changes of a bulk (execute, pause, resume, cancel): what each needs, how it is
+confirmed, and how each id's outcome is reported. The action commands call ``run_action``;
+anything else that changes a bulk's state (a future ``ui`` or ``rerun``) must use it too.
+
+Executing moves money and cancelling is final, so both ask first on a terminal (saying
+where: environment, host, profile) and refuse without ``--yes`` anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bulkctl.api.records import BulkProcess
+from bulkctl.context import Context
+from bulkctl.errors import BulkctlError, Conflict, ExitCode, UsageError
+from bulkctl.render import RenderOptions, render
+
+ACTIONS = ("execute", "pause", "resume", "cancel")
+# the status each action needs, for saying in words why the API answered INVALID_STATE
+REQUIRED_STATUS: dict[str, tuple[str, ...]] = {
+    "execute": ("SUBMITTED",),
+    "pause": ("RUNNING",),
+    "resume": ("PAUSED",),
+    "cancel": ("RUNNING", "PAUSED"),
+}
+PAST_TENSE = {"execute": "executed", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+CONFIRMED_ACTIONS = ("execute", "cancel")
+DEFAULT_MODE = "ON_FAILURE_STOP"
+
+
+@dataclass
+class ActionOptions:
+    action: str
+    bulk_ids: list[str]
+    mode: str | None = None
+    webhook_interval: int | None = None
+    yes: bool = False
+    dry_run: bool = False
+    as_json: bool = False
+
+    def body(self) -> dict[str, Any] | None:
+        """The request body: execute's mode and webhook interval; nothing for the others."""
+        if self.action != "execute":
+            return None
+        body: dict[str, Any] = {"mode": self.mode or DEFAULT_MODE}
+        if self.webhook_interval is not None:
+            body["webhookInterval"] = self.webhook_interval
+        return body
+
+
+def action_options(action: str, bulk_ids: list[str], **settings: Any) -> ActionOptions:
+    """Checked options for ``action`` on ``bulk_ids``: every id digits only, or a usage error."""
+    from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
+
+    for bulk_id in bulk_ids:
+        check_bulk_id(bulk_id)
+    return ActionOptions(action, bulk_ids, **settings)
+
+
+def run_action(ctx: Context, options: ActionOptions) -> int:
+    """Apply the action to each id; returns the worst exit code."""
+    settings = ctx.settings()
+    action = options.action
+    if options.dry_run:
+        for bulk_id in options.bulk_ids:
+            print(f"POST {settings.base_url}/bulks/{bulk_id}/{action}", file=ctx.stdout)
+            body = options.body()
+            if body is not None:
+                print(json.dumps(body), file=ctx.stdout)
+        ctx.note(f"dry run: nothing sent ({settings.where()})")
+        return ExitCode.OK
+    needs_yes = action in CONFIRMED_ACTIONS and not options.yes
+    if needs_yes and not ctx.can_prompt:
+        raise UsageError(
+            f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
+            hint=f"pass --yes to {action} on {settings.where()}",
+        )
+    client = ctx.client()
+    results: list[dict[str, Any]] = []
+    worst = 0
+    for bulk_id in options.bulk_ids:
+        result: dict[str, Any] = {"bulkId": bulk_id, "action": action}
+        try:
+            if needs_yes:
+                bulk = client.get_bulk(bulk_id)
+                if not confirm(ctx, options, bulk, bulk_id):
+                    ctx.note(f"bulk {bulk_id}: {action} skipped")
+                    result.update(ok=False, skipped=True, exitCode=0)
+                    results.append(result)
+                    continue
+            client.act(bulk_id, action, options.body())
+            ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
+            result.update(ok=True, exitCode=0)
+        except Conflict as exc:
+            if exc.error_code == "INVALID_STATE":
+                exc.message = invalid_state_message(ctx, bulk_id, action)
+            ctx.error(exc.lines()[:1])
+            result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
+        except BulkctlError as exc:
+            if len(options.bulk_ids) == 1 and not options.as_json:
+                raise
+            lines = exc.lines()
+            first = lines[0] if bulk_id in lines[0] else f"bulk {bulk_id}: {lines[0]}"
+            ctx.error([first, *lines[1:]])
+            result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
+        worst = max(worst, int(result["exitCode"]))
+        results.append(result)
+    if options.as_json:
+        render(results, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
+    return worst
+
+
+def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:
+    """Why the API refused ``action``: the status it needs, and the one the bulk is in now."""
+    needed = " or ".join(REQUIRED_STATUS[action])
+    article = "an" if needed[0] in "AEIOU" else "a"
+    try:
+        current = ctx.client().get_bulk(bulk_id).status or "in an unknown status"
+    except BulkctlError:
+        current = "not in the right status"
+    return f"bulk {bulk_id} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+
+
+def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: str) -> bool:
+    """Ask on the terminal whether to apply the action, saying what and where; True for yes."""
+    settings = ctx.settings()
+    items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
+    what = f"{items} × {bulk.operation or '?'}"
+    if options.action == "execute":
+        what += f", {options.mode or DEFAULT_MODE}"
+    else:
+        what += f", now {bulk.status or '?'}; this cannot be undone"
+    where = settings.where()
+    if settings.is_production:
+        where = "PRODUCTION " + where.removeprefix("production ")
+    answer = ctx.ask(f"{options.action} bulk {bulk_id} on {where}: {what}? [y/N]")
+    return answer.strip().lower() in ("y", "yes")

@@ -1,0 +1,1 @@
+"""The commands on one bulk: show, operations, and the state changes (users type them without a noun)."""

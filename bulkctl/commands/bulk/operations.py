@@ -1,0 +1,178 @@
+"""``bulkctl operations``: the operations of one bulk, in sequence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.invoke import invoke
+from bulkctl.options import (
+    OPERATION_STATUS_HELP,
+    OPERATION_STATUS_VALUES,
+    AllOption,
+    BulkIdArgument,
+    ConcurrencyOption,
+    JsonlOption,
+    JsonOption,
+    LimitOption,
+    NoHeaderOption,
+    OffsetOption,
+    OperationFieldsOption,
+    OutputChoice,
+    OutputOption,
+    check_concurrency,
+    check_paging,
+    choose_output,
+    option,
+    parse_statuses,
+)
+from bulkctl.paging import listing
+from bulkctl.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render
+
+
+@dataclass
+class OperationsOptions:
+    bulk_id: str
+    statuses: list[str]
+    sequence: int | None
+    wanted: int | None
+    offset: int
+    output: OutputChoice
+    payloads: bool = False
+    concurrency: int | None = None
+
+
+def parse(
+    ctx: Context,
+    *,
+    bulk_id: str,
+    status: list[str] | None = None,
+    sequence: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    all_records: bool = False,
+    output: str | None = None,
+    json_flag: bool = False,
+    jsonl_flag: bool = False,
+    fields: str | None = None,
+    no_header: bool = False,
+    payloads: bool = False,
+    concurrency: int | None = None,
+) -> OperationsOptions:
+    """The arguments of ``operations``, checked."""
+    from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
+
+    check_bulk_id(bulk_id)
+    if sequence is not None and abs(sequence) > 2**63 - 1:
+        raise UsageError("--sequence is out of range")
+    default = OPERATION_ALL_FIELDS if payloads else OPERATION_FIELDS
+    return OperationsOptions(
+        bulk_id=bulk_id,
+        statuses=parse_statuses(status, OPERATION_STATUSES, "operation status"),
+        sequence=sequence,
+        wanted=check_paging(limit, offset, all_records),
+        offset=min(offset, INT32_MAX),
+        output=choose_output(
+            output=output,
+            json_flag=json_flag,
+            jsonl_flag=jsonl_flag,
+            fields_spec=fields,
+            header=not no_header,
+            stdout_tty=ctx.stdout_tty,
+            available=OPERATION_ALL_FIELDS,
+            default_fields=default,
+        ),
+        payloads=payloads,
+        concurrency=check_concurrency(concurrency),
+    )
+
+
+def run(ctx: Context, options: OperationsOptions) -> int:
+    """Page through the operations and render them."""
+    concurrency = ctx.concurrency(options.concurrency)
+    client = ctx.client()
+    streams: list[str | None] = [*options.statuses] or [None]
+    fetches = [
+        (
+            lambda o, n, s=s: client.list_operations(
+                options.bulk_id, offset=o, limit=n, status=s, sequence=options.sequence
+            )
+        )
+        for s in streams
+    ]
+    full = options.payloads or options.output.fmt != "table"
+    with listing(
+        fetches,
+        concurrency=concurrency,
+        key=lambda op: op.key,
+        offset=options.offset,
+        wanted=options.wanted,
+        on_page=ctx.stdout.flush,
+    ) as (records, pager):
+        rows = (op.raw for op in records)
+        written = render(rows, options.output.render_options(ctx, full_payloads=full), ctx.stdout)
+    note = pager.report.more_note(written, options.offset) if options.wanted else None
+    if note:
+        ctx.note(note)
+    return 0
+
+
+def command(
+    ctx: typer.Context,
+    bulk_id: BulkIdArgument,
+    status: Annotated[
+        list[str] | None,
+        option(
+            "--status",
+            "-s",
+            help=OPERATION_STATUS_HELP,
+            metavar="STATUS",
+            values=OPERATION_STATUS_VALUES,
+        ),
+    ] = None,
+    sequence: Annotated[
+        int | None,
+        typer.Option("--sequence", help="Only the operation at this position.", metavar="N"),
+    ] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
+    all_records: AllOption = False,
+    output: OutputOption = None,
+    json_flag: JsonOption = False,
+    jsonl_flag: JsonlOption = False,
+    fields: OperationFieldsOption = None,
+    no_header: NoHeaderOption = False,
+    payloads: Annotated[
+        bool, typer.Option("--payloads", help="Show request and response payloads in full.")
+    ] = False,
+    concurrency: ConcurrencyOption = None,
+) -> None:
+    """List the operations of one bulk, in sequence.
+
+    What failed in bulk 123?  bulkctl operations 123 --status failed
+    """
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            bulk_id=bulk_id,
+            status=status,
+            sequence=sequence,
+            limit=limit,
+            offset=offset,
+            all_records=all_records,
+            output=output,
+            json_flag=json_flag,
+            jsonl_flag=jsonl_flag,
+            fields=fields,
+            no_header=no_header,
+            payloads=payloads,
+            concurrency=concurrency,
+        ),
+        run,
+    )

@@ -1,0 +1,1 @@
+"""``bulkctl config``: read and change profile settings, and find the file."""

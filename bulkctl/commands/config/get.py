@@ -1,0 +1,38 @@
+"""``bulkctl config get KEY``: one setting's value in force."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+
+from bulkctl.config import mask, setting_named
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode
+from bulkctl.invoke import invoke
+from bulkctl.options import SettingArgument
+
+
+@dataclass
+class GetOptions:
+    key: str
+
+
+def parse(ctx: Context, *, key: str) -> GetOptions:
+    """The setting's name, checked."""
+    setting_named(key)
+    return GetOptions(key=key)
+
+
+def run(ctx: Context, options: GetOptions) -> int:
+    """Print the value (masked when secret); exit 1 when it is not set."""
+    value = ctx.settings().get(options.key)
+    if value is None:
+        return ExitCode.ERROR
+    print(mask(value) if setting_named(options.key).secret else value, file=ctx.stdout)
+    return 0
+
+
+def command(ctx: typer.Context, key: SettingArgument) -> None:
+    """Print one setting's value in force (secrets masked; see 'auth token')."""
+    invoke(ctx, lambda c: parse(c, key=key), run)

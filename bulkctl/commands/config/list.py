@@ -1,0 +1,49 @@
+"""``bulkctl config list``: every setting in force, masked where secret, with its source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+
+from bulkctl.config import SETTINGS, mask
+from bulkctl.context import Context
+from bulkctl.invoke import invoke
+from bulkctl.options import JsonObjectOption
+from bulkctl.render import RenderOptions, render_record
+
+
+@dataclass
+class ConfigListOptions:
+    as_json: bool = False
+
+
+def parse(ctx: Context, *, json_flag: bool = False) -> ConfigListOptions:
+    """The arguments of ``config list``."""
+    return ConfigListOptions(as_json=json_flag)
+
+
+def run(ctx: Context, options: ConfigListOptions) -> int:
+    """Write each setting, its value (secrets masked) and where it comes from."""
+    settings = ctx.settings()
+    rows = []
+    for name, setting in SETTINGS.items():
+        value = settings.get(name)
+        shown = mask(value) if setting.secret else (value or "")
+        rows.append({"setting": name, "value": shown, "source": settings.sources[name]})
+    if options.as_json:
+        render_record(
+            {"profile": settings.profile, "settings": rows},
+            RenderOptions(fmt="json", fields=(), whole_objects=True),
+            ctx.stdout,
+        )
+        return 0
+    print(f"# profile {settings.profile} ({ctx.store.path})", file=ctx.stdout)
+    for row in rows:
+        print(f"{row['setting']:<16} {row['value'] or '-':<40} {row['source']}", file=ctx.stdout)
+    return 0
+
+
+def command(ctx: typer.Context, json_flag: JsonObjectOption = False) -> None:
+    """Every setting of the profile in force, its value (secrets masked) and where it comes from."""
+    invoke(ctx, lambda c: parse(c, json_flag=json_flag), run)

@@ -1,0 +1,1 @@
+"""``bulkctl emulator``: the built-in emulator over real HTTP."""
