@@ -84,6 +84,12 @@ class WaitTimeout(BulkctlError):
     exit_code = ExitCode.TIMEOUT
 
 
+class DeadlineReached(BulkctlError):
+    """The command's own deadline (e.g. ``wait --timeout``) came before an answer."""
+
+    exit_code = ExitCode.TIMEOUT
+
+
 class NetworkError(BulkctlError):
     """No complete answer came back: connection refused, reset, timeout, TLS."""
 

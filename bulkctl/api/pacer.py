@@ -1,0 +1,370 @@
+"""Request quotas, client side: one pacer that every request passes before it starts.
+
+The pacer keeps the start times of recent requests and lets a request start only when no
+configured window ``N/W`` would then hold more than ``N`` starts within any ``W`` seconds
+(a sliding window, so it never overruns a server's fixed window of the same size). The
+record is shared by the user's bulkctl processes through a small binary file in the state
+folder, read and written under a lock, pruned to the largest window.
+
+Quota answers from the server (429, 409 TOO_MANY_REQUESTS) block every request of every
+process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``); without
+such a header, probes follow with growing delays. Windows the server names in
+``x-ratelimit-limit`` are learned and paced from then on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import re
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from bulkctl.errors import UsageError
+
+DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
+PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
+PROBE_CAP = 60.0
+MAGIC = b"bulkctl-pacer\x01"
+HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
+WINDOW = struct.Struct("<I d")  # limit, seconds
+MAX_STATE_BYTES = 1 << 20  # a larger file is not ours: start afresh
+MAX_ENTRIES = 100_000
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*([smhd]?)")
+
+
+class PacerClock(Protocol):
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """At most ``limit`` request starts within any ``seconds``."""
+
+    seconds: float
+    limit: int
+
+    def __str__(self) -> str:
+        return f"{self.limit} requests per {format_seconds(self.seconds)}"
+
+
+def format_seconds(seconds: float) -> str:
+    """60 -> '60s', 3600 -> '1h', 600 -> '10m', 90.5 -> '91s'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{math.ceil(seconds)}s"
+
+
+def parse_rate_limit(text: str) -> tuple[Window, ...]:
+    """'100/60s,1000/3600s' -> windows; a bare number is requests a minute; '0' is none."""
+    text = text.strip().lower()
+    if text in ("0", "off", "none"):
+        return ()
+    windows: list[Window] = []
+    for part in text.split(","):
+        part = part.strip()
+        if part.isascii() and part.isdigit():
+            part += "/60s"
+        match = _RATE.fullmatch(part)
+        seconds = float(match.group(2)) * UNITS[match.group(3) or "s"] if match else 0.0
+        if match is None or int(match.group(1)) < 1 or not 0 < seconds <= 86400:
+            raise UsageError(
+                f"invalid rate limit {text!r}",
+                hint="write N/WINDOW[,N/WINDOW...], e.g. 100/60s,1000/1h; a bare N is N a "
+                "minute; 0 turns pacing off",
+            )
+        windows.append(Window(seconds, int(match.group(1))))
+    return merge_windows(windows)
+
+
+def merge_windows(windows: Iterable[Window]) -> tuple[Window, ...]:
+    """One window per size, the strictest limit kept, sorted by size."""
+    best: dict[float, int] = {}
+    for w in windows:
+        best[w.seconds] = min(w.limit, best.get(w.seconds, w.limit))
+    return tuple(Window(s, n) for s, n in sorted(best.items()))
+
+
+def parse_limit_header(value: str | None) -> tuple[Window, ...]:
+    """The windows named in ``x-ratelimit-limit`` ('20, 10;w=60, 20;w=3600'); a bare first
+    number (the limit that was exceeded) names no window and is skipped."""
+    if not value:
+        return ()
+    windows = []
+    for part in value.split(",")[:16]:
+        limit, _, rest = part.strip().partition(";")
+        match = re.fullmatch(r"\s*w\s*=\s*(\d{1,6})\s*", rest)
+        if match is None or not limit.strip().isdigit():
+            continue
+        n, seconds = int(limit), int(match.group(1))
+        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 86400:
+            windows.append(Window(float(seconds), n))
+    return merge_windows(windows)
+
+
+class QuotaWaitTooLong(Exception):
+    """The quota allows the next request only later than the caller can wait."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PaceUsage:
+    """Requests started within the last ``seconds`` (all processes), and the limit in force."""
+
+    started: int
+    limit: int | None
+    seconds: float
+
+
+@dataclass
+class _Record:
+    starts: list[float]
+    blocked_until: float
+    learned: tuple[Window, ...]
+
+
+def state_file(state_dir: Path, base_url: str, api_key: str | None) -> Path:
+    """One record per API host and key (a programme's quota); the key is only hashed."""
+    digest = hashlib.sha256(f"{base_url}\n{api_key or ''}".encode()).hexdigest()[:16]
+    return state_dir / f"pacer-{digest}.bin"
+
+
+def encode(record: _Record) -> bytes:
+    starts = record.starts[-MAX_ENTRIES:]
+    base = starts[0] if starts else 0.0
+    # milliseconds after the oldest start, rounded up: a start never looks older than it was
+    offsets = [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts]
+    learned = record.learned[:64]
+    return b"".join(
+        [
+            MAGIC,
+            HEADER.pack(base, record.blocked_until, len(offsets), len(learned)),
+            *(WINDOW.pack(w.limit, w.seconds) for w in learned),
+            struct.pack(f"<{len(offsets)}I", *offsets),
+        ]
+    )
+
+
+def decode(data: bytes) -> _Record | None:
+    """The record in ``data``, or None when it is not a well-formed pacer file."""
+    if not data.startswith(MAGIC):
+        return None
+    try:
+        at = len(MAGIC)
+        base, blocked, count, n_learned = HEADER.unpack_from(data, at)
+        at += HEADER.size
+        learned = []
+        for _ in range(n_learned):
+            limit, seconds = WINDOW.unpack_from(data, at)
+            at += WINDOW.size
+            if 1 <= limit <= MAX_ENTRIES and 0 < seconds <= 86400:
+                learned.append(Window(seconds, limit))
+        if count > MAX_ENTRIES or len(data) != at + 4 * count:
+            return None
+        offsets = struct.unpack_from(f"<{count}I", data, at)
+    except struct.error:
+        return None
+    if not (math.isfinite(base) and math.isfinite(blocked)):
+        return None
+    return _Record([base + o / 1000 for o in offsets], blocked, merge_windows(learned))
+
+
+class Pacer:
+    """Decides when each request may start; one per command, shared by its threads."""
+
+    def __init__(
+        self,
+        windows: tuple[Window, ...],
+        *,
+        clock: PacerClock,
+        path: Path | None = None,
+        note: Callable[[str], None] | None = None,
+    ) -> None:
+        self.windows = windows
+        self.clock = clock
+        self.path = path
+        self.note = note
+        self._lock = threading.Lock()
+        self._memory = _Record([], 0.0, ())
+        self._probe = 0.0  # the delay of the last probe after a header-less quota answer
+        self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
+        self._waiting_since: float | None = None  # a wait episode is going on (noted once)
+
+    # -- what requests call ---------------------------------------------------------------
+
+    def acquire(self, max_wait: float) -> float:
+        """Block until a request may start, record its start and return its (wall) time.
+
+        Raises ``QuotaWaitTooLong`` at once when the next start lies more than ``max_wait``
+        seconds ahead."""
+        waited = 0.0
+        while True:
+            with self._state() as record:
+                now = self.clock.now()
+                ready, why = self._ready_at(record, now)
+                if ready <= now:
+                    record.starts.append(now)
+                    break
+            wait = ready - now
+            if wait > max_wait - waited + 1e-9:
+                raise QuotaWaitTooLong(
+                    f"{why}: the next request could start in {format_seconds(wait)}, "
+                    f"later than bulkctl may wait ({format_seconds(max(0.0, max_wait - waited))} "
+                    "left)"
+                )
+            self._begin_wait(why, max_wait)
+            self.clock.sleep(wait)
+            waited += wait
+        if waited == 0 and self._waiting_since is not None:
+            self._end_wait(now)
+        return now
+
+    def quota_answer(
+        self, started: float, retry_after: float | None, windows: tuple[Window, ...]
+    ) -> None:
+        """A request started at ``started`` drew a quota answer: block everyone until the time
+        the server named, else until the next probe; learn the windows it named."""
+        with self._state() as record:
+            now = self.clock.now()
+            if windows:
+                record.learned = merge_windows((*record.learned, *windows))
+            if retry_after is not None:
+                until = now + max(0.0, retry_after)
+            else:
+                # answers to requests sent before the last quota answer are the same episode
+                if started > self._last_quota_at or self._probe == 0:
+                    self._probe = min(PROBE_CAP, self._probe * 2 or PROBE_FIRST)
+                until = now + self._probe
+            record.blocked_until = max(record.blocked_until, until)
+            self._last_quota_at = now
+
+    def success(self, started: float) -> None:
+        """A request started at ``started`` was answered: probes start short again (answers to
+        requests sent before the last quota answer tell nothing)."""
+        if started > self._last_quota_at:
+            self._probe = 0.0
+
+    def usage(self, seconds: float = 60.0) -> PaceUsage:
+        """How many requests started within the last ``seconds``, and the limit for it."""
+        with self._state(write=False) as record:
+            now = self.clock.now()
+            started = sum(1 for t in record.starts if t > now - seconds)
+            limits = [w.limit for w in self._windows(record) if w.seconds == seconds]
+        return PaceUsage(started, min(limits) if limits else None, seconds)
+
+    # -- inside ---------------------------------------------------------------------------
+
+    def _windows(self, record: _Record) -> tuple[Window, ...]:
+        return merge_windows((*self.windows, *record.learned))
+
+    def _ready_at(self, record: _Record, now: float) -> tuple[float, str]:
+        ready, why = now, ""
+        if record.blocked_until > now:
+            ready, why = record.blocked_until, "the API answered that its quota is used up"
+        for window in self._windows(record):
+            at = _free_at(record.starts, window, now)
+            if at > ready:
+                ready, why = at, f"rate limit {window} reached"
+        return ready, why
+
+    def _begin_wait(self, why: str, max_wait: float) -> None:
+        if self._waiting_since is None:
+            self._waiting_since = self.clock.now()
+            if self.note is not None:
+                self.note(f"{why}; waiting (up to {format_seconds(max_wait)})")
+
+    def _end_wait(self, now: float) -> None:
+        since, self._waiting_since = self._waiting_since, None
+        if since is not None and self.note is not None:
+            self.note(f"quota wait over after {format_seconds(now - since)}; going on")
+
+    @contextlib.contextmanager
+    def _state(self, write: bool = True) -> Iterator[_Record]:
+        with self._lock:
+            if self.path is None:
+                self._prune(self._memory)
+                yield self._memory
+                return
+            from filelock import FileLock, Timeout
+
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                lock = FileLock(str(self.path) + ".lock", timeout=10, mode=0o600)
+                lock.acquire()
+            except (OSError, Timeout):
+                # an unusable state folder must not stop requests: pace this process alone
+                self.path = None
+                self._prune(self._memory)
+                yield self._memory
+                return
+            try:
+                record = self._read()
+                self._prune(record)
+                yield record
+                if write:
+                    self._write(record)
+                self._memory = record
+            finally:
+                lock.release()
+
+    def _prune(self, record: _Record) -> None:
+        now = self.clock.now()
+        horizon = max((w.seconds for w in self._windows(record)), default=0.0)
+        # a clock set back must not leave starts in the future blocking for ever
+        record.starts = sorted(min(t, now) for t in record.starts if t > now - horizon)
+        if record.blocked_until > now + 86400:
+            record.blocked_until = now
+
+    def _read(self) -> _Record:
+        assert self.path is not None
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read(MAX_STATE_BYTES + 1)
+        except FileNotFoundError:
+            return _Record([], 0.0, ())
+        except OSError:
+            return _Record(list(self._memory.starts), self._memory.blocked_until, ())
+        record = decode(data) if len(data) <= MAX_STATE_BYTES else None
+        if record is None:  # corrupt or foreign: start afresh, keeping what this process saw
+            return _Record(
+                list(self._memory.starts), self._memory.blocked_until, self._memory.learned
+            )
+        return record
+
+    def _write(self, record: _Record) -> None:
+        assert self.path is not None
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(encode(record))
+                handle.truncate()
+        except OSError:
+            pass  # pacing goes on in memory; the file is an optimisation shared between runs
+
+
+def _free_at(starts: list[float], window: Window, now: float) -> float:
+    """Earliest time >= now at which one more start keeps ``window``: the start ``limit``
+    places back from the end must have left the window."""
+    recent = [t for t in starts if t > now - window.seconds]
+    if len(recent) < window.limit:
+        return now
+    return recent[len(recent) - window.limit] + window.seconds + 1e-3  # past it, not on it
+
+
+def pacer_windows(setting: str | None) -> tuple[Window, ...]:
+    return parse_rate_limit(setting if setting is not None else DEFAULT_RATE_LIMIT)
