@@ -134,7 +134,9 @@ SETTINGS: dict[str, Setting] = {
     )
 }
 # the grammar bulkctl.api.pacer.parse_rate_limit reads (windows up to a day)
-RATE_LIMIT = re.compile(r"0|[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?(,[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?)*")
+RATE_LIMIT = re.compile(
+    r"0|[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?(,[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?)*"
+)
 PASSWORD_ENV = "BULKCTL_PASSWORD"
 PROFILE_ENV = "BULKCTL_PROFILE"
 

@@ -62,9 +62,9 @@ class Window:
 def format_seconds(seconds: float) -> str:
     """60 -> '60s', 3600 -> '1h', 600 -> '10m', 90.5 -> '91s'."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{math.ceil(seconds)}s"
+        if seconds >= size and abs(seconds - round(seconds / size) * size) < 0.01:
+            return f"{round(seconds / size)}{unit}"
+    return f"{math.ceil(seconds - 0.01)}s"
 
 
 def parse_rate_limit(text: str) -> tuple[Window, ...]:
@@ -203,7 +203,8 @@ class Pacer:
         self._memory = _Record([], 0.0, ())
         self._probe = 0.0  # the delay of the last probe after a header-less quota answer
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
-        self._waiting_since: float | None = None  # a wait episode is going on (noted once)
+        self._quota_since: float | None = None  # a wait for the API's quota is going on
+        self._pacing_noted = False
 
     # -- what requests call ---------------------------------------------------------------
 
@@ -216,23 +217,20 @@ class Pacer:
         while True:
             with self._state() as record:
                 now = self.clock.now()
-                ready, why = self._ready_at(record, now)
+                ready, why, blocked = self._ready_at(record, now)
                 if ready <= now:
                     record.starts.append(now)
-                    break
+                    return now
             wait = ready - now
             if wait > max_wait - waited + 1e-9:
+                left = format_seconds(max(0.0, max_wait - waited))
                 raise QuotaWaitTooLong(
                     f"{why}: the next request could start in {format_seconds(wait)}, "
-                    f"later than bulkctl may wait ({format_seconds(max(0.0, max_wait - waited))} "
-                    "left)"
+                    f"later than bulkctl may wait ({left} left)"
                 )
-            self._begin_wait(why, max_wait)
+            self._begin_wait(why, blocked, max_wait)
             self.clock.sleep(wait)
             waited += wait
-        if waited == 0 and self._waiting_since is not None:
-            self._end_wait(now)
-        return now
 
     def quota_answer(
         self, started: float, retry_after: float | None, windows: tuple[Window, ...]
@@ -258,6 +256,10 @@ class Pacer:
         requests sent before the last quota answer tell nothing)."""
         if started > self._last_quota_at:
             self._probe = 0.0
+            since, self._quota_since = self._quota_since, None
+            if since is not None and self.note is not None:
+                waited = format_seconds(self.clock.now() - since)
+                self.note(f"the API's quota allows requests again (waited {waited}); going on")
 
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
@@ -272,26 +274,31 @@ class Pacer:
     def _windows(self, record: _Record) -> tuple[Window, ...]:
         return merge_windows((*self.windows, *record.learned))
 
-    def _ready_at(self, record: _Record, now: float) -> tuple[float, str]:
-        ready, why = now, ""
+    def _ready_at(self, record: _Record, now: float) -> tuple[float, str, bool]:
+        """When the next start may be, why, and whether the API itself said so."""
+        ready, why, blocked = now, "", False
         if record.blocked_until > now:
-            ready, why = record.blocked_until, "the API answered that its quota is used up"
+            ready, why, blocked = (
+                record.blocked_until,
+                "the API answered that its request quota is used up",
+                True,
+            )
         for window in self._windows(record):
             at = _free_at(record.starts, window, now)
             if at > ready:
-                ready, why = at, f"rate limit {window} reached"
-        return ready, why
+                ready, why, blocked = at, f"rate limit {window} reached", False
+        return ready, why, blocked
 
-    def _begin_wait(self, why: str, max_wait: float) -> None:
-        if self._waiting_since is None:
-            self._waiting_since = self.clock.now()
+    def _begin_wait(self, why: str, blocked: bool, max_wait: float) -> None:
+        """One note when a wait for the API's quota starts; one when pacing first slows."""
+        if blocked and self._quota_since is None:
+            self._quota_since = self.clock.now()
             if self.note is not None:
-                self.note(f"{why}; waiting (up to {format_seconds(max_wait)})")
-
-    def _end_wait(self, now: float) -> None:
-        since, self._waiting_since = self._waiting_since, None
-        if since is not None and self.note is not None:
-            self.note(f"quota wait over after {format_seconds(now - since)}; going on")
+                self.note(f"{why}; waiting for it (up to {format_seconds(max_wait)})")
+        elif not blocked and not self._pacing_noted:
+            self._pacing_noted = True
+            if self.note is not None:
+                self.note(f"{why}: slowing down to stay within it")
 
     @contextlib.contextmanager
     def _state(self, write: bool = True) -> Iterator[_Record]:
