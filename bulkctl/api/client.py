@@ -363,6 +363,7 @@ class ApiClient:
     def close(self) -> None:
         self._closed = True  # workers still in flight (after Ctrl-C or an error) must not retry
         self._http.close()
+        self.pacer.close()
 
     def pace_usage(self, seconds: float = 60.0) -> PaceUsage:
         """Requests started within the last ``seconds`` by this user's bulkctl processes,

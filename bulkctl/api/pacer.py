@@ -20,13 +20,24 @@ import math
 import os
 import re
 import struct
+import sys
 import threading
+import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bulkctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the filelock package locks instead
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
 PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
@@ -148,14 +159,16 @@ def encode(record: _Record) -> bytes:
     starts = record.starts[-MAX_ENTRIES:]
     base = starts[0] if starts else 0.0
     # milliseconds after the oldest start, rounded up: a start never looks older than it was
-    offsets = [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts]
+    offsets = array("I", [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts])
+    if sys.byteorder != "little":
+        offsets.byteswap()
     learned = record.learned[:64]
     return b"".join(
         [
             MAGIC,
             HEADER.pack(base, record.blocked_until, len(offsets), len(learned)),
             *(WINDOW.pack(w.limit, w.seconds) for w in learned),
-            struct.pack(f"<{len(offsets)}I", *offsets),
+            offsets.tobytes(),
         ]
     )
 
@@ -176,12 +189,14 @@ def decode(data: bytes) -> _Record | None:
                 learned.append(Window(seconds, limit))
         if count > MAX_ENTRIES or len(data) != at + 4 * count:
             return None
-        offsets = struct.unpack_from(f"<{count}I", data, at)
-    except struct.error:
+        offsets = array("I", data[at:])
+        if sys.byteorder != "little":
+            offsets.byteswap()
+    except (struct.error, ValueError):
         return None
     if not (math.isfinite(base) and math.isfinite(blocked)):
         return None
-    return _Record([base + o / 1000 for o in offsets], blocked, merge_windows(learned))
+    return _Record(sorted(base + o / 1000 for o in offsets), blocked, merge_windows(learned))
 
 
 class Pacer:
@@ -205,6 +220,7 @@ class Pacer:
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
         self._quota_since: float | None = None  # a wait for the API's quota is going on
         self._pacing_noted = False
+        self._file: _SharedFile | None = None
 
     # -- what requests call ---------------------------------------------------------------
 
@@ -303,74 +319,146 @@ class Pacer:
     @contextlib.contextmanager
     def _state(self, write: bool = True) -> Iterator[_Record]:
         with self._lock:
-            if self.path is None:
-                self._prune(self._memory)
-                yield self._memory
-                return
-            from filelock import FileLock, Timeout
-
-            try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                lock = FileLock(str(self.path) + ".lock", timeout=10, mode=0o600)
-                lock.acquire()
-            except (OSError, Timeout):
-                # an unusable state folder must not stop requests: pace this process alone
-                self.path = None
+            shared = self._open()
+            if shared is None:
                 self._prune(self._memory)
                 yield self._memory
                 return
             try:
-                record = self._read()
+                shared.lock()
+            except OSError:
+                self._give_up_file()
+                self._prune(self._memory)
+                yield self._memory
+                return
+            try:
+                record = self._read(shared)
                 self._prune(record)
                 yield record
                 if write:
-                    self._write(record)
+                    # on failure the next reader finds what it can; pacing goes on in memory
+                    with contextlib.suppress(OSError):
+                        shared.write(encode(record))
                 self._memory = record
             finally:
-                lock.release()
+                shared.unlock()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _open(self) -> _SharedFile | None:
+        if self._file is None and self.path is not None:
+            try:
+                self._file = _SharedFile(self.path)
+            except OSError:
+                # an unusable state folder must not stop requests: pace this process alone
+                self.path = None
+        return self._file
+
+    def _give_up_file(self) -> None:
+        self.close()
+        self.path = None
 
     def _prune(self, record: _Record) -> None:
         now = self.clock.now()
         horizon = max((w.seconds for w in self._windows(record)), default=0.0)
-        # a clock set back must not leave starts in the future blocking for ever
-        record.starts = sorted(min(t, now) for t in record.starts if t > now - horizon)
+        starts = record.starts
+        if starts and (starts[0] <= now - horizon or starts[-1] > now):
+            # a clock set back must not leave starts in the future blocking for ever
+            record.starts = sorted(min(t, now) for t in starts if t > now - horizon)
         if record.blocked_until > now + 86400:
             record.blocked_until = now
 
-    def _read(self) -> _Record:
-        assert self.path is not None
+    def _read(self, shared: _SharedFile) -> _Record:
         try:
-            with open(self.path, "rb") as handle:
-                data = handle.read(MAX_STATE_BYTES + 1)
-        except FileNotFoundError:
-            return _Record([], 0.0, ())
+            data = shared.read(MAX_STATE_BYTES + 1)
         except OSError:
-            return _Record(list(self._memory.starts), self._memory.blocked_until, ())
+            data = b""
         record = decode(data) if len(data) <= MAX_STATE_BYTES else None
-        if record is None:  # corrupt or foreign: start afresh, keeping what this process saw
-            return _Record(
-                list(self._memory.starts), self._memory.blocked_until, self._memory.learned
-            )
+        if record is None:  # new, corrupt or foreign: start afresh from what this process saw
+            memory = self._memory
+            return _Record(list(memory.starts), memory.blocked_until, memory.learned)
         return record
 
-    def _write(self, record: _Record) -> None:
-        assert self.path is not None
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(encode(record))
-                handle.truncate()
-        except OSError:
-            pass  # pacing goes on in memory; the file is an optimisation shared between runs
+
+class _SharedFile:
+    """The record file, opened once and locked around each read-and-write.
+
+    On POSIX a plain ``flock`` on the file itself (microseconds, and no import at start-up);
+    elsewhere the ``filelock`` package with a lock file beside it."""
+
+    LOCK_TIMEOUT = 10.0
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        self.fd = os.open(path, flags, 0o600)
+        self.fallback: BaseFileLock | None = None
+        if fcntl is None:
+            from filelock import FileLock
+
+            self.fallback = FileLock(str(path) + ".lock", timeout=self.LOCK_TIMEOUT, mode=0o600)
+
+    def lock(self) -> None:
+        """Hold the lock, or raise OSError after LOCK_TIMEOUT seconds."""
+        if self.fallback is not None:
+            from filelock import Timeout
+
+            try:
+                self.fallback.acquire()
+            except Timeout as exc:
+                raise OSError("the pacer's state file stays locked") from exc
+            return
+        assert fcntl is not None
+        give_up = time.monotonic() + self.LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.001)  # held by another process for a read and a write: short
+
+    def unlock(self) -> None:
+        if self.fallback is not None:
+            self.fallback.release()
+        elif fcntl is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def read(self, most: int) -> bytes:
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        parts, size = [], 0
+        while size < most:
+            chunk = os.read(self.fd, most - size)
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)
+
+    def write(self, data: bytes) -> None:
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+        os.ftruncate(self.fd, len(data))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 def _free_at(starts: list[float], window: Window, now: float) -> float:
     """Earliest time >= now at which one more start keeps ``window``: the start ``limit``
     places back from the end must have left the window."""
-    recent = [t for t in starts if t > now - window.seconds]
-    if len(recent) < window.limit:
+    if len(starts) < window.limit:
         return now
-    return recent[len(recent) - window.limit] + window.seconds + 1e-3  # past it, not on it
+    # starts are sorted: the start ``limit`` places back decides
+    at = starts[len(starts) - window.limit] + window.seconds + 1e-3  # past it, not on it
+    return max(now, at)
 
 
 def pacer_windows(setting: str | None) -> tuple[Window, ...]:
