@@ -114,7 +114,7 @@ _bulkctl_values() {
     mode) echo 'on-failure-stop on-failure-continue' ;;
     environment) echo 'sandbox production' ;;
     identity) echo 'corporate: consumer:' ;;
-    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency' ;;
+    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency request_timeout rate_limit quota_wait' ;;
     bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration operationStatusCounts' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     shell) echo 'bash zsh fish' ;;

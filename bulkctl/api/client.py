@@ -180,7 +180,8 @@ def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) 
                 if decoder is None:
                     out, pending = pending, b""
                 else:
-                    out = decoder.decompress(pending, cap + 1 - size)
+                    # a step at a time: one call's output buffer stays small
+                    out = decoder.decompress(pending, min(cap + 1 - size, 8 * CHUNK_BYTES))
                     pending = decoder.unconsumed_tail
                 size += len(out)
                 if size > cap:

@@ -154,7 +154,8 @@ def status_command(
     ] = False,
 ) -> None:
     """Show the profile, environment, base URL, where each credential comes from (masked),
-    and whether the token works now (one small request). Exit 3 when it does not."""
+    and whether the token works now (one small request). Exit 3 when it does not, 6 when the
+    network fails."""
     from bulkctl.context import Context
 
     command_ctx = Context.from_process(ctx.obj)
@@ -172,6 +173,7 @@ def run_status(ctx: Context, *, as_json: bool, check: bool) -> int:
     settings = ctx.settings()
     works: bool | None = None
     problem = ""
+    failed = ExitCode.AUTH
     if check:
         try:
             ctx.client().list_bulks(offset=0, limit=1)
@@ -179,6 +181,7 @@ def run_status(ctx: Context, *, as_json: bool, check: bool) -> int:
         except BulkctlError as exc:
             works = False
             problem = exc.message
+            failed = exc.exit_code  # 3 for a token that fails; 6 when the network is down
     env_name = "production" if settings.is_production else settings.get("environment")
     info: dict[str, object] = {
         "profile": settings.profile,
@@ -213,9 +216,10 @@ def run_status(ctx: Context, *, as_json: bool, check: bool) -> int:
             value = entry["value"] or "-"
             lines.append(f"{name:<12} {value}   ({entry['source']})")
         if works is not None:
-            lines.append("token        " + ("works" if works else f"does NOT work: {problem}"))
+            verdict = "does NOT work" if failed == ExitCode.AUTH else "could not be checked"
+            lines.append("token        " + ("works" if works else f"{verdict}: {problem}"))
         print("\n".join(lines), file=ctx.stdout)
-    return ExitCode.OK if works is not False else ExitCode.AUTH
+    return ExitCode.OK if works is not False else failed
 
 
 @app.command("logout")
