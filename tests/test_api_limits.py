@@ -299,3 +299,18 @@ def test_a_plain_state_change_is_still_not_repeated_once_sent() -> None:
     with pytest.raises(OutcomeUnknown):
         client.act("5", "cancel")
     script.verify()
+
+
+def test_a_failed_re_login_is_not_tried_again_for_the_same_token() -> None:
+    logins: list[str] = []
+
+    def reauth() -> None:
+        logins.append("login")
+
+    script = Script([answer(401), answer(401)])
+    client, _, _ = client_for(script, reauth=reauth)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            client.list_bulks(offset=0, limit=1)
+    assert logins == ["login"]  # one prompt or login, not one per request or thread
+    script.verify()

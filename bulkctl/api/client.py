@@ -330,6 +330,7 @@ class ApiClient:
         self.deadline: float | None = None
         self.pacer = pacer or Pacer((), clock=_PolicyClock(self.retry))
         self._reauth_lock = threading.Lock()
+        self._reauth_failed: tuple[str | None] | None = None  # the token a login failed to replace
         self._closed = False
         self._timeouts = (connect_timeout, read_timeout)
         cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
@@ -619,8 +620,11 @@ class ApiClient:
         with self._reauth_lock:
             if self.token != rejected_token:
                 return True  # another thread already refreshed it
+            if self._reauth_failed and self._reauth_failed[0] == rejected_token:
+                return False  # one failed login for a token is enough: no prompt per thread
             token = self.reauth()
             if not token:
+                self._reauth_failed = (rejected_token,)
                 return False
             self.token = token
             return True

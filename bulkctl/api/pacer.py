@@ -270,12 +270,14 @@ class Pacer:
     def success(self, started: float) -> None:
         """A request started at ``started`` was answered: probes start short again (answers to
         requests sent before the last quota answer tell nothing)."""
-        if started > self._last_quota_at:
+        with self._lock:
+            if started <= self._last_quota_at:
+                return
             self._probe = 0.0
             since, self._quota_since = self._quota_since, None
-            if since is not None and self.note is not None:
-                waited = format_seconds(self.clock.now() - since)
-                self.note(f"the API's quota allows requests again (waited {waited}); going on")
+        if since is not None and self.note is not None:
+            waited = format_seconds(self.clock.now() - since)
+            self.note(f"the API's quota allows requests again (waited {waited}); going on")
 
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
@@ -307,14 +309,17 @@ class Pacer:
 
     def _begin_wait(self, why: str, blocked: bool, max_wait: float) -> None:
         """One note when a wait for the API's quota starts; one when pacing first slows."""
-        if blocked and self._quota_since is None:
-            self._quota_since = self.clock.now()
-            if self.note is not None:
-                self.note(f"{why}; waiting for it (up to {format_seconds(max_wait)})")
-        elif not blocked and not self._pacing_noted:
-            self._pacing_noted = True
-            if self.note is not None:
-                self.note(f"{why}: slowing down to stay within it")
+        with self._lock:
+            if blocked and self._quota_since is None:
+                self._quota_since = self.clock.now()
+                message = f"{why}; waiting for it (up to {format_seconds(max_wait)})"
+            elif not blocked and not self._pacing_noted:
+                self._pacing_noted = True
+                message = f"{why}: slowing down to stay within it"
+            else:
+                return
+        if self.note is not None:
+            self.note(message)
 
     @contextlib.contextmanager
     def _state(self, write: bool = True) -> Iterator[_Record]:
