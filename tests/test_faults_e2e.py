@@ -111,8 +111,9 @@ def test_a_shrinking_list_warns_and_strict_exits_1(served: Served) -> None:
     ("faults", "code", "message", "requests"),
     [
         (Faults(fail_rate=1.0, retry_after=0), 1, "gave up after 3 attempts", 3),
-        # quota answers use no attempt: quota_wait 0 ends it at the first
-        (Faults(throttle_rate=1.0, retry_after=0), 1, "quota is used up", 1),
+        # quota answers use no attempt: with quota_wait 0 a 429 saying "reset in 0 s" is tried
+        # again at once, the 409 after it (no header: a probe would wait) ends it
+        (Faults(throttle_rate=1.0, retry_after=0), 1, "quota is used up", 2),
         (Faults(drop_rate=1.0), 6, "broke before a complete answer", 3),
     ],
 )
