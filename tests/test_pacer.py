@@ -20,7 +20,9 @@ from bulkctl.api.pacer import (
     state_file,
 )
 from bulkctl.config import validate_value
+from bulkctl.emulator.server import running
 from bulkctl.errors import UsageError
+from tests.conftest import Served, make_emulator, run_bulkctl
 
 
 class SharedFakeClock:
@@ -240,3 +242,49 @@ def test_the_encoding_round_trips_to_the_millisecond() -> None:
     again = decode(encode(record))
     assert again is not None
     assert all(0 <= b - a < 0.001 + 1e-6 for a, b in zip(record.starts, again.starts, strict=True))
+
+
+# -- the real process -------------------------------------------------------------------------
+
+
+def test_a_listing_of_10000_bulks_runs_in_one_burst_under_the_default_quota() -> None:
+    emulator, clock = make_emulator(bulks=10_000)
+    with running(emulator) as root:
+        result = run_bulkctl("list", "--all", "--jsonl", env=Served(emulator, clock, root).env())
+    assert result.code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 10_000
+    assert len(emulator.requests) == 100
+    assert "slowing down" not in result.stderr and "rate limit" not in result.stderr
+
+
+def test_processes_share_the_quota_through_the_state_file(served: Served) -> None:
+    bulk_id = served.state.order[0]
+    env = served.env(BULKCTL_RATE_LIMIT="2/1h", BULKCTL_QUOTA_WAIT="0")
+    assert run_bulkctl("show", bulk_id, env=env).code == 0
+    assert run_bulkctl("show", bulk_id, env=env).code == 0
+    third = run_bulkctl("show", bulk_id, env=env)
+    assert third.code == 1
+    assert "rate limit 2 requests per 1h reached" in third.stderr
+    assert "quota_wait" in third.stderr
+    assert len(served.emulator.requests) == 2  # the third process never sent its request
+    unpaced = run_bulkctl("show", bulk_id, env=served.env(BULKCTL_RATE_LIMIT="0"))
+    assert unpaced.code == 0
+
+
+def test_a_listing_longer_than_the_quota_allows_says_so_with_the_numbers() -> None:
+    emulator, clock = make_emulator(bulks=1500)
+    with running(emulator) as root:
+        env = Served(emulator, clock, root).env(BULKCTL_RATE_LIMIT="8/1h", BULKCTL_QUOTA_WAIT="120")
+        result = run_bulkctl("list", "--all", "--jsonl", "--concurrency", "1", env=env)
+    assert result.code == 1
+    assert "rate limit 8 requests per 1h reached" in result.stderr
+    assert "later than bulkctl may wait" in result.stderr
+    assert len(emulator.requests) == 8
+    assert len(result.stdout.splitlines()) == 800  # the rows fetched stay
+
+
+def test_a_bad_rate_limit_in_the_environment_is_exit_2(served: Served) -> None:
+    result = run_bulkctl("list", env=served.env(BULKCTL_RATE_LIMIT="lots"))
+    assert result.code == 2
+    assert "rate_limit" in result.stderr
+    assert not served.emulator.requests
