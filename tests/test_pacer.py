@@ -244,6 +244,31 @@ def test_the_encoding_round_trips_to_the_millisecond() -> None:
     assert all(0 <= b - a < 0.001 + 1e-6 for a, b in zip(record.starts, again.starts, strict=True))
 
 
+def test_a_window_is_learned_from_quota_answers_without_headers() -> None:
+    """A server with fixed windows of 10 requests per 10 s that names none of it: after two
+    waits the pacer holds a window that draws no more refusals."""
+    clock = SharedFakeClock(start=1003.0)  # the command starts in the middle of a window
+    pacer = Pacer((), clock=clock)
+    used: dict[int, int] = {}
+    refused: dict[int, int] = {}
+    answered = 0
+    while answered < 200:
+        started = pacer.acquire(10_000)
+        window = int(started // 10)
+        if used.get(window, 0) < 10:
+            used[window] = used.get(window, 0) + 1
+            answered += 1
+            pacer.success(started)
+        else:
+            refused[window] = refused.get(window, 0) + 1
+            pacer.quota_answer(started, None, ())
+    learned = pacer._guessed
+    assert learned and all(w.limit <= 10 and w.seconds >= 10 for w in learned)
+    later = sorted(refused)[3:]
+    assert all(refused[w] <= 3 for w in later), refused
+    assert sum(refused.values()) <= 12
+
+
 # -- the real process -------------------------------------------------------------------------
 
 

@@ -220,6 +220,11 @@ class Pacer:
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
         self._quota_since: float | None = None  # a wait for the API's quota is going on
         self._pacing_noted = False
+        # what a header-less quota teaches: answered requests since the last wait ended
+        self._run_ok = 0
+        self._run_floor: float | None = None  # the last refused probe before this run
+        self._told = False  # a header explained the current wait
+        self._guessed: tuple[Window, ...] = ()
         self._file: _SharedFile | None = None
 
     # -- what requests call ---------------------------------------------------------------
@@ -257,6 +262,8 @@ class Pacer:
             now = self.clock.now()
             if windows:
                 record.learned = merge_windows((*record.learned, *windows))
+            if windows or retry_after is not None:
+                self._told = True
             if retry_after is not None:
                 until = now + max(0.0, retry_after)
             else:
@@ -270,14 +277,35 @@ class Pacer:
     def success(self, started: float) -> None:
         """A request started at ``started`` was answered: probes start short again (answers to
         requests sent before the last quota answer tell nothing)."""
+        learned: Window | None = None
         with self._lock:
             if started <= self._last_quota_at:
                 return
             self._probe = 0.0
             since, self._quota_since = self._quota_since, None
+            now = self.clock.now()
+            if since is None:
+                self._run_ok += 1
+            else:
+                learned = self._learn(now)
+        if learned is not None:  # a guess: kept for this command only, never in the file
+            with self._lock:
+                self._guessed = merge_windows((*self._guessed, learned))
         if since is not None and self.note is not None:
-            waited = format_seconds(self.clock.now() - since)
+            waited = format_seconds(now - since)
             self.note(f"the API's quota allows requests again (waited {waited}); going on")
+
+    def _learn(self, now: float) -> Window | None:
+        """At the end of a wait that no header explained: the window the last run implies.
+
+        A run of ``ok`` answered requests lay between two waits. The API's window reset at
+        most ``now - floor`` after the one before, ``floor`` being the last refused probe of
+        the wait before the run: pacing ``ok`` per that span can never overrun it."""
+        floor, ok, told = self._run_floor, self._run_ok, self._told
+        self._run_floor, self._run_ok, self._told = self._last_quota_at, 1, False
+        if floor is None or told or ok < 1:
+            return None  # the first run may have begun mid-window; a header said the truth
+        return Window(float(math.ceil(now - floor)), ok)
 
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
@@ -290,7 +318,7 @@ class Pacer:
     # -- inside ---------------------------------------------------------------------------
 
     def _windows(self, record: _Record) -> tuple[Window, ...]:
-        return merge_windows((*self.windows, *record.learned))
+        return merge_windows((*self.windows, *record.learned, *self._guessed))
 
     def _ready_at(self, record: _Record, now: float) -> tuple[float, str, bool]:
         """When the next start may be, why, and whether the API itself said so."""
