@@ -264,9 +264,22 @@ def test_a_window_is_learned_from_quota_answers_without_headers() -> None:
             pacer.quota_answer(started, None, ())
     learned = pacer._guessed
     assert learned and all(w.limit <= 10 and w.seconds >= 10 for w in learned)
-    later = sorted(refused)[3:]
+    later = sorted(refused)[4:]
     assert all(refused[w] <= 3 for w in later), refused
-    assert sum(refused.values()) <= 12
+    assert sum(refused.values()) <= 16
+
+
+def test_random_refusals_teach_no_window() -> None:
+    clock = SharedFakeClock()
+    pacer = Pacer((), clock=clock)
+    pattern = [True, True, False, True, False, True, True, True, False, False, True] * 20
+    for ok in pattern:
+        started = pacer.acquire(10_000)
+        if ok:
+            pacer.success(started)
+        else:
+            pacer.quota_answer(started, None, ())
+    assert pacer._guessed == ()
 
 
 # -- the real process -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ except ImportError:  # not POSIX: the filelock package locks instead
 DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
 PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
 PROBE_CAP = 60.0
+GUESS_MIN_RUN = 5  # answered requests in a run before a window is guessed from it
 MAGIC = b"bulkctl-pacer\x01"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
 WINDOW = struct.Struct("<I d")  # limit, seconds
@@ -225,6 +226,7 @@ class Pacer:
         self._run_floor: float | None = None  # the last refused probe before this run
         self._told = False  # a header explained the current wait
         self._guessed: tuple[Window, ...] = ()
+        self._last_run: int | None = None  # answered requests of the run before
         self._file: _SharedFile | None = None
 
     # -- what requests call ---------------------------------------------------------------
@@ -301,11 +303,16 @@ class Pacer:
         A run of ``ok`` answered requests lay between two waits. The API's window reset at
         most ``now - floor`` after the one before, ``floor`` being the last refused probe of
         the wait before the run: pacing ``ok`` per that span can never overrun it."""
-        floor, ok, told = self._run_floor, self._run_ok, self._told
+        floor, ok, told, before = self._run_floor, self._run_ok, self._told, self._last_run
         self._run_floor, self._run_ok, self._told = self._last_quota_at, 1, False
-        if floor is None or told or ok < 1:
+        if floor is None or told:
             return None  # the first run may have begun mid-window; a header said the truth
-        return Window(float(math.ceil(now - floor)), ok)
+        self._last_run = ok
+        # windows repeat themselves: two runs of alike length (random refusals give short,
+        # uneven runs, which must not slow the command down)
+        if before is None or min(ok, before) < GUESS_MIN_RUN or abs(ok - before) > ok // 5:
+            return None
+        return Window(float(math.ceil(now - floor)), min(ok, before))
 
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
