@@ -174,6 +174,20 @@ def test_a_quota_answer_pauses_every_process(tmp_path: Path) -> None:
     assert second.usage(60).limit == 100  # the learned window came with the file
 
 
+def test_one_quota_answer_pauses_every_thread() -> None:
+    clock = SharedFakeClock()
+    pacer = Pacer((Window(60, 100),), clock=clock)
+    first = pacer.acquire(600)
+    pacer.quota_answer(first, 30, ())
+    starts: list[float] = []
+    threads = [threading.Thread(target=lambda: starts.append(pacer.acquire(600))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(starts) == 8 and min(starts) >= first + 30
+
+
 def test_answers_from_one_burst_do_not_grow_the_probe_delay() -> None:
     clock = SharedFakeClock()
     pacer = Pacer((), clock=clock)
