@@ -314,3 +314,13 @@ def test_a_failed_re_login_is_not_tried_again_for_the_same_token() -> None:
             client.list_bulks(offset=0, limit=1)
     assert logins == ["login"]  # one prompt or login, not one per request or thread
     script.verify()
+
+
+def test_the_retry_budget_belongs_to_one_request_not_the_command() -> None:
+    slow = {"Retry-After": "55"}
+    script = Script([answer(503, headers=slow), answer(503, headers=slow), answer(200, PAGE)] * 3)
+    client, slept, _ = client_for(script)
+    for _ in range(3):  # each uses 110 of its own 120 s: the command spends 330 s retrying
+        client.list_bulks(offset=0, limit=1)
+    assert slept == [55] * 6
+    script.verify()
