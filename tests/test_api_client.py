@@ -246,6 +246,15 @@ def test_the_windows_a_quota_answer_names_are_paced_from_then_on() -> None:
     script.verify()
 
 
+def test_a_server_that_keeps_saying_try_now_is_probed_not_hammered() -> None:
+    now = {"Retry-After": "0"}
+    script = Script([answer(429, headers=now)] * 4 + [answer(200, PAGE)])
+    client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert slept == [1, 2, 4]  # "0" is believed once, then the delays grow
+    script.verify()
+
+
 def test_quota_waits_do_not_use_up_retry_attempts() -> None:
     script = Script(
         [

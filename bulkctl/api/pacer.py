@@ -218,6 +218,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._memory = _Record([], 0.0, ())
         self._probe = 0.0  # the delay of the last probe after a header-less quota answer
+        self._answers = 0  # quota answers since the last request answered
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
         self._quota_since: float | None = None  # a wait for the API's quota is going on
         self._pacing_noted = False
@@ -266,13 +267,16 @@ class Pacer:
                 record.learned = merge_windows((*record.learned, *windows))
             if windows or retry_after is not None:
                 self._told = True
-            if retry_after is not None:
+            fresh = started > self._last_quota_at  # not one more answer to the same burst
+            if retry_after is not None and (retry_after >= PROBE_FIRST or self._answers == 0):
                 until = now + max(0.0, retry_after)
             else:
-                # answers to requests sent before the last quota answer are the same episode
-                if started > self._last_quota_at or self._probe == 0:
+                # no header, or "try now" said again: probe with growing delays, never a loop
+                if fresh or self._probe == 0:
                     self._probe = min(PROBE_CAP, self._probe * 2 or PROBE_FIRST)
                 until = now + self._probe
+            if fresh:
+                self._answers += 1
             record.blocked_until = max(record.blocked_until, until)
             self._last_quota_at = now
 
@@ -284,6 +288,7 @@ class Pacer:
             if started <= self._last_quota_at:
                 return
             self._probe = 0.0
+            self._answers = 0
             since, self._quota_since = self._quota_since, None
             now = self.clock.now()
             if since is None:
