@@ -128,6 +128,7 @@ def run_env(base_url: str) -> dict[str, str]:
         BULKCTL_BASE_URL=base_url,
         BULKCTL_API_KEY=API_KEY,
         BULKCTL_AUTH_TOKEN=TOKEN,
+        BULKCTL_RATE_LIMIT="0",  # measure speed, not the API's quota
         XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="bench-config-"),
     )
     return env

@@ -153,7 +153,7 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
                 "bulkctl.commands.auth.status",
                 "Show the profile, environment, base URL, where each credential comes from "
                 "(masked), and whether the token works now (one small request). Exit 3 when it "
-                "does not.",
+                "does not, 6 when the network fails.",
             ),
             "logout": Lazy(
                 "bulkctl.commands.auth.logout",

@@ -8,6 +8,7 @@ File and folder must be the user's own (see ``bulkctl.safefile``).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Setting:
     secret: bool = False
     default: str | None = None
     choices: tuple[str, ...] | None = None
-    kind: str = "text"  # text, int, float, url, identity, path
+    kind: str = "text"  # text, int, float, seconds, rate, url, identity, path
 
 
 SETTINGS: dict[str, Setting] = {
@@ -124,8 +125,33 @@ SETTINGS: dict[str, Setting] = {
             default="8",
             kind="int",
         ),
+        Setting(
+            "request_timeout",
+            "seconds one request may take in all: connect, send and the whole answer",
+            "BULKCTL_REQUEST_TIMEOUT",
+            default="60",
+            kind="float",
+        ),
+        Setting(
+            "rate_limit",
+            "requests allowed, N/WINDOW[,N/WINDOW...]; a bare N is N a minute; 0 is no pacing",
+            "BULKCTL_RATE_LIMIT",
+            default="100/60s,1000/3600s",
+            kind="rate",
+        ),
+        Setting(
+            "quota_wait",
+            "seconds a request may wait for the API's quota (0 = fail at once)",
+            "BULKCTL_QUOTA_WAIT",
+            default="600",
+            kind="seconds",
+        ),
     )
 }
+# the grammar bulkctl.api.pacer.parse_rate_limit reads (windows up to a day)
+RATE_LIMIT = re.compile(
+    r"0|[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?(,[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?)*"
+)
 PASSWORD_ENV = "BULKCTL_PASSWORD"
 PROFILE_ENV = "BULKCTL_PROFILE"
 
@@ -170,6 +196,20 @@ def validate_value(name: str, value: str) -> str:
             seconds = -1
         if not 0 < seconds <= 3600:
             raise UsageError(f"{name} must be a number of seconds above 0 (got {value!r})")
+    if setting.kind == "seconds":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1
+        if not 0 <= seconds <= 86400:
+            raise UsageError(f"{name} must be a number of seconds, 0 or more (got {value!r})")
+    if setting.kind == "rate":
+        value = value.replace(" ", "").lower()
+        if not RATE_LIMIT.fullmatch(value):
+            raise UsageError(
+                f"{name} must be N/WINDOW[,N/WINDOW...] such as 100/60s,1000/1h, a bare N "
+                f"(N a minute) or 0 (got {value!r})"
+            )
     if not value:
         raise UsageError(f"{name} cannot be empty")
     return value

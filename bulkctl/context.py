@@ -197,11 +197,20 @@ class Context:
         reauth: Callable[[], str | None] | None,
     ) -> ApiClient:
         from bulkctl.api.client import ApiClient, RetryPolicy
+        from bulkctl.api.pacer import Pacer, parse_rate_limit, state_file
 
         transport = self.transport
         if transport is None and settings.in_process:
             transport = demo_transport(self.state_dir, self.clock.now, self.note)
             self.transport = transport  # one emulator per command, shared by login and calls
+        # the built-in demo is unlimited; elsewhere every process of the user shares one record
+        windows = () if settings.in_process else parse_rate_limit(settings.get("rate_limit") or "0")
+        pacer = Pacer(
+            windows,
+            clock=self.clock,
+            path=state_file(self.state_dir, settings.base_url, api_key) if windows else None,
+            note=self.note,
+        )
         return ApiClient(
             base_url=settings.base_url,
             api_key=api_key,
@@ -209,6 +218,7 @@ class Context:
             transport=transport,
             connect_timeout=float(settings.get("connect_timeout") or 5),
             read_timeout=float(settings.get("read_timeout") or 30),
+            request_timeout=float(settings.get("request_timeout") or 60),
             ca_bundle=settings.get("ca_bundle"),
             env=self.env,
             retry=RetryPolicy(
@@ -220,6 +230,8 @@ class Context:
             on_retry=None if self.options.quiet else self.note,
             debug=self.debug if self.options.debug else None,
             reauth=reauth,
+            pacer=pacer,
+            quota_wait=float(settings.get("quota_wait") or 0),
         )
 
     def close(self) -> None:

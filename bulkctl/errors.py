@@ -94,6 +94,12 @@ class NotAuthenticated(BulkctlError):
     exit_code = ExitCode.AUTH
 
 
+class DeadlineReached(BulkctlError):
+    """The command's own deadline (e.g. ``wait --timeout``) came before an answer."""
+
+    exit_code = ExitCode.TIMEOUT
+
+
 class NetworkError(BulkctlError):
     """No complete answer came back: connection refused, reset, timeout, TLS."""
 

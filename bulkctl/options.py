@@ -326,5 +326,5 @@ ActionJsonOption = Annotated[
 ]
 
 # config get, set and unset
-KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency."
+KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
 SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=SETTING_VALUES)]

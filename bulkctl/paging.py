@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 PAGE_SIZE = 100
 STALE_PAGES = 3  # consecutive pages adding nothing new: the server repeats itself
 UNKNOWN_COUNT_MAX_REQUESTS = 10_000
-MAX_REQUESTS = 100_000  # per stream, whatever the count says: 10 million records
+MAX_REQUESTS = 10_000  # per listing, all streams together: the API's daily quota
+CAPPED = (
+    f"stopped after {MAX_REQUESTS:,} requests, the most one listing sends (the API's daily quota)"
+)
 
 FetchPage = Callable[[int, int], Page]
 
@@ -221,7 +224,7 @@ class Pager:
         step = got if 0 < got < limit else limit  # a server that caps pages lower sets the step
         next_offset = offset + step
         prev_count = base
-        self._left = min(MAX_REQUESTS, self._budget(base)) - 1
+        self._left = min(MAX_REQUESTS - self.report.requests, self._budget(base) - 1)
         self._stale = 0
         if base is not None and self.concurrency > 1 and self.pool is not None:
             end = base if remaining is None else min(base, next_offset + remaining)
@@ -291,14 +294,18 @@ class Pager:
             if offset > INT32_MAX:
                 return
             if self._left <= 0:
-                self.report.stopped = f"stopped after {self.report.requests:,} requests"
+                capped = self.report.requests >= MAX_REQUESTS
+                self.report.stopped = (
+                    CAPPED if capped else f"stopped after {self.report.requests:,} requests"
+                )
                 return
             limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
             page = self._fetch(fetch, offset, limit)
             self._left -= 1
             if page.count is not None:
-                grown = min(MAX_REQUESTS, self._budget(page.count)) - self.report.requests
-                self._left = max(self._left, grown)  # the list grew: allow for it, within the cap
+                grown = self._budget(page.count) - self.report.requests
+                # the list grew: allow for it, within the cap
+                self._left = min(max(self._left, grown), MAX_REQUESTS - self.report.requests)
                 if base is not None and page.count < base:
                     self.report.note_shrink(base, page.count)
             fresh = self._fresh(page, remaining)

@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 from bulkctl import __version__
 from bulkctl.api.client import ApiClient, RetryPolicy, parse_retry_after
+from bulkctl.api.pacer import Pacer, Window
 from bulkctl.api.records import ShapeError, parse_bulk_page, parse_operation_page, parse_token
 from bulkctl.errors import (
     ApiError,
     BadRequest,
     BulkctlError,
     Conflict,
+    DeadlineReached,
     ExitCode,
     Forbidden,
     MalformedResponse,
@@ -59,11 +61,31 @@ class Script:
         assert self.answers == [], "not every scripted answer was used"
 
 
-def client_for(script: Script, **kwargs: object) -> tuple[ApiClient, list[float], list[str]]:
-    slept: list[float] = []
+class FakeClock:
+    """Time that moves only by sleeping; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += max(0.0, seconds)
+
+
+def client_for(
+    script: Script, windows: tuple[Window, ...] = (), **kwargs: object
+) -> tuple[ApiClient, list[float], list[str]]:
+    clock = FakeClock()
     notes: list[str] = []
     policy = RetryPolicy(
-        attempts=4, sleep=slept.append, monotonic=lambda: 0.0, rng=random.Random(1)
+        attempts=4, sleep=clock.sleep, monotonic=clock.monotonic, rng=random.Random(1)
     )
     client = ApiClient(
         base_url="https://api.example.com/multi",
@@ -72,9 +94,10 @@ def client_for(script: Script, **kwargs: object) -> tuple[ApiClient, list[float]
         transport=httpx.MockTransport(script),
         retry=policy,
         on_retry=notes.append,
+        pacer=Pacer(windows, clock=clock, note=notes.append),
         **kwargs,  # type: ignore[arg-type]
     )
-    return client, slept, notes
+    return client, clock.slept, notes
 
 
 def answer(
@@ -168,27 +191,139 @@ def test_every_documented_answer_maps_to_a_typed_error(
     script.verify()
 
 
-@pytest.mark.parametrize("throttle", [answer(429), answer(409, {"errorCode": "TOO_MANY_REQUESTS"})])
-def test_both_kinds_of_throttling_are_retried_and_lower_concurrency(
+THROTTLES = [answer(429), answer(409, {"errorCode": "TOO_MANY_REQUESTS"})]
+
+
+@pytest.mark.parametrize("throttle", THROTTLES, ids=["429", "409"])
+def test_quota_answers_without_headers_are_probed_with_growing_delays_and_use_no_attempt(
     throttle: httpx.Response,
 ) -> None:
-    script = Script([throttle, answer(200, PAGE)])
+    script = Script([throttle] * 6 + [answer(200, PAGE)])
     client, slept, notes = client_for(script, concurrency=8)
     client.list_bulks(offset=0, limit=1)
-    assert len(slept) == 1 and client.limiter.limit == 4
-    assert "throttled" in notes[0] and "attempt 2 of 4" in notes[0]
+    assert len(script.requests) == 7  # six quota answers, more than the 4 attempts
+    assert slept == [1, 2, 4, 8, 16, 32]
+    assert client.limiter.limit == 1
+    assert len(notes) == 2  # one when waiting starts, one when it ends; none per probe
+    assert "quota is used up" in notes[0] and "allows requests again" in notes[1]
     script.verify()
 
 
-def test_throttling_past_the_budget_is_one_throttled_error() -> None:
-    script = Script([answer(429)] * 4)
+def test_probe_delays_stop_growing_at_60s() -> None:
+    script = Script([answer(429)] * 9 + [answer(200, PAGE)])
+    client, slept, _ = client_for(script, quota_wait=3600)
+    client.list_bulks(offset=0, limit=1)
+    assert slept == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"Retry-After": "30"}, 30),
+        ({"x-ratelimit-reset": "12", "x-ratelimit-limit": "100;w=60, 1000;w=3600"}, 12),
+        ({"Retry-After": "5", "x-ratelimit-reset": "40"}, 5),
+    ],
+)
+def test_quota_answers_wait_as_long_as_the_server_says(headers: dict[str, str], wait: int) -> None:
+    script = Script([answer(429, headers=headers), answer(200, PAGE)])
     client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert slept == [wait]
+    script.verify()
+
+
+def test_the_windows_a_quota_answer_names_are_paced_from_then_on() -> None:
+    limit = {"x-ratelimit-reset": "3", "x-ratelimit-limit": "2, 2;w=10, 1000;w=3600"}
+    script = Script([answer(429, headers=limit)] + [answer(200, PAGE)] * 5)
+    client, slept, _ = client_for(script)
+    for _ in range(5):
+        client.list_bulks(offset=0, limit=1)
+    assert client.pace_usage(10).limit == 2
+    assert client.pace_usage(3600).limit == 1000
+    # after the 3 s wait, two starts per 10 s: the 3rd and 5th successful request wait
+    assert len(slept) == 3 and slept[0] == 3
+    assert len(script.requests) == 6  # no second quota answer
+    script.verify()
+
+
+def test_a_server_that_keeps_saying_try_now_is_probed_not_hammered() -> None:
+    now = {"Retry-After": "0"}
+    script = Script([answer(429, headers=now)] * 4 + [answer(200, PAGE)])
+    client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert slept == [1, 2, 4]  # "0" is believed once, then the delays grow
+    script.verify()
+
+
+def test_quota_waits_do_not_use_up_retry_attempts() -> None:
+    script = Script(
+        [
+            answer(503),
+            answer(429),
+            answer(409, {"errorCode": "TOO_MANY_REQUESTS"}),
+            answer(503),
+            answer(429, headers={"Retry-After": "2"}),
+            answer(503),
+            answer(200, PAGE),
+        ]
+    )
+    client, _, notes = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert [n for n in notes if "retrying" in n][-1].endswith("(attempt 4 of 4)")
+    script.verify()
+
+
+def test_a_quota_wait_past_quota_wait_fails_with_the_numbers() -> None:
+    script = Script([answer(429)] * 4)
+    client, slept, _ = client_for(script, quota_wait=10)
     with pytest.raises(Throttled) as caught:
         client.list_bulks(offset=0, limit=1)
+    assert slept == [1, 2, 4]  # the next probe (8 s) would end past the 10 s allowed
+    assert "in 8s" in caught.value.message and "3s left" in caught.value.message
+    assert "quota_wait" in (caught.value.hint or "")
     assert caught.value.exit_code == ExitCode.ERROR
-    assert len(slept) == 3
-    assert "gave up after 4 attempts" in caught.value.message
     script.verify()
+
+
+def test_quota_wait_0_fails_at_once() -> None:
+    script = Script([answer(429, headers={"Retry-After": "1"})])
+    client, slept, _ = client_for(script, quota_wait=0)
+    with pytest.raises(Throttled):
+        client.list_bulks(offset=0, limit=1)
+    assert slept == []
+    script.verify()
+
+
+def test_the_commands_deadline_bounds_a_quota_wait() -> None:
+    script = Script([answer(429, headers={"Retry-After": "30"})])
+    client, slept, _ = client_for(script)
+    client.deadline = client.retry.monotonic() + 5
+    with pytest.raises(DeadlineReached) as caught:
+        client.list_bulks(offset=0, limit=1)
+    assert caught.value.exit_code == ExitCode.TIMEOUT
+    assert slept == []
+    script.verify()
+
+
+def test_a_paced_listing_slows_down_and_says_so_once() -> None:
+    script = Script([answer(200, PAGE)] * 7)
+    client, slept, notes = client_for(script, windows=(Window(60.0, 3),))
+    for _ in range(7):
+        client.list_bulks(offset=0, limit=1)
+    assert len(slept) == 2 and all(59 < s <= 60.01 for s in slept)
+    assert len(notes) == 1 and "3 requests per 1m" in notes[0]
+    script.verify()
+
+
+def test_pacing_past_quota_wait_fails_before_sending() -> None:
+    script = Script([answer(200, PAGE)])
+    client, _, _ = client_for(script, windows=(Window(3600.0, 1),), quota_wait=600)
+    client.list_bulks(offset=0, limit=1)
+    with pytest.raises(Throttled) as caught:
+        client.list_bulks(offset=0, limit=1)
+    assert "rate limit 1 requests per 1h reached" in caught.value.message
+    assert "could start in 1h" in caught.value.message and "10m left" in caught.value.message
+    assert len(script.requests) == 1
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from bulkctl.config import ConfigStore, mask, resolve
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
-from tests.conftest import Served, bulkctl_command, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
 
 
 def config_path() -> Path:
@@ -110,6 +111,16 @@ def test_status_exits_3_when_the_token_is_rejected(served: Served) -> None:
     result = run_bulkctl("auth", "status")
     assert result.code == 3
     assert "does NOT work" in result.stdout
+
+
+def test_status_exits_6_when_the_network_is_down() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        env = logged_in(f"http://127.0.0.1:{port}/multi", BULKCTL_RETRIES="1")
+        result = run_bulkctl("auth", "status", env=env)
+    assert result.code == 6, result.stderr
+    assert "could not be checked" in result.stdout and "cannot connect" in result.stdout
 
 
 def test_expired_token_is_renewed_once_with_identity_and_stored(served: Served) -> None:

@@ -218,5 +218,19 @@ def test_new_records_for_ever_under_a_huge_count_are_capped() -> None:
     pager = Pager(concurrency=1, key=lambda r: r.bulk_id)
     for _ in pager.read([fetch], offset=0, wanted=None):
         pass
-    assert pager.report.requests == MAX_REQUESTS
-    assert pager.report.stopped
+    assert pager.report.requests == MAX_REQUESTS == 10_000
+    assert pager.report.stopped is not None and "10,000 requests" in pager.report.stopped
+
+
+def test_the_request_cap_holds_for_several_streams_together() -> None:
+    counter = iter(range(10**9))
+
+    def fetch(offset: int, limit: int) -> Page:
+        return Page([Rec(str(next(counter)))], 2_000_000_000, 1)
+
+    with ThreadPoolExecutor(8) as pool:
+        pager = Pager(concurrency=8, key=lambda r: r.bulk_id, pool=pool)
+        for _ in pager.read([fetch, fetch, fetch], offset=0, wanted=None):
+            pass
+    assert pager.report.requests <= MAX_REQUESTS + 8
+    assert pager.report.stopped is not None and "daily quota" in pager.report.stopped

@@ -14,6 +14,7 @@ import re
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ import httpx
 
 from bulkctl import __version__
 from bulkctl.api.kinds import MAX_ITEMS, Kind
+from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, format_seconds, parse_limit_header
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
@@ -39,6 +41,7 @@ from bulkctl.errors import (
     BadRequest,
     BulkctlError,
     Conflict,
+    DeadlineReached,
     Forbidden,
     MalformedResponse,
     NetworkError,
@@ -58,6 +61,11 @@ RETRYABLE_STATUSES = frozenset({502, 503, 504})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 60.0
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # decoded; real pages are tens of KB
+SUBMIT_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+SUBMIT_SECONDS_PER_ITEM = 0.01  # on top of request_timeout: 10,000 items get 100 s more
+
+CHUNK_BYTES = 64 * 1024
 
 
 def check_bulk_id(bulk_id: str) -> str:
@@ -97,11 +105,10 @@ class ConcurrencyLimiter:
 @dataclass
 class RetryPolicy:
     attempts: int = 4
-    deadline: float = 120.0  # seconds for the whole command, retries included
+    deadline: float = 120.0  # seconds for one logical request, its retries included
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
-    started: float | None = None
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After, else full jitter."""
@@ -109,10 +116,97 @@ class RetryPolicy:
             return min(retry_after, RETRY_AFTER_CAP)
         return self.rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
 
-    def remaining(self) -> float:
-        if self.started is None:
-            self.started = self.monotonic()
-        return self.deadline - (self.monotonic() - self.started)
+
+@dataclass
+class _Attempts:
+    """The budget of one logical request: attempts, retry time, re-login and quota wait."""
+
+    retry_until: float
+    hard: float | None  # the caller's absolute deadline (monotonic), if any
+    count: int = 0
+    relogged: bool = False
+    quota_since: float | None = None  # when this request first waited for the quota
+
+
+class _PolicyClock:
+    """The retry policy's clock for a client built without a pacer (tests, the demo)."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def now(self) -> float:
+        return self.policy.monotonic()
+
+    def monotonic(self) -> float:
+        return self.policy.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.policy.sleep(seconds)
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting for this exchange: stop reading."""
+
+
+def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) -> bytes:
+    """The decoded body of a streamed answer, at most ``cap`` bytes however it is compressed;
+    raises MalformedResponse past the cap."""
+
+    def too_large(how: str) -> MalformedResponse:
+        return MalformedResponse(
+            f"the answer {how} past {cap // (1024 * 1024)} MiB; bulkctl stopped reading it",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        )
+
+    if response.is_stream_consumed:  # built in memory (an in-process transport), decoded
+        if len(response.content) > cap:
+            raise too_large("grew")
+        return response.content
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > cap:
+        raise too_large(f"is {int(declared):,} bytes, ")
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told by the header
+    elif encoding not in ("", "identity"):
+        raise MalformedResponse(
+            f"the answer is in an encoding bulkctl did not ask for ({encoding[:30]!r})",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        )
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_raw(CHUNK_BYTES):
+            if abandoned.is_set():
+                raise _Abandoned
+            pending = chunk
+            while pending:
+                if decoder is None:
+                    out, pending = pending, b""
+                else:
+                    # a step at a time: one call's output buffer stays small
+                    out = decoder.decompress(pending, min(cap + 1 - size, 8 * CHUNK_BYTES))
+                    pending = decoder.unconsumed_tail
+                size += len(out)
+                if size > cap:
+                    raise too_large("expands" if decoder is not None else "grew")
+                parts.append(out)
+        if decoder is not None:
+            out = decoder.flush(cap + 1 - size)
+            size += len(out)
+            if size > cap:
+                raise too_large("expands")
+            parts.append(out)
+    except zlib.error as exc:
+        raise MalformedResponse(
+            f"the answer could not be decompressed ({encoding}: {exc})",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        ) from exc
+    return b"".join(parts)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -198,7 +292,15 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
 
 
 class ApiClient:
-    """Typed methods over the bulk endpoints of one base URL."""
+    """Typed methods over the bulk endpoints of one base URL.
+
+    Every request passes ``pacer`` before it starts, has an overall deadline of
+    ``request_timeout`` seconds (connect, send and the whole answer), and reads at most
+    ``max_answer_bytes`` of decoded answer. ``deadline`` (monotonic seconds, as the retry
+    policy's clock counts) is the command's own hard deadline: past it a request is
+    abandoned and ``DeadlineReached`` raised. Each endpoint method also takes a
+    ``deadline=`` of its own for one call.
+    """
 
     def __init__(
         self,
@@ -209,6 +311,7 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        request_timeout: float = 60.0,
         ca_bundle: str | None = None,
         env: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
@@ -216,6 +319,9 @@ class ApiClient:
         on_retry: Callable[[str], None] | None = None,
         debug: Callable[[str], None] | None = None,
         reauth: Callable[[], str | None] | None = None,
+        pacer: Pacer | None = None,
+        quota_wait: float = 600.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         check_base_url(base_url)  # no user:pass@, no http:// but to loopback
         for label, secret in (("the API key", api_key), ("the token", token)):
@@ -229,9 +335,15 @@ class ApiClient:
         self.on_retry = on_retry
         self.debug = debug
         self.reauth = reauth
+        self.request_timeout = request_timeout
+        self.quota_wait = quota_wait
+        self.max_answer_bytes = max_answer_bytes
+        self.deadline: float | None = None
+        self.pacer = pacer or Pacer((), clock=_PolicyClock(self.retry))
         self._reauth_lock = threading.Lock()
-        self._reauthed = False
+        self._reauth_failed: tuple[str | None] | None = None  # the token a login failed to replace
         self._closed = False
+        self._timeouts = (connect_timeout, read_timeout)
         cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
         verify: ssl.SSLContext | bool = True
         if self.base_url.startswith("http://"):
@@ -255,7 +367,11 @@ class ApiClient:
                 max_connections=max(concurrency, 1) + 2,
                 max_keepalive_connections=max(concurrency, 1) + 2,
             ),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",  # the encodings read_capped decodes
+            },
         )
 
     def __repr__(self) -> str:
@@ -268,20 +384,28 @@ class ApiClient:
     def close(self) -> None:
         self._closed = True  # workers still in flight (after Ctrl-C or an error) must not retry
         self._http.close()
+        self.pacer.close()
+
+    def pace_usage(self, seconds: float = 60.0) -> PaceUsage:
+        """Requests started within the last ``seconds`` by this user's bulkctl processes,
+        and the limit for that window (None when none applies): 'paced: 12 of 100'."""
+        return self.pacer.usage(seconds)
 
     # -- endpoints --------------------------------------------------------------------------
 
-    def list_bulks(self, *, offset: int, limit: int, status: str | None = None) -> Page:
+    def list_bulks(
+        self, *, offset: int, limit: int, status: str | None = None, deadline: float | None = None
+    ) -> Page:
         params = self._paging(offset, limit)
         if status is not None:
             params["status"] = status
-        body = self._call("GET", "/bulks", params=params, what="list bulks")
+        body = self._call("GET", "/bulks", params=params, what="list bulks", deadline=deadline)
         return self._decode(parse_bulk_page, body, "list bulks")
 
-    def get_bulk(self, bulk_id: str) -> BulkProcess:
+    def get_bulk(self, bulk_id: str, *, deadline: float | None = None) -> BulkProcess:
         check_bulk_id(bulk_id)
         what = f"get bulk {bulk_id}"
-        body = self._call("GET", f"/bulks/{bulk_id}", what=what)
+        body = self._call("GET", f"/bulks/{bulk_id}", what=what, deadline=deadline)
         return self._decode(parse_bulk, body, what)
 
     def list_operations(
@@ -292,6 +416,7 @@ class ApiClient:
         limit: int,
         status: str | None = None,
         sequence: int | None = None,
+        deadline: float | None = None,
     ) -> Page:
         check_bulk_id(bulk_id)
         params = self._paging(offset, limit)
@@ -300,10 +425,19 @@ class ApiClient:
         if sequence is not None:
             params["sequence"] = str(sequence)
         what = f"list operations of bulk {bulk_id}"
-        body = self._call("GET", f"/bulks/{bulk_id}/operations", params=params, what=what)
+        body = self._call(
+            "GET", f"/bulks/{bulk_id}/operations", params=params, what=what, deadline=deadline
+        )
         return self._decode(parse_operation_page, body, what)
 
-    def act(self, bulk_id: str, action: str, body: dict[str, Any] | None = None) -> None:
+    def act(
+        self,
+        bulk_id: str,
+        action: str,
+        body: dict[str, Any] | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> None:
         """POST /bulks/{id}/execute|pause|resume|cancel; only execute carries a body."""
         check_bulk_id(bulk_id)
         self._call(
@@ -313,7 +447,10 @@ class ApiClient:
             what=f"{action} bulk {bulk_id}",
             state_change=True,
             expect_body=False,  # the spec answers 204; any 2xx means it was accepted
+            deadline=deadline,
         )
+
+    # A token request changes nothing that a repeat would harm: both are retried like reads.
 
     def login_with_password(self, email: str, password: str) -> str:
         body = self._call(
@@ -322,7 +459,6 @@ class ApiClient:
             json_body={"email": email, "password": {"value": password}},
             what="login",
             authenticated=False,
-            state_change=True,
         )
         return self._decode(parse_token, body, "login", excerpt=False)
 
@@ -333,7 +469,6 @@ class ApiClient:
             json_body={"identity": {"type": identity_type, "id": identity_id}},
             what="access token",
             authenticated=False,
-            state_change=True,
         )
         return self._decode(parse_token, body, "access token", excerpt=False)
 
@@ -382,51 +517,107 @@ class ApiClient:
         *,
         what: str,
         params: dict[str, str] | None = None,
-        json_body: dict[str, Any] | list[Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
         state_change: bool = False,
+        idempotent: bool = False,
+        retry_statuses: frozenset[int] = RETRYABLE_STATUSES,
         expect_body: bool = True,
-        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
     ) -> tuple[Any, httpx.Response]:
-        attempt = 0
+        """One logical request, with its own retry budget; returns (decoded JSON, answer).
+
+        ``state_change``: the request changes something, so it is repeated only when it
+        surely never arrived, unless ``idempotent`` says that a repeat is harmless (a
+        submission carrying its idempotency-ref): then transport errors and
+        ``retry_statuses`` are retried too. ``timeout`` replaces ``request_timeout`` for
+        this request (e.g. scaled to a submission's size); ``deadline`` is an absolute
+        monotonic deadline for this call, on top of the client's ``deadline``.
+        Quota answers (429, 409 TOO_MANY_REQUESTS) are waited out and use no attempt.
+        """
+        policy = self.retry
+        hards = [d for d in (deadline, self.deadline) if d is not None]
+        budget = _Attempts(
+            retry_until=policy.monotonic() + policy.deadline, hard=min(hards) if hards else None
+        )
+        repeatable = not state_change or idempotent
         while True:
-            attempt += 1
             sent_token = self.token
-            try:
-                response = self._send(method, path, params, json_body, authenticated, headers)
-            except NetworkError as exc:
-                if state_change and exc.sent:
+            extra = {**(headers or {}), **self._headers(authenticated)}
+            with self.limiter:
+                started = self._pace(what, budget)
+                try:
+                    response = self._send(method, path, params, json_body, extra, timeout, budget)
+                except NetworkError as exc:
+                    failure: NetworkError | None = exc
+                else:
+                    failure = None
+            if failure is not None:
+                if state_change and failure.sent and not idempotent:
                     raise OutcomeUnknown(
                         f"{what}: no answer came back, so it may or may not have happened "
-                        f"({exc.message})",
+                        f"({failure.message})",
                         hint="check before trying again: bulkctl show BULK_ID",
                         sent=True,
-                    ) from exc
-                self._maybe_retry(attempt, exc, exc.message, None, what)
+                    ) from failure
+                self._maybe_retry(budget, failure, failure.message, None, what)
                 continue
             if 200 <= response.status_code < 300:
+                self.pacer.success(started)
                 if not expect_body:
                     return None, response
                 return self._parse_success(response, what), response
             error = error_from_response(response, what)
-            if isinstance(error, Unauthorized) and authenticated and self._refresh(sent_token):
-                continue
+            if isinstance(error, Unauthorized) and authenticated and not budget.relogged:
+                budget.relogged = True  # at most one re-login per request: never a loop
+                if self._refresh(sent_token):
+                    continue
             if isinstance(error, Throttled):
                 self.limiter.throttled()
-                self._maybe_retry(attempt, error, "throttled", error.retry_after, what)
-                continue
-            # a state change that got a 5xx may have been applied: only reads are repeated
-            retryable = response.status_code in RETRYABLE_STATUSES and not state_change
+                self.pacer.quota_answer(
+                    started,
+                    error.retry_after,
+                    parse_limit_header(response.headers.get("x-ratelimit-limit")),
+                )
+                if budget.quota_since is None:
+                    budget.quota_since = policy.monotonic()
+                if self._closed:
+                    raise error
+                continue  # the pacer holds the next attempt back; no attempt is used
+            retryable = repeatable and response.status_code in retry_statuses
             if isinstance(error, ServerError) and retryable:
                 why = f"HTTP {response.status_code}"
-                self._maybe_retry(attempt, error, why, error.retry_after, what)
+                self._maybe_retry(budget, error, why, error.retry_after, what)
                 continue
             raise error
 
+    def _pace(self, what: str, budget: _Attempts) -> float:
+        """Wait for the pacer within the quota wait and the hard deadline; the start time."""
+        now = self.retry.monotonic()
+        waited = 0.0 if budget.quota_since is None else now - budget.quota_since
+        allowed = max(0.0, self.quota_wait - waited)
+        by_deadline = budget.hard is not None and budget.hard - now < allowed
+        if budget.hard is not None:
+            allowed = min(allowed, max(0.0, budget.hard - now))
+        try:
+            return self.pacer.acquire(allowed)
+        except QuotaWaitTooLong as exc:
+            if by_deadline:
+                raise DeadlineReached(f"{what}: {exc.message}, past the deadline") from None
+            raise Throttled(
+                f"{what}: {exc.message}",
+                hint=f"quota_wait is {format_seconds(self.quota_wait)}: raise it "
+                "(bulkctl config set quota_wait SECONDS), or ask for less",
+            ) from None
+
     def _maybe_retry(
-        self, attempt: int, error: BulkctlError, why: str, retry_after: float | None, what: str
+        self, budget: _Attempts, error: BulkctlError, why: str, retry_after: float | None, what: str
     ) -> None:
         policy = self.retry
+        budget.count += 1
+        attempt = budget.count
         if self._closed:
             raise error
         if attempt >= policy.attempts:
@@ -434,7 +625,10 @@ class ApiClient:
                 error.message += f" (gave up after {attempt} attempts)"
             raise error
         wait = policy.backoff(attempt, retry_after)
-        if wait > policy.remaining():
+        now = policy.monotonic()
+        if budget.hard is not None and now + wait >= budget.hard:
+            raise DeadlineReached(f"{what}: {why}, and the deadline comes before a retry")
+        if now + wait > budget.retry_until:
             error.message += " (no time left to retry)"
             raise error
         if self.on_retry is not None:
@@ -444,17 +638,17 @@ class ApiClient:
         policy.sleep(wait)
 
     def _refresh(self, rejected_token: str | None) -> bool:
-        """One new token per command after a 401; True when the request should be repeated."""
+        """A new token after a 401; True when the request should be repeated with it."""
         if self.reauth is None:
             return False
         with self._reauth_lock:
             if self.token != rejected_token:
                 return True  # another thread already refreshed it
-            if self._reauthed:
-                return False
-            self._reauthed = True
+            if self._reauth_failed and self._reauth_failed[0] == rejected_token:
+                return False  # one failed login for a token is enough: no prompt per thread
             token = self.reauth()
             if not token:
+                self._reauth_failed = (rejected_token,)
                 return False
             self.token = token
             return True
@@ -464,45 +658,58 @@ class ApiClient:
         method: str,
         path: str,
         params: dict[str, str] | None,
-        json_body: dict[str, Any] | list[Any] | None,
-        authenticated: bool,
-        extra_headers: Mapping[str, str] | None = None,
+        json_body: Any,
+        headers: dict[str, str],
+        timeout: float | None,
+        budget: _Attempts,
     ) -> httpx.Response:
+        """One exchange, abandoned at the request's overall deadline or the hard deadline."""
         if self._closed:
             raise NetworkError(f"{method} {path}: not sent, the command is ending")
-        headers = {**self._headers(authenticated), **(extra_headers or {})}
-        started = time.monotonic()
-        try:
-            with self.limiter:
-                response = self._http.request(
-                    method, path, params=params, json=json_body, headers=headers
+        monotonic = self.retry.monotonic
+        started = monotonic()
+        overall = timeout if timeout is not None else self.request_timeout
+        until = started + overall
+        hard_first = budget.hard is not None and budget.hard < until
+        if budget.hard is not None:
+            until = min(until, budget.hard)
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+        abandoned = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome["response"] = self._exchange(
+                    method, path, params, json_body, headers, max(0.0, until - started), abandoned
                 )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            text = str(exc) or type(exc).__name__
-            if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-                raise NetworkError(
-                    f"TLS failure talking to {self.base_url}: {text}",
-                    hint="set ca_bundle (bulkctl config set ca_bundle FILE) or SSL_CERT_FILE",
-                ) from exc
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        # the exchange runs in its own thread so the caller regains control at the deadline
+        # even while a server trickles its answer (httpx's read timeout restarts per chunk)
+        threading.Thread(target=exchange, name="bulkctl-request", daemon=True).start()
+        if not done.wait(max(0.0, until - monotonic())):
+            abandoned.set()
+            if hard_first:
+                raise DeadlineReached(f"{method} {path}: abandoned at the deadline")
             raise NetworkError(
-                f"cannot connect to {self.base_url}: {text}",
-                hint="check the base URL, your network or proxy (HTTPS_PROXY)",
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise NetworkError(
-                f"no answer from {self.base_url} in time ({type(exc).__name__})",
-                hint="raise read_timeout, or try again",
+                f"no complete answer from {self.base_url} within {format_seconds(overall)} "
+                "(request_timeout)",
+                hint="raise request_timeout, or try again",
                 sent=True,
-            ) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise NetworkError(
-                f"the connection to {self.base_url} broke before a complete answer ({exc})",
-                sent=True,
-            ) from exc
-        except (httpx.ProxyError, httpx.UnsupportedProtocol, httpx.TransportError) as exc:
-            raise NetworkError(f"network failure talking to {self.base_url}: {exc}") from exc
+            )
+        if "error" in outcome:
+            error = outcome["error"]
+            if isinstance(error, BulkctlError):
+                raise error
+            if isinstance(error, httpx.HTTPError):
+                raise self._network_error(error) from error
+            raise error
+        response: httpx.Response = outcome["response"]
         if self.debug is not None:
-            elapsed = (time.monotonic() - started) * 1000
+            elapsed = (monotonic() - started) * 1000
             shown = {
                 k: ("<redacted>" if k.lower() in ("api-key", "authorization") else v)
                 for k, v in headers.items()
@@ -513,6 +720,66 @@ class ApiClient:
                 f"headers {shown}"
             )
         return response
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        left: float,
+        abandoned: threading.Event,
+    ) -> httpx.Response:
+        """Send and read the whole answer (decoded, capped); a plain response comes back."""
+        connect, read = self._timeouts
+        request = self._http.build_request(
+            method,
+            path,
+            params=params,
+            json=json_body,
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=min(connect, left), read=min(read, left), write=min(read, left), pool=left
+            ),
+        )
+        streamed = self._http.send(request, stream=True)
+        try:
+            body = read_capped(streamed, self.max_answer_bytes, abandoned)
+        finally:
+            streamed.close()
+        kept = [
+            (k, v)
+            for k, v in streamed.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
+
+    def _network_error(self, exc: httpx.HTTPError) -> NetworkError:
+        """The project's error for an httpx transport failure."""
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+                return NetworkError(
+                    f"TLS failure talking to {self.base_url}: {text}",
+                    hint="set ca_bundle (bulkctl config set ca_bundle FILE) or SSL_CERT_FILE",
+                )
+            return NetworkError(
+                f"cannot connect to {self.base_url}: {text}",
+                hint="check the base URL, your network or proxy (HTTPS_PROXY)",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return NetworkError(
+                f"no answer from {self.base_url} in time ({type(exc).__name__})",
+                hint="raise read_timeout, or try again",
+                sent=True,
+            )
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+            return NetworkError(
+                f"the connection to {self.base_url} broke before a complete answer ({exc})",
+                sent=True,
+            )
+        return NetworkError(f"network failure talking to {self.base_url}: {text}")
 
     def _parse_success(self, response: httpx.Response, what: str) -> Any:
         if response.status_code == 204 or not response.content:
@@ -531,7 +798,12 @@ class ApiClient:
     # -- submissions (issue 14) -------------------------------------------------------------
 
     def submit_bulk(
-        self, kind: Kind, items: list[dict[str, Any]], idempotency_ref: str | None
+        self,
+        kind: Kind,
+        items: list[dict[str, Any]],
+        idempotency_ref: str | None,
+        *,
+        deadline: float | None = None,
     ) -> BulkSubmitted:
         """Submit one chunk of 1..10,000 validated items ``{pathParams[, requestBody]}`` as a
         new SUBMITTED bulk of ``kind``.
@@ -539,7 +811,7 @@ class ApiClient:
         With an ``idempotency_ref`` (only for kinds whose endpoint documents one) the request
         is repeated like a read after transport errors and 5xx: the same ref and payload name
         the same bulk. Without one (card-removals) it is never repeated, and a lost answer
-        raises ``OutcomeUnknown``.
+        raises ``OutcomeUnknown``. Its request deadline grows with its size.
         """
         if not 1 <= len(items) <= MAX_ITEMS:
             raise UsageError(f"a bulk holds 1 to {MAX_ITEMS} items, not {len(items)}")
@@ -555,8 +827,13 @@ class ApiClient:
                 kind.path,
                 json_body=items,
                 what=what,
-                state_change=idempotency_ref is None,
+                state_change=True,
+                # with a ref a repeat names the same bulk: retried like a read, 500 included
+                idempotent=idempotency_ref is not None,
+                retry_statuses=SUBMIT_RETRY_STATUSES,
                 headers=headers,
+                timeout=self.request_timeout + len(items) * SUBMIT_SECONDS_PER_ITEM,
+                deadline=deadline,
             )
         except OutcomeUnknown as exc:
             exc.hint = (

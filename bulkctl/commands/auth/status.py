@@ -31,6 +31,7 @@ def run(ctx: Context, options: StatusOptions) -> int:
     """Write the status; 3 when the token does not work."""
     settings = ctx.settings()
     works: bool | None = None
+    failed = ExitCode.AUTH
     problem = ""
     if options.check:
         try:
@@ -38,6 +39,7 @@ def run(ctx: Context, options: StatusOptions) -> int:
             works = True
         except BulkctlError as exc:
             works = False
+            failed = exc.exit_code  # 3 for a token that fails; 6 when the network is down
             problem = exc.message
     env_name = "production" if settings.is_production else settings.get("environment")
     credentials: dict[str, dict[str, Any]] = {
@@ -72,9 +74,10 @@ def run(ctx: Context, options: StatusOptions) -> int:
             value = entry["value"] or "-"
             lines.append(f"{name:<12} {value}   ({entry['source']})")
         if works is not None:
-            lines.append("token        " + ("works" if works else f"does NOT work: {problem}"))
+            verdict = "does NOT work" if failed == ExitCode.AUTH else "could not be checked"
+            lines.append("token        " + ("works" if works else f"{verdict}: {problem}"))
         print("\n".join(lines), file=ctx.stdout)
-    return ExitCode.OK if works is not False else ExitCode.AUTH
+    return ExitCode.OK if works is not False else failed
 
 
 def command(
@@ -85,5 +88,6 @@ def command(
     ] = False,
 ) -> None:
     """Show the profile, environment, base URL, where each credential comes from (masked),
-    and whether the token works now (one small request). Exit 3 when it does not."""
+    and whether the token works now (one small request). Exit 3 when it does not, 6 when the
+    network fails."""
     invoke(ctx, lambda c: parse(c, json_flag=json_flag, offline=offline), run)
