@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 
 def _error(lines: Sequence[str]) -> None:
-    print(f"bulkctl: error: {lines[0]}", file=sys.stderr)
+    from bulkctl.safetext import safe_text  # messages quote the server: never raw to a terminal
+
+    print(f"bulkctl: error: {safe_text(lines[0])}", file=sys.stderr)
     for line in lines[1:]:
-        print(f"  {line}", file=sys.stderr)
+        print(f"  {safe_text(line)}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:

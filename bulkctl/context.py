@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.config import ConfigStore, Resolved, resolve
 from bulkctl.errors import NotAuthenticated
+from bulkctl.safetext import safe_text
 
 if TYPE_CHECKING:
     import httpx
@@ -111,11 +112,11 @@ class Context:
     def note(self, message: str) -> None:
         """Something a person may want to know; silenced by --quiet."""
         if not self.options.quiet:
-            print(message, file=self.stderr, flush=True)
+            print(safe_text(message), file=self.stderr, flush=True)
 
     def warn(self, message: str) -> None:
         """Something that may change the meaning of the output; never silenced."""
-        print(f"warning: {message}", file=self.stderr, flush=True)
+        print(f"warning: {safe_text(message)}", file=self.stderr, flush=True)
 
     def debug(self, message: str) -> None:
         if self.options.debug:

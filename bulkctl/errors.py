@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+from bulkctl.safetext import safe_text
+
 
 class ExitCode(IntEnum):
     """Process exit codes, documented in the README."""
@@ -147,7 +149,7 @@ class ApiError(BulkctlError):
         first = self.message
         if details:
             first = f"{first} ({'; '.join(details)})"
-        return [first] + ([self.hint] if self.hint else [])
+        return [safe_text(first)] + ([safe_text(self.hint)] if self.hint else [])
 
 
 class BadRequest(ApiError):
