@@ -17,6 +17,7 @@ import typer
 from bulkctl.commands.bulk import BulkIdsArgument
 from bulkctl.errors import ExitCode
 from bulkctl.options import parse_duration
+from bulkctl.render import Field
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -212,6 +213,14 @@ def run_wait(ctx: Context, options: WaitOptions) -> int:
     return code
 
 
+WAIT_FIELDS = (
+    Field("bulkId", "BULK ID"),
+    Field("status", "STATUS", "status"),
+    Field("done", "DONE"),
+    Field("elapsed", "ELAPSED", cut=True),
+)
+
+
 class LiveTable:
     """The live per-bulk progress display on a terminal's stderr."""
 
@@ -226,27 +235,36 @@ class LiveTable:
         self.live.start()
 
     def update(self, poller: Poller) -> None:
-        from rich.table import Table
         from rich.text import Text
 
-        from bulkctl.render import STATUS_STYLES, human_duration
+        from bulkctl.render import (
+            RenderOptions,
+            human_duration,
+            table_lines,
+            terminal_width,
+        )
 
-        table = Table(box=None, pad_edge=False)
-        for header in ("BULK ID", "STATUS", "DONE", "ELAPSED"):
-            table.add_column(header)
         elapsed = human_duration(int(self.ctx.clock.monotonic() - self.started))
+        rows: list[dict[str, Any]] = []
         for bulk_id in poller.bulk_ids:
             bulk = poller.latest.get(bulk_id)
-            status = bulk.status or "?" if bulk else "…"
             note = poller.problems.get(bulk_id)
-            # Text, never markup: statuses and error messages come from outside
-            table.add_row(
-                Text(bulk_id),
-                Text(status, style=STATUS_STYLES.get(status, "")),
-                Text(done_of_total(bulk) if bulk else ""),
-                Text(elapsed + (f"  ({note})" if note else "")),
+            rows.append(
+                {
+                    "bulkId": bulk_id,
+                    "status": (bulk.status or "?") if bulk else "…",
+                    "done": done_of_total(bulk) if bulk else "",
+                    "elapsed": elapsed + (f"  ({note})" if note else ""),
+                }
             )
-        self.live.update(table)
+        options = RenderOptions(
+            fmt="table",
+            fields=WAIT_FIELDS,
+            color=not self.ctx.env.get("NO_COLOR"),
+            terminal=True,
+            width=terminal_width(self.ctx.stderr, self.ctx.env),
+        )
+        self.live.update(Text.from_ansi("\n".join(table_lines(rows, options)), no_wrap=True))
 
     def stop(self) -> None:
         self.live.stop()
