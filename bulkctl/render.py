@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bulkctl.api.records import FailureGroup
 from bulkctl.errors import UsageError
 from bulkctl.safetext import safe_json, safe_text
 
@@ -135,6 +136,13 @@ OPERATION_ALL_FIELDS: tuple[Field, ...] = (
     *OPERATION_FIELDS[:5],
     Field("requestPayload", "REQUEST", "payload", cut=True, priority=2),
     OPERATION_FIELDS[5],
+)
+
+# "why did it fail": FailureGroup.as_record() rows (JSON: a list of {errorCode, count, example})
+FAILURE_FIELDS: tuple[Field, ...] = (
+    Field("errorCode", "ERROR CODE", cut=True),
+    Field("count", "COUNT", "int"),
+    Field("example", "EXAMPLE", cut=True, priority=5),
 )
 
 
@@ -600,3 +608,12 @@ def _markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO
         cells = [escape_markdown(text_value(f, f.value(record, options.now))) for f in fields]
         out.write("| " + " | ".join(cells) + " |\n")
     out.flush()
+
+
+def render_failures(groups: Sequence[FailureGroup], options: RenderOptions, out: TextIO) -> int:
+    """Failed operations grouped by errorCode, in ``options.fmt`` with ``FAILURE_FIELDS``
+    (``options.fields`` is ignored); returns how many groups were written."""
+    from dataclasses import replace
+
+    shown = replace(options, fields=FAILURE_FIELDS, whole_objects=False)
+    return render((g.as_record() for g in groups), shown, out)

@@ -2,7 +2,7 @@
 
 The Typer function parses and checks arguments into ``ListOptions``; ``run_list`` does
 the work with a ``Context``. Several statuses are one request stream per status (the
-API takes one status per call), combined in the order given, de-duplicated by bulkId.
+API takes one status per call), merged newest first on bulkId, de-duplicated by bulkId.
 """
 
 from __future__ import annotations
@@ -160,6 +160,7 @@ def matching_bulks(
         offset=0 if filtering else options.offset,
         wanted=None if filtering else options.wanted,
         on_page=ctx.stdout.flush,
+        merge_by=lambda r: r.bulk_id,
     ) as (records, pager):
         if not filtering:
             yield records, pager
@@ -190,6 +191,9 @@ def run_list(ctx: Context, options: ListOptions) -> int:
     with matching_bulks(ctx, options) as (bulks, pager):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
+    order_note = report.order_note(options.statuses)
+    if order_note:
+        ctx.note(order_note)
     if report.stopped:
         ctx.warn(f"paging {report.stopped}; the listing may be incomplete")
     if report.shrank_from is not None:
