@@ -105,12 +105,12 @@ def show_command(
 
 
 def run_show(ctx: Context, bulk_id: str, choice: OutputChoice) -> None:
-    from bulkctl.render import RenderOptions, escape_plain, render, text_value
+    from bulkctl.render import RenderOptions, escape_plain, json_text, render, text_value
 
     bulk = ctx.client().get_bulk(bulk_id)
     now = ctx.clock.now()
     if choice.fmt == "json" and choice.whole_objects:
-        print(json.dumps(bulk.raw, indent=2, ensure_ascii=False), file=ctx.stdout)
+        print(json_text(bulk.raw, indent=2), file=ctx.stdout)
     elif choice.fmt == "table":
         _show_table(ctx, bulk, choice)
     elif choice.fmt == "plain":
@@ -148,6 +148,7 @@ def _show_table(ctx: Context, bulk: BulkProcess, choice: OutputChoice) -> None:
     from rich.text import Text
 
     from bulkctl.render import RenderOptions, table_cell, table_console
+    from bulkctl.safetext import safe_text
 
     options = RenderOptions(fmt="table", fields=choice.fields, color=ctx.color, now=ctx.clock.now())
     grid = Table.grid(padding=(0, 2))
@@ -175,7 +176,9 @@ def _show_table(ctx: Context, bulk: BulkProcess, choice: OutputChoice) -> None:
         counts.add_column()
         counts.add_column(justify="right")
         for entry in bulk.operation_status_counts:
-            counts.add_row(entry.status or "?", "" if entry.count is None else f"{entry.count:,}")
+            counts.add_row(
+                safe_text(entry.status or "?"), "" if entry.count is None else f"{entry.count:,}"
+            )
         parts += [Text(""), Text("operations by status"), counts]
     console = table_console(ctx.stdout, color=ctx.color, terminal=ctx.stdout_tty)
     console.print(Group(*parts))

@@ -7,7 +7,6 @@ retried until the timeout; a bulk in a status bulkctl does not know is waited on
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +16,7 @@ import typer
 from bulkctl.commands.bulk import BulkIdsArgument
 from bulkctl.errors import ExitCode
 from bulkctl.options import parse_duration
-from bulkctl.render import Field
+from bulkctl.render import Field, json_text
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -193,7 +192,7 @@ def run_wait(ctx: Context, options: WaitOptions) -> int:
     pending = poller.pending()
     finals = [poller.latest[i] for i in options.bulk_ids if i in poller.latest]
     if options.as_json:
-        print(json.dumps([b.raw for b in finals], indent=2, ensure_ascii=False), file=ctx.stdout)
+        print(json_text([b.raw for b in finals], indent=2), file=ctx.stdout)
     if options.junit is not None:
         write_junit(ctx, client, options.junit, [b for b in finals if b.is_final])
     if pending:
