@@ -110,12 +110,12 @@ _bulkctl_values() {
   case "$1" in
     bulk_status) echo 'SUBMITTED RUNNING PARTIALLY_COMPLETED COMPLETED FAILED PAUSED CANCELLED' ;;
     operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
-    format) echo 'table plain json jsonl csv markdown' ;;
+    format) echo 'table wide plain json jsonl csv markdown' ;;
     mode) echo 'on-failure-stop on-failure-continue' ;;
     environment) echo 'sandbox production' ;;
     identity) echo 'corporate: consumer:' ;;
     setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency' ;;
-    bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration operationStatusCounts' ;;
+    bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration age operationStatusCounts' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     shell) echo 'bash zsh fish' ;;
     profile) command bulkctl config profiles 2>/dev/null ;;
