@@ -457,10 +457,11 @@ def cell_text(field: Field, value: Any, *, wide: bool = False, full: bool = Fals
 
 
 def table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
-    """One cell as rich ``Text`` (never markup), for rich layouts such as ``show``."""
+    """One value as rich ``Text`` (never markup) for ``show``'s layout, which has room for
+    the whole mode."""
     from rich.text import Text
 
-    shown = cell_text(field, value, wide=options.fmt == "wide", full=options.full_payloads)
+    shown = cell_text(field, value, wide=True, full=options.full_payloads)
     style = ""
     if field.kind == "status" and isinstance(value, str) and options.color:
         style = STATUS_STYLES.get(value, "")
