@@ -468,12 +468,25 @@ def table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
     return Text(shown, style=style)
 
 
+def cells(text: str) -> int:
+    """How many terminal cells ``text`` (already safe: no controls) takes."""
+    if text.isascii():  # printable ASCII: one cell a character
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def cut_to(text: str, width: int) -> str:
     """``text`` in at most ``width`` terminal cells, ending in "…" when it was cut."""
     from rich.cells import cell_len
 
-    if cell_len(text) <= width:
+    if cells(text) <= width:
         return text
+    if width <= 0:
+        return ""
+    if text.isascii():
+        return text[: width - 1] + "…"
     kept: list[str] = []
     used = 0
     for char in text:
@@ -482,7 +495,7 @@ def cut_to(text: str, width: int) -> str:
             break
         kept.append(char)
         used += size
-    return "".join(kept) + "…" if width > 0 else ""
+    return "".join(kept) + "…"
 
 
 def column_widths(
@@ -532,11 +545,9 @@ def table_lines(
     columns of lowest ``Field.priority`` go first; ids and statuses are never cut. ``marks``,
     one a record, make an unnamed first column (a live view's change marker).
     """
-    from rich.cells import cell_len
-
     wide = options.fmt == "wide"
     fields = [f for f in options.fields if wide or not f.wide_only]
-    cells = [
+    rows = [
         [
             cell_text(f, f.value(r, options.now), wide=wide, full=options.full_payloads)
             for f in fields
@@ -544,22 +555,20 @@ def table_lines(
         for r in records
     ]
     if records:  # an empty column says nothing; with no rows the header shows what is absent
-        keep = [i for i in range(len(fields)) if any(row[i] for row in cells)]
+        keep = [i for i in range(len(fields)) if any(row[i] for row in rows)]
         fields = [fields[i] for i in keep]
-        cells = [[row[i] for i in keep] for row in cells]
+        rows = [[row[i] for i in keep] for row in rows]
     headers = [f.header if options.header else "" for f in fields]
     if marks is not None:
         fields = [Field("", ""), *fields]
         headers = ["", *headers]
-        cells = [[safe_text(m), *row] for m, row in zip(marks, cells, strict=True)]
+        rows = [[safe_text(m), *row] for m, row in zip(marks, rows, strict=True)]
     width = options.width if options.terminal and not wide else None
+    sizes = [[cells(text) for text in row] for row in rows]
     while True:
-        natural = [
-            max([cell_len(h) for h in headers][i : i + 1] + [cell_len(row[i]) for row in cells])
-            for i in range(len(fields))
-        ]
+        natural = [max([cells(headers[i])] + [row[i] for row in sizes]) for i in range(len(fields))]
         cut = [f.cut and not (options.full_payloads and f.kind == "payload") for f in fields]
-        minimum = [max(MIN_CUT_WIDTH, cell_len(h)) for h in headers]
+        minimum = [max(MIN_CUT_WIDTH, cells(h)) for h in headers]
         needed = sum(min(n, m) if c else n for n, m, c in zip(natural, minimum, cut, strict=True))
         droppable = [i for i, f in enumerate(fields) if f.priority < 9]
         if width is None or needed + GAP * (len(fields) - 1) <= width or not droppable:
@@ -567,13 +576,14 @@ def table_lines(
         # the least needed column goes (the rightmost of equals)
         drop = min(droppable, key=lambda i: (fields[i].priority, -i))
         del fields[drop], headers[drop]
-        cells = [row[:drop] + row[drop + 1 :] for row in cells]
+        rows = [row[:drop] + row[drop + 1 :] for row in rows]
+        sizes = [row[:drop] + row[drop + 1 :] for row in sizes]
     widths = column_widths(natural, minimum, cut, width)
     right = [f.kind in ("int", "duration", "age") for f in fields]
     lines: list[str] = []
     if options.header:
         lines.append(_table_line(headers, widths, right, [""] * len(fields), options.color))
-    for record, row in zip(records, cells, strict=True):
+    for record, row in zip(records, rows, strict=True):
         styles = [
             STATUS_STYLES.get(str(record.get(f.name)), "") if f.kind == "status" else ""
             for f in fields
@@ -583,18 +593,16 @@ def table_lines(
 
 
 def _table_line(
-    cells: Sequence[str],
+    texts: Sequence[str],
     widths: Sequence[int],
     right: Sequence[bool],
     styles: Sequence[str],
     color: bool,
 ) -> str:
-    from rich.cells import cell_len
-
     parts: list[str] = []
-    for text, width, to_right, style in zip(cells, widths, right, styles, strict=True):
+    for text, width, to_right, style in zip(texts, widths, right, styles, strict=True):
         shown = cut_to(text, width)
-        pad = " " * (width - cell_len(shown))
+        pad = " " * (width - cells(shown))
         if color and style in _SGR and shown:
             shown = f"\x1b[{_SGR[style]}m{shown}\x1b[0m"
         parts.append(pad + shown if to_right else shown + pad)
