@@ -18,6 +18,7 @@ from bulkctl.auth import Reauthenticator
 from bulkctl.config import ConfigStore, Resolved, resolve
 from bulkctl.demo import demo_transport
 from bulkctl.errors import error_text
+from bulkctl.safetext import safe_text
 
 if TYPE_CHECKING:
     import httpx
@@ -114,11 +115,11 @@ class Context:
     def note(self, message: str) -> None:
         """Something a person may want to know; silenced by --quiet."""
         if not self.options.quiet:
-            print(message, file=self.stderr, flush=True)
+            print(safe_text(message), file=self.stderr, flush=True)
 
     def warn(self, message: str) -> None:
         """Something that may change the meaning of the output; never silenced."""
-        print(f"warning: {message}", file=self.stderr, flush=True)
+        print(f"warning: {safe_text(message)}", file=self.stderr, flush=True)
 
     def error(self, lines: Sequence[str]) -> None:
         """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's."""

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
+from bulkctl.safetext import safe_text
+
 ERROR_PREFIX = "bulkctl: error: "
 
 
@@ -163,7 +165,7 @@ class ApiError(BulkctlError):
         first = self.message
         if details:
             first = f"{first} ({'; '.join(details)})"
-        return [first] + ([self.hint] if self.hint else [])
+        return [safe_text(first)] + ([safe_text(self.hint)] if self.hint else [])
 
 
 class BadRequest(ApiError):
@@ -226,5 +228,8 @@ TRANSIENT_ERRORS: tuple[type[ApiError | NetworkError], ...] = (
 
 
 def error_text(lines: Sequence[str]) -> str:
-    """An error for stderr: the first line after ``bulkctl: error:``, the rest indented."""
-    return "\n".join([ERROR_PREFIX + lines[0], *(f"  {line}" for line in lines[1:])])
+    """An error for stderr: the first line after ``bulkctl: error:``, the rest indented.
+
+    Messages quote the server, so every line is made safe for a terminal here."""
+    first, *rest = (safe_text(line) for line in lines)
+    return "\n".join([ERROR_PREFIX + first, *(f"  {line}" for line in rest)])

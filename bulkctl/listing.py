@@ -57,6 +57,7 @@ def matching_bulks(
         offset=0 if filtering else selection.offset,
         wanted=None if filtering else selection.wanted,
         on_page=ctx.stdout.flush,
+        merge_by=lambda r: r.bulk_id,
     ) as (records, pager):
         if not filtering:
             yield records, pager

@@ -22,10 +22,12 @@ from bulkctl.render import (
     BULK_ALL_FIELDS,
     FORMATS,
     OPERATION_ALL_FIELDS,
+    TABLE_FORMATS,
     Field,
     RenderOptions,
     check_format,
     pick_fields,
+    terminal_width,
 )
 
 if TYPE_CHECKING:
@@ -134,6 +136,7 @@ class OutputChoice:
             now=ctx.clock.now(),
             full_payloads=full_payloads,
             terminal=ctx.stdout_tty,
+            width=terminal_width(ctx.stdout, ctx.env) if ctx.stdout_tty else None,
         )
 
 
@@ -156,7 +159,7 @@ def choose_output(
     if len(set(picked)) > 1:
         raise UsageError(f"choose one output format, not {' and '.join(sorted(set(picked)))}")
     fmt = picked[0] if picked else ("table" if stdout_tty else "plain")
-    default = table_fields if fmt == "table" and table_fields is not None else default_fields
+    default = table_fields if fmt in TABLE_FORMATS and table_fields is not None else default_fields
     fields = pick_fields(fields_spec, available, default)
     whole = fmt in ("json", "jsonl") and not fields_spec
     return OutputChoice(fmt=fmt, fields=fields, header=header, whole_objects=whole)
@@ -204,7 +207,8 @@ def parse_duration(value: str, what: str = "duration") -> float:
 
 
 FORMAT_HELP = (
-    f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise)."
+    f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise; "
+    "wide: the table with every column, uncut)."
 )
 STATUS_HELP = (
     "Only bulks in this status; repeat or comma-separate for several "

@@ -16,6 +16,12 @@ records leave a status filter (everything after shifts up). The invariants kept 
 
 Pages are fetched concurrently (a sliding window of ``concurrency`` requests) and
 yielded as soon as they and every page before them have arrived, so output streams.
+
+Several streams (one a status filter) are read one after another, or merged into one
+newest-first list (``merge_by``): the API and its emulator list each status newest first,
+with ids that grow with age... newer bulks have larger numeric ids. The merge compares
+the streams' next ids as numbers when both are digits; a stream whose ids are not digits,
+or not descending, keeps the order the server gave (it is never re-sorted) and is reported.
 """
 
 from __future__ import annotations
@@ -73,15 +79,21 @@ def listing(
     offset: int,
     wanted: int | None,
     on_page: Callable[[], None] | None = None,
+    merge_by: Callable[[Any], str | None] | None = None,
 ) -> Iterator[tuple[Generator[Any, None, None], Pager]]:
     """The records of ``fetches`` in order (see ``Pager.read``), and the pager for its report.
 
     ``on_page`` runs each time a page's records have been consumed, before the next page is
-    waited for: the place to flush output, so rows appear as their page arrives.
+    waited for: the place to flush output, so rows appear as their page arrives. With
+    ``merge_by`` (a record's id) several streams become one list, newest first
+    (``Pager.read_merged``); ``offset`` and ``wanted`` apply to that list.
     """
     with page_pool(concurrency) as pool:
         pager = Pager(concurrency=concurrency, key=key, pool=pool, on_page=on_page)
-        yield pager.read(fetches, offset=offset, wanted=wanted), pager
+        if merge_by is not None and len(fetches) > 1:
+            yield pager.read_merged(fetches, order_id=merge_by, offset=offset, wanted=wanted), pager
+        else:
+            yield pager.read(fetches, offset=offset, wanted=wanted), pager
 
 
 @dataclass
@@ -95,6 +107,17 @@ class PagingReport:
     stopped: str | None = None  # why paging stopped early, when it did
     unread: bool = False  # a stream the output did not need was never asked for
     totals: list[int | None] = field(default_factory=list)
+    unordered: list[int] = field(default_factory=list)  # merged streams not newest first
+
+    def order_note(self, labels: Sequence[str]) -> str | None:
+        """Which merged streams kept the server's order because their ids did not sort."""
+        if not self.unordered:
+            return None
+        names = ", ".join(labels[i] if i < len(labels) else str(i) for i in self.unordered)
+        return (
+            f"{names}: ids not digits or not newest first; "
+            "those bulks are kept in the order the server gave"
+        )
 
     def more_note(self, written: int, offset: int) -> str | None:
         """'20 of 1,234 shown ...' when the server holds more than was written."""
@@ -120,6 +143,8 @@ class Stream:
     fetch: FetchPage
     prefetched: Future[Page] | None = None
     prefetched_limit: int = 0
+    left: int = 0  # requests this stream may still send
+    stale: int = 0  # its pages in a row that added nothing new
 
 
 class Pager:
@@ -139,8 +164,6 @@ class Pager:
         self.pool = pool
         self.seen: set[str] = set()
         self.report = PagingReport()
-        self._left = 0  # requests the stream being read may still send
-        self._stale = 0  # pages in a row that added nothing new
 
     # -- public ---------------------------------------------------------------------------
 
@@ -168,6 +191,65 @@ class Pager:
                 remaining -= emitted
             if remaining_offset:  # what this stream held counts towards the combined offset
                 remaining_offset = max(0, remaining_offset - (self.report.totals[-1] or 0))
+
+    def read_merged(
+        self,
+        fetches: Sequence[FetchPage],
+        *,
+        order_id: Callable[[Any], str | None],
+        offset: int,
+        wanted: int | None,
+    ) -> Generator[Any, None, None]:
+        """Records of every stream as one list, newest first, skipping its first ``offset``.
+
+        Each stream is read lazily, as far as the merged list needs (``offset + wanted``
+        at most). The next record is the one with the largest numeric id among the streams'
+        next ones; an id that is not digits loses to none, so ties and such streams fall
+        back to the order the streams were given. Every stream keeps its own order.
+        """
+        streams = [Stream(f) for f in fetches]
+        need = None if wanted is None else offset + wanted
+        first_limit = PAGE_SIZE if need is None else min(PAGE_SIZE, max(1, need))
+        if self.pool is not None:
+            for stream in streams[1:]:  # the merge needs every stream's head: ask at once
+                stream.prefetched = self.pool.submit(stream.fetch, 0, first_limit)
+                stream.prefetched_limit = first_limit
+        readers = [self._read_stream(s, 0, need) for s in streams]
+        done = object()
+        heads: list[Any] = [next(r, done) for r in readers]
+        for index, head in enumerate(heads):
+            if head is not done and not _digits(order_id(head)):
+                self._note_unordered(index)
+        skipped = emitted = 0
+        try:
+            while True:
+                best: int | None = None
+                for index, head in enumerate(heads):
+                    if head is done:
+                        continue
+                    if best is None or _newer(order_id(head), order_id(heads[best])):
+                        best = index
+                if best is None:
+                    return
+                record = heads[best]
+                following = next(readers[best], done)
+                heads[best] = following
+                if following is not done and not _older(order_id(following), order_id(record)):
+                    self._note_unordered(best)
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                if wanted is not None and emitted >= wanted:
+                    return
+                emitted += 1
+                yield record
+        finally:
+            for reader in readers:
+                reader.close()
+
+    def _note_unordered(self, index: int) -> None:
+        if index not in self.report.unordered:
+            self.report.unordered.append(index)
 
     def _count_unread(self, streams: Sequence[Stream]) -> None:
         """Totals of streams the output did not need: from their first page when it came."""
@@ -202,7 +284,9 @@ class Pager:
             out.append(record)
         return out
 
-    def _read_stream(self, stream: Stream, offset: int, wanted: int | None) -> Iterator[Any]:
+    def _read_stream(
+        self, stream: Stream, offset: int, wanted: int | None
+    ) -> Generator[Any, None, None]:
         remaining = wanted
         limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
         if stream.prefetched is not None and offset == 0:
@@ -224,11 +308,11 @@ class Pager:
         step = got if 0 < got < limit else limit  # a server that caps pages lower sets the step
         next_offset = offset + step
         prev_count = base
-        self._left = min(MAX_REQUESTS - self.report.requests, self._budget(base) - 1)
-        self._stale = 0
+        stream.left = min(MAX_REQUESTS - self.report.requests, self._budget(base) - 1)
+        stream.stale = 0
         if base is not None and self.concurrency > 1 and self.pool is not None:
             end = base if remaining is None else min(base, next_offset + remaining)
-            pages = self._concurrent(stream.fetch, next_offset, end, step)
+            pages = self._concurrent(stream, next_offset, end, step)
             for page_offset, page_limit, page in pages:
                 if page.count is not None and prev_count is not None and page.count < prev_count:
                     # answered before records its predecessor saw were added: read in order now
@@ -247,22 +331,22 @@ class Pager:
                 self._page_done()
                 next_offset = page_offset + (len(page.records) or page_limit)
                 if not self._more(page, page_offset, page_limit, remaining) or self._repeating(
-                    fresh
+                    stream, fresh
                 ):
                     pages.close()
                     return
-        yield from self._sequential(stream.fetch, next_offset, remaining, base)
+        yield from self._sequential(stream, next_offset, remaining, base)
 
-    def _repeating(self, fresh: list[Any]) -> bool:
+    def _repeating(self, stream: Stream, fresh: list[Any]) -> bool:
         """True once STALE_PAGES pages in a row added nothing new (noted in the report)."""
-        self._stale = 0 if fresh else self._stale + 1
-        if self._stale >= STALE_PAGES:
+        stream.stale = 0 if fresh else stream.stale + 1
+        if stream.stale >= STALE_PAGES:
             self.report.stopped = "the server kept answering records already seen"
             return True
         return False
 
     def _concurrent(
-        self, fetch: FetchPage, start: int, end: int, step: int
+        self, stream: Stream, start: int, end: int, step: int
     ) -> Generator[tuple[int, int, Page], None, None]:
         """Pages from ``start`` to ``end`` fetched with a sliding window, yielded in order;
         planned lazily and never more than the stream's request budget."""
@@ -271,14 +355,14 @@ class Pager:
         pending: list[tuple[int, int, Future[Page]]] = []
         try:
             while True:
-                while len(pending) < self.concurrency and self._left > 0:
+                while len(pending) < self.concurrency and stream.left > 0:
                     o = next(plan, None)
                     if o is None:
                         break
                     lim = min(step, end - o)
-                    self._left -= 1
+                    stream.left -= 1
                     self.report.requests += 1
-                    pending.append((o, lim, self.pool.submit(fetch, o, lim)))
+                    pending.append((o, lim, self.pool.submit(stream.fetch, o, lim)))
                 if not pending:
                     return
                 o, lim, future = pending.pop(0)
@@ -288,24 +372,24 @@ class Pager:
                 future.cancel()
 
     def _sequential(
-        self, fetch: FetchPage, offset: int, remaining: int | None, base: int | None
+        self, stream: Stream, offset: int, remaining: int | None, base: int | None
     ) -> Iterator[Any]:
         while remaining is None or remaining > 0:
             if offset > INT32_MAX:
                 return
-            if self._left <= 0:
+            if stream.left <= 0:
                 capped = self.report.requests >= MAX_REQUESTS
                 self.report.stopped = (
                     CAPPED if capped else f"stopped after {self.report.requests:,} requests"
                 )
                 return
             limit = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
-            page = self._fetch(fetch, offset, limit)
-            self._left -= 1
+            page = self._fetch(stream.fetch, offset, limit)
+            stream.left -= 1
             if page.count is not None:
                 grown = self._budget(page.count) - self.report.requests
                 # the list grew: allow for it, within the cap
-                self._left = min(max(self._left, grown), MAX_REQUESTS - self.report.requests)
+                stream.left = min(max(stream.left, grown), MAX_REQUESTS - self.report.requests)
                 if base is not None and page.count < base:
                     self.report.note_shrink(base, page.count)
             fresh = self._fresh(page, remaining)
@@ -314,7 +398,7 @@ class Pager:
                     remaining -= 1
                 yield record
             self._page_done()
-            if not self._more(page, offset, limit, remaining) or self._repeating(fresh):
+            if not self._more(page, offset, limit, remaining) or self._repeating(stream, fresh):
                 return
             offset += len(page.records) or limit
 
@@ -335,3 +419,27 @@ class Pager:
         if page.count is not None:
             return offset + got < page.count
         return got >= limit
+
+
+def _digits(ident: str | None) -> bool:
+    return ident is not None and ident.isascii() and ident.isdigit()
+
+
+def _number(ident: str) -> tuple[int, str]:
+    """A digit string as a sortable number, however long (int() refuses very long ones)."""
+    significant = ident.lstrip("0")
+    return len(significant), significant
+
+
+def _newer(ident: str | None, than: str | None) -> bool:
+    """Whether ``ident`` comes before ``than`` newest first: both digits and larger."""
+    if ident is None or than is None or not (_digits(ident) and _digits(than)):
+        return False
+    return _number(ident) > _number(than)
+
+
+def _older(ident: str | None, than: str | None) -> bool:
+    """Whether ``ident`` may follow ``than`` in a newest-first stream: both digits and smaller."""
+    if ident is None or than is None or not (_digits(ident) and _digits(than)):
+        return False
+    return _number(ident) < _number(than)

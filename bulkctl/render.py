@@ -7,7 +7,13 @@ Commands never print a format themselves; they hand records and fields to ``rend
 Values that contain a format's separators are escaped so each format parses back to
 the same values: plain writes ``\\``, tab, newline and carriage return as ``\\\\``,
 ``\\t``, ``\\n`` and ``\\r``; csv quotes; markdown escapes ``|`` and writes newlines as
-``<br>``.
+``<br>``. No format but JSON/JSONL lets a control character through: the other C0 and C1
+controls and DEL are written ``\\xHH`` (``bulkctl.safetext``); JSON and JSONL keep exact
+values and escape DEL and C1 as ``\\u00XX``.
+
+Tables are laid out once, here, from the terminal width: ids and statuses keep their
+natural width, the columns that may give way (``Field.cut``) share what is left, and the
+least needed columns (``Field.priority``) are dropped when even that does not fit.
 """
 
 from __future__ import annotations
@@ -15,16 +21,31 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bulkctl.api.records import FailureGroup
 from bulkctl.errors import UsageError
+from bulkctl.safetext import safe_json, safe_text
 
-FORMATS: tuple[str, ...] = ("table", "plain", "json", "jsonl", "csv", "markdown")
+FORMATS: tuple[str, ...] = ("table", "wide", "plain", "json", "jsonl", "csv", "markdown")
+TABLE_FORMATS = ("table", "wide")
 # one encoder for every row: json.dumps builds a new one per call when given options
-JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def json_line(value: Any) -> str:
+    """One JSON value on one line, exact, with DEL and C1 escaped."""
+    return safe_json(_JSON_LINE(value))
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """Any JSON document bulkctl writes: exact values, DEL and C1 escaped as ``\\u00XX``."""
+    return safe_json(json.dumps(value, ensure_ascii=False, indent=indent))
+
 
 STATUS_STYLES: dict[str, str] = {
     "COMPLETED": "green",
@@ -43,8 +64,11 @@ class Field:
 
     name: str
     header: str
-    kind: str = "text"  # text, status, int, time, duration, payload, json
+    kind: str = "text"  # text, status, int, time, duration, age, payload, json, mode
     derive: Callable[[dict[str, Any], float], Any] | None = None
+    cut: bool = False  # a table may cut it with "…" to fit; never ids, statuses or numbers
+    priority: int = 9  # tables too narrow drop the lowest first; 9 is never dropped
+    wide_only: bool = False  # a table shows it with -o wide only
 
     def value(self, record: dict[str, Any], now: float) -> Any:
         if self.derive is not None:
@@ -65,34 +89,60 @@ def _duration(record: dict[str, Any], now: float) -> Any:
     return max(0, end - start) // 1000
 
 
+def _age(record: dict[str, Any], now: float) -> Any:
+    """Seconds since the bulk finished, or since it started when it has not finished."""
+    for name in ("executionFinish", "executionStart"):
+        moment = record.get(name)
+        if isinstance(moment, int) and not isinstance(moment, bool):
+            return max(0, int(now) - moment // 1000)
+    return None
+
+
 BULK_FIELDS: tuple[Field, ...] = (
     Field("bulkId", "BULK ID"),
     Field("status", "STATUS", "status"),
-    Field("operation", "OPERATION"),
-    Field("submittedItemsCount", "ITEMS", "int"),
-    Field("mode", "MODE"),
+    Field("operation", "OPERATION", cut=True, priority=5),
+    Field("submittedItemsCount", "ITEMS", "int", priority=3),
+    Field("mode", "MODE", "mode", priority=1),
     Field("executionStart", "STARTED", "time"),
     Field("executionFinish", "FINISHED", "time"),
 )
 DURATION_FIELD = Field("duration", "DURATION", "duration", derive=_duration)
-BULK_TABLE_FIELDS: tuple[Field, ...] = (*BULK_FIELDS, DURATION_FIELD)
+AGE_FIELD = Field("age", "AGE", "age", derive=_age, priority=4)
+# a terminal's table: AGE for the times; -o wide adds the full times and the duration
+BULK_TABLE_FIELDS: tuple[Field, ...] = (
+    *BULK_FIELDS[:5],
+    AGE_FIELD,
+    Field("executionStart", "STARTED", "time", wide_only=True),
+    Field("executionFinish", "FINISHED", "time", wide_only=True),
+    Field("duration", "DURATION", "duration", derive=_duration, wide_only=True),
+)
 BULK_ALL_FIELDS: tuple[Field, ...] = (
-    *BULK_TABLE_FIELDS,
-    Field("operationStatusCounts", "OPERATION COUNTS", "json"),
+    *BULK_FIELDS,
+    DURATION_FIELD,
+    AGE_FIELD,
+    Field("operationStatusCounts", "OPERATION COUNTS", "json", cut=True, priority=2),
 )
 
 OPERATION_FIELDS: tuple[Field, ...] = (
     Field("sequence", "SEQ", "int"),
     Field("status", "STATUS", "status"),
-    Field("method", "METHOD"),
-    Field("path", "PATH"),
+    Field("method", "METHOD", priority=3),
+    Field("path", "PATH", cut=True, priority=5),
     Field("operationId", "OPERATION ID"),
-    Field("responsePayload", "RESPONSE", "payload"),
+    Field("responsePayload", "RESPONSE", "payload", cut=True, priority=4),
 )
 OPERATION_ALL_FIELDS: tuple[Field, ...] = (
     *OPERATION_FIELDS[:5],
-    Field("requestPayload", "REQUEST", "payload"),
+    Field("requestPayload", "REQUEST", "payload", cut=True, priority=2),
     OPERATION_FIELDS[5],
+)
+
+# "why did it fail": FailureGroup.as_record() rows (JSON: a list of {errorCode, count, example})
+FAILURE_FIELDS: tuple[Field, ...] = (
+    Field("errorCode", "ERROR CODE", cut=True),
+    Field("count", "COUNT", "int"),
+    Field("example", "EXAMPLE", cut=True, priority=5),
 )
 
 
@@ -124,6 +174,7 @@ def pick_fields(
 
 
 def check_format(fmt: str) -> str:
+    """A known output format name (any case), or a usage error."""
     value = fmt.strip().lower()
     if value not in FORMATS:
         raise UsageError(f"unknown output format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}")
@@ -145,12 +196,28 @@ def iso_utc(ms: Any) -> str | None:
 
 
 def local_time(ms: Any) -> str | None:
+    """Epoch milliseconds as local time with its zone, for people; None when not a time."""
     if not isinstance(ms, int) or isinstance(ms, bool):
         return None
     try:
-        return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromtimestamp(ms / 1000).astimezone()
     except (OverflowError, ValueError, OSError):
         return None
+    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.strftime("%Z") or moment.strftime("%z"))
+
+
+def short_age(seconds: Any) -> str:
+    """An age in its largest whole unit, as ``kubectl get`` shows it: 45s, 12m, 3h, 2d."""
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        return ""
+    # a unit once there are at least two of it (kubectl's habit), days from the first
+    for unit, size, from_count in (("d", 86400, 1), ("h", 3600, 2), ("m", 60, 2)):
+        if seconds >= size * from_count:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+MODE_SHORT = {"ON_FAILURE_STOP": "STOP", "ON_FAILURE_CONTINUE": "CONTINUE"}
 
 
 def human_duration(seconds: Any) -> str:
@@ -206,7 +273,11 @@ def short_payload(value: Any, width: int = 60) -> str:
 
 
 def escape_plain(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """One plain cell: backslash, tab, newline and CR as escapes; other controls ``\\xHH``."""
+    escaped = (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return safe_text(escaped)
 
 
 def unescape_plain(text: str) -> str:
@@ -218,18 +289,31 @@ def unescape_plain(text: str) -> str:
             out.append(ch)
             continue
         nxt = next(chars, "")
+        if nxt == "x":
+            digits = next(chars, "") + next(chars, "")
+            try:
+                out.append(chr(int(digits, 16)))
+            except ValueError:
+                out.append("\\x" + digits)
+            continue
         out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
     return "".join(out)
 
 
 def escape_markdown(text: str) -> str:
-    return (
+    """One markdown cell: ``|`` and ``\\`` escaped, newlines ``<br>``, other controls ``\\xHH``."""
+    return safe_text(
         text.replace("\\", "\\\\")
         .replace("|", "\\|")
         .replace("\r\n", "<br>")
         .replace("\n", "<br>")
         .replace("\r", "<br>")
     )
+
+
+def escape_csv(text: str) -> str:
+    """One csv cell: tab, LF and CR kept (the csv module quotes them), other controls ``\\xHH``."""
+    return safe_text(text, keep="\t\n\r")
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -245,6 +329,19 @@ class RenderOptions:
     now: float = 0.0
     full_payloads: bool = False
     terminal: bool = False  # a table for a terminal fits its width; elsewhere it never wraps
+    width: int | None = None  # the terminal's columns; None: lines as long as their cells
+
+
+def terminal_width(stream: Any, env: Mapping[str, str]) -> int:
+    """The columns of the terminal behind ``stream``: $COLUMNS first (as the shell and
+    Python's shutil read it), then the terminal itself, else 80."""
+    columns = env.get("COLUMNS", "")
+    if columns.strip().isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return 80
 
 
 def table_console(out: TextIO, *, color: bool, terminal: bool) -> Any:
@@ -267,13 +364,14 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
     fmt = options.fmt
     if fmt == "json":
         rows = [_json_object(r, options) for r in records]
-        json.dump(rows, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(json_text(rows, indent=2) + "\n")
         out.flush()
         return len(rows)
-    if fmt == "table":
+    if fmt in TABLE_FORMATS:
         rows_list = list(records)
-        _table(rows_list, options, out)
+        lines = table_lines(rows_list, options)
+        out.write("".join(line + "\n" for line in lines))
+        out.flush()
         return len(rows_list)
     if fmt == "markdown":
         rows_list = list(records)
@@ -283,7 +381,7 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
     if fmt == "jsonl":
 
         def line(record: dict[str, Any]) -> str:
-            return JSON_LINE(_json_object(record, options)) + "\n"
+            return json_line(_json_object(record, options)) + "\n"
 
     elif fmt == "csv":
         buffer = io.StringIO()
@@ -292,7 +390,9 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
         def line(record: dict[str, Any]) -> str:
             buffer.seek(0)
             buffer.truncate()
-            sheet.writerow([text_value(f, f.value(record, options.now)) for f in options.fields])
+            sheet.writerow(
+                [escape_csv(text_value(f, f.value(record, options.now))) for f in options.fields]
+            )
             return buffer.getvalue()
 
         if options.header:
@@ -327,37 +427,186 @@ def _json_object(record: dict[str, Any], options: RenderOptions) -> Any:
     return {f.name: f.value(record, options.now) for f in options.fields}
 
 
-def table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
-    from rich.text import Text
+# -- tables -----------------------------------------------------------------------------------
 
-    if field.kind == "status" and isinstance(value, str):
-        return Text(value, style=STATUS_STYLES.get(value, "") if options.color else "")
+_SGR = {"green": "32", "yellow": "33", "bold red": "1;31", "magenta": "35", "cyan": "36"}
+_SGR |= {"blue": "34", "bold yellow": "1;33", "bold": "1"}
+GAP = 2  # spaces between columns
+MIN_CUT_WIDTH = 10  # a column cut narrower than this (or its header) says too little
+
+
+def cell_text(field: Field, value: Any, *, wide: bool = False, full: bool = False) -> str:
+    """The value as a person reads it in a table or ``show``, safe for a terminal: local
+    times, ages, grouped numbers, short modes, payload gists; controls as ``\\xHH``."""
+    shown: str | None = None
     if field.kind == "time":
         shown = local_time(value)
-        return Text(shown if shown is not None else text_value(field, value))
-    if field.kind == "duration":
-        return Text(human_duration(value))
-    if field.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return Text(f"{value:,}")
-    if field.kind == "payload" and not options.full_payloads:
-        return Text(short_payload(value))
-    return Text(text_value(field, value))
+    elif field.kind == "duration":
+        shown = human_duration(value)
+    elif field.kind == "age":
+        shown = short_age(value)
+    elif field.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        shown = f"{value:,}"
+    elif field.kind == "payload" and not full:
+        shown = short_payload(value, width=200)
+    elif field.kind == "mode" and not wide and isinstance(value, str):
+        shown = MODE_SHORT.get(value, value)
+    if shown is None:
+        shown = text_value(field, value)
+    return safe_text(shown)
 
 
-def _table(records: list[dict[str, Any]], options: RenderOptions, out: TextIO) -> None:
-    from rich import box
-    from rich.table import Table
+def table_cell(field: Field, value: Any, options: RenderOptions) -> Any:
+    """One value as rich ``Text`` (never markup) for ``show``'s layout, which has room for
+    the whole mode."""
+    from rich.text import Text
 
-    console = table_console(out, color=options.color, terminal=options.terminal)
-    table = Table(box=box.SIMPLE_HEAD, show_header=options.header, pad_edge=False)
-    for f in options.fields:
-        right = f.kind in ("int", "duration")
-        table.add_column(f.header, justify="right" if right else "left", overflow="fold")
-    for record in records:
-        table.add_row(
-            *[table_cell(f, f.value(record, options.now), options) for f in options.fields]
-        )
-    console.print(table)
+    shown = cell_text(field, value, wide=True, full=options.full_payloads)
+    style = ""
+    if field.kind == "status" and isinstance(value, str) and options.color:
+        style = STATUS_STYLES.get(value, "")
+    return Text(shown, style=style)
+
+
+def cells(text: str) -> int:
+    """How many terminal cells ``text`` (already safe: no controls) takes."""
+    if text.isascii():  # printable ASCII: one cell a character
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def cut_to(text: str, width: int) -> str:
+    """``text`` in at most ``width`` terminal cells, ending in "…" when it was cut."""
+    from rich.cells import cell_len
+
+    if cells(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    if text.isascii():
+        return text[: width - 1] + "…"
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        size = cell_len(char)
+        if used + size > width - 1:
+            break
+        kept.append(char)
+        used += size
+    return "".join(kept) + "…"
+
+
+def column_widths(
+    natural: Sequence[int],
+    minimum: Sequence[int],
+    cut: Sequence[bool],
+    width: int | None,
+) -> list[int]:
+    """How wide each column is: the rule of gh's table printer. Columns that are never cut
+    get their natural width; what is left is shared among the others, those narrower than
+    their share keeping their natural width and the rest splitting the remainder."""
+    widths = list(natural)
+    if width is None:
+        return widths
+    flexible = [i for i, c in enumerate(cut) if c]
+    left = (
+        width
+        - GAP * (len(natural) - 1)
+        - sum(natural[i] for i in range(len(natural)) if not cut[i])
+    )
+    for i in flexible:
+        widths[i] = min(natural[i], minimum[i])
+    left -= sum(widths[i] for i in flexible)
+    wanting = [i for i in flexible if widths[i] < natural[i]]
+    while left > 0 and wanting:
+        share = max(1, left // len(wanting))
+        for i in list(wanting):
+            grow = min(share, natural[i] - widths[i], left)
+            widths[i] += grow
+            left -= grow
+            if widths[i] >= natural[i]:
+                wanting.remove(i)
+            if left <= 0:
+                break
+    return widths
+
+
+def table_lines(
+    records: Sequence[dict[str, Any]],
+    options: RenderOptions,
+    marks: Sequence[str] | None = None,
+) -> list[str]:
+    """The table's lines, one a record after the header, none ending in a space.
+
+    ``options.width`` is the terminal's width (None: no limit, as in a pipe or with
+    ``-o wide``). Columns empty in every row are dropped; when the rest cannot fit, the
+    columns of lowest ``Field.priority`` go first; ids and statuses are never cut. ``marks``,
+    one a record, make an unnamed first column (a live view's change marker).
+    """
+    wide = options.fmt == "wide"
+    fields = [f for f in options.fields if wide or not f.wide_only]
+    rows = [
+        [
+            cell_text(f, f.value(r, options.now), wide=wide, full=options.full_payloads)
+            for f in fields
+        ]
+        for r in records
+    ]
+    if records:  # an empty column says nothing; with no rows the header shows what is absent
+        keep = [i for i in range(len(fields)) if any(row[i] for row in rows)]
+        fields = [fields[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
+    headers = [f.header if options.header else "" for f in fields]
+    if marks is not None:
+        fields = [Field("", ""), *fields]
+        headers = ["", *headers]
+        rows = [[safe_text(m), *row] for m, row in zip(marks, rows, strict=True)]
+    width = options.width if options.terminal and not wide else None
+    sizes = [[cells(text) for text in row] for row in rows]
+    while True:
+        natural = [max([cells(headers[i])] + [row[i] for row in sizes]) for i in range(len(fields))]
+        cut = [f.cut and not (options.full_payloads and f.kind == "payload") for f in fields]
+        minimum = [max(MIN_CUT_WIDTH, cells(h)) for h in headers]
+        needed = sum(min(n, m) if c else n for n, m, c in zip(natural, minimum, cut, strict=True))
+        droppable = [i for i, f in enumerate(fields) if f.priority < 9]
+        if width is None or needed + GAP * (len(fields) - 1) <= width or not droppable:
+            break
+        # the least needed column goes (the rightmost of equals)
+        drop = min(droppable, key=lambda i: (fields[i].priority, -i))
+        del fields[drop], headers[drop]
+        rows = [row[:drop] + row[drop + 1 :] for row in rows]
+        sizes = [row[:drop] + row[drop + 1 :] for row in sizes]
+    widths = column_widths(natural, minimum, cut, width)
+    right = [f.kind in ("int", "duration", "age") for f in fields]
+    lines: list[str] = []
+    if options.header:
+        lines.append(_table_line(headers, widths, right, [""] * len(fields), options.color))
+    for record, row in zip(records, rows, strict=True):
+        styles = [
+            STATUS_STYLES.get(str(record.get(f.name)), "") if f.kind == "status" else ""
+            for f in fields
+        ]
+        lines.append(_table_line(row, widths, right, styles, options.color))
+    return lines
+
+
+def _table_line(
+    texts: Sequence[str],
+    widths: Sequence[int],
+    right: Sequence[bool],
+    styles: Sequence[str],
+    color: bool,
+) -> str:
+    parts: list[str] = []
+    for text, width, to_right, style in zip(texts, widths, right, styles, strict=True):
+        shown = cut_to(text, width)
+        pad = " " * (width - cells(shown))
+        if color and style in _SGR and shown:
+            shown = f"\x1b[{_SGR[style]}m{shown}\x1b[0m"
+        parts.append(pad + shown if to_right else shown + pad)
+    return (" " * GAP).join(parts).rstrip(" ")
 
 
 def _markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO) -> None:
@@ -378,8 +627,7 @@ def render_record(record: dict[str, Any], options: RenderOptions, out: TextIO) -
     writes ``field<TAB>value`` lines, ``table`` a grid of field and value; the other formats
     write it as a one-row listing."""
     if options.fmt == "json" and options.whole_objects:
-        json.dump(record, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(json_text(record, indent=2) + "\n")
         out.flush()
     elif options.fmt == "plain":
         for f in options.fields:
@@ -406,3 +654,12 @@ def record_grid(record: dict[str, Any], options: RenderOptions) -> Any:
             continue
         grid.add_row(f.header.lower(), table_cell(f, f.value(record, options.now), options))
     return grid
+
+
+def render_failures(groups: Sequence[FailureGroup], options: RenderOptions, out: TextIO) -> int:
+    """Failed operations grouped by errorCode, in ``options.fmt`` with ``FAILURE_FIELDS``
+    (``options.fields`` is ignored); returns how many groups were written."""
+    from dataclasses import replace
+
+    shown = replace(options, fields=FAILURE_FIELDS, whole_objects=False)
+    return render((g.as_record() for g in groups), shown, out)

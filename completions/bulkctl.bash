@@ -111,8 +111,8 @@ _bulkctl_argument_kind() {
 _bulkctl_values() {
   case "$1" in
     bulk_status) echo 'SUBMITTED RUNNING PARTIALLY_COMPLETED COMPLETED FAILED PAUSED CANCELLED' ;;
-    format) echo 'table plain json jsonl csv markdown' ;;
-    bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration operationStatusCounts' ;;
+    format) echo 'table wide plain json jsonl csv markdown' ;;
+    bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration age operationStatusCounts' ;;
     mode) echo 'on-failure-stop on-failure-continue' ;;
     operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;

@@ -17,6 +17,11 @@ def server_ids(served: Served, status: str | None) -> list[str]:
     return list(served.state.listing(status))
 
 
+def newest_first(ids: list[str]) -> list[str]:
+    """Several statuses are one list, newest first: the emulator's ids grow with time."""
+    return sorted(ids, key=int, reverse=True)
+
+
 def test_running_all_json_is_exactly_the_servers_running_bulks_in_order(served: Served) -> None:
     result = run_bulkctl("list", "--status", "RUNNING", "--all", "--json", env=served.env())
     assert result.code == 0, result.stderr
@@ -52,7 +57,7 @@ def test_two_statuses_with_limit_150_give_150_distinct_rows_from_those_statuses(
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     ids = [r["bulkId"] for r in rows]
     assert len(ids) == 150 == len(set(ids))
-    expected = (server_ids(served, "RUNNING") + server_ids(served, "PAUSED"))[:150]
+    expected = newest_first(server_ids(served, "RUNNING") + server_ids(served, "PAUSED"))[:150]
     assert ids == expected
     assert served.emulator.violations == []
 
@@ -62,11 +67,11 @@ def test_two_small_statuses_give_all_of_both(served: Served) -> None:
         "list", "-s", "RUNNING", "-s", "paused", "--limit", "150", "--jsonl", env=served.env()
     )
     ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
-    assert ids == server_ids(served, "RUNNING") + server_ids(served, "PAUSED")
+    assert ids == newest_first(server_ids(served, "RUNNING") + server_ids(served, "PAUSED"))
 
 
 def test_offset_skips_rows_of_the_combined_list(served: Served) -> None:
-    everything = server_ids(served, "RUNNING") + server_ids(served, "PAUSED")
+    everything = newest_first(server_ids(served, "RUNNING") + server_ids(served, "PAUSED"))
     result = run_bulkctl(
         "list", "-s", "RUNNING,PAUSED", "--offset", "3", "--limit", "5", "--json", env=served.env()
     )

@@ -234,3 +234,115 @@ def test_the_request_cap_holds_for_several_streams_together() -> None:
             pass
     assert pager.report.requests <= MAX_REQUESTS + 8
     assert pager.report.stopped is not None and "daily quota" in pager.report.stopped
+
+
+# -- several streams merged newest first --------------------------------------------------
+
+
+class StaticServer:
+    """One status's listing: fixed ids in the order given, pages capped at 100."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.calls: list[tuple[int, int]] = []
+        self.lock = threading.Lock()
+
+    def fetch(self, offset: int, limit: int) -> Page:
+        with self.lock:
+            self.calls.append((offset, limit))
+        window = self.ids[offset : offset + min(limit, 100)]
+        return Page([Rec(i) for i in window], len(self.ids), len(window))
+
+
+def read_merged(
+    servers: list[StaticServer], concurrency: int = 4, wanted: int | None = None, offset: int = 0
+) -> tuple[list[str], Pager]:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pager = Pager(
+            concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool if concurrency > 1 else None
+        )
+        records = pager.read_merged(
+            [s.fetch for s in servers], order_id=lambda r: r.bulk_id, offset=offset, wanted=wanted
+        )
+        ids = [r.bulk_id for r in records]
+    return ids, pager
+
+
+def newest_first(ids: list[int]) -> list[str]:
+    return [str(i) for i in sorted(ids, reverse=True)]
+
+
+def test_several_streams_become_one_list_newest_first_compared_as_numbers() -> None:
+    running = StaticServer(newest_first([1100, 980, 95, 7]))
+    paused = StaticServer(newest_first([1000, 99, 8]))
+    ids, pager = read_merged([running, paused])
+    assert ids == newest_first([1100, 1000, 980, 99, 95, 8, 7])
+    assert pager.report.unordered == []
+    assert pager.report.more_note(len(ids), 0) is None
+
+
+def test_the_limit_applies_to_the_merged_list_and_costs_one_request_a_stream() -> None:
+    running = StaticServer(newest_first(list(range(1, 300, 2))))
+    paused = StaticServer(newest_first(list(range(2, 300, 2))))
+    ids, pager = read_merged([running, paused], wanted=6)
+    assert ids == newest_first(list(range(294, 300)))
+    assert running.calls == [(0, 6)] and paused.calls == [(0, 6)]
+    assert pager.report.requests == 2
+    assert pager.report.more_note(6, 0) == "6 of 299 shown; use --limit N or --all for more"
+
+
+def test_an_offset_skips_the_newest_of_the_merged_list() -> None:
+    ids, _ = read_merged(
+        [StaticServer(newest_first([9, 5, 1])), StaticServer(newest_first([8, 6]))],
+        offset=2,
+        wanted=2,
+    )
+    assert ids == ["6", "5"]
+
+
+def test_a_stream_whose_ids_are_not_digits_keeps_its_order_and_is_reported() -> None:
+    named = StaticServer(["zeta", "alpha", "9000"])
+    digits = StaticServer(newest_first([50, 40]))
+    ids, pager = read_merged([digits, named])
+    assert [i for i in ids if i in named.ids] == named.ids, "its own order kept"
+    assert sorted(ids) == sorted(named.ids + digits.ids)
+    assert pager.report.unordered == [1]
+    assert pager.report.order_note(["RUNNING", "PAUSED"]) is not None
+    assert "PAUSED" in (pager.report.order_note(["RUNNING", "PAUSED"]) or "")
+
+
+def test_a_stream_not_descending_keeps_its_order_and_is_reported() -> None:
+    rising = StaticServer(["1", "2", "3"])
+    ids, pager = read_merged([StaticServer(["10", "5"]), rising])
+    assert [i for i in ids if i in rising.ids] == ["1", "2", "3"]
+    assert pager.report.unordered == [1]
+
+
+def test_a_bulk_in_two_streams_is_written_once() -> None:
+    ids, _ = read_merged([StaticServer(["30", "20", "10"]), StaticServer(["25", "20", "5"])])
+    assert ids == ["30", "25", "20", "10", "5"]
+
+
+@given(
+    st.sets(st.integers(0, 10**22), max_size=400),
+    st.integers(1, 4),
+    st.sampled_from([1, 4]),
+    st.one_of(st.none(), st.integers(1, 450)),
+    st.integers(0, 1000),
+)
+@settings(max_examples=60, deadline=None)
+def test_merging_any_newest_first_streams_gives_the_newest_first_union(
+    ids: set[int], streams: int, concurrency: int, wanted: int | None, seed: int
+) -> None:
+    rng = random.Random(seed)
+    parts: list[list[int]] = [[] for _ in range(streams)]
+    for i in ids:
+        parts[rng.randrange(streams)].append(i)
+    servers = [StaticServer(newest_first(p)) for p in parts]
+    got, pager = read_merged(servers, concurrency=concurrency, wanted=wanted)
+    expected = newest_first(list(ids))
+    assert got == (expected if wanted is None else expected[:wanted])
+    assert pager.report.unordered == []
+    if wanted is not None:  # never more pages than the merged list can need
+        for server in servers:
+            assert sum(limit for _, limit in server.calls) <= max(wanted, 1) + 100

@@ -283,7 +283,9 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
     if status == 409:
         return Conflict(f"{what}: conflict", **common)
     if 300 <= status < 400:
-        location = response.headers.get("location", "?")
+        from bulkctl.safetext import safe_text  # the header is the server's text
+
+        location = safe_text(response.headers.get("location", "?"))
         return ServerError(
             f"{what}: unexpected redirect to {location}; not followed, credentials not sent",
             **common,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,55 @@ class BulkOperation:
         if self.operation_id is not None:
             return f"id:{self.operation_id}"
         return f"seq:{self.sequence}" if self.sequence is not None else content_key(self.raw)
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed operations that share an ``errorCode``: how many, and one message as an example.
+    ``error_code`` is the whole payload when it is not JSON naming one, None when empty."""
+
+    error_code: str | None
+    count: int
+    example: str
+
+    def as_record(self) -> dict[str, Any]:
+        """The group as output fields: ``{errorCode, count, example}``."""
+        return {"errorCode": self.error_code, "count": self.count, "example": self.example}
+
+
+def failure_reason(payload: str | None) -> tuple[str | None, str]:
+    """(errorCode, message) read from a response payload (JSON ``{"errorCode", "message"}``);
+    a payload that is not such JSON is its own code and message."""
+    if not payload:
+        return None, ""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return payload, payload
+    if not isinstance(data, dict):
+        return payload, payload
+    code = as_text(data.get("errorCode"))
+    if code is None:
+        code = as_text(data.get("code"))
+    message = as_text(data.get("message"))
+    if code is None:
+        return payload, message or payload
+    return code, message or ""
+
+
+def group_failures(operations: Iterable[BulkOperation]) -> list[FailureGroup]:
+    """The FAILED operations grouped by errorCode, most frequent first (ties: first seen)."""
+    counts: dict[str | None, int] = {}
+    examples: dict[str | None, str] = {}
+    for operation in operations:
+        if operation.status != "FAILED":
+            continue
+        code, message = failure_reason(operation.response_payload)
+        counts[code] = counts.get(code, 0) + 1
+        if not examples.get(code):
+            examples[code] = message
+    ordered = sorted(counts, key=lambda c: -counts[c])  # sorted is stable: ties keep first seen
+    return [FailureGroup(c, counts[c], examples[c]) for c in ordered]
 
 
 @dataclass(frozen=True)

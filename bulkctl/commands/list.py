@@ -1,7 +1,7 @@
 """``bulkctl list``: list and filter bulk processes.
 
 Several statuses are one request stream per status (the API takes one status per call),
-combined in the order given, de-duplicated by bulkId.
+merged newest first on bulkId, de-duplicated by bulkId.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def run(ctx: Context, options: ListOptions) -> int:
     with matching_bulks(ctx, options) as (bulks, pager):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
+    order_note = report.order_note(options.statuses)
+    if order_note:
+        ctx.note(order_note)
     if report.stopped:
         ctx.warn(f"paging {report.stopped}; the listing may be incomplete")
     if report.shrank_from is not None:

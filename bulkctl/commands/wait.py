@@ -29,11 +29,13 @@ from bulkctl.options import (
 from bulkctl.paging import listing
 from bulkctl.polling import FINAL_CODES, Poller, describe_wait, done_of_total, outcome_code
 from bulkctl.render import (
-    STATUS_STYLES,
+    Field,
     RenderOptions,
     human_duration,
     render,
     short_payload,
+    table_lines,
+    terminal_width,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +128,14 @@ def run(ctx: Context, options: WaitOptions) -> int:
     return code
 
 
+WAIT_FIELDS = (
+    Field("bulkId", "BULK ID"),
+    Field("status", "STATUS", "status"),
+    Field("done", "DONE"),
+    Field("elapsed", "ELAPSED", cut=True),
+)
+
+
 class LiveTable:
     """The live per-bulk progress display on a terminal's stderr."""
 
@@ -140,25 +150,30 @@ class LiveTable:
         self.live.start()
 
     def update(self, poller: Poller) -> None:
-        from rich.table import Table
         from rich.text import Text
 
-        table = Table(box=None, pad_edge=False)
-        for header in ("BULK ID", "STATUS", "DONE", "ELAPSED"):
-            table.add_column(header)
         elapsed = human_duration(int(self.ctx.clock.monotonic() - self.started))
+        rows: list[dict[str, Any]] = []
         for bulk_id in poller.bulk_ids:
             bulk = poller.latest.get(bulk_id)
-            status = bulk.status or "?" if bulk else "…"
             note = poller.problems.get(bulk_id)
-            # Text, never markup: statuses and error messages come from outside
-            table.add_row(
-                Text(bulk_id),
-                Text(status, style=STATUS_STYLES.get(status, "")),
-                Text(done_of_total(bulk) if bulk else ""),
-                Text(elapsed + (f"  ({note})" if note else "")),
+            rows.append(
+                {
+                    "bulkId": bulk_id,
+                    "status": (bulk.status or "?") if bulk else "…",
+                    "done": done_of_total(bulk) if bulk else "",
+                    "elapsed": elapsed + (f"  ({note})" if note else ""),
+                }
             )
-        self.live.update(table)
+        options = RenderOptions(
+            fmt="table",
+            fields=WAIT_FIELDS,
+            color=not self.ctx.env.get("NO_COLOR"),
+            terminal=True,
+            width=terminal_width(self.ctx.stderr, self.ctx.env),
+        )
+        # laid out and made safe by the render layer, shown as text (never markup)
+        self.live.update(Text.from_ansi("\n".join(table_lines(rows, options)), no_wrap=True))
 
     def stop(self) -> None:
         self.live.stop()

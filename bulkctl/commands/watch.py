@@ -37,13 +37,15 @@ from bulkctl.options import (
 from bulkctl.polling import Poller, describe_wait, outcome_code, progress_numbers
 from bulkctl.render import (
     BULK_TABLE_FIELDS,
-    JSON_LINE,
     STATUS_STYLES,
     RenderOptions,
     human_duration,
-    table_cell,
+    json_line,
     table_console,
+    table_lines,
+    terminal_width,
 )
+from bulkctl.safetext import safe_text
 
 
 @dataclass
@@ -97,7 +99,7 @@ def run(ctx: Context, options: WatchOptions) -> int:
 
 
 def change_line(bulk: BulkProcess, previous: str | None) -> str:
-    return JSON_LINE({"bulk": bulk.raw, "previousStatus": previous})
+    return json_line({"bulk": bulk.raw, "previousStatus": previous})
 
 
 # -- one bulk -----------------------------------------------------------------------------------
@@ -153,10 +155,10 @@ class BulkView:
         rate = (done - done_then) / (now - began) if now > began else 0.0
         head = Text(f"bulk {bulk.bulk_id}  ")
         head.append(
-            bulk.status or "?",
+            safe_text(bulk.status or "?"),
             style=STATUS_STYLES.get(bulk.status or "", "") if self.ctx.color else "",
         )
-        head.append(f"  {bulk.submitted_items_count or '?'} × {bulk.operation or '?'}")
+        head.append(safe_text(f"  {bulk.submitted_items_count or '?'} × {bulk.operation or '?'}"))
         parts: list[Any] = [head]
         if total is not None:
             row = Table.grid(padding=(0, 1))
@@ -166,13 +168,13 @@ class BulkView:
             )
             parts.append(row)
         counts = "  ".join(f"{c.status}: {c.count}" for c in bulk.operation_status_counts)
-        parts.append(Text(counts))
+        parts.append(Text(safe_text(counts)))
         eta = ""
         if rate > 0 and total is not None and bulk.status == "RUNNING":
             eta = f"  ETA {human_duration(int((total - done) / rate))}"
         parts.append(Text(f"rate {rate:.1f} operations/s{eta}"))
         if problem:
-            parts.append(Text(f"({problem}; still watching)"))
+            parts.append(Text(safe_text(f"({problem}; still watching)")))
         self.live.update(Group(*parts))
 
     def stop(self) -> None:
@@ -228,33 +230,20 @@ class ListView:
         self.live.start()
 
     def update(self, bulks: list[BulkProcess], changed: set[str]) -> None:
-        from rich import box
-        from rich.table import Table
         from rich.text import Text
 
         options = RenderOptions(
-            fmt="table", fields=BULK_TABLE_FIELDS, color=self.ctx.color, now=self.ctx.clock.now()
+            fmt="table",
+            fields=BULK_TABLE_FIELDS,
+            color=self.ctx.color,
+            now=self.ctx.clock.now(),
+            terminal=True,
+            width=terminal_width(self.ctx.stdout, self.ctx.env),
         )
-        table = Table(
-            box=box.SIMPLE_HEAD, pad_edge=False, caption=f"{len(bulks)} bulks; Ctrl-C to stop"
-        )
-        table.add_column("")
-        for f in BULK_TABLE_FIELDS:
-            table.add_column(f.header, justify="right" if f.kind in ("int", "duration") else "left")
-        for bulk in bulks:
-            mark = (
-                Text("•", style="bold yellow" if self.ctx.color else "")
-                if bulk.bulk_id in changed
-                else Text("")
-            )
-            table.add_row(
-                mark,
-                *[
-                    table_cell(f, f.value(bulk.raw, options.now), options)
-                    for f in BULK_TABLE_FIELDS
-                ],
-            )
-        self.live.update(table)
+        marks = ["•" if b.bulk_id in changed else " " for b in bulks]
+        lines = table_lines([b.raw for b in bulks], options, marks=marks)
+        lines.append(f"{len(bulks)} bulks; Ctrl-C to stop")
+        self.live.update(Text.from_ansi("\n".join(lines), no_wrap=True))
 
     def stop(self) -> None:
         self.live.stop()

@@ -19,6 +19,7 @@ from bulkctl.options import (
 )
 from bulkctl.polling import progress_numbers
 from bulkctl.render import BULK_ALL_FIELDS, RenderOptions, record_grid, render_record, table_console
+from bulkctl.safetext import safe_text
 
 
 @dataclass
@@ -96,7 +97,9 @@ def _show_table(ctx: Context, bulk: BulkProcess, options: RenderOptions) -> None
         counts.add_column()
         counts.add_column(justify="right")
         for entry in bulk.operation_status_counts:
-            counts.add_row(entry.status or "?", "" if entry.count is None else f"{entry.count:,}")
+            counts.add_row(
+                safe_text(entry.status or "?"), "" if entry.count is None else f"{entry.count:,}"
+            )
         parts += [Text(""), Text("operations by status"), counts]
     console = table_console(ctx.stdout, color=ctx.color, terminal=ctx.stdout_tty)
     console.print(Group(*parts))
