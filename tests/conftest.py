@@ -155,6 +155,25 @@ class InProcess:
         return value
 
 
+class LinkedClock(Clock):
+    """The command's clock tied to the emulator's: sleeping moves both at once, so polling,
+    back-off and timeouts take no real time and bulks progress as the command waits."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.clock()
+
+    def monotonic(self) -> float:
+        return self.clock()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(max(seconds, 0.001))
+
+
 class NoSleepClock(Clock):
     def __init__(self) -> None:
         self.slept: list[float] = []

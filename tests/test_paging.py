@@ -220,3 +220,26 @@ def test_new_records_for_ever_under_a_huge_count_are_capped() -> None:
         pass
     assert pager.report.requests == MAX_REQUESTS
     assert pager.report.stopped
+
+
+@pytest.mark.parametrize("concurrency", [2, 4, 8])
+@pytest.mark.parametrize("dip_at", [100, 200, 400], ids=["second page", "middle page", "last page"])
+def test_a_count_one_lower_on_one_page_read_in_parallel_is_reported(
+    concurrency: int, dip_at: int
+) -> None:
+    server = ChurningServer(500)
+    dipped: list[int] = []
+
+    def fetch(offset: int, limit: int) -> Page:
+        page = server.fetch(offset, limit)
+        if offset == dip_at and not dipped:  # one answer, once, says one record fewer
+            dipped.append(offset)
+            return Page(page.records, page.count - 1 if page.count else None, page.response_count)
+        return page
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert dipped == [dip_at]
+    assert (pager.report.shrank_from, pager.report.shrank_to) == (500, 499)
+    assert ids == server.items  # the pages after the dip are read again, in order, once

@@ -301,3 +301,6 @@ def _failure_message(payload: Any) -> str:
     from bulkctl.render import short_payload
 
     return short_payload(payload, width=200) or "operation failed"
+
+
+run = run_wait  # the name commands share after the one-shape change (tests call it)
