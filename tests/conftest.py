@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -210,3 +214,65 @@ def in_process(
         transport=EmulatorTransport(emulator),
     )
     return InProcess(ctx, emulator, clock)
+
+
+class Spawned:
+    """A running bulkctl process whose output is read with time limits, never blocking for
+    ever; on leaving the ``with`` block a process still alive is killed and reaped."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [*bulkctl_command(), *args],
+            env=dict(os.environ, **(env or {})),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.err: list[str] = []
+        self.ended = False
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True),
+            threading.Thread(target=self.err.extend, args=(self.proc.stderr,), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def __enter__(self) -> Spawned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def readline(self, timeout: float = 20) -> str:
+        """The next line of stdout ('' at its end); fails the test after ``timeout`` seconds."""
+        if self.ended:
+            return ""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line from bulkctl within {timeout}s") from None
+        self.ended = line is None
+        return "" if line is None else line
+
+    def interrupt(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+
+    def finish(self, timeout: float = 20) -> tuple[int, str, str]:
+        """Exit code, the rest of stdout and all of stderr, once the process has ended."""
+        code = self.proc.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=timeout)
+        rest = []
+        while (line := self.readline(timeout)) != "":
+            rest.append(line)
+        return code, "".join(rest), "".join(self.err)
