@@ -12,7 +12,6 @@ import pytest
 
 from bulkctl.commands import list as list_cmd
 from bulkctl.emulator.app import Emulator, Faults, Request, Response
-from bulkctl.emulator.server import running
 from bulkctl.errors import BulkctlError
 from bulkctl.options import choose_output
 from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
@@ -26,6 +25,7 @@ from tests.conftest import (
     logged_in,
     make_emulator,
     run_bulkctl,
+    serving,
 )
 
 
@@ -101,7 +101,7 @@ def test_all_faults_at_once_end_to_end() -> None:
     """The one real process for the fault matrix above: retries, then every record once."""
     emulator, clock = make_emulator(bulks=1500, faults=FAULTS["all at once"])
     expected = list(emulator.state.order)
-    with running(emulator) as root:
+    with serving(emulator) as root:
         served = Served(emulator, clock, root)
         result = run_bulkctl(
             "list", "--all", "--jsonl", "--concurrency", "8", env=served.env(BULKCTL_RETRIES="8")
@@ -183,7 +183,7 @@ def test_faults_past_the_retry_budget_give_the_right_code_in_bounded_time(
 
 def test_quiet_hides_retry_lines_but_not_the_error() -> None:
     emulator, clock = make_emulator(bulks=50, faults=Faults(fail_rate=1.0, retry_after=0))
-    with running(emulator) as root:
+    with serving(emulator) as root:
         result = run_bulkctl(
             "--quiet", "list", env=Served(emulator, clock, root).env(BULKCTL_RETRIES="2")
         )
@@ -214,7 +214,7 @@ class FailsAfter:
 @pytest.mark.parametrize("fmt", ["--jsonl", "-oplain", "-ocsv"])
 def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: str) -> None:
     emulator, _ = make_emulator(bulks=600)
-    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+    with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", fmt, "--concurrency", "1", env=env)
     assert result.code == 1
@@ -227,7 +227,7 @@ def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: 
 
 def test_json_output_is_nothing_when_the_listing_fails() -> None:
     emulator, _ = make_emulator(bulks=600)
-    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+    with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", "--json", env=env)
     assert result.code == 1
@@ -249,7 +249,7 @@ def test_one_failing_status_stream_fails_the_command(served: Served) -> None:
 
 def test_ctrl_c_exits_130_with_one_line() -> None:
     emulator, clock = make_emulator(bulks=3000, faults=Faults(latency_ms=200))
-    with running(emulator) as root:
+    with serving(emulator) as root:
         env = Served(emulator, clock, root).env()
         with Spawned("list", "--all", "--jsonl", "--concurrency", "2", env=env) as child:
             first = child.readline()  # the listing is under way
@@ -279,7 +279,7 @@ class Proxy:
     ],
 )
 def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -> None:
-    with running(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
+    with serving(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", env=env)
     assert result.code == 1
@@ -294,7 +294,7 @@ def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -
 )
 def test_rows_stream_out_as_pages_arrive(extra: list[str]) -> None:
     emulator, clock = make_emulator(bulks=1000, faults=Faults(latency_ms=100))
-    with running(emulator) as root:
+    with serving(emulator) as root:
         env = Served(emulator, clock, root).env()
         with Spawned("list", "--all", "--jsonl", "--concurrency", "1", *extra, env=env) as child:
             first = child.readline()

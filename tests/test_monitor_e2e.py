@@ -34,6 +34,7 @@ from tests.conftest import (
     bulkctl_command,
     in_process,
     run_bulkctl,
+    run_main,
 )
 
 
@@ -231,7 +232,7 @@ def test_wait_rides_out_network_errors_and_503(tmp_path: Path, served: Served) -
 )
 def test_wait_bad_input_exits_2(served: Served, bad: list[str]) -> None:
     args = bad if bad == ["12x"] else ["1", *bad]
-    assert run_bulkctl("wait", *args, env=served.env()).code == 2
+    assert run_main("wait", *args, env=served.env()).code == 2  # parsing only: no process needed
     assert not served.emulator.requests
 
 
@@ -395,7 +396,7 @@ def test_filters_match_a_brute_force_filter_for_list_and_summary(
     "bad", [["--mode", "sideways"], ["--since", "yesterday"], ["--operation", ""]]
 )
 def test_bad_filters_exit_2(served: Served, bad: list[str]) -> None:
-    assert run_bulkctl("list", *bad, env=served.env()).code == 2
+    assert run_main("list", *bad, env=served.env()).code == 2  # parsing only
     assert not served.emulator.requests
 
 
