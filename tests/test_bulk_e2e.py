@@ -286,7 +286,7 @@ def hostile() -> Iterator[str]:
 def test_hostile_answers_are_shown_not_crashed_on(hostile: str, output: list[str]) -> None:
     env = logged_in(hostile)
     for command in (["show", "5"], ["operations", "5", "--all"]):
-        result = run_bulkctl(*command, *output, env=env)
+        result = run_main(*command, *output, env=env)  # the terminal case below is a real process
         assert result.code == 0, result.stderr
         assert "Traceback" not in result.stderr
 
