@@ -246,6 +246,8 @@ class Spawned:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # a pytest started in the background ignores SIGINT, and children inherit that
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.err: list[str] = []
