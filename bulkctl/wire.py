@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import SplitResult, urlsplit
 
 from bulkctl.errors import NotAuthenticated, UsageError
+from bulkctl.safetext import safe_text
 
 LOOPBACK_NAME = "localhost"
 
@@ -99,7 +100,7 @@ def credential_problem(value: str, *, header: bool = True) -> str | None:
 def shown_masked(secret: str) -> str:
     """The secret masked as ``config list`` shows it, with any control character escaped."""
     shown = "*" * len(secret) if len(secret) <= 8 else "*" * (len(secret) - 4) + secret[-4:]
-    return "".join(c if c.isprintable() and c.isascii() else f"\\x{ord(c):02x}" for c in shown)
+    return safe_text(shown)
 
 
 def check_credential(label: str, value: str, *, secret: bool = True, header: bool = True) -> None:

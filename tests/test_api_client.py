@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from bulkctl.api.records import ShapeError, parse_bulk_page, parse_operation_pag
 from bulkctl.errors import (
     ApiError,
     BadRequest,
-    BulkctlError,
     Conflict,
     DeadlineReached,
     ExitCode,
@@ -526,33 +524,109 @@ json_values = st.recursive(
 )
 
 
-@given(json_values)
+BULK_TEXT = ("bulkId", "status", "operation", "mode")
+BULK_INTS = ("submittedItemsCount", "executionStart", "executionFinish")
+field_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=10)
+    | st.lists(st.integers(), max_size=2)
+)
+record_like = st.fixed_dictionaries(
+    {}, optional={name: field_values for name in (*BULK_TEXT, *BULK_INTS, "operationId")}
+)
+answer_like = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "count": field_values,
+            "bulkProcesses": st.one_of(field_values, st.lists(record_like, max_size=4)),
+            "operations": st.one_of(field_values, st.lists(record_like, max_size=4)),
+            "token": st.one_of(field_values, st.fixed_dictionaries({"token": field_values})),
+        },
+    ),
+)
+
+
+def well_shaped(value: object, key: str) -> bool:
+    """The spec's page: an object whose ``key`` is absent, null, or a list of objects."""
+    if not isinstance(value, dict):
+        return False
+    items = value.get(key)
+    return items is None or (isinstance(items, list) and all(isinstance(i, dict) for i in items))
+
+
+def plain_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@given(answer_like)
 @settings(max_examples=300, deadline=None)
 def test_the_answer_parsers_return_records_or_raise_their_own_error(value: object) -> None:
-    for parse in (parse_bulk_page, parse_operation_page, parse_token):
-        with contextlib.suppress(ShapeError):
-            parse(value)
+    for parse, key in ((parse_bulk_page, "bulkProcesses"), (parse_operation_page, "operations")):
+        if not well_shaped(value, key):
+            with pytest.raises(ShapeError):
+                parse(value)
+            continue
+        assert isinstance(value, dict)
+        page = parse(value)
+        items = value.get(key) or []
+        assert [r.raw for r in page.records] == items  # every object, in order, as sent
+        count = value.get("count")
+        if plain_int(count):
+            assert page.reported_count == count
+            assert page.count == (count if 0 <= count <= 2_147_483_647 else None)
+        elif count is None:
+            assert page.count is None
+        if key == "bulkProcesses":
+            for record, item in zip(page.records, items, strict=True):
+                for name, attr in zip(
+                    BULK_TEXT, ("bulk_id", "status", "operation", "mode"), strict=True
+                ):
+                    if isinstance(item.get(name), str) or item.get(name) is None:
+                        assert getattr(record, attr) == item.get(name), name
+                for name, attr in zip(
+                    BULK_INTS,
+                    ("submitted_items_count", "execution_start", "execution_finish"),
+                    strict=True,
+                ):
+                    if plain_int(item.get(name)) or item.get(name) is None:
+                        assert getattr(record, attr) == item.get(name), name
+    token = value.get("token") if isinstance(value, dict) else None
+    if isinstance(token, dict):
+        token = token.get("token")
+    if isinstance(token, str) and token:
+        assert parse_token(value) == token
+    else:
+        with pytest.raises(ShapeError):
+            parse_token(value)
 
 
 @given(
     st.dictionaries(
-        st.sampled_from(["count", "responseCount", "bulkProcesses", "x"]), json_values, max_size=4
+        st.sampled_from(["count", "responseCount", "bulkProcesses", "x"]),
+        st.one_of(field_values, st.lists(record_like, max_size=4)),
+        max_size=4,
     )
 )
 @settings(max_examples=300, deadline=None)
 def test_the_client_turns_any_json_answer_into_records_or_a_bulkctl_error(
     body: dict[str, object],
 ) -> None:
+    content = json.dumps(body).encode()
     script = Script(
-        [
-            httpx.Response(
-                200, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
-            )
-        ]
+        [httpx.Response(200, content=content, headers={"content-type": "application/json"})]
     )
     client, _, _ = client_for(script)
-    with contextlib.suppress(BulkctlError):
-        client.list_bulks(offset=0, limit=5)
+    if not well_shaped(json.loads(content), "bulkProcesses"):
+        with pytest.raises(MalformedResponse):
+            client.list_bulks(offset=0, limit=5)
+        return
+    page = client.list_bulks(offset=0, limit=5)
+    assert [r.raw for r in page.records] == (json.loads(content).get("bulkProcesses") or [])
 
 
 def test_a_state_change_answered_2xx_with_any_body_is_accepted() -> None:

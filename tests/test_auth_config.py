@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkctl.config import ConfigStore, mask, resolve
+from bulkctl.config import ConfigStore, mask, resolve, validate_value
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
 from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
@@ -378,17 +378,48 @@ def test_crash_during_write_leaves_the_old_file(
 def test_the_config_loader_fed_anything_raises_only_its_own_error(
     tmp_path: Path, data: bytes
 ) -> None:
+    import tomllib
+
     store = ConfigStore(tmp_path)
     store.path.write_bytes(data)
-    with contextlib.suppress(ConfigError, UsageError):
-        resolve(store, {})
+    try:
+        parsed: object = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        parsed = None
+    profiles = parsed.get("profiles", {}) if isinstance(parsed, dict) else None
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        with pytest.raises(ConfigError) as caught:  # unreadable: said so, naming the file
+            resolve(store, {})
+        assert str(store.path) in caught.value.message
+        assert store.path.read_bytes() == data  # and left as it was
+        return
+    with contextlib.suppress(UsageError):  # a readable file may still hold a bad value
+        assert resolve(store, {}).profile == "default"
 
 
 @given(
     st.dictionaries(
         st.sampled_from(["environment", "api", "base_url", "retries", "identity", "x"]),
         st.one_of(
-            st.text(max_size=30), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2)
+            st.text(max_size=30),
+            st.integers(-2, 70),
+            st.booleans(),
+            st.lists(st.integers(), max_size=2),
+            st.sampled_from(
+                [
+                    " Multi ",
+                    "BACKOFFICE",
+                    "production",
+                    "64",
+                    "65",
+                    " 8 ",
+                    "corporate:12",
+                    "Consumer:7",
+                    "https://api.example.com/multi/",
+                    "http://127.0.0.1:9/x",
+                    "",
+                ]
+            ),
         ),
         max_size=5,
     )
@@ -403,11 +434,35 @@ def test_any_profile_values_resolve_or_raise_a_usage_error(
 
     store = ConfigStore(tmp_path)
     store.path.write_text(tomli_w.dumps({"profiles": {"default": profile}}))
-    try:
-        resolved = resolve(store, {})
-        assert resolved.base_url.startswith(("https://", "http://"))
-    except UsageError:
-        pass
+    expected: dict[str, str] = {}
+    valid = True
+    for name, value in profile.items():
+        text = str(value).strip()
+        if name == "x" or text == "":
+            continue  # unknown keys are ignored, empty values fall back to the default
+        if name == "retries":
+            ok = text.isdigit() and 1 <= int(text) <= 64
+        elif name in ("environment", "api"):
+            text = text.lower()
+            ok = (
+                text
+                in {"environment": ("sandbox", "production"), "api": ("multi", "backoffice")}[name]
+            )
+        else:
+            try:
+                text = validate_value(name, text)
+                ok = True
+            except UsageError:
+                ok = False
+        valid = valid and ok
+        expected[name] = text
+    if not valid:
+        with pytest.raises(UsageError, match="profile default"):
+            resolve(store, {})
+        return
+    resolved = resolve(store, {})
+    assert {name: resolved.values[name] for name in expected} == expected
+    assert resolved.base_url.startswith(("https://", "http://"))
 
 
 def test_emulator_serve_prints_its_urls_and_serves_both_logins() -> None:

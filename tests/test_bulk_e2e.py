@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from bulkctl.emulator.app import Request, Response
-from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl, run_main, serving
 
 
 def submitted(served: Served, items: int = 30, fails: tuple[int, ...] = ()) -> str:
@@ -111,7 +110,7 @@ def test_unknown_bulk_exits_4(served: Served) -> None:
 @pytest.mark.parametrize("bad", ["12a", "１２", " 12", "-5", "1e3"])
 def test_bad_ids_exit_2_before_any_request(served: Served, bad: str) -> None:
     for command in ("show", "operations", "execute", "cancel"):
-        result = run_bulkctl(
+        result = run_main(  # parsing only: no process needed
             command,
             bad,
             "--yes" if command in ("execute", "cancel") else "--json",
@@ -277,7 +276,7 @@ def hostile() -> Iterator[str]:
             {},
         ],
     )
-    with running(server) as root:  # type: ignore[arg-type]
+    with serving(server) as root:  # type: ignore[arg-type]
         yield root + "/multi"
 
 
@@ -287,7 +286,7 @@ def hostile() -> Iterator[str]:
 def test_hostile_answers_are_shown_not_crashed_on(hostile: str, output: list[str]) -> None:
     env = logged_in(hostile)
     for command in (["show", "5"], ["operations", "5", "--all"]):
-        result = run_bulkctl(*command, *output, env=env)
+        result = run_main(*command, *output, env=env)  # the terminal case below is a real process
         assert result.code == 0, result.stderr
         assert "Traceback" not in result.stderr
 

@@ -1,19 +1,75 @@
-"""Keep working under faults: the real process against an emulator that misbehaves on purpose."""
+"""Keep working under faults: an emulator that misbehaves on purpose. The matrices run
+in-process with the command's clock tied to the emulator's (back-off takes no real time);
+one real process per path checks the same end to end."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bulkctl.commands import list as list_cmd
 from bulkctl.emulator.app import Emulator, Faults, Request, Response
-from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, logged_in, make_emulator, run_bulkctl
+from bulkctl.errors import BulkctlError
+from bulkctl.options import choose_output
+from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
+from tests.conftest import (
+    InProcess,
+    LinkedClock,
+    ManualClock,
+    Served,
+    Spawned,
+    in_process,
+    logged_in,
+    make_emulator,
+    run_bulkctl,
+    serving,
+)
+
+
+def list_in_process(
+    tmp_path: Path,
+    emulator: Emulator,
+    clock: ManualClock,
+    *,
+    concurrency: int,
+    retries: str = "8",
+    json_flag: bool = False,
+    quota_wait: str = "600",
+) -> tuple[InProcess, int]:
+    """``bulkctl list --all --jsonl`` (or ``--json``) in-process; (the run, its exit code)."""
+    proc = in_process(
+        tmp_path,
+        emulator,
+        clock,
+        env={"BULKCTL_RETRIES": retries, "BULKCTL_QUOTA_WAIT": quota_wait},
+    )
+    proc.ctx.clock = LinkedClock(clock)
+    output = choose_output(
+        output=None,
+        json_flag=json_flag,
+        jsonl_flag=not json_flag,
+        fields_spec=None,
+        header=True,
+        stdout_tty=False,
+        available=BULK_ALL_FIELDS,
+        default_fields=BULK_FIELDS,
+    )
+    options = list_cmd.ListOptions(
+        statuses=[], wanted=None, offset=0, output=output, concurrency=concurrency
+    )
+    try:
+        list_cmd.run(proc.ctx, options)
+        code = 0
+    except BulkctlError as exc:
+        print(f"bulkctl: error: {exc.message}", file=proc.ctx.stderr)
+        code = exc.exit_code
+    finally:
+        proc.ctx.close()
+    return proc, code
+
 
 FAULTS = {
     "503 with Retry-After": Faults(fail_rate=0.3, retry_after=0),
@@ -27,47 +83,49 @@ FAULTS = {
 
 
 @pytest.fixture
-def faulty(request: pytest.FixtureRequest) -> Iterator[Served]:
-    emulator, clock = make_emulator(bulks=1500, faults=request.param)
-    with running(emulator) as root:
-        yield Served(emulator, clock, root)
+def faulty(request: pytest.FixtureRequest) -> Iterator[tuple[Emulator, ManualClock]]:
+    yield make_emulator(bulks=1500, faults=request.param)
 
 
 @pytest.mark.parametrize("faulty", list(FAULTS.values()), ids=list(FAULTS), indirect=True)
 @pytest.mark.parametrize("concurrency", ["1", "8"])
 def test_each_fault_still_gives_exactly_the_right_records_once(
-    faulty: Served, concurrency: str
+    tmp_path: Path, faulty: tuple[Emulator, ManualClock], concurrency: str
 ) -> None:
-    expected = list(faulty.state.order)
-    result = run_bulkctl(
-        "list",
-        "--all",
-        "--jsonl",
-        "--concurrency",
-        concurrency,
-        env=faulty.env(BULKCTL_RETRIES="8"),
-        timeout=120,
-    )
-    assert result.code == 0, result.stderr
-    ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
+    emulator, clock = faulty
+    expected = list(emulator.state.order)
+    proc, code = list_in_process(tmp_path, emulator, clock, concurrency=int(concurrency))
+    assert code == 0, proc.err
+    ids = [json.loads(line)["bulkId"] for line in proc.out.splitlines()]
     assert ids == expected
-    if faulty.emulator.faults.fail_rate or faulty.emulator.faults.drop_rate:
-        assert "retrying" in result.stderr
+    if emulator.faults.fail_rate or emulator.faults.drop_rate:
+        assert "retrying" in proc.err
+    assert emulator.violations == []
+
+
+def test_all_faults_at_once_end_to_end() -> None:
+    """The one real process for the fault matrix above: retries, then every record once."""
+    emulator, clock = make_emulator(bulks=1500, faults=FAULTS["all at once"])
+    expected = list(emulator.state.order)
+    with serving(emulator) as root:
+        served = Served(emulator, clock, root)
+        result = run_bulkctl(
+            "list", "--all", "--jsonl", "--concurrency", "8", env=served.env(BULKCTL_RETRIES="8")
+        )
+    assert result.code == 0, result.stderr
+    assert [json.loads(line)["bulkId"] for line in result.stdout.splitlines()] == expected
+    assert "retrying" in result.stderr
 
 
 @pytest.mark.parametrize("concurrency", ["1", "8"])
 def test_records_added_while_listing_are_never_duplicated_nor_the_old_ones_missed(
-    concurrency: str,
+    tmp_path: Path, concurrency: str
 ) -> None:
     emulator, clock = make_emulator(bulks=2000, faults=Faults(churn=5, latency_ms=3))
     original = set(emulator.state.order)
-    with running(emulator) as root:
-        served = Served(emulator, clock, root)
-        result = run_bulkctl(
-            "list", "--all", "--jsonl", "--concurrency", concurrency, env=served.env()
-        )
-    assert result.code == 0, result.stderr
-    ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
+    proc, code = list_in_process(tmp_path, emulator, clock, concurrency=int(concurrency))
+    assert code == 0, proc.err
+    ids = [json.loads(line)["bulkId"] for line in proc.out.splitlines()]
     assert len(ids) == len(set(ids))
     assert original <= set(ids)
     assert emulator.violations == []
@@ -108,35 +166,32 @@ def test_a_shrinking_list_warns_and_strict_exits_1(served: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    ("faults", "code", "message", "requests"),
+    ("faults", "code", "message", "requests", "sleeps"),
     [
-        (Faults(fail_rate=1.0, retry_after=0), 1, "gave up after 3 attempts", 3),
+        (Faults(fail_rate=1.0, retry_after=0), 1, "gave up after 3 attempts", 3, 2),
         # quota answers use no attempt: with quota_wait 0 a 429 saying "reset in 0 s" is tried
         # again at once, the 409 after it (no header: a probe would wait) ends it
-        (Faults(throttle_rate=1.0, retry_after=0), 1, "quota is used up", 2),
-        (Faults(drop_rate=1.0), 6, "broke before a complete answer", 3),
+        (Faults(throttle_rate=1.0, retry_after=0), 1, "quota is used up", 2, 0),
+        (Faults(drop_rate=1.0), 6, "broke before a complete answer", 3, 2),
     ],
 )
 def test_faults_past_the_retry_budget_give_the_right_code_in_bounded_time(
-    faults: Faults, code: int, message: str, requests: int
+    tmp_path: Path, faults: Faults, code: int, message: str, requests: int, sleeps: int
 ) -> None:
     emulator, clock = make_emulator(bulks=50, faults=faults)
-    with running(emulator) as root:
-        served = Served(emulator, clock, root)
-        started = time.monotonic()
-        env = served.env(BULKCTL_RETRIES="3", BULKCTL_QUOTA_WAIT="0")
-        result = run_bulkctl("list", "--all", "--json", env=env)
-    assert result.code == code
-    assert message in result.stderr
-    assert result.stdout == ""  # --json is one complete document or nothing
-    assert time.monotonic() - started < 30
+    proc, got = list_in_process(
+        tmp_path, emulator, clock, concurrency=8, retries="3", json_flag=True, quota_wait="0"
+    )
+    assert got == code
+    assert message in proc.err
+    assert proc.out == ""  # --json is one complete document or nothing
     assert len(emulator.requests) == requests
-    assert "Traceback" not in result.stderr
+    assert len(proc.ctx.clock.slept) == sleeps  # type: ignore[attr-defined]  # back-off only
 
 
 def test_quiet_hides_retry_lines_but_not_the_error() -> None:
     emulator, clock = make_emulator(bulks=50, faults=Faults(fail_rate=1.0, retry_after=0))
-    with running(emulator) as root:
+    with serving(emulator) as root:
         result = run_bulkctl(
             "--quiet", "list", env=Served(emulator, clock, root).env(BULKCTL_RETRIES="2")
         )
@@ -167,7 +222,7 @@ class FailsAfter:
 @pytest.mark.parametrize("fmt", ["--jsonl", "-oplain", "-ocsv"])
 def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: str) -> None:
     emulator, _ = make_emulator(bulks=600)
-    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+    with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", fmt, "--concurrency", "1", env=env)
     assert result.code == 1
@@ -180,7 +235,7 @@ def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: 
 
 def test_json_output_is_nothing_when_the_listing_fails() -> None:
     emulator, _ = make_emulator(bulks=600)
-    with running(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
+    with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", "--all", "--json", env=env)
     assert result.code == 1
@@ -202,22 +257,14 @@ def test_one_failing_status_stream_fails_the_command(served: Served) -> None:
 
 def test_ctrl_c_exits_130_with_one_line() -> None:
     emulator, clock = make_emulator(bulks=3000, faults=Faults(latency_ms=200))
-    with running(emulator) as root:
-        env = dict(os.environ, **Served(emulator, clock, root).env())
-        proc = subprocess.Popen(
-            [*bulkctl_command(), "list", "--all", "--jsonl", "--concurrency", "2"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        first = proc.stdout.readline()  # the listing is under way
-        proc.send_signal(signal.SIGINT)
-        out = proc.stdout.read()
-        err = proc.stderr.read() if proc.stderr else ""
-        proc.wait(timeout=20)
-    assert proc.returncode == 130
+    with serving(emulator) as root:
+        env = Served(emulator, clock, root).env()
+        with Spawned("list", "--all", "--jsonl", "--concurrency", "2", env=env) as child:
+            first = child.readline()  # the listing is under way
+            assert first
+            child.interrupt()
+            code, out, err = child.finish()
+    assert code == 130
     assert err.strip().splitlines() == ["bulkctl: interrupted"]
     assert all(line.endswith("}") for line in (first + out).splitlines())
 
@@ -240,7 +287,7 @@ class Proxy:
     ],
 )
 def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -> None:
-    with running(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
+    with serving(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
         result = run_bulkctl("list", env=env)
     assert result.code == 1
@@ -254,21 +301,14 @@ def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -
     "extra", [[], ["--operation", "/"]], ids=["plain listing", "client-side filter"]
 )
 def test_rows_stream_out_as_pages_arrive(extra: list[str]) -> None:
-    emulator, clock = make_emulator(bulks=1000, faults=Faults(latency_ms=250))
-    with running(emulator) as root:
-        env = dict(os.environ, **Served(emulator, clock, root).env())
-        proc = subprocess.Popen(
-            [*bulkctl_command(), "list", "--all", "--jsonl", "--concurrency", "1", *extra],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        still_paging = proc.poll() is None
-        rest = proc.stdout.read()  # through the same buffered stream that readline filled
-        proc.wait(timeout=60)
+    emulator, clock = make_emulator(bulks=1000, faults=Faults(latency_ms=100))
+    with serving(emulator) as root:
+        env = Served(emulator, clock, root).env()
+        with Spawned("list", "--all", "--jsonl", "--concurrency", "1", *extra, env=env) as child:
+            first = child.readline()
+            still_paging = child.proc.poll() is None  # nine pages of 100 ms each are still to come
+            code, rest, _ = child.finish(timeout=60)
+    assert code == 0
     assert json.loads(first)["bulkId"] == emulator.state.order[0]
     assert still_paging, "the first row waited for the last page"
     assert len((first + rest).splitlines()) == 1000

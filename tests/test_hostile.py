@@ -3,17 +3,20 @@ error, and none hangs. Runs in-process with a scripted transport and a clock tha
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkctl.actions import ActionOptions, run_action
-from bulkctl.api.records import BULK_STATUSES, OPERATION_STATUSES
+from bulkctl.api.records import BULK_STATUSES, OPERATION_STATUSES, parse_bulk, parse_operation
 from bulkctl.commands.bulk.operations import OperationsOptions
 from bulkctl.commands.bulk.operations import run as run_operations
 from bulkctl.commands.bulk.show import ShowOptions
@@ -25,9 +28,10 @@ from bulkctl.commands.summary import run as run_summary
 from bulkctl.commands.wait import WaitOptions
 from bulkctl.commands.wait import run as run_wait
 from bulkctl.context import Clock, Context, GlobalOptions
-from bulkctl.errors import BulkctlError
+from bulkctl.errors import BulkctlError, ExitCode
 from bulkctl.filters import BulkFilter
 from bulkctl.options import choose_output
+from bulkctl.polling import FINAL_CODES
 from bulkctl.render import (
     BULK_ALL_FIELDS,
     BULK_FIELDS,
@@ -139,13 +143,59 @@ def output_choice(fmt: str | None, available: Any, default: Any, tty: bool = Fal
     )
 
 
-def survives(ctx: Context, run: Any) -> None:
+def survives(ctx: Context, run: Any) -> BulkctlError | None:
+    """Runs ``run``; the bulkctl error it raised, if any (anything else fails the test)."""
     try:
         run()
-    except BulkctlError:
-        pass
+    except BulkctlError as exc:
+        return exc
     finally:
         ctx.close()
+    return None
+
+
+def out(ctx: Context) -> str:
+    value = ctx.stdout.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(value, str)
+    return value
+
+
+def unique(raws: list[dict[str, Any]], parse: Any) -> list[dict[str, Any]]:
+    """The records a listing shows when the server repeats them: each key once, first seen."""
+    seen: set[str] = set()
+    kept = []
+    for raw in raws:
+        key = parse(raw).key
+        if key not in seen:
+            seen.add(key)
+            kept.append(raw)
+    return kept
+
+
+def rows_shown(fmt: str, text: str) -> int | None:
+    """How many records a listing's output holds (None for the table, made for eyes)."""
+    if fmt == "json":
+        return len(json.loads(text))
+    if fmt == "jsonl":
+        return len(text.split("\n")) - 1
+    if fmt == "csv":
+        return len(list(csv.reader(io.StringIO(text, newline="")))) - 1
+    if fmt == "plain":
+        return len(text.split("\n")) - 2  # a header, and the text ends with a newline
+    if fmt == "markdown":
+        return len(text.split("\n")) - 3  # a header and its rule; the text ends with a newline
+    return None
+
+
+def as_whole_number(value: Any) -> int | None:
+    """A count the way the spec's integer is meant: an int, or a float with no fraction."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 SETTINGS = settings(
@@ -167,7 +217,25 @@ def test_list_survives_any_page(
         output=output,
         filters=BulkFilter(operation="a", since_ms=0.0),
     )
-    survives(ctx, lambda: run_list(ctx, options))
+    error = survives(ctx, lambda: run_list(ctx, options))
+    # both status streams get this page, at every offset: each matching record once, in order
+    wanted = [
+        raw
+        for raw in unique(page["bulkProcesses"], parse_bulk)
+        if options.filters.matches(parse_bulk(raw))
+    ]
+    if error is not None:
+        assert fmt != "json" or out(ctx) == ""  # --json is whole or nothing
+        return
+    if fmt in ("json", "jsonl"):
+        shown = (
+            json.loads(out(ctx))
+            if fmt == "json"
+            else list(map(json.loads, out(ctx).split("\n")[:-1]))
+        )
+        assert shown == wanted
+    else:
+        assert rows_shown(fmt, out(ctx)) in (None, len(wanted))
 
 
 @given(bulks, st.sampled_from(FORMATS))
@@ -175,7 +243,21 @@ def test_list_survives_any_page(
 def test_show_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any], fmt: str) -> None:
     ctx = context(tmp_path, lambda request: (200, bulk))
     output = output_choice(fmt, BULK_ALL_FIELDS, BULK_ALL_FIELDS)
-    survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
+    assert survives(ctx, lambda: run_show(ctx, ShowOptions("5", output))) is None
+    shown = out(ctx)
+    if fmt == "json":
+        assert json.loads(shown) == bulk  # the object exactly as the server sent it
+    elif fmt == "jsonl":
+        assert [json.loads(line) for line in shown.split("\n")[:-1]] == [bulk]
+    elif fmt == "plain":  # one "field<TAB>value" line per field
+        assert [line.split("\t")[0] for line in shown.split("\n")[:-1]] == [
+            f.name for f in BULK_ALL_FIELDS
+        ]
+    elif fmt == "csv":
+        assert len(list(csv.reader(io.StringIO(shown, newline="")))) == 2
+    bulk_id = bulk.get("bulkId")
+    if isinstance(bulk_id, str) and bulk_id.isalnum() and bulk_id.isascii():
+        assert bulk_id in shown
 
 
 @given(bulks)
@@ -184,7 +266,19 @@ def test_show_on_a_terminal_survives_any_bulk(tmp_path: Path, bulk: dict[str, An
     ctx = context(tmp_path, lambda request: (200, bulk))
     ctx.stdout_tty = True
     output = output_choice(None, BULK_ALL_FIELDS, BULK_ALL_FIELDS, tty=True)
-    survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
+    assert survives(ctx, lambda: run_show(ctx, ShowOptions("5", output))) is None
+    shown = out(ctx)
+    labels = [f.header.lower() for f in BULK_ALL_FIELDS if f.name != "operationStatusCounts"]
+    lines = shown.splitlines()
+    at = [  # the line that a field's label starts: values may hold any text, even a label
+        next((i for i, line in enumerate(lines) if line.startswith(label + " ")), -1)
+        for label in labels
+    ]
+    assert -1 not in at and at == sorted(at), "a field is missing or out of order"
+    assert "progress" in shown
+    status = bulk.get("status")
+    if isinstance(status, str) and re.fullmatch(r"[A-Z_]+", status):
+        assert status in shown
 
 
 @given(operation_pages, st.sampled_from(FORMATS), st.booleans())
@@ -203,7 +297,20 @@ def test_operations_survive_any_page(
         output=output,
         payloads=payloads,
     )
-    survives(ctx, lambda: run_operations(ctx, options))
+    error = survives(ctx, lambda: run_operations(ctx, options))
+    wanted = unique(page["operations"], parse_operation)
+    if error is not None:
+        assert fmt != "json" or out(ctx) == ""
+        return
+    if fmt in ("json", "jsonl"):
+        shown = (
+            json.loads(out(ctx))
+            if fmt == "json"
+            else list(map(json.loads, out(ctx).split("\n")[:-1]))
+        )
+        assert shown == wanted
+    else:
+        assert rows_shown(fmt, out(ctx)) in (None, len(wanted))
 
 
 @given(bulks, st.sampled_from([200, 404, 409, 503]))
@@ -213,8 +320,17 @@ def test_wait_survives_any_bulk_and_ends_by_its_timeout(
 ) -> None:
     ctx = context(tmp_path, lambda request: (status, bulk if status == 200 else {"errorCode": "X"}))
     code: list[int] = []
-    survives(ctx, lambda: code.append(run_wait(ctx, WaitOptions(["5"], timeout=30, interval=5))))
+    error = survives(
+        ctx, lambda: code.append(run_wait(ctx, WaitOptions(["5"], timeout=30, interval=5)))
+    )
     assert ctx.clock.monotonic() < 1_800_000_000.0 + 200  # type: ignore[operator]
+    final = parse_bulk(bulk).status if status == 200 else None
+    if status in (200, 503):  # an answer, or one to ride out: the bulk's outcome or the timeout
+        assert error is None
+        assert code == [FINAL_CODES.get(final or "", ExitCode.TIMEOUT)]
+    else:
+        assert error is not None
+        assert error.exit_code == {404: ExitCode.NOT_FOUND, 409: ExitCode.CONFLICT}[status]
 
 
 @given(numbers, st.sampled_from(["json", "table", "markdown", "plain", "csv"]))
@@ -224,7 +340,20 @@ def test_summary_survives_any_count(tmp_path: Path, count: Any, fmt: str) -> Non
     options = SummaryOptions(
         statuses=list(BULK_STATUSES), fail_on=["FAILED"], fmt=fmt, filters=BulkFilter()
     )
-    survives(ctx, lambda: run_summary(ctx, options))
+    code: list[int] = []
+    assert survives(ctx, lambda: code.append(run_summary(ctx, options))) is None
+    expected = as_whole_number(count)
+    failing = expected is not None and expected > 0
+    assert code == [ExitCode.CHECK_FAILED if failing else ExitCode.OK]
+    shown = out(ctx)
+    if fmt == "json":
+        assert json.loads(shown) == dict.fromkeys(BULK_STATUSES, expected)
+    elif fmt in ("plain", "csv"):
+        rows = [line.split("," if fmt == "csv" else "\t") for line in shown.splitlines()[1:]]
+        assert [r[0] for r in rows] == list(BULK_STATUSES)
+        assert {r[1] for r in rows} == {"" if expected is None else str(expected)}
+    else:
+        assert all(s in shown for s in (*BULK_STATUSES, "TOTAL"))
 
 
 @given(
@@ -234,7 +363,42 @@ def test_summary_survives_any_count(tmp_path: Path, count: Any, fmt: str) -> Non
 @SETTINGS
 def test_actions_survive_any_answer(tmp_path: Path, status: int, body: Any) -> None:
     ctx = context(tmp_path, lambda request: (status, body))
-    survives(ctx, lambda: run_action(ctx, ActionOptions("pause", ["5", "6"], as_json=True)))
+    code: list[int] = []
+    options = ActionOptions("pause", ["5", "6"], as_json=True)
+    assert survives(ctx, lambda: code.append(run_action(ctx, options))) is None
+    expected = (
+        ExitCode.OK if status < 300 else {409: ExitCode.CONFLICT, 400: ExitCode.USAGE}[status]
+    )
+    assert code == [expected]
+    results = json.loads(out(ctx))
+    assert [(r["bulkId"], r["ok"], r["exitCode"]) for r in results] == [
+        ("5", status < 300, expected),
+        ("6", status < 300, expected),
+    ]
+
+
+@pytest.mark.parametrize("command", ["show", "list"])
+@pytest.mark.parametrize(
+    "hostile",
+    ["\x1b[31mred", "\x1b]0;new title\x07", "\x9b31mred"],
+    ids=["CSI colour", "OSC window title", "8-bit CSI"],
+)
+def test_server_text_never_reaches_a_terminal_as_control(
+    tmp_path: Path, command: str, hostile: str
+) -> None:
+    bulk = {"bulkId": hostile, "status": hostile, "operation": hostile, "mode": hostile}
+    ctx = context(tmp_path, lambda request: (200, {"count": 1, "bulkProcesses": [bulk]} | bulk))
+    ctx.stdout_tty = True
+    ctx.env = {**ctx.env, "NO_COLOR": "1"}
+    if command == "show":
+        run_show(
+            ctx, ShowOptions("5", output_choice(None, BULK_ALL_FIELDS, BULK_ALL_FIELDS, tty=True))
+        )
+    else:
+        output = output_choice(None, BULK_ALL_FIELDS, BULK_FIELDS, tty=True)
+        run_list(ctx, ListOptions(statuses=[], wanted=5, offset=0, output=output))
+    ctx.close()
+    assert hostile[:3] not in out(ctx)
 
 
 def test_wait_on_a_terminal_shows_bracketed_error_text_as_text(tmp_path: Path) -> None:

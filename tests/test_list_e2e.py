@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from bulkctl.emulator.app import DEMO_API_KEY
-from tests.conftest import Served, run_bulkctl
+from tests.conftest import Served, run_bulkctl, run_main
 
 
 def server_ids(served: Served, status: str | None) -> list[str]:
@@ -96,7 +96,7 @@ def test_offset_skips_rows_of_the_combined_list(served: Served) -> None:
 def test_bad_input_exits_2_with_no_request_sent(
     served: Served, args: list[str], message: str
 ) -> None:
-    result = run_bulkctl("list", *args, env=served.env())
+    result = run_main("list", *args, env=served.env())  # parsing only: no process needed
     assert result.code == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,14 +1,14 @@
-"""wait, watch and summary against the emulator, with its clock under the test's control."""
+"""wait, watch and summary against the emulator, with its clock under the test's control.
+
+Matrices run in-process with the command's clock tied to the emulator's, so polling and
+timeouts take no real time; one real process per command checks the same end to end."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import os
-import signal
-import subprocess
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +16,118 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from bulkctl.emulator.app import Request, Response
-from bulkctl.emulator.server import running
-from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
+from bulkctl.api.records import BULK_STATUSES
+from bulkctl.commands import list as list_cmd
+from bulkctl.commands import summary as summary_cmd
+from bulkctl.commands import wait as wait_cmd
+from bulkctl.filters import BulkFilter
+from bulkctl.options import choose_output
+from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
+from tests.conftest import (
+    InProcess,
+    LinkedClock,
+    Served,
+    Spawned,
+    bulkctl_command,
+    in_process,
+    run_bulkctl,
+    run_main,
+)
+
+
+def linked(tmp_path: Path, served: Served, answer: Any = None) -> InProcess:
+    """An in-process run against ``served``'s emulator (or ``answer``, a fixed JSON body),
+    whose sleeping moves the emulator's clock."""
+    proc = in_process(tmp_path, served.emulator, served.clock)
+    proc.ctx.clock = LinkedClock(served.clock)
+    if answer is not None:
+        body = json.dumps(answer).encode()
+        proc.ctx.transport = httpx.MockTransport(
+            lambda request: httpx.Response(
+                200, content=body, headers={"content-type": "application/json"}
+            )
+        )
+    return proc
+
+
+def wait_in_process(
+    tmp_path: Path,
+    served: Served,
+    *ids: str,
+    timeout: float = 1800,
+    interval: float = 5,
+    junit: Path | None = None,
+    answer: Any = None,
+) -> tuple[int, InProcess]:
+    proc = linked(tmp_path, served, answer)
+    options = wait_cmd.WaitOptions(list(ids), timeout=timeout, interval=interval, junit=junit)
+    try:
+        return wait_cmd.run(proc.ctx, options), proc
+    finally:
+        proc.ctx.close()
+
+
+def list_in_process(
+    tmp_path: Path,
+    served: Served,
+    statuses: list[str],
+    filters: BulkFilter | None = None,
+    wanted: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """What ``bulkctl list --json`` prints, in-process."""
+    proc = linked(tmp_path, served)
+    output = choose_output(
+        output=None,
+        json_flag=True,
+        jsonl_flag=False,
+        fields_spec=None,
+        header=True,
+        stdout_tty=False,
+        available=BULK_ALL_FIELDS,
+        default_fields=BULK_FIELDS,
+    )
+    options = list_cmd.ListOptions(
+        statuses=statuses,
+        wanted=wanted,
+        offset=offset,
+        output=output,
+        filters=filters or BulkFilter(),
+    )
+    try:
+        list_cmd.run(proc.ctx, options)
+    finally:
+        proc.ctx.close()
+    records = json.loads(proc.out)
+    assert isinstance(records, list)
+    return records
+
+
+def summary_in_process(
+    tmp_path: Path,
+    served: Served,
+    statuses: list[str] | None = None,
+    fail_on: list[str] | None = None,
+    fmt: str = "json",
+    filters: BulkFilter | None = None,
+    answer: Any = None,
+) -> tuple[int, InProcess]:
+    """``bulkctl summary`` in-process: statuses and --fail-on as the command combines them."""
+    proc = linked(tmp_path, served, answer)
+    picked = statuses or list(BULK_STATUSES)
+    options = summary_cmd.SummaryOptions(
+        statuses=picked + [s for s in fail_on or [] if s not in picked],
+        fail_on=fail_on or [],
+        fmt=fmt,
+        filters=filters or BulkFilter(),
+    )
+    try:
+        return summary_cmd.run(proc.ctx, options), proc
+    finally:
+        proc.ctx.close()
 
 
 def submitted(served: Served, items: int = 20, fails: tuple[int, ...] = ()) -> str:
@@ -44,10 +151,13 @@ def running_bulk(served: Served, mode: str = "ON_FAILURE_CONTINUE", **kwargs: An
 
 @contextmanager
 def time_passing(served: Served, step: float = 5.0, every: float = 0.2) -> Iterator[None]:
-    """Move the emulator's clock forward in the background while a command runs."""
+    """Move the emulator's clock forward in the background while a command runs, from its
+    first request on (so a slow start-up does not eat the steps)."""
     stop = threading.Event()
 
     def tick() -> None:
+        while not served.emulator.requests and not stop.wait(0.01):
+            pass
         while not stop.wait(every):
             served.clock.advance(step)
 
@@ -64,8 +174,9 @@ def time_passing(served: Served, step: float = 5.0, every: float = 0.2) -> Itera
 
 
 def test_wait_exits_0_when_a_running_bulk_completes(served: Served) -> None:
+    """The one real process for wait: polls until the bulk completes."""
     bulk_id = running_bulk(served, items=300)
-    with time_passing(served, step=2.0):
+    with time_passing(served, step=10.0):
         result = run_bulkctl(
             "wait", bulk_id, "--interval", "1s", "--timeout", "60s", "--json", env=served.env()
         )
@@ -79,45 +190,41 @@ def test_wait_exits_0_when_a_running_bulk_completes(served: Served) -> None:
     ("status", "code"),
     [("CANCELLED", 10), ("PARTIALLY_COMPLETED", 11), ("FAILED", 12), ("COMPLETED", 0)],
 )
-def test_wait_exit_code_names_the_outcome(served: Served, status: str, code: int) -> None:
+def test_wait_exit_code_names_the_outcome(
+    tmp_path: Path, served: Served, status: str, code: int
+) -> None:
     bulk_id = served.state.listing(status)[0]
-    result = run_bulkctl("wait", bulk_id, env=served.env())
-    assert result.code == code, result.stderr
+    got, proc = wait_in_process(tmp_path, served, bulk_id)
+    assert got == code, proc.err
 
 
-def test_several_bulks_exit_with_the_highest_code(served: Served) -> None:
+def test_several_bulks_exit_with_the_highest_code(tmp_path: Path, served: Served) -> None:
     ids = [
         served.state.listing(s)[0]
         for s in ("COMPLETED", "FAILED", "CANCELLED", "PARTIALLY_COMPLETED")
     ]
-    assert run_bulkctl("wait", *ids, env=served.env()).code == 12
-    assert run_bulkctl("wait", ids[0], ids[2], ids[3], env=served.env()).code == 11
+    assert wait_in_process(tmp_path, served, *ids)[0] == 12
+    assert wait_in_process(tmp_path, served, ids[0], ids[2], ids[3])[0] == 11
 
 
-def test_wait_times_out_with_124_and_names_what_is_pending(served: Served) -> None:
+def test_wait_times_out_with_124_and_names_what_is_pending(tmp_path: Path, served: Served) -> None:
     paused = served.state.listing("PAUSED")[0]
     done = served.state.listing("COMPLETED")[0]
-    started = time.monotonic()
-    result = run_bulkctl(
-        "wait", paused, done, "--timeout", "2s", "--interval", "1s", env=served.env()
-    )
-    assert result.code == 124
-    assert time.monotonic() - started < 30
-    assert f"still pending: {paused} PAUSED" in result.stderr
-    assert f"bulk {paused} is PAUSED; waiting" in result.stderr
+    code, proc = wait_in_process(tmp_path, served, paused, done, timeout=2, interval=1)
+    assert code == 124
+    assert proc.ctx.clock.slept == [1, 1]  # type: ignore[attr-defined]
+    assert f"still pending: {paused} PAUSED" in proc.err
+    assert f"bulk {paused} is PAUSED; waiting" in proc.err
 
 
-def test_wait_rides_out_network_errors_and_503(served: Served) -> None:
+def test_wait_rides_out_network_errors_and_503(tmp_path: Path, served: Served) -> None:
     bulk_id = running_bulk(served, items=300)
     faults = served.emulator.faults
     faults.fail_rate, faults.drop_rate, faults.throttle_rate, faults.retry_after = 0.3, 0.2, 0.1, 0
-    with time_passing(served):
-        result = run_bulkctl(
-            "wait", bulk_id, "--interval", "1s", "--timeout", "90s", env=served.env()
-        )
-    assert result.code == 0, result.stderr
-    assert "retrying" in result.stderr
-    assert "Traceback" not in result.stderr
+    code, proc = wait_in_process(tmp_path, served, bulk_id, interval=1, timeout=90)
+    assert code == 0, proc.err
+    assert "retrying" in proc.err
+    assert served.state.bulks[bulk_id].to_api()["status"] == "COMPLETED"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +232,7 @@ def test_wait_rides_out_network_errors_and_503(served: Served) -> None:
 )
 def test_wait_bad_input_exits_2(served: Served, bad: list[str]) -> None:
     args = bad if bad == ["12x"] else ["1", *bad]
-    assert run_bulkctl("wait", *args, env=served.env()).code == 2
+    assert run_main("wait", *args, env=served.env()).code == 2  # parsing only: no process needed
     assert not served.emulator.requests
 
 
@@ -133,8 +240,8 @@ def test_junit_has_one_failure_per_failed_operation(served: Served, tmp_path: Pa
     bulk_id = running_bulk(served, items=40, fails=(2, 11, 30))
     served.clock.advance(60)
     report = tmp_path / "report.xml"
-    result = run_bulkctl("wait", bulk_id, "--junit", str(report), env=served.env())
-    assert result.code == 11
+    code, _ = wait_in_process(tmp_path, served, bulk_id, junit=report)
+    assert code == 11
     root = ET.parse(report).getroot()
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
@@ -147,70 +254,65 @@ def test_junit_has_one_failure_per_failed_operation(served: Served, tmp_path: Pa
     assert all("errorCode" in (c.find("failure").text or "") for c in failures)  # type: ignore[union-attr]
 
 
-class Hostile:
-    def __init__(self, body: Any) -> None:
-        self.body = body
-
-    def handle(self, request: Request) -> Response:
-        return Response(200, json.dumps(self.body).encode(), {"content-type": "application/json"})
-
-
-def test_wait_keeps_waiting_on_an_unknown_status_until_its_timeout() -> None:
-    server = Hostile(
-        {
-            "bulkId": "7",
-            "status": "REBOOTING",
-            "submittedItemsCount": -1,
-            "operationStatusCounts": [{"status": "COMPLETED", "count": -9}],
-        }
-    )
-    with running(server) as root:  # type: ignore[arg-type]
-        env = logged_in(root + "/multi")
-        result = run_bulkctl("wait", "7", "--timeout", "2s", "--interval", "1s", env=env)
-    assert result.code == 124
-    assert "REBOOTING" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_wait_keeps_waiting_on_an_unknown_status_until_its_timeout(
+    tmp_path: Path, served: Served
+) -> None:
+    rebooting = {
+        "bulkId": "7",
+        "status": "REBOOTING",
+        "submittedItemsCount": -1,
+        "operationStatusCounts": [{"status": "COMPLETED", "count": -9}],
+    }
+    code, proc = wait_in_process(tmp_path, served, "7", timeout=2, interval=1, answer=rebooting)
+    assert code == 124
+    assert "REBOOTING" in proc.err
+    assert proc.ctx.clock.slept == [1, 1]  # type: ignore[attr-defined]
 
 
 # -- summary ----------------------------------------------------------------------------------
 
 
-def test_summary_counts_match_list_all_in_at_most_seven_requests(served: Served) -> None:
+def test_summary_counts_match_list_all_in_at_most_seven_requests(
+    tmp_path: Path, served: Served
+) -> None:
+    """The one real process for summary; the listings it is checked against run in-process."""
     result = run_bulkctl("summary", "--json", env=served.env())
     counts = json.loads(result.stdout)
     assert len(served.emulator.requests) == 7
     assert all("limit=1" in url for _, url in served.emulator.requests)
+    assert sorted(counts) == sorted(BULK_STATUSES)
     for status, count in counts.items():
-        listed = run_bulkctl("list", "-s", status, "--all", "--json", env=served.env())
-        assert len(json.loads(listed.stdout)) == count, status
+        assert len(list_in_process(tmp_path, served, [status])) == count, status
 
 
-def test_fail_on_exits_9_exactly_when_a_count_is_above_zero(served: Served) -> None:
-    hit = run_bulkctl("summary", "--fail-on", "failed,partially_completed", env=served.env())
-    assert hit.code == 9
-    assert "FAILED" in hit.stderr
+def test_fail_on_exits_9_exactly_when_a_count_is_above_zero(tmp_path: Path, served: Served) -> None:
+    hit, proc = summary_in_process(
+        tmp_path, served, fail_on=["FAILED", "PARTIALLY_COMPLETED"], fmt="plain"
+    )
+    assert hit == 9
+    assert "FAILED" in proc.err
     for bulk_id in list(served.state.listing("PAUSED")):
         served.state.bulks[bulk_id].status = "COMPLETED"
     served.state._version += 1
-    clear = run_bulkctl("summary", "--status", "RUNNING", "--fail-on", "PAUSED", env=served.env())
-    assert clear.code == 0, clear.stderr
-    assert "PAUSED\t0" in clear.stdout
+    clear, proc = summary_in_process(
+        tmp_path, served, statuses=["RUNNING"], fail_on=["PAUSED"], fmt="plain"
+    )
+    assert clear == 0, proc.err
+    assert "PAUSED\t0" in proc.out
 
 
-def test_summary_markdown_has_a_total(served: Served) -> None:
-    result = run_bulkctl("summary", "--markdown", env=served.env())
-    lines = result.stdout.splitlines()
+def test_summary_markdown_has_a_total(tmp_path: Path, served: Served) -> None:
+    _, proc = summary_in_process(tmp_path, served, fmt="markdown")
+    lines = proc.out.splitlines()
     assert lines[0] == "| status | count |"
     assert lines[-1] == "| TOTAL | 300 |"
 
 
-def test_summary_prints_hostile_counts_as_they_came() -> None:
-    server = Hostile({"count": -12, "bulkProcesses": [], "responseCount": 0})
-    with running(server) as root:  # type: ignore[arg-type]
-        env = logged_in(root + "/multi")
-        result = run_bulkctl("summary", "--json", env=env)
-    assert result.code == 0, result.stderr
-    assert set(json.loads(result.stdout).values()) == {-12}
+def test_summary_prints_hostile_counts_as_they_came(tmp_path: Path, served: Served) -> None:
+    hostile = {"count": -12, "bulkProcesses": [], "responseCount": 0}
+    code, proc = summary_in_process(tmp_path, served, answer=hostile)
+    assert code == 0, proc.err
+    assert set(json.loads(proc.out).values()) == {-12}
 
 
 # -- filters against brute force ------------------------------------------------------------------
@@ -259,6 +361,7 @@ def iso(ms: int) -> str:
     ],
 )
 def test_filters_match_a_brute_force_filter_for_list_and_summary(
+    tmp_path: Path,
     served: Served,
     status: str | None,
     operation: str | None,
@@ -269,26 +372,21 @@ def test_filters_match_a_brute_force_filter_for_list_and_summary(
     now_ms = int(served.clock() * 1000)  # the emulator's data is dated around its own clock
     since_ms = (now_ms - since_h * 3600 * 1000) // 1000 * 1000 if since_h else None
     until_ms = (now_ms - until_h * 3600 * 1000) // 1000 * 1000 if until_h else None
-    args: list[str] = []
-    if status:
-        args += ["--status", status]
-    if operation:
-        args += ["--operation", operation]
-    if mode:
-        args += ["--mode", mode.lower().replace("_", "-")]
-    if since_ms:
-        args += ["--since", iso(since_ms)]
-    if until_ms:
-        args += ["--until", iso(until_ms)]
-    expected = brute_force(served, status, operation, mode, since_ms, until_ms)
-    listed = run_bulkctl("list", *args, "--all", "--json", env=served.env())
-    assert listed.code == 0, listed.stderr
-    assert [r["bulkId"] for r in json.loads(listed.stdout)] == expected
-    limited = run_bulkctl(
-        "list", *args, "--limit", "3", "--offset", "1", "--json", env=served.env()
+    filters = BulkFilter.parse(  # the flags as typed: --mode in lower case, times in ISO
+        operation=operation,
+        mode=mode.lower().replace("_", "-") if mode else None,
+        since=iso(since_ms) if since_ms else None,
+        until=iso(until_ms) if until_ms else None,
+        now=served.clock(),
     )
-    assert [r["bulkId"] for r in json.loads(limited.stdout)] == expected[1:4]
-    summary = json.loads(run_bulkctl("summary", *args, "--json", env=served.env()).stdout)
+    statuses_flag = [status] if status else []
+    expected = brute_force(served, status, operation, mode, since_ms, until_ms)
+    listed = list_in_process(tmp_path, served, statuses_flag, filters)
+    assert [r["bulkId"] for r in listed] == expected
+    limited = list_in_process(tmp_path, served, statuses_flag, filters, wanted=3, offset=1)
+    assert [r["bulkId"] for r in limited] == expected[1:4]
+    _, proc = summary_in_process(tmp_path, served, statuses_flag, filters=filters)
+    summary = json.loads(proc.out)
     statuses = [status] if status else list(summary)
     for s in statuses:
         assert summary[s] == len(brute_force(served, s, operation, mode, since_ms, until_ms)), s
@@ -298,7 +396,7 @@ def test_filters_match_a_brute_force_filter_for_list_and_summary(
     "bad", [["--mode", "sideways"], ["--since", "yesterday"], ["--operation", ""]]
 )
 def test_bad_filters_exit_2(served: Served, bad: list[str]) -> None:
-    assert run_bulkctl("list", *bad, env=served.env()).code == 2
+    assert run_main("list", *bad, env=served.env()).code == 2  # parsing only
     assert not served.emulator.requests
 
 
@@ -319,31 +417,21 @@ def test_watch_one_bulk_piped_streams_changes_then_ends_like_wait(served: Served
 
 def test_watch_list_piped_emits_changes_and_ends_cleanly_on_ctrl_c(served: Served) -> None:
     bulk_id = submitted(served)
-    env = dict(os.environ, **served.env())
-    proc = subprocess.Popen(
-        [*bulkctl_command(), "watch", "--status", "SUBMITTED,RUNNING", "--interval", "1s"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    first = json.loads(proc.stdout.readline())
-    assert first["previousStatus"] is None
-    served.state.act(bulk_id, "execute", served.clock(), "ON_FAILURE_STOP")
-    deadline = time.monotonic() + 20
-    change = None
-    while time.monotonic() < deadline:
-        event = json.loads(proc.stdout.readline())
-        if event["bulk"]["bulkId"] == bulk_id and event["previousStatus"] == "SUBMITTED":
-            change = event
-            break
-    assert change is not None and change["bulk"]["status"] == "RUNNING"
-    proc.send_signal(signal.SIGINT)
-    rest = proc.stdout.read()  # through the same buffered stream that readline filled
-    err = proc.stderr.read() if proc.stderr else ""
-    proc.wait(timeout=20)
-    assert proc.returncode == 130
+    args = ["watch", "--status", "SUBMITTED,RUNNING", "--interval", "1s"]
+    with Spawned(*args, env=served.env()) as child:
+        first = json.loads(child.readline())
+        assert first["previousStatus"] is None
+        served.state.act(bulk_id, "execute", served.clock(), "ON_FAILURE_STOP")
+        change = None
+        for _ in range(1000):  # each line read waits at most 20 s
+            event = json.loads(child.readline())
+            if event["bulk"]["bulkId"] == bulk_id and event["previousStatus"] == "SUBMITTED":
+                change = event
+                break
+        assert change is not None and change["bulk"]["status"] == "RUNNING"
+        child.interrupt()
+        code, rest, err = child.finish()
+    assert code == 130
     assert "interrupted" in err and "Traceback" not in err
     for line in rest.splitlines():
         json.loads(line)  # only complete lines

@@ -166,9 +166,26 @@ records = st.lists(
 @given(records, st.sampled_from(FORMATS))
 @settings(max_examples=200, deadline=None)
 def test_every_renderer_accepts_any_record(recs: list[dict[str, Any]], fmt: str) -> None:
-    out = rendered(fmt, recs, fields=list(BULK_ALL_FIELDS), whole_objects=fmt in ("json", "jsonl"))
+    fields = list(BULK_ALL_FIELDS)
+    out = rendered(fmt, recs, fields=fields, whole_objects=fmt in ("json", "jsonl"))
+    cells = [[text_value(f, f.value(r, 1_700_000_100.0)) for f in fields] for r in recs]
     if fmt == "json":
-        assert len(json.loads(out)) == len(recs)
+        assert json.loads(out) == recs  # whole objects, as the server sent them
+    elif fmt == "jsonl":
+        assert [json.loads(line) for line in out.split("\n")[:-1]] == recs
+    elif fmt == "csv":
+        sheet = list(csv.reader(io.StringIO(out, newline="")))
+        assert sheet == [[f.name for f in fields], *cells]
+    elif fmt == "plain":
+        header, *rows = out.split("\n")[:-1]
+        assert header.split("\t") == [f.name for f in fields]
+        assert [[unescape_plain(c) for c in row.split("\t")] for row in rows] == cells
+    elif fmt == "markdown":
+        lines = out.split("\n")[:-1]
+        assert len(lines) == 2 + len(recs)
+        assert all(line.startswith("| ") and line.endswith(" |") for line in lines)
+    else:  # the table, for eyes: every column is there
+        assert all(f.header.upper() in out for f in fields)
 
 
 @given(
