@@ -555,7 +555,8 @@ def table_lines(
         for r in records
     ]
     if records:  # an empty column says nothing; with no rows the header shows what is absent
-        keep = [i for i in range(len(fields)) if any(row[i] for row in rows)]
+        # an all-empty table keeps its first column, so no line is blank
+        keep = [i for i in range(len(fields)) if any(row[i] for row in rows)] or [0]
         fields = [fields[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
     headers = [f.header if options.header else "" for f in fields]
