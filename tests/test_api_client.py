@@ -600,9 +600,7 @@ def test_the_answer_parsers_return_records_or_raise_their_own_error(value: objec
         token = token.get("token")
     # a plausible token: what a header can carry, printable ASCII without spaces, bounded
     plausible = (
-        isinstance(token, str)
-        and 0 < len(token) <= 4096
-        and all("!" <= c <= "~" for c in token)
+        isinstance(token, str) and 0 < len(token) <= 4096 and all("!" <= c <= "~" for c in token)
     )
     if plausible:
         assert parse_token(value) == token

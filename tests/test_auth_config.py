@@ -444,9 +444,7 @@ def test_any_profile_values_resolve_or_raise_a_usage_error(
         unsafe = any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text) or (
             header and (not text.isascii() or " " in text)
         )
-        if name in ("api_key", "auth_token", "email", "identity") and (
-            unsafe or len(text) > 4096
-        ):
+        if name in ("api_key", "auth_token", "email", "identity") and (unsafe or len(text) > 4096):
             continue  # kept as it is, and refused (masked, exit 3) before any request
         if name == "retries":
             ok = text.isdigit() and 1 <= int(text) <= 64

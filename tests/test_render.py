@@ -175,7 +175,17 @@ def test_every_renderer_accepts_any_record(recs: list[dict[str, Any]], fmt: str)
         assert [json.loads(line) for line in out.split("\n")[:-1]] == recs
     elif fmt == "csv":
         sheet = list(csv.reader(io.StringIO(out, newline="")))
-        assert sheet == [[f.name for f in fields], *cells]
+
+        # tab, LF and CR stay (quoted); every other control character is written as \xHH
+        def csv_cell(text: str) -> str:
+            return "".join(
+                f"\\x{ord(c):02x}"
+                if c not in "\t\n\r" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0)
+                else c
+                for c in text
+            )
+
+        assert sheet == [[f.name for f in fields], *[[csv_cell(c) for c in row] for row in cells]]
     elif fmt == "plain":
         header, *rows = out.split("\n")[:-1]
         assert header.split("\t") == [f.name for f in fields]
