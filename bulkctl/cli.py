@@ -97,6 +97,9 @@ def _register() -> None:
     app.add_typer(config.app, name="config")
     app.add_typer(emulator.app, name="emulator")
     completion.register(app)
+    from bulkctl.ui import command as ui
+
+    ui.register(app)
 
 
 _register()
