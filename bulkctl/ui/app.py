@@ -23,6 +23,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.pilot import Pilot
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker
@@ -758,3 +759,13 @@ class BulkApp(App[int]):
         screen = self.screen
         if isinstance(screen, DetailScreen):
             screen.action_reload()
+
+
+async def settled(app: App[Any], pilot: Pilot[Any]) -> None:
+    """Wait (in headless runs) until no worker is running and the screen has caught up."""
+    for _ in range(100):
+        await pilot.pause()
+        running = [w for w in app.workers if w.is_running]
+        if not running:
+            return
+        await asyncio.gather(*(w.wait() for w in running), return_exceptions=True)
