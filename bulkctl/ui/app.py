@@ -45,7 +45,7 @@ from bulkctl.ui.rules import (
     invalid_state_message,
     refusal,
 )
-from bulkctl.ui.safe import safe, safe_lines, safe_str
+from bulkctl.ui.safe import safe, safe_str
 
 T = TypeVar("T")
 MIN_WIDTH, MIN_HEIGHT = 60, 15
@@ -171,10 +171,13 @@ class MainScreen(Screen[None]):
             return Text("loading …", style="dim")
         parts = Text(style="dim")
         statuses = ", ".join(board.selected) if board.selected else "all statuses"
-        parts.append(f"newest {len(board.rows)} of {statuses}")
         if board.operation:
-            parts.append(f"; operation filter ‘{safe_str(board.operation)}’ applies to these ")
-            parts.append(f"{len(board.rows)} loaded rows only ({len(board.shown())} match)")
+            parts.append("operation ")
+            parts.append_text(safe(board.operation, "bold"))
+            parts.append(f": {len(board.shown())} of the {len(board.rows)} loaded rows ")
+            parts.append("(filters loaded rows only)")
+        else:
+            parts.append(f"newest {len(board.rows)} of {statuses}")
         return parts
 
     def column_widths(self, rows: list[BulkProcess]) -> dict[str, int]:
@@ -429,10 +432,10 @@ class DetailScreen(Screen[None]):
             self.query_one("#payload", Static).update(Text("no operation selected", style="dim"))
             return
         op = self.operations[row]
-        text = Text("request  ", style="bold")
-        text.append_text(safe_lines(pretty_payload(op.request_payload)))
-        text.append("\nresponse ", style="bold")
-        text.append_text(safe_lines(pretty_payload(op.response_payload)))
+        text = Text(f"#{op.sequence} response ", style="bold")
+        text.append_text(safe(pretty_payload(op.response_payload)))
+        text.append(f"\n#{op.sequence} request  ", style="bold")
+        text.append_text(safe(pretty_payload(op.request_payload)))
         self.query_one("#payload", Static).update(text)
 
     @on(DataTable.RowHighlighted, "#ops")
@@ -530,6 +533,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.bulk = bulk
         self.backend = backend
         self.mode = DEFAULT_MODE
+        self.question = Text()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -548,6 +552,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         question = safe(confirmation(self.action, self.bulk, self.backend.where, self.mode))
         if self.backend.where.production:
             question = Text.assemble(Text("PRODUCTION ", style="bold white on red"), question)
+        self.question = question
         self.query_one("#question", Static).update(question)
 
     def action_switch_mode(self) -> None:
@@ -564,14 +569,20 @@ class ConfirmScreen(ModalScreen[str | None]):
 
 
 class TooSmallScreen(Screen[None]):
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__()
+        self.size_seen = (width, height)
+
     def compose(self) -> ComposeResult:
         yield Static(id="too-small")
 
     def on_mount(self) -> None:
-        self.draw()
+        self.draw(*self.size_seen)
 
-    def draw(self) -> None:
-        width, height = self.app.size
+    def draw(self, width: int, height: int) -> None:
+        self.size_seen = (width, height)
+        if not self.is_mounted:
+            return
         self.query_one("#too-small", Static).update(
             Text(
                 f"bulkctl ui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
@@ -611,14 +622,17 @@ class BulkApp(App[int]):
         self._timer: Any = None
         self._tick: Any = None
         self._refresh_worker: Worker[None] | None = None
+        self._too_small: TooSmallScreen | None = None
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.main
 
     def on_mount(self) -> None:
-        self.push_screen(self.main)
         if not self.is_headless:  # tests run headless and keep their own signals
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.terminated)
         self._tick = self.set_interval(1.0, self.tick)
-        self.check_size()
+        self.check_size(self.size.width, self.size.height)
         self.refresh_now()
 
     def terminated(self) -> None:
@@ -633,17 +647,20 @@ class BulkApp(App[int]):
     # -- size ---------------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self.check_size()
+        self.check_size(event.size.width, event.size.height)
 
-    def check_size(self) -> None:
-        width, height = self.size
+    def check_size(self, width: int, height: int) -> None:
+        """Below MIN_WIDTH x MIN_HEIGHT a screen says so instead of drawing the others."""
         small = width < MIN_WIDTH or height < MIN_HEIGHT
-        if small and not isinstance(self.screen, TooSmallScreen):
-            self.push_screen(TooSmallScreen())
-        elif small and isinstance(self.screen, TooSmallScreen):
-            self.screen.draw()
-        elif not small and isinstance(self.screen, TooSmallScreen):
-            self.pop_screen()
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen(width, height)
+            self.push_screen(self._too_small)
+        elif small and self._too_small is not None:
+            self._too_small.draw(width, height)
+        elif not small and self._too_small is not None:
+            if self.screen is self._too_small:
+                self.pop_screen()
+            self._too_small = None
 
     # -- refresh ------------------------------------------------------------------------------
 
@@ -709,20 +726,37 @@ class BulkApp(App[int]):
         bulk = self.current_bulk()
         if bulk is None or not bulk.bulk_id:
             return
+        if action == "rerun" and bulk.is_final and bulk.bulk_id not in self.board.details:
+            # a listing carries no counts per operation status: read them before deciding
+            self.run_worker(self.read_then_act(bulk.bulk_id, action), exit_on_error=False)
+            return
+        self.decide(action, self.board.details.get(bulk.bulk_id, bulk))
+
+    async def read_then_act(self, bulk_id: str, action: str) -> None:
+        try:
+            bulk = await in_thread(self.backend.get_bulk, bulk_id)
+        except Exception as exc:
+            self.notify(error_text(exc), title=f"cannot {action}", severity="error", markup=False)
+            return
+        self.board.details[bulk_id] = bulk
+        self.decide(action, bulk)
+
+    def decide(self, action: str, bulk: BulkProcess) -> None:
+        """Refuse with the reason, or ask; nothing is sent before Yes."""
         reason = refusal(action, bulk)
         if reason is not None:
             self.notify(
                 safe_str(reason), title=f"cannot {action}", severity="warning", markup=False
             )
             return
+        bulk_id = bulk.bulk_id or ""
         if action == "rerun":
             self.notify(
-                safe_str(f"rerun is not available in the ui yet; bulk {bulk.bulk_id} unchanged"),
+                safe_str(f"rerun is not available in the ui yet; bulk {bulk_id} unchanged"),
                 severity="warning",
                 markup=False,
             )
             return
-        bulk_id = bulk.bulk_id
 
         def answered(mode: str | None) -> None:
             if mode is None:
@@ -767,5 +801,7 @@ async def settled(app: App[Any], pilot: Pilot[Any]) -> None:
         await pilot.pause()
         running = [w for w in app.workers if w.is_running]
         if not running:
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
             return
         await asyncio.gather(*(w.wait() for w in running), return_exceptions=True)

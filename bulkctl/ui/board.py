@@ -226,10 +226,10 @@ def group_failures(operations: Sequence[BulkOperation]) -> list[tuple[str, int]]
 
 
 def pretty_payload(text: str | None) -> str:
-    """A payload as indented JSON when it parses, else as sent (made safe by the caller)."""
+    """A payload as one line of JSON when it parses, else as sent (made safe by the caller)."""
     if text is None:
         return "-"
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return json.dumps(json.loads(text), ensure_ascii=False, separators=(", ", ": "))
     except (ValueError, RecursionError):
         return text

@@ -26,8 +26,3 @@ def safe_str(value: Any) -> str:
 def safe(value: Any, style: str = "") -> Text:
     """``value`` made safe (see ``safe_str``) and wrapped in ``Text``, never markup."""
     return Text(safe_str(value), style=style, no_wrap=False)
-
-
-def safe_lines(text: str, style: str = "") -> Text:
-    """Several lines of server text: each line made safe, joined by the newlines we chose."""
-    return Text("\n").join(safe(line, style) for line in text.split("\n"))
