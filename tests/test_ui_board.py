@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
-from bulkctl.api.records import BulkOperation, parse_bulk
+from bulkctl.api.records import BulkOperation, BulkProcess, parse_bulk
+from bulkctl.emulator.app import Emulator
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
     COUNTS_EVERY,
@@ -22,10 +23,10 @@ from bulkctl.ui.board import (
 )
 from bulkctl.ui.rules import Where, confirmation, refusal
 from bulkctl.ui.safe import safe, safe_str
-from tests.conftest import in_process, make_emulator
+from tests.conftest import ManualClock, in_process, make_emulator
 
 
-def board_on_emulator(tmp_path: Path, bulks: int = 300) -> tuple[Board, object, object]:
+def board_on_emulator(tmp_path: Path, bulks: int = 300) -> tuple[Board, Emulator, ManualClock]:
     emulator, clock = make_emulator(bulks=bulks)
     run = in_process(tmp_path, emulator, clock)
     backend = Backend.from_context(run.ctx, now=clock, monotonic=clock)
@@ -34,13 +35,13 @@ def board_on_emulator(tmp_path: Path, bulks: int = 300) -> tuple[Board, object, 
 
 def test_twenty_idle_refreshes_stay_within_the_budget(tmp_path: Path) -> None:
     board, emulator, clock = board_on_emulator(tmp_path)
-    started = clock()  # type: ignore[operator]
+    started = clock()
     for _ in range(20):
         delay = board.refresh()
-        clock.advance(delay)  # type: ignore[attr-defined]
-    minutes = math.ceil((clock() - started) / COUNTS_EVERY)  # type: ignore[operator]
+        clock.advance(delay)
+    minutes = math.ceil((clock() - started) / COUNTS_EVERY)
     budget = 20 * (1 + DETAILS_CAP) + 7 * minutes
-    sent = len(emulator.requests)  # type: ignore[attr-defined]
+    sent = len(emulator.requests)
     assert sent <= budget
     assert board.interval == LONGEST_INTERVAL
 
@@ -49,14 +50,14 @@ def test_an_idle_ui_sends_at_most_20_requests_a_minute_over_minutes_2_to_11(
     tmp_path: Path,
 ) -> None:
     board, emulator, clock = board_on_emulator(tmp_path)
-    start = clock()  # type: ignore[operator]
+    start = clock()
     counted_from = None
-    while clock() - start < 11 * 60:  # type: ignore[operator]
-        if counted_from is None and clock() - start >= 60:  # type: ignore[operator]
-            counted_from = len(emulator.requests)  # type: ignore[attr-defined]
-        clock.advance(board.refresh())  # type: ignore[attr-defined]
+    while clock() - start < 11 * 60:
+        if counted_from is None and clock() - start >= 60:
+            counted_from = len(emulator.requests)
+        clock.advance(board.refresh())
     assert counted_from is not None
-    assert (len(emulator.requests) - counted_from) / 10 <= 20  # type: ignore[attr-defined]
+    assert (len(emulator.requests) - counted_from) / 10 <= 20
 
 
 def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
@@ -67,14 +68,14 @@ def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
     board.toggle("COMPLETED")
     assert board.selected == ["COMPLETED", "FAILED"]  # summary's order, whatever the key order
     board.refresh()
-    lists = [url for _, url in emulator.requests if url.startswith("/multi/bulks?")]  # type: ignore[attr-defined]
+    lists = [url for _, url in emulator.requests if url.startswith("/multi/bulks?")]
     pages = [u for u in lists if "limit=1&" not in u and not u.endswith("limit=1")]
     assert sorted(pages) == sorted(
         ["/multi/bulks?limit=100&status=COMPLETED", "/multi/bulks?limit=100&status=FAILED"]
     )
     assert {b.status for b in board.rows} == {"COMPLETED", "FAILED"}
-    before = len(emulator.requests)  # type: ignore[attr-defined]
-    clock.advance(10)  # type: ignore[attr-defined]
+    before = len(emulator.requests)
+    clock.advance(10)
     board.refresh()
     assert len(emulator.requests) - before == 2  # no counts, no details: none RUNNING
     assert board.interval == 2 * FIRST_INTERVAL
@@ -83,7 +84,7 @@ def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
 def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
     tmp_path: Path,
 ) -> None:
-    board, emulator, _ = board_on_emulator(tmp_path)
+    board, _, _ = board_on_emulator(tmp_path)
     board.toggle("RUNNING")
     board.toggle("PAUSED")
     board.apply_rows(board.read_rows())
@@ -100,15 +101,15 @@ def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
 def test_a_status_change_marks_the_row_and_resets_the_interval(tmp_path: Path) -> None:
     board, emulator, clock = board_on_emulator(tmp_path)
     board.refresh()
-    clock.advance(5)  # type: ignore[attr-defined]
+    clock.advance(5)
     board.refresh()
     assert board.interval == 2 * FIRST_INTERVAL
     submitted = next(b for b in board.rows if b.status == "SUBMITTED")
-    emulator.state.act(submitted.bulk_id, "execute", clock(), "ON_FAILURE_STOP")  # type: ignore[attr-defined]
+    emulator.state.act(submitted.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
     board.refresh()
     assert board.interval == FIRST_INTERVAL
     assert board.marked(submitted.key)
-    clock.advance(10)  # type: ignore[attr-defined]
+    clock.advance(10)
     assert not board.marked(submitted.key)
 
 
@@ -116,14 +117,14 @@ def test_the_operation_filter_applies_to_loaded_rows_only(tmp_path: Path) -> Non
     board, emulator, _ = board_on_emulator(tmp_path)
     board.refresh()
     board.interval = LONGEST_INTERVAL
-    sent = len(emulator.requests)  # type: ignore[attr-defined]
+    sent = len(emulator.requests)
     board.set_operation("SENDS")
     assert board.interval == FIRST_INTERVAL
     assert board.shown() and all("sends" in (b.operation or "") for b in board.shown())
-    assert len(emulator.requests) == sent  # type: ignore[attr-defined]
+    assert len(emulator.requests) == sent
 
 
-def bulk(status: str, failed: int = 0, **extra: object) -> object:
+def bulk(status: str, failed: int = 0, **extra: object) -> BulkProcess:
     return parse_bulk(
         {
             "bulkId": "42",
@@ -154,26 +155,26 @@ def bulk(status: str, failed: int = 0, **extra: object) -> object:
 def test_each_action_is_allowed_only_in_its_statuses(
     action: str, status: str, allowed: bool
 ) -> None:
-    reason = refusal(action, bulk(status))  # type: ignore[arg-type]
+    reason = refusal(action, bulk(status))
     assert (reason is None) == allowed
     if not allowed:
         assert reason is not None and f"bulk 42 is {status}; only" in reason
 
 
 def test_rerun_needs_a_final_bulk_with_failures() -> None:
-    assert refusal("rerun", bulk("FAILED", failed=3)) is None  # type: ignore[arg-type]
-    assert "no FAILED" in (refusal("rerun", bulk("COMPLETED")) or "")  # type: ignore[arg-type]
-    assert "final" in (refusal("rerun", bulk("RUNNING", failed=3)) or "")  # type: ignore[arg-type]
+    assert refusal("rerun", bulk("FAILED", failed=3)) is None
+    assert "no FAILED" in (refusal("rerun", bulk("COMPLETED")) or "")
+    assert "final" in (refusal("rerun", bulk("RUNNING", failed=3)) or "")
 
 
 def test_a_confirmation_names_where_what_how_many_and_the_mode() -> None:
     where = Where(profile="live", environment="production", host="api.weavr.io", production=True)
-    text = confirmation("execute", bulk("SUBMITTED"), where, "ON_FAILURE_CONTINUE")  # type: ignore[arg-type]
+    text = confirmation("execute", bulk("SUBMITTED"), where, "ON_FAILURE_CONTINUE")
     assert text == (
         "execute bulk 42 on PRODUCTION (api.weavr.io, profile live): "
         "1,200 × /transfers, mode ON_FAILURE_CONTINUE?"
     )
-    cancel = confirmation("cancel", bulk("RUNNING"), where)  # type: ignore[arg-type]
+    cancel = confirmation("cancel", bulk("RUNNING"), where)
     assert "mode ON_FAILURE_STOP, now RUNNING; this cannot be undone" in cancel
 
 
