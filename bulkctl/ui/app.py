@@ -592,7 +592,7 @@ class TooSmallScreen(Screen[None]):
         )
 
 
-class BulkApp(App[int]):
+class BulkApp(App[None]):
     """The whole ui over one ``Backend``; ``run()`` returns the exit code."""
 
     TITLE = "bulkctl ui"
@@ -637,7 +637,7 @@ class BulkApp(App[int]):
 
     def terminated(self) -> None:
         self.backend.close()
-        self.exit(SIGTERM_EXIT)
+        self.exit(return_code=SIGTERM_EXIT)
 
     async def action_quit(self) -> None:
         # in-flight requests fail fast once closed; their daemon threads never hold the exit
