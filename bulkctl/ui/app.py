@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, ClassVar, TypeVar
 
 from rich.console import Group, RenderableType
@@ -37,6 +38,7 @@ from bulkctl.ui.board import (
     Board,
     age,
     group_failures,
+    in_background,
     pretty_payload,
 )
 from bulkctl.ui.rules import (
@@ -57,27 +59,7 @@ ACTION_KEYS = {"x": "execute", "p": "pause", "r": "resume", "c": "cancel", "R": 
 
 async def in_thread(call: Callable[..., T], *args: Any) -> T:
     """Run a blocking call in a daemon thread and await it; quitting never waits for it."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def run() -> None:
-        try:
-            result, error = call(*args), None
-        except BaseException as exc:
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the app has gone
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, daemon=True, name="bulkctl-ui-request").start()
-    return await future
+    return await asyncio.wrap_future(in_background(lambda: call(*args)))
 
 
 def error_text(exc: BaseException) -> str:
@@ -613,8 +595,15 @@ class BulkApp(App[None]):
     #too-small { width: 1fr; height: 1fr; content-align: center middle; }
     """
 
-    def __init__(self, backend: Backend, *, board: Board | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        board: Board | None = None,
+        first_rows: Future[list[BulkProcess]] | None = None,
+    ) -> None:
         super().__init__()
+        self.first_rows = first_rows  # the first page, requested while Textual was loading
         self.backend = backend
         self.board = board or Board(backend)
         self.next_at: float | None = None
@@ -642,7 +631,7 @@ class BulkApp(App[None]):
     async def action_quit(self) -> None:
         # in-flight requests fail fast once closed; their daemon threads never hold the exit
         threading.Thread(target=self.backend.close, daemon=True).start()
-        self.exit(0)
+        self.exit()
 
     # -- size ---------------------------------------------------------------------------------
 
@@ -681,7 +670,11 @@ class BulkApp(App[None]):
         details = next((s for s in self.screen_stack if isinstance(s, DetailScreen)), None)
         focus = details.bulk_id if details is not None else None
         try:
-            board.apply_rows(await in_thread(board.read_rows))
+            if self.first_rows is not None:
+                rows_read, self.first_rows = self.first_rows, None
+                board.apply_rows(await asyncio.wrap_future(rows_read))
+            else:
+                board.apply_rows(await in_thread(board.read_rows))
             self.main.redraw()
             visible = self.main.visible_ids()
             board.apply_extras(await in_thread(board.read_extras, visible, focus))

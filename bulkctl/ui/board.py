@@ -12,8 +12,11 @@ take their results on the app's thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess
 from bulkctl.ui.backend import Backend
@@ -28,6 +31,23 @@ STATUS_KEYS: dict[str, str] = {
     str(i): s for i, s in enumerate(BULK_STATUSES, start=1)
 }  # summary's order
 IN_FLIGHT = ("RUNNING", "PAUSED")
+T = TypeVar("T")
+
+
+def in_background(call: Callable[[], T]) -> Future[T]:
+    """Start ``call`` in a daemon thread (quitting never waits for it); its future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled before it began; once running it cannot be cancelled
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True, name="bulkctl-ui-request").start()
+    return future
 
 
 @dataclass

@@ -45,11 +45,14 @@ def run_ui(ctx: Context, *, quota: Callable[[], str | None] | None = None) -> in
     """Run the ui until q, Ctrl-C (exit 0) or SIGTERM (exit 143); returns the exit code."""
     check_can_run(ctx)
     from bulkctl.ui.backend import Backend
+    from bulkctl.ui.board import Board, in_background
 
     backend = Backend.from_context(ctx, quota=quota)  # login errors print as for any command
+    board = Board(backend)
+    first_rows = in_background(board.read_rows)  # the first page travels while Textual loads
     from bulkctl.ui.app import BulkApp
 
-    app = BulkApp(backend)
+    app = BulkApp(backend, board=board, first_rows=first_rows)
     try:
         app.run()
     finally:
