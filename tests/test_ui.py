@@ -5,7 +5,7 @@ refresh, hostile strings on every screen, the size check and quitting."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,14 +84,17 @@ class Ui:
 
 @asynccontextmanager
 async def running_ui(
-    tmp_path: Path, emulator: Emulator | None = None, size: tuple[int, int] = (80, 24)
+    tmp_path: Path,
+    emulator: Emulator | None = None,
+    size: tuple[int, int] = (80, 24),
+    quota: Callable[[], str | None] | None = None,
 ) -> AsyncIterator[Ui]:
     if emulator is None:
         emulator, clock = make_emulator()
     else:
         clock = emulator.clock  # type: ignore[assignment]
     run = in_process(tmp_path, emulator, clock)
-    app = BulkApp(Backend.from_context(run.ctx, now=clock, monotonic=clock))
+    app = BulkApp(Backend.from_context(run.ctx, now=clock, monotonic=clock, quota=quota))
     async with app.run_test(size=size, notifications=True) as pilot:
         await settled(app, pilot)
         yield Ui(app, pilot, emulator, clock)
@@ -342,3 +345,11 @@ async def test_q_and_ctrl_c_quit_with_0_even_with_a_request_in_flight(
         await ui.pilot.pause()
         assert ui.app.return_code == 0
         assert ui.app.backend.closed
+
+
+async def test_the_footer_shows_the_quota_state_from_the_pacer(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, quota=lambda: "paced: 12 of 100 this minute") as ui:
+        ui.app.tick()
+        await ui.pilot.pause()
+        assert "next refresh in 5s" in ui.text()
+        assert "paced: 12 of 100 this minute" in ui.text()
