@@ -114,6 +114,9 @@ class MainScreen(Screen[None]):
         self.query_one(OperationInput).display = False
         self.redraw()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.fill_table()  # the OPERATION column takes the width the others leave
+
     # -- drawing ------------------------------------------------------------------------------
 
     def redraw(self) -> None:
