@@ -353,3 +353,17 @@ async def test_the_footer_shows_the_quota_state_from_the_pacer(tmp_path: Path) -
         await ui.pilot.pause()
         assert "next refresh in 5s" in ui.text()
         assert "paced: 12 of 100 this minute" in ui.text()
+
+
+async def test_an_action_without_an_answer_says_it_may_or_may_not_have_happened(
+    tmp_path: Path,
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("RUNNING")
+        await ui.press("p")
+        ui.emulator.faults.drop_rate = 1.0  # the connection closes before any answer
+        await ui.press("y")
+        sent = [n for n in ui.notes() if f"pause bulk {bulk_id}" in n]
+        assert sent and "may or may not have happened" in sent[-1]
+        assert "check before trying again" in sent[-1]
+        assert len(ui.posts()) == 1  # a state change is never repeated blindly
