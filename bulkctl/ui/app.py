@@ -81,7 +81,12 @@ def bar(done: int, total: int, width: int) -> Text:
 
 
 class KeyBar(Static):
-    """The keys of the screen, and under them the refresh, error and quota line."""
+    """The line under the keys: the next refresh and the quota state."""
+
+    def on_mount(self) -> None:
+        app = self.app
+        if isinstance(app, BulkApp):
+            self.update(app.status_line())
 
 
 class MainScreen(Screen[None]):
@@ -330,7 +335,8 @@ class DetailScreen(Screen[None]):
         table = self.query_one("#ops", DataTable)
         table.add_column("SEQ", key="seq", width=6)
         table.add_column("STATUS", key="status", width=9)
-        table.add_column("REQUEST", key="path")
+        # fixed widths: an auto-sized column would change as pages arrive
+        table.add_column("REQUEST", key="path", width=max(20, self.app.size.width - 27))
         self.draw_bulk()
         self.action_reload()
 
@@ -695,6 +701,11 @@ class BulkApp(App[None]):
     def tick(self) -> None:
         if self.board.expire_marks() and self.main.is_attached:
             self.main.fill_table()
+        line = self.status_line()
+        for bar_widget in self.screen.query(KeyBar):
+            bar_widget.update(line)
+
+    def status_line(self) -> Text:
         line = Text(style="dim")
         if self.next_at is None:
             line.append("refreshing …")
@@ -705,8 +716,7 @@ class BulkApp(App[None]):
         if quota:
             line.append("  ")
             line.append_text(safe(quota))
-        for bar_widget in self.screen.query(KeyBar):
-            bar_widget.update(line)
+        return line
 
     # -- actions ------------------------------------------------------------------------------
 
