@@ -46,8 +46,9 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.PARTIALLY_COMPLETED: "wait / watch: the worst bulk ended PARTIALLY_COMPLETED",
     ExitCode.FAILED: "wait / watch: the worst bulk ended FAILED",
     ExitCode.TIMEOUT: "wait: the timeout passed before every bulk was final",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); `bulkctl ui` is the exception: q and Ctrl-C exit 0",
     141: "the reader of stdout went away (e.g. `| head`), as for any Unix tool",
+    143: "`bulkctl ui` stopped by SIGTERM (the terminal is restored first)",
 }
 
 

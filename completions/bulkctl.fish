@@ -28,7 +28,7 @@ end
 function __bulkctl_subcommands
     switch $argv[1]
         case ''
-            echo 'list show operations execute pause resume cancel wait watch summary completion auth config emulator'
+            echo 'list show operations execute pause resume cancel wait watch summary completion ui auth config emulator'
         case 'auth'
             echo 'login status logout token'
         case 'config'
@@ -177,6 +177,7 @@ complete -c bulkctl -n "__bulkctl_is ''" -a wait -d 'Wait until every bulk is fi
 complete -c bulkctl -n "__bulkctl_is ''" -a watch -d 'Watch bulks live: a refreshing table (until Ctrl-C), or...'
 complete -c bulkctl -n "__bulkctl_is ''" -a summary -d 'Count bulks per status (all seven unless --status narrows...'
 complete -c bulkctl -n "__bulkctl_is ''" -a completion -d 'Print the completion script for SHELL (the same as...'
+complete -c bulkctl -n "__bulkctl_is ''" -a ui -d 'A live, keyboard-driven view of the bulks (needs the ui...'
 complete -c bulkctl -n "__bulkctl_is ''" -a auth -d 'Log in, check and drop credentials.'
 complete -c bulkctl -n "__bulkctl_is ''" -a config -d 'Read and change settings of a profile.'
 complete -c bulkctl -n "__bulkctl_is ''" -a emulator -d 'Run the built-in emulator of the Weavr bulk endpoints.'
@@ -266,6 +267,7 @@ complete -c bulkctl -n "__bulkctl_is 'summary'" -l concurrency -x -d 'Requests i
 complete -c bulkctl -n "__bulkctl_is 'summary'" -l help -s h -d 'Show help'
 complete -c bulkctl -n "__bulkctl_is 'completion'" -l help -s h -d 'Show help'
 complete -c bulkctl -n "__bulkctl_is 'completion'" -a 'bash zsh fish'
+complete -c bulkctl -n "__bulkctl_is 'ui'" -l help -s h -d 'Show help'
 complete -c bulkctl -n "__bulkctl_is 'auth'" -a login -d 'Log in and store the token (never the password) in the...'
 complete -c bulkctl -n "__bulkctl_is 'auth'" -a status -d 'Show the profile, environment, base URL, where each...'
 complete -c bulkctl -n "__bulkctl_is 'auth'" -a logout -d 'Drop the stored token from the profile (the API key stays).'

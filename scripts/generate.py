@@ -1,4 +1,5 @@
-"""Regenerate what is generated from the CLI itself: completions/ and the README reference.
+"""Regenerate what is generated from the CLI itself: completions/, the README reference and
+docs/ui.svg.
 
 python scripts/generate.py          # write the files
 python scripts/generate.py --check  # exit 1 when a committed file is out of date
@@ -25,7 +26,22 @@ def wanted() -> dict[Path, str]:
     files = {ROOT / "completions" / FILES[shell]: script(shell, root) for shell in SHELLS}
     readme = ROOT / "README.md"
     files[readme] = update_readme(readme.read_text(encoding="utf-8"))
+    files.update(ui_screens())
     return files
+
+
+def ui_screens() -> dict[Path, str]:
+    """docs/ui.svg, the ui on the fixed demo (skipped without the ui extra)."""
+    from bulkctl.ui.command import textual_available
+
+    if not textual_available():
+        print("skipped docs/ui.svg: the ui extra is not installed", file=sys.stderr)
+        return {}
+    import asyncio
+
+    from bulkctl.ui.demo import screenshot
+
+    return {ROOT / "docs" / "ui.svg": asyncio.run(screenshot())}
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "httpcore", "rich", "bulkctl.emulator", "filelock", "platformdirs")
+HEAVY = ("httpx", "httpcore", "rich", "bulkctl.emulator", "filelock", "platformdirs", "textual")
 
 PROBE = f"""
 import json, sys
@@ -36,6 +36,7 @@ COMMANDS = [
     ["auth", "login", "--help"],
     ["config", "--help"],
     ["emulator", "serve", "--help"],
+    ["ui", "--help"],
 ]
 
 

@@ -1,0 +1,115 @@
+"""The ui's one door to data and actions: typed reads and state changes over ``ApiClient``,
+where they land, the clock, and the quota state for the footer.
+
+Every request the ui sends goes through here, so a test can count them and the lead can
+rewire them (the shared pacer, the rerun planner) in one place. Methods block: the app calls
+them from worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bulkctl.ui.rules import DEFAULT_MODE, Where
+
+if TYPE_CHECKING:
+    from bulkctl.api.client import ApiClient
+    from bulkctl.api.records import BulkProcess, Page
+    from bulkctl.context import Context
+
+
+@dataclass
+class Backend:
+    """Reads and actions for the ui, built from a ``Context`` (see ``from_context``)."""
+
+    client: ApiClient
+    where: Where
+    now: Callable[[], float]  # wall time, for AGE
+    monotonic: Callable[[], float]  # for intervals and the "changed" marks
+    quota: Callable[[], str | None] | None = None  # e.g. "paced: 12 of 100 this minute"
+    _closed: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_context(
+        cls,
+        ctx: Context,
+        *,
+        quota: Callable[[], str | None] | None = None,
+        now: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> Backend:
+        """Log in (or fail with the usual error) before any screen is drawn."""
+        settings = ctx.settings()
+        if settings.demo:
+            environment = "demo"
+        elif settings.is_production:
+            environment = "production"
+        elif settings.get("base_url"):
+            environment = "custom"
+        else:
+            environment = settings.get("environment") or "sandbox"
+        where = Where(
+            profile=settings.profile,
+            environment=environment,
+            host=settings.host,
+            production=settings.is_production,
+        )
+        return cls(
+            client=ctx.client(),
+            where=where,
+            now=now or ctx.clock.now,
+            monotonic=monotonic or ctx.clock.monotonic,
+            quota=quota,
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def list_bulks(self, status: str | None, limit: int) -> list[BulkProcess]:
+        """The first page of bulks (newest first), of one status or of all."""
+        return list(self.client.list_bulks(offset=0, limit=limit, status=status).records)
+
+    def count(self, status: str) -> int | None:
+        """How many bulks are in ``status``: one request with limit=1, reading ``count``."""
+        return self.client.list_bulks(offset=0, limit=1, status=status).reported_count
+
+    def get_bulk(self, bulk_id: str) -> BulkProcess:
+        return self.client.get_bulk(bulk_id)
+
+    def operations(self, bulk_id: str, offset: int, limit: int, status: str | None) -> Page:
+        return self.client.list_operations(bulk_id, offset=offset, limit=limit, status=status)
+
+    def quota_text(self) -> str | None:
+        return self.quota() if self.quota is not None else None
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def act(self, bulk_id: str, action: str, mode: str | None = None) -> str:
+        """Send one state change; returns the message for a notification, or raises."""
+        body: dict[str, Any] | None = None
+        if action == "execute":
+            body = {"mode": mode or DEFAULT_MODE}
+        self.client.act(bulk_id, action, body)
+        return f"bulk {bulk_id}: {action} accepted ({self.where.label()})"
+
+    def current_status(self, bulk_id: str) -> str:
+        """The status now, for explaining an INVALID_STATE answer; never raises."""
+        from bulkctl.errors import BulkctlError
+
+        try:
+            return self.client.get_bulk(bulk_id).status or "in an unknown status"
+        except BulkctlError:
+            return "not in the right status"
+
+    # -- end ----------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Stop: requests in flight fail fast and no retry waits (called on quit)."""
+        self._closed.set()
+        self.client.close()

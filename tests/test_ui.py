@@ -1,0 +1,369 @@
+"""bulkctl ui driven headless by Textual's pilot, over the in-process emulator on a clock
+that stands still: filters, details, every action with Yes and No, refusals, a failing
+refresh, hostile strings on every screen, the size check and quitting."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("textual", reason="bulkctl ui needs the 'ui' extra: pip install '.[ui]'")
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from bulkctl.emulator import state as emulator_state
+from bulkctl.emulator.app import Emulator
+from bulkctl.ui.app import BulkApp, ConfirmScreen, DetailScreen, MainScreen, TooSmallScreen, settled
+from bulkctl.ui.backend import Backend
+from tests.conftest import ManualClock, in_process, make_emulator
+
+pytestmark = pytest.mark.anyio  # anyio (an httpx dependency) runs the async tests
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+HOSTILE = "[/][@click=app.quit]x\x1b[2J\x07\x9b"
+SHOWN = "[/][@click=app.quit]x\\x1b[2J\\x07\\x9b"
+
+
+@dataclass
+class Ui:
+    app: BulkApp
+    pilot: Pilot[Any]
+    emulator: Emulator
+    clock: ManualClock
+
+    async def press(self, *keys: str) -> None:
+        for key in keys:
+            await self.pilot.press(key)
+            await settled(self.app, self.pilot)
+
+    def text(self) -> str:
+        """The screen as plain text (no colours), as a person would read it."""
+        width, height = self.app.size
+        console = Console(
+            width=width, height=height, file=io.StringIO(), color_system=None, record=True
+        )
+        console.print(
+            self.app.screen._compositor.render_update(
+                full=True, screen_stack=self.app._background_screens
+            )
+        )
+        return console.export_text()
+
+    def words(self) -> str:
+        """The screen's words with line breaks and padding squeezed out (lines wrap at 80)."""
+        return " ".join(self.text().split())
+
+    def notes(self) -> list[str]:
+        return [n.message for n in self.app._notifications]
+
+    def posts(self) -> list[str]:
+        return [url for method, url in self.emulator.requests if method == "POST"]
+
+    def select(self, status: str) -> str:
+        """Put the cursor on the first loaded row in ``status``; its id."""
+        screen = self.app.screen
+        assert isinstance(screen, MainScreen)
+        rows = self.app.board.shown()
+        index = next(i for i, b in enumerate(rows) if b.status == status)
+        screen.query_one("#bulks", DataTable).move_cursor(row=index)
+        return rows[index].bulk_id or ""
+
+
+@asynccontextmanager
+async def running_ui(
+    tmp_path: Path,
+    emulator: Emulator | None = None,
+    size: tuple[int, int] = (80, 24),
+    quota: Callable[[], str | None] | None = None,
+) -> AsyncIterator[Ui]:
+    if emulator is None:
+        emulator, clock = make_emulator()
+    else:
+        clock = emulator.clock  # type: ignore[assignment]
+    run = in_process(tmp_path, emulator, clock)
+    app = BulkApp(Backend.from_context(run.ctx, now=clock, monotonic=clock, quota=quota))
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settled(app, pilot)
+        yield Ui(app, pilot, emulator, clock)
+
+
+async def test_the_main_screen_shows_counts_where_and_the_newest_bulks(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        text = ui.text()
+        newest = ui.emulator.state.order[0]
+        assert newest in text
+        assert "profile default" in text and "host 127.0.0.1:9" in text
+        assert "2 RUNNING 10" in text
+        assert "next refresh in 5s" in text
+
+
+async def test_status_keys_toggle_server_filters_and_0_clears_them(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        await ui.press("5")
+        assert ui.app.board.selected == ["FAILED"]
+        assert {b.status for b in ui.app.board.rows} == {"FAILED"}
+        assert any(url.endswith("status=FAILED") for _, url in ui.emulator.requests)
+        await ui.press("2")
+        assert ui.app.board.selected == ["RUNNING", "FAILED"]
+        assert "newest" in ui.text() and "RUNNING, FAILED" in ui.text()
+        await ui.press("0")
+        assert ui.app.board.selected == []
+        assert len({b.status for b in ui.app.board.rows}) > 2
+
+
+async def test_the_operation_filter_says_it_applies_to_loaded_rows(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        sent = len(ui.emulator.requests)
+        await ui.press("slash", *"sends", "enter")
+        assert ui.app.board.operation == "sends"
+        assert all("sends" in (b.operation or "") for b in ui.app.board.shown())
+        assert "of the 100 loaded rows (filters loaded rows only)" in ui.text()
+        assert len(ui.emulator.requests) == sent  # client-side: nothing sent
+        await ui.press("slash", "escape")
+        assert ui.app.board.operation == "sends"
+
+
+async def test_enter_opens_details_and_escape_goes_back(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("FAILED")
+        await ui.press("enter")
+        screen = ui.app.screen
+        assert isinstance(screen, DetailScreen) and screen.bulk_id == bulk_id
+        text = ui.text()
+        assert f"bulk {bulk_id}" in text
+        assert "failed by errorCode:" in text and "progress" in text
+        assert "#1 response {" in text and "#1 request  {" in text
+        assert screen.operations and screen.failures
+        await ui.press("s")  # operations filtered by status: SUBMITTED first
+        assert screen.op_status == "SUBMITTED"
+        assert any(
+            f"/bulks/{bulk_id}/operations" in url and "status=SUBMITTED" in url
+            for _, url in ui.emulator.requests
+        )
+        await ui.press("escape")
+        assert isinstance(ui.app.screen, MainScreen)
+
+
+async def test_operations_are_paged_on_demand(tmp_path: Path) -> None:
+    emulator, _ = make_emulator()
+    big = next(
+        b for b in emulator.state.bulks.values() if b.status == "COMPLETED" and b.items > 120
+    )
+    emulator.state.order.remove(big.bulk_id)
+    emulator.state.order.insert(0, big.bulk_id)
+    emulator.state._version += 1
+    async with running_ui(tmp_path, emulator) as ui:
+        ui.select("COMPLETED")
+        await ui.press("enter")
+        screen = ui.app.screen
+        assert isinstance(screen, DetailScreen) and len(screen.operations) == 50
+        await ui.press("n")
+        assert len(screen.operations) == 100
+
+
+@pytest.mark.parametrize(
+    ("key", "action", "status", "after"),
+    [
+        ("x", "execute", "SUBMITTED", "RUNNING"),
+        ("p", "pause", "RUNNING", "PAUSED"),
+        ("r", "resume", "PAUSED", "RUNNING"),
+        ("c", "cancel", "RUNNING", "CANCELLED"),
+    ],
+)
+async def test_each_action_asks_first_and_no_sends_nothing(
+    tmp_path: Path, key: str, action: str, status: str, after: str
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select(status)
+        await ui.press(key)
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        question = dialog.question.plain
+        assert question.startswith(
+            f"{action} bulk {bulk_id} on custom (127.0.0.1:9, profile default): "
+        )
+        assert " × /" in question and ", mode ON_FAILURE_" in question
+        assert bulk_id in ui.text() and "No" in ui.text()
+        await ui.press("enter")  # No is the default
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert ui.posts() == []
+        assert f"bulk {bulk_id}: {action} skipped" in ui.notes()
+        await ui.press(key, "y")
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/{action}"]
+        assert any(f"bulk {bulk_id}: {action} accepted" in n for n in ui.notes())
+        assert ui.emulator.state.bulks[bulk_id].status == after
+        assert ui.app.board.interval == 5.0
+
+
+async def test_execute_sends_the_mode_chosen_in_the_dialog(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("SUBMITTED")
+        await ui.press("x", "m")
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert dialog.question.plain.endswith(", mode ON_FAILURE_CONTINUE?")
+        await ui.press("y")
+        assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_CONTINUE"
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "words"),
+    [
+        ("p", "COMPLETED", "is COMPLETED; only a RUNNING bulk can be paused"),
+        ("x", "FAILED", "is FAILED; only a SUBMITTED bulk can be executed"),
+        ("r", "RUNNING", "is RUNNING; only a PAUSED bulk can be resumed"),
+        ("c", "SUBMITTED", "is SUBMITTED; only a RUNNING or PAUSED bulk can be cancelled"),
+        ("R", "RUNNING", "is RUNNING; only a final bulk can be rerun"),
+    ],
+)
+async def test_a_key_the_status_forbids_says_why_and_sends_nothing(
+    tmp_path: Path, key: str, status: str, words: str
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select(status)
+        sent = len(ui.emulator.requests)
+        await ui.press(key)
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert any(bulk_id in n and words in n for n in ui.notes())
+        assert len(ui.emulator.requests) == sent
+
+
+async def test_rerun_is_not_offered_yet(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        ui.select("FAILED")
+        await ui.press("R")
+        assert any("not available in the ui yet" in n for n in ui.notes())
+        assert ui.posts() == []
+
+
+async def test_a_stale_status_answered_invalid_state_is_explained(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("RUNNING")
+        ui.emulator.state.act(bulk_id, "pause", ui.clock())  # changed behind the ui's back
+        await ui.press("p", "y")
+        assert any(
+            f"bulk {bulk_id} is PAUSED; only a RUNNING bulk can be paused" in n for n in ui.notes()
+        )
+
+
+async def test_a_failed_refresh_keeps_the_last_good_data_and_shows_the_error(
+    tmp_path: Path,
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        rows = list(ui.app.board.rows)
+        ui.emulator.faults.fail_rate = 1.0
+        await ui.press("f5")
+        assert ui.app.board.rows == rows
+        text = ui.text()
+        assert "refresh failed, showing the last good data" in text
+        assert rows[0].bulk_id in text
+        assert any("server error" in n for n in ui.notes())
+        assert ui.app.is_running
+        ui.emulator.faults.fail_rate = 0.0
+        await ui.press("f5")
+        assert "refresh failed, showing" not in ui.text()
+
+
+async def test_hostile_strings_stay_text_on_every_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator, _ = make_emulator()
+    monkeypatch.setitem(emulator_state.FAILURE_PAYLOADS, HOSTILE, (HOSTILE,))
+    state = emulator.state
+    failed = next(b for b in state.bulks.values() if b.status == "FAILED")
+    failed.operation = HOSTILE
+    odd = next(b for b in state.bulks.values() if b.status == "COMPLETED")
+    odd.status = HOSTILE
+    waiting = next(b for b in state.bulks.values() if b.status == "SUBMITTED")
+    waiting.operation = HOSTILE
+    for bulk in (waiting, odd, failed):
+        state.order.remove(bulk.bulk_id)
+        state.order.insert(0, bulk.bulk_id)
+    state._version += 1
+    async with running_ui(tmp_path, emulator, size=(120, 40)) as ui:
+        main = ui.text()
+        assert SHOWN in main and "\x1b" not in main
+        # a status nobody knows: the refusal names it, escaped
+        ui.select(HOSTILE)
+        await ui.press("c")
+        assert any(SHOWN in n for n in ui.notes())
+        ui.select("SUBMITTED")
+        await ui.press("x")
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen) and SHOWN in dialog.question.plain
+        assert "\x1b" not in ui.text()
+        await ui.press("n")
+        ui.select("FAILED")
+        await ui.press("enter")
+        details = ui.text()
+        assert details.count("[/][@click=app.quit]") >= 2  # title and failures by errorCode
+        assert "\\x1b[2J" in details and "\x1b" not in details
+        await ui.press("escape")
+        assert isinstance(ui.app.screen, MainScreen) and ui.app.is_running
+        assert ui.app.return_code is None
+
+
+async def test_below_60x15_it_says_so_instead_of_drawing(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, size=(50, 12)) as ui:
+        assert isinstance(ui.app.screen, TooSmallScreen)
+        assert "needs at least 60×15" in ui.text() and "50×12" in ui.text()
+        await ui.pilot.resize_terminal(80, 24)
+        await settled(ui.app, ui.pilot)
+        assert isinstance(ui.app.screen, MainScreen)
+
+
+async def test_y_copies_the_selected_id(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("RUNNING")
+        await ui.press("y")
+        assert ui.app.clipboard == bulk_id
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_q_and_ctrl_c_quit_with_0_even_with_a_request_in_flight(
+    tmp_path: Path, key: str
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        ui.emulator.faults.latency_ms = 3000
+        ui.app.refresh_now()
+        await ui.pilot.pause()
+        assert any(w.is_running for w in ui.app.workers)
+        await ui.pilot.press(key)
+        await ui.pilot.pause()
+        assert ui.app.return_code == 0
+        assert ui.app.backend.closed
+
+
+async def test_the_footer_shows_the_quota_state_from_the_pacer(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, quota=lambda: "paced: 12 of 100 this minute") as ui:
+        ui.app.tick()
+        await ui.pilot.pause()
+        assert "next refresh in 5s" in ui.text()
+        assert "paced: 12 of 100 this minute" in ui.text()
+
+
+async def test_an_action_without_an_answer_says_it_may_or_may_not_have_happened(
+    tmp_path: Path,
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("RUNNING")
+        await ui.press("p")
+        ui.emulator.faults.drop_rate = 1.0  # the connection closes before any answer
+        await ui.press("y")
+        sent = [n for n in ui.notes() if f"pause bulk {bulk_id}" in n]
+        assert sent and "may or may not have happened" in sent[-1]
+        assert "check before trying again" in sent[-1]
+        assert len(ui.posts()) == 1  # a state change is never repeated blindly

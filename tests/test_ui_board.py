@@ -1,0 +1,217 @@
+"""The ui's model without Textual: the request budget on an injected clock, the action
+rules, and safe text."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+
+from bulkctl.api.records import BulkOperation, BulkProcess, parse_bulk
+from bulkctl.emulator.app import Emulator
+from bulkctl.ui.backend import Backend
+from bulkctl.ui.board import (
+    COUNTS_EVERY,
+    DETAILS_CAP,
+    FIRST_INTERVAL,
+    LONGEST_INTERVAL,
+    Board,
+    age,
+    group_failures,
+)
+from bulkctl.ui.rules import Where, confirmation, refusal
+from bulkctl.ui.safe import safe, safe_str
+from tests.conftest import ManualClock, in_process, make_emulator
+
+
+def board_on_emulator(tmp_path: Path, bulks: int = 300) -> tuple[Board, Emulator, ManualClock]:
+    emulator, clock = make_emulator(bulks=bulks)
+    run = in_process(tmp_path, emulator, clock)
+    backend = Backend.from_context(run.ctx, now=clock, monotonic=clock)
+    return Board(backend), emulator, clock
+
+
+def test_twenty_idle_refreshes_stay_within_the_budget(tmp_path: Path) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    started = clock()
+    for _ in range(20):
+        delay = board.refresh()
+        clock.advance(delay)
+    minutes = math.ceil((clock() - started) / COUNTS_EVERY)
+    budget = 20 * (1 + DETAILS_CAP) + 7 * minutes
+    sent = len(emulator.requests)
+    assert sent <= budget
+    assert board.interval == LONGEST_INTERVAL
+
+
+def test_an_idle_ui_sends_at_most_20_requests_a_minute_over_minutes_2_to_11(
+    tmp_path: Path,
+) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    start = clock()
+    counted_from = None
+    while clock() - start < 11 * 60:
+        if counted_from is None and clock() - start >= 60:
+            counted_from = len(emulator.requests)
+        clock.advance(board.refresh())
+    assert counted_from is not None
+    assert (len(emulator.requests) - counted_from) / 10 <= 20
+
+
+def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
+    tmp_path: Path,
+) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    board.toggle("FAILED")
+    board.toggle("COMPLETED")
+    assert board.selected == ["COMPLETED", "FAILED"]  # summary's order, whatever the key order
+    board.refresh()
+    lists = [url for _, url in emulator.requests if url.startswith("/multi/bulks?")]
+    pages = [u for u in lists if "limit=1&" not in u and not u.endswith("limit=1")]
+    assert sorted(pages) == sorted(
+        ["/multi/bulks?limit=100&status=COMPLETED", "/multi/bulks?limit=100&status=FAILED"]
+    )
+    assert {b.status for b in board.rows} == {"COMPLETED", "FAILED"}
+    before = len(emulator.requests)
+    clock.advance(10)
+    board.refresh()
+    assert len(emulator.requests) - before == 2  # no counts, no details: none RUNNING
+    assert board.interval == 2 * FIRST_INTERVAL
+
+
+def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
+    tmp_path: Path,
+) -> None:
+    board, _, _ = board_on_emulator(tmp_path)
+    board.toggle("RUNNING")
+    board.toggle("PAUSED")
+    board.apply_rows(board.read_rows())
+    visible = [b.bulk_id for b in board.rows if b.bulk_id]
+    assert len(visible) > DETAILS_CAP
+    wanted = board.wanted_details(visible)
+    assert len(wanted) == DETAILS_CAP
+    extras = board.read_extras(visible)
+    assert set(extras.details) == set(wanted)
+    board.apply_extras(extras)
+    assert board.progress(board.rows[0]) is not None
+
+
+def test_a_status_change_marks_the_row_and_resets_the_interval(tmp_path: Path) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    board.refresh()
+    clock.advance(5)
+    board.refresh()
+    assert board.interval == 2 * FIRST_INTERVAL
+    submitted = next(b for b in board.rows if b.status == "SUBMITTED")
+    emulator.state.act(submitted.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
+    board.refresh()
+    assert board.interval == FIRST_INTERVAL
+    assert board.marked(submitted.key)
+    clock.advance(10)
+    assert not board.marked(submitted.key)
+
+
+def test_the_operation_filter_applies_to_loaded_rows_only(tmp_path: Path) -> None:
+    board, emulator, _ = board_on_emulator(tmp_path)
+    board.refresh()
+    board.interval = LONGEST_INTERVAL
+    sent = len(emulator.requests)
+    board.set_operation("SENDS")
+    assert board.interval == FIRST_INTERVAL
+    assert board.shown() and all("sends" in (b.operation or "") for b in board.shown())
+    assert len(emulator.requests) == sent
+
+
+def bulk(status: str, failed: int = 0, **extra: object) -> BulkProcess:
+    return parse_bulk(
+        {
+            "bulkId": "42",
+            "status": status,
+            "submittedItemsCount": 1200,
+            "operation": "/transfers",
+            "mode": "ON_FAILURE_STOP",
+            "operationStatusCounts": [{"status": "FAILED", "count": failed}],
+            **extra,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "allowed"),
+    [
+        ("execute", "SUBMITTED", True),
+        ("execute", "RUNNING", False),
+        ("pause", "RUNNING", True),
+        ("pause", "PAUSED", False),
+        ("resume", "PAUSED", True),
+        ("resume", "COMPLETED", False),
+        ("cancel", "RUNNING", True),
+        ("cancel", "PAUSED", True),
+        ("cancel", "SUBMITTED", False),
+    ],
+)
+def test_each_action_is_allowed_only_in_its_statuses(
+    action: str, status: str, allowed: bool
+) -> None:
+    reason = refusal(action, bulk(status))
+    assert (reason is None) == allowed
+    if not allowed:
+        assert reason is not None and f"bulk 42 is {status}; only" in reason
+
+
+def test_rerun_needs_a_final_bulk_with_failures() -> None:
+    assert refusal("rerun", bulk("FAILED", failed=3)) is None
+    assert "no FAILED" in (refusal("rerun", bulk("COMPLETED")) or "")
+    assert "final" in (refusal("rerun", bulk("RUNNING", failed=3)) or "")
+
+
+def test_a_confirmation_names_where_what_how_many_and_the_mode() -> None:
+    where = Where(profile="live", environment="production", host="api.weavr.io", production=True)
+    text = confirmation("execute", bulk("SUBMITTED"), where, "ON_FAILURE_CONTINUE")
+    assert text == (
+        "execute bulk 42 on PRODUCTION (api.weavr.io, profile live): "
+        "1,200 × /transfers, mode ON_FAILURE_CONTINUE?"
+    )
+    cancel = confirmation("cancel", bulk("RUNNING"), where)
+    assert "mode ON_FAILURE_STOP, now RUNNING; this cannot be undone" in cancel
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("[/]", "[/]"),
+        ("[@click=app.quit]x", "[@click=app.quit]x"),
+        ("a\x1b[31mred", "a\\x1b[31mred"),
+        ("bell\x07 del\x7f c1\x9b", "bell\\x07 del\\x7f c1\\x9b"),
+        ("line\nbreak\ttab", "line\\x0abreak\\x09tab"),
+    ],
+)
+def test_safe_escapes_controls_and_never_makes_markup(raw: str, shown: str) -> None:
+    assert safe_str(raw) == shown
+    text = safe(raw)
+    assert isinstance(text, Text) and text.plain == shown and not text.spans
+
+
+def test_failures_are_grouped_by_the_error_code_in_the_response_payload() -> None:
+    def failed(payload: str | None) -> BulkOperation:
+        return BulkOperation({}, None, 1, "POST", "/x", "FAILED", None, payload)
+
+    groups = group_failures(
+        [
+            failed('{"errorCode": "FUNDS_INSUFFICIENT"}'),
+            failed('{"errorCode": "FUNDS_INSUFFICIENT"}'),
+            failed('{"message": "no code"}'),
+            failed("not json"),
+        ]
+    )
+    assert groups == [("FUNDS_INSUFFICIENT", 2), ("(no JSON)", 1), ("(none)", 1)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(5, "5s"), (125, "2m"), (3 * 3600, "3h"), (4 * 86400, "4d")]
+)
+def test_age_is_one_short_unit(seconds: int, shown: str) -> None:
+    assert age(1_000_000, 1_000 + seconds) == shown
+    assert age(None, 0) == "-"
