@@ -11,6 +11,7 @@ import pytest
 
 from bulkctl.api.records import parse_bulk
 from bulkctl.commands import wait as wait_cmd
+from bulkctl.polling import outcome_code
 from tests.conftest import InProcess, LinkedClock, in_process
 
 
@@ -74,4 +75,4 @@ def test_failed_with_every_other_bulk_final_is_12(tmp_path: Path) -> None:
 )
 def test_outcome_code_is_the_worst_final_status(statuses: list[str], code: int) -> None:
     bulks = [parse_bulk({"bulkId": str(i), "status": s}) for i, s in enumerate(statuses)]
-    assert wait_cmd.outcome_code(bulks) == code
+    assert outcome_code(bulks) == code
