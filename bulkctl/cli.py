@@ -141,6 +141,9 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
         "bulkctl.commands.completion",
         "Print the completion script for SHELL (the same as completions/ in the repository).",
     ),
+    "ui": Lazy(
+        "bulkctl.commands.ui", "A live, keyboard-driven view of the bulks (needs the 'ui' extra)."
+    ),
     "auth": lazy_group(
         "auth",
         "Log in, check and drop credentials.",

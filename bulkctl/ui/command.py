@@ -11,8 +11,6 @@ import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import typer
-
 from bulkctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -58,24 +56,3 @@ def run_ui(ctx: Context, *, quota: Callable[[], str | None] | None = None) -> in
     finally:
         backend.close()
     return app.return_code or 0
-
-
-def register(app: typer.Typer) -> None:
-    app.command("ui")(ui_command)
-
-
-def ui_command(ctx: typer.Context) -> None:
-    """A live, keyboard-driven view of the bulks (needs the 'ui' extra).
-
-    Keys: Enter details, Esc back, 1-7 toggle a status, 0 all, / filter by operation,
-    y copy the id, x p r c execute, pause, resume, cancel (each asks first), F5 refresh,
-    q quit. q and Ctrl-C exit 0; SIGTERM exits 143.
-    """
-    from bulkctl.context import Context
-
-    command_ctx = Context.from_process(ctx.obj)
-    try:
-        code = run_ui(command_ctx)
-    finally:
-        command_ctx.close()
-    raise typer.Exit(code)
