@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulkctl.api.records import BulkProcess
+from bulkctl.config import Resolved
 from bulkctl.context import Context
 from bulkctl.errors import BulkctlError, Conflict, ExitCode, UsageError
 from bulkctl.render import RenderOptions, render
@@ -28,6 +29,63 @@ REQUIRED_STATUS: dict[str, tuple[str, ...]] = {
 PAST_TENSE = {"execute": "executed", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 CONFIRMED_ACTIONS = ("execute", "cancel")
 DEFAULT_MODE = "ON_FAILURE_STOP"
+
+
+# -- the rules as pure functions: the ui uses them as the commands do (no Context, no request)
+
+
+def where_text(settings: Resolved) -> str:
+    """Where an action lands, for questions: 'PRODUCTION (api.weavr.io, profile live)'."""
+    where = settings.where()
+    if settings.is_production:
+        where = "PRODUCTION " + where.removeprefix("production ")
+    return where
+
+
+def invalid_state_text(bulk_id: str, action: str, current: str) -> str:
+    """The words for ``action`` on a bulk in status ``current``, which does not allow it."""
+    needed = " or ".join(REQUIRED_STATUS[action])
+    article = "an" if needed[0] in "AEIOU" else "a"
+    return f"bulk {bulk_id} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+
+
+def refusal(action: str, bulk: BulkProcess) -> str | None:
+    """Why ``bulk``'s status forbids ``action`` (one of ACTIONS, or ``rerun``), or None."""
+    bulk_id = bulk.bulk_id or "?"
+    current = bulk.status or "in an unknown status"
+    if action == "rerun":
+        if not bulk.is_final:
+            return f"bulk {bulk_id} is {current}; only a final bulk can be rerun"
+        if bulk.count_of("FAILED") <= 0:
+            return f"bulk {bulk_id} has no FAILED operations to rerun"
+        return None
+    if bulk.status in REQUIRED_STATUS[action]:
+        return None
+    return invalid_state_text(bulk_id, action, current)
+
+
+def confirmation_text(
+    action: str, bulk_id: str, bulk: BulkProcess, where: str, mode: str | None = None
+) -> str:
+    """The question before ``action`` (without its answer hint): where, how many of which
+    operation, and the mode (execute) or the status now (the others; cancel is final)."""
+    items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
+    what = f"{items} × {bulk.operation or '?'}"
+    if action == "execute":
+        what += f", {mode or DEFAULT_MODE}"
+    else:
+        what += f", now {bulk.status or '?'}"
+        if action == "cancel":
+            what += "; this cannot be undone"
+    return f"{action} bulk {bulk_id} on {where}: {what}?"
+
+
+def rerun_confirmation_text(bulk_id: str, kind: str, items: int, where: str) -> str:
+    """The question before rerunning a bulk's FAILED operations as a new bulk."""
+    return (
+        f"rerun bulk {bulk_id} on {where}: submit its {items:,} FAILED operations as a new "
+        f"{kind} bulk (submitted, not executed)?"
+    )
 
 
 @dataclass
@@ -114,26 +172,17 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
 
 def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:
     """Why the API refused ``action``: the status it needs, and the one the bulk is in now."""
-    needed = " or ".join(REQUIRED_STATUS[action])
-    article = "an" if needed[0] in "AEIOU" else "a"
     try:
         current = ctx.client().get_bulk(bulk_id).status or "in an unknown status"
     except BulkctlError:
         current = "not in the right status"
-    return f"bulk {bulk_id} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+    return invalid_state_text(bulk_id, action, current)
 
 
 def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: str) -> bool:
     """Ask on the terminal whether to apply the action, saying what and where; True for yes."""
-    settings = ctx.settings()
-    items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
-    what = f"{items} × {bulk.operation or '?'}"
-    if options.action == "execute":
-        what += f", {options.mode or DEFAULT_MODE}"
-    else:
-        what += f", now {bulk.status or '?'}; this cannot be undone"
-    where = settings.where()
-    if settings.is_production:
-        where = "PRODUCTION " + where.removeprefix("production ")
-    answer = ctx.ask(f"{options.action} bulk {bulk_id} on {where}: {what}? [y/N]")
+    question = confirmation_text(
+        options.action, bulk_id, bulk, where_text(ctx.settings()), options.mode
+    )
+    answer = ctx.ask(f"{question} [y/N]")
     return answer.strip().lower() in ("y", "yes")

@@ -19,7 +19,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from bulkctl.emulator import state as emulator_state
+from bulkctl.emulator import submissions as emulator_submissions
 from bulkctl.emulator.app import Emulator
 from bulkctl.ui.app import BulkApp, ConfirmScreen, DetailScreen, MainScreen, TooSmallScreen, settled
 from bulkctl.ui.backend import Backend
@@ -193,9 +193,15 @@ async def test_each_action_asks_first_and_no_sends_nothing(
         assert isinstance(dialog, ConfirmScreen)
         question = dialog.question.plain
         assert question.startswith(
-            f"{action} bulk {bulk_id} on custom (127.0.0.1:9, profile default): "
+            f"{action} bulk {bulk_id} on custom base URL (127.0.0.1:9, profile default): "
         )
-        assert " × /" in question and ", mode ON_FAILURE_" in question
+        # the commands' own words (bulkctl.actions.confirmation_text)
+        assert " × /" in question
+        if action == "execute":
+            assert question.endswith(", ON_FAILURE_STOP?")
+        else:
+            assert f", now {status}" in question
+            assert ("cannot be undone" in question) == (action == "cancel")
         assert bulk_id in ui.text() and "No" in ui.text()
         await ui.press("enter")  # No is the default
         assert not isinstance(ui.app.screen, ConfirmScreen)
@@ -214,7 +220,7 @@ async def test_execute_sends_the_mode_chosen_in_the_dialog(tmp_path: Path) -> No
         await ui.press("x", "m")
         dialog = ui.app.screen
         assert isinstance(dialog, ConfirmScreen)
-        assert dialog.question.plain.endswith(", mode ON_FAILURE_CONTINUE?")
+        assert dialog.question.plain.endswith(", ON_FAILURE_CONTINUE?")
         await ui.press("y")
         assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_CONTINUE"
 
@@ -241,11 +247,41 @@ async def test_a_key_the_status_forbids_says_why_and_sends_nothing(
         assert len(ui.emulator.requests) == sent
 
 
-async def test_rerun_is_not_offered_yet(tmp_path: Path) -> None:
+async def test_rerun_asks_then_submits_the_failed_operations_without_executing(
+    tmp_path: Path,
+) -> None:
     async with running_ui(tmp_path) as ui:
-        ui.select("FAILED")
+        bulk_id = ui.select("FAILED")
+        source = ui.emulator.state.bulks[bulk_id]
         await ui.press("R")
-        assert any("not available in the ui yet" in n for n in ui.notes())
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        question = dialog.question.plain
+        assert question.startswith(
+            f"rerun bulk {bulk_id} on custom base URL (127.0.0.1:9, profile default): submit its "
+        )
+        assert "FAILED operations as a new" in question and "not executed" in question
+        await ui.press("enter")  # No is the default
+        assert ui.posts() == []
+        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
+        before = set(ui.emulator.state.bulks)
+        await ui.press("R", "y")
+        assert len(ui.posts()) == 1 and not ui.posts()[0].endswith("/execute")
+        new = [b for i, b in ui.emulator.state.bulks.items() if i not in before]
+        assert len(new) == 1 and new[0].status == "SUBMITTED"
+        assert new[0].operation == source.operation
+        assert any(f"rerun submitted as bulk {new[0].bulk_id}" in n for n in ui.notes())
+        await ui.press("R", "y")  # the journal knows it: nothing is sent twice
+        assert len(ui.posts()) == 1
+        assert any(f"rerun already submitted as bulk {new[0].bulk_id}" in n for n in ui.notes())
+
+
+async def test_rerun_needs_failed_operations(tmp_path: Path) -> None:
+    async with running_ui(tmp_path) as ui:
+        bulk_id = ui.select("COMPLETED")
+        await ui.press("R")
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert any(f"bulk {bulk_id} has no FAILED operations" in n for n in ui.notes())
         assert ui.posts() == []
 
 
@@ -281,7 +317,7 @@ async def test_hostile_strings_stay_text_on_every_screen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator, _ = make_emulator()
-    monkeypatch.setitem(emulator_state.FAILURE_PAYLOADS, HOSTILE, (HOSTILE,))
+    monkeypatch.setitem(emulator_submissions.FAILURE_CODES, HOSTILE, (HOSTILE,))
     state = emulator.state
     failed = next(b for b in state.bulks.values() if b.status == "FAILED")
     failed.operation = HOSTILE

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 
+from bulkctl.actions import confirmation_text, refusal
+from bulkctl.api.pacer import PaceUsage
 from bulkctl.api.records import BulkOperation, BulkProcess, parse_bulk
+from bulkctl.context import Clock
 from bulkctl.emulator.app import Emulator
-from bulkctl.ui.backend import Backend
+from bulkctl.ui.backend import Backend, quota_words
 from bulkctl.ui.board import (
     COUNTS_EVERY,
     DETAILS_CAP,
@@ -21,14 +24,31 @@ from bulkctl.ui.board import (
     age,
     group_failures,
 )
-from bulkctl.ui.rules import Where, confirmation, refusal
 from bulkctl.ui.safe import safe, safe_str
 from tests.conftest import ManualClock, in_process, make_emulator
+
+
+class FollowingClock(Clock):
+    """The context's clock on the test's manual clock, so the shared pacer's minute passes
+    with the emulator's."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock()
+
+    def monotonic(self) -> float:
+        return self.clock()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.advance(seconds)
 
 
 def board_on_emulator(tmp_path: Path, bulks: int = 300) -> tuple[Board, Emulator, ManualClock]:
     emulator, clock = make_emulator(bulks=bulks)
     run = in_process(tmp_path, emulator, clock)
+    run.ctx.clock = FollowingClock(clock)  # before the client (and its pacer) is built
     backend = Backend.from_context(run.ctx, now=clock, monotonic=clock)
     return Board(backend), emulator, clock
 
@@ -168,14 +188,27 @@ def test_rerun_needs_a_final_bulk_with_failures() -> None:
 
 
 def test_a_confirmation_names_where_what_how_many_and_the_mode() -> None:
-    where = Where(profile="live", environment="production", host="api.weavr.io", production=True)
-    text = confirmation("execute", bulk("SUBMITTED"), where, "ON_FAILURE_CONTINUE")
+    where = "PRODUCTION (api.weavr.io, profile live)"
+    text = confirmation_text("execute", "42", bulk("SUBMITTED"), where, "ON_FAILURE_CONTINUE")
     assert text == (
         "execute bulk 42 on PRODUCTION (api.weavr.io, profile live): "
-        "1,200 × /transfers, mode ON_FAILURE_CONTINUE?"
+        "1,200 × /transfers, ON_FAILURE_CONTINUE?"
     )
-    cancel = confirmation("cancel", bulk("RUNNING"), where)
-    assert "mode ON_FAILURE_STOP, now RUNNING; this cannot be undone" in cancel
+    cancel = confirmation_text("cancel", "42", bulk("RUNNING"), where)
+    assert cancel.endswith("1,200 × /transfers, now RUNNING; this cannot be undone?")
+    pause = confirmation_text("pause", "42", bulk("RUNNING"), where)
+    assert pause.endswith("1,200 × /transfers, now RUNNING?")
+
+
+def test_the_idle_ui_reads_the_shared_pacer_for_its_footer(tmp_path: Path) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    board.refresh()
+    sent = len(emulator.requests)
+    assert sent > 7  # a page, details, and the counts
+    assert board.backend.quota_text() == f"paced: {sent} of 100 this minute"
+    clock.advance(61)
+    assert board.backend.quota_text() == "paced: 0 of 100 this minute"
+    assert quota_words(PaceUsage(started=3, limit=None, seconds=60)) == "unpaced"
 
 
 @pytest.mark.parametrize(

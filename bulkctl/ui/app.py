@@ -29,9 +29,17 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker
 
+from bulkctl.actions import (
+    DEFAULT_MODE,
+    confirmation_text,
+    invalid_state_text,
+    refusal,
+    rerun_confirmation_text,
+)
 from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess
 from bulkctl.errors import BulkctlError, Conflict
 from bulkctl.render import STATUS_STYLES
+from bulkctl.submission import RerunPlan
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
     STATUS_KEYS,
@@ -40,12 +48,6 @@ from bulkctl.ui.board import (
     group_failures,
     in_background,
     pretty_payload,
-)
-from bulkctl.ui.rules import (
-    DEFAULT_MODE,
-    confirmation,
-    invalid_state_message,
-    refusal,
 )
 from bulkctl.ui.safe import safe, safe_str
 
@@ -518,12 +520,15 @@ class ConfirmScreen(ModalScreen[str | None]):
         Binding("m", "switch_mode", show=False),
     ]
 
-    def __init__(self, action: str, bulk: BulkProcess, backend: Backend) -> None:
+    def __init__(
+        self, action: str, bulk: BulkProcess, backend: Backend, question: str | None = None
+    ) -> None:
         super().__init__()
         self.action = action
         self.bulk = bulk
         self.backend = backend
         self.mode = DEFAULT_MODE
+        self.fixed_question = question  # rerun's, from its plan
         self.question = Text()
 
     def compose(self) -> ComposeResult:
@@ -540,9 +545,11 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.query_one("#no", Button).focus()
 
     def draw(self) -> None:
-        question = safe(confirmation(self.action, self.bulk, self.backend.where, self.mode))
-        if self.backend.where.production:
-            question = Text.assemble(Text("PRODUCTION ", style="bold white on red"), question)
+        where = self.backend.where
+        words = self.fixed_question or confirmation_text(
+            self.action, self.bulk.bulk_id or "?", self.bulk, where.text, self.mode
+        )
+        question = safe(words, "bold red" if where.production else "")
         self.question = question
         self.query_one("#question", Static).update(question)
 
@@ -757,11 +764,7 @@ class BulkApp(App[None]):
             return
         bulk_id = bulk.bulk_id or ""
         if action == "rerun":
-            self.notify(
-                safe_str(f"rerun is not available in the ui yet; bulk {bulk_id} unchanged"),
-                severity="warning",
-                markup=False,
-            )
+            self.run_worker(self.plan_then_ask(bulk), exit_on_error=False)
             return
 
         def answered(mode: str | None) -> None:
@@ -772,6 +775,48 @@ class BulkApp(App[None]):
 
         self.push_screen(ConfirmScreen(action, bulk, self.backend), answered)
 
+    async def plan_then_ask(self, bulk: BulkProcess) -> None:
+        """Read the FAILED operations and plan the rerun, then ask (nothing is sent before Yes)."""
+        bulk_id = bulk.bulk_id or ""
+        self.notify(safe_str(f"bulk {bulk_id}: reading its FAILED operations …"), markup=False)
+        try:
+            plan = await in_thread(self.backend.plan_rerun, bulk_id)
+        except Exception as exc:
+            self.notify(error_text(exc), title="cannot rerun", severity="error", markup=False)
+            return
+        where = self.backend.where.text
+        question = rerun_confirmation_text(bulk_id, plan.kind.name, len(plan.items), where)
+
+        def answered(mode: str | None) -> None:
+            if mode is None:
+                self.notify(safe_str(f"bulk {bulk_id}: rerun skipped"), markup=False)
+                return
+            self.run_worker(self.send_rerun(plan), exit_on_error=False)
+
+        self.push_screen(ConfirmScreen("rerun", bulk, self.backend, question), answered)
+
+    async def send_rerun(self, plan: RerunPlan) -> None:
+        try:
+            outcomes = await in_thread(self.backend.submit_rerun, plan)
+            for outcome in outcomes:
+                said = "already submitted as" if outcome.already else "submitted as"
+                count = outcome.operation_count
+                self.notify(
+                    safe_str(
+                        f"bulk {plan.source_bulk}: rerun {said} bulk {outcome.bulk_id} "
+                        f"({len(outcome.chunk.items) if count is None else count:,} operations, "
+                        "SUBMITTED, not executed: x executes it)"
+                    ),
+                    markup=False,
+                    timeout=15,
+                )
+        except Exception as exc:
+            self.notify(
+                error_text(exc), title="rerun failed", severity="error", markup=False, timeout=15
+            )
+        self.board.reset()
+        self.refresh_now()
+
     async def send_action(self, bulk_id: str, action: str, mode: str) -> None:
         try:
             message = await in_thread(self.backend.act, bulk_id, action, mode)
@@ -779,7 +824,7 @@ class BulkApp(App[None]):
         except Conflict as exc:
             if exc.error_code == "INVALID_STATE":
                 current = await in_thread(self.backend.current_status, bulk_id)
-                message = invalid_state_message(bulk_id, action, current)
+                message = invalid_state_text(bulk_id, action, current)
             else:
                 message = " ".join(exc.lines())
             self.notify(

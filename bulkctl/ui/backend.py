@@ -13,12 +13,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bulkctl.ui.rules import DEFAULT_MODE, Where
+from bulkctl.actions import DEFAULT_MODE, where_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bulkctl.api.client import ApiClient
-    from bulkctl.api.records import BulkProcess, Page
+    from bulkctl.api.pacer import PaceUsage
+    from bulkctl.api.records import BulkOperation, BulkProcess, Page
     from bulkctl.context import Context
+    from bulkctl.submission import ChunkOutcome, RerunPlan
+
+OPERATIONS_PAGE = 100  # the most the API gives a request
+RERUN_MAX_PAGES = 100  # a bulk holds at most 10,000 operations
+
+
+def quota_words(usage: PaceUsage) -> str:
+    """The footer's quota state: 'paced: 12 of 100 this minute', or 'unpaced'."""
+    if usage.limit is None:
+        return "unpaced"
+    return f"paced: {usage.started:,} of {usage.limit:,} this minute"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where actions land: for the header, and (``text``, as the commands say it) for every
+    confirmation."""
+
+    profile: str
+    environment: str
+    host: str
+    production: bool
+    text: str  # for questions: 'PRODUCTION (api.weavr.io, profile live)'
+    plain: str  # for results: 'production (api.weavr.io, profile live)'
 
 
 @dataclass
@@ -30,6 +57,7 @@ class Backend:
     now: Callable[[], float]  # wall time, for AGE
     monotonic: Callable[[], float]  # for intervals and the "changed" marks
     quota: Callable[[], str | None] | None = None  # e.g. "paced: 12 of 100 this minute"
+    state_dir: Path | None = None  # the submission journal's folder (rerun)
     _closed: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -56,13 +84,17 @@ class Backend:
             environment=environment,
             host=settings.host,
             production=settings.is_production,
+            text=where_text(settings),
+            plain=settings.where(),
         )
+        client = ctx.client()
         return cls(
-            client=ctx.client(),
+            client=client,
             where=where,
             now=now or ctx.clock.now,
             monotonic=monotonic or ctx.clock.monotonic,
-            quota=quota,
+            quota=quota or (lambda: quota_words(client.pace_usage())),
+            state_dir=ctx.state_dir,
         )
 
     # -- reads --------------------------------------------------------------------------------
@@ -92,7 +124,7 @@ class Backend:
         if action == "execute":
             body = {"mode": mode or DEFAULT_MODE}
         self.client.act(bulk_id, action, body)
-        return f"bulk {bulk_id}: {action} accepted ({self.where.label()})"
+        return f"bulk {bulk_id}: {action} accepted ({self.where.plain})"
 
     def current_status(self, bulk_id: str) -> str:
         """The status now, for explaining an INVALID_STATE answer; never raises."""
@@ -102,6 +134,40 @@ class Backend:
             return self.client.get_bulk(bulk_id).status or "in an unknown status"
         except BulkctlError:
             return "not in the right status"
+
+    def plan_rerun(self, bulk_id: str) -> RerunPlan:
+        """The rerun of a final bulk's FAILED operations, read and checked as ``rerun`` does;
+        raises (``RerunRefused``, ``InvalidInput``) with the commands' words."""
+        from bulkctl.submission import RerunSelection, plan_rerun
+
+        bulk = self.client.get_bulk(bulk_id)
+        failed: list[BulkOperation] = []
+        if bulk.is_final:  # else plan_rerun refuses, saying why, before any page is read
+            for _ in range(RERUN_MAX_PAGES):
+                page = self.client.list_operations(
+                    bulk_id, offset=len(failed), limit=OPERATIONS_PAGE, status="FAILED"
+                )
+                failed.extend(page.records)
+                if not page.records or (page.count is not None and len(failed) >= page.count):
+                    break
+        plan = plan_rerun(bulk, failed, RerunSelection(failed=True))
+        plan.check()
+        return plan
+
+    def submit_rerun(self, plan: RerunPlan) -> list[ChunkOutcome]:
+        """Submit the plan's items as new bulks (never executed), journalled like ``rerun``."""
+        from bulkctl.submission import Journal, plan_chunks, submit_chunks
+
+        if self.state_dir is None:
+            raise RuntimeError("the ui's backend has no state folder for the journal")
+        chunks = plan_chunks(plan.kind, plan.items, source_bulk=plan.source_bulk)
+        return submit_chunks(
+            self.client,
+            plan.kind,
+            chunks,
+            Journal(self.state_dir),
+            source_bulk=plan.source_bulk,
+        )
 
     # -- end ----------------------------------------------------------------------------------
 
