@@ -38,7 +38,8 @@ from bulkctl.actions import (
 )
 from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess
 from bulkctl.errors import BulkctlError, Conflict
-from bulkctl.render import STATUS_STYLES
+from bulkctl.render import AGE_FIELD, GAP, MIN_CUT_WIDTH, STATUS_STYLES, cells, cut_to, short_age
+from bulkctl.render import column_widths as render_widths
 from bulkctl.submission import RerunPlan
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
@@ -72,6 +73,16 @@ def error_text(exc: BaseException) -> str:
 
 def status_text(status: str | None) -> Text:
     return safe(status or "?", STATUS_STYLES.get(status or "", ""))
+
+
+def items_text(bulk: BulkProcess) -> str:
+    items = bulk.submitted_items_count
+    return "-" if items is None else f"{items:,}"
+
+
+def age_text(bulk: BulkProcess, now: float) -> str:
+    """AGE as ``list`` shows it: since the bulk finished, else since it started."""
+    return short_age(AGE_FIELD.value(bulk.raw, now)) or "-"
 
 
 def bar(done: int, total: int, width: int) -> Text:
@@ -173,12 +184,24 @@ class MainScreen(Screen[None]):
         return parts
 
     def column_widths(self, rows: list[BulkProcess]) -> dict[str, int]:
-        ids = max([len(safe_str(b.bulk_id or "?")) for b in rows] + [7])
-        statuses = max([len(safe_str(b.status or "?")) for b in rows] + [6])
-        fixed = {"id": ids, "status": statuses, "items": 6, "age": 4, "progress": 9}
-        padding = 2 * (len(fixed) + 1) + 2  # each column's padding, and the scrollbar
-        fixed["operation"] = max(9, self.size.width - sum(fixed.values()) - padding)
-        return fixed
+        """``list``'s 80-column rule (``render.column_widths``): ids, statuses, ITEMS, AGE and
+        PROGRESS whole at their natural width; OPERATION takes what is left, cut with "…"."""
+        now = self.bulk_app.backend.now()
+        keys = ("id", "status", "operation", "items", "age", "progress")
+        natural = [
+            max([7] + [cells(safe_str(b.bulk_id or "?")) for b in rows]),
+            max([6] + [cells(safe_str(b.status or "?")) for b in rows]),
+            max([9] + [cells(safe_str(b.operation or "-")) for b in rows]),
+            max([5] + [len(items_text(b)) for b in rows]),
+            max([3] + [len(age_text(b, now)) for b in rows]),
+            9,
+        ]
+        minimum = [0, 0, MIN_CUT_WIDTH, 0, 0, 0]
+        cut = [False, False, True, False, False, False]
+        # DataTable pads each cell by one on each side (GAP) and keeps 2 for the scrollbar
+        room = self.size.width - 2 - (2 * len(keys) - GAP * (len(keys) - 1))
+        widths = render_widths(natural, minimum, cut, room)
+        return dict(zip(keys, widths, strict=True))
 
     def fill_table(self) -> None:
         app = self.bulk_app
@@ -207,16 +230,14 @@ class MainScreen(Screen[None]):
             ident = safe(bulk.bulk_id or "?")
             if board.marked(bulk.key):
                 ident.stylize("bold reverse")
-            operation = safe(bulk.operation or "-")
-            operation.truncate(widths["operation"], overflow="ellipsis")
-            items = bulk.submitted_items_count
+            operation = Text(cut_to(safe_str(bulk.operation or "-"), widths["operation"]))
             progress = board.progress(bulk)
             table.add_row(
                 ident,
                 status_text(bulk.status),
                 operation,
-                Text("-" if items is None else f"{items:,}", justify="right"),
-                Text(age(bulk.latest_timestamp, now), justify="right"),
+                Text(items_text(bulk), justify="right"),
+                Text(age_text(bulk, now), justify="right"),
                 bar(progress[0], progress[1], 4) if progress else Text(""),
                 key=bulk.key,
             )
@@ -623,6 +644,7 @@ class BulkApp(App[None]):
         self.backend = backend
         self.board = board or Board(backend)
         self.next_at: float | None = None
+        self.quota_line: str | None = None  # read after each refresh, off the app's thread
         self.main = MainScreen()
         self._timer: Any = None
         self._tick: Any = None
@@ -698,6 +720,10 @@ class BulkApp(App[None]):
         except Exception as exc:
             delay = board.fail(error_text(exc))
             self.notify(board.error or "", title="refresh failed", severity="error", markup=False)
+        try:
+            self.quota_line = await in_thread(self.backend.quota_text)
+        except Exception:
+            self.quota_line = None
         self.main.redraw()
         if details is not None and details.is_attached:
             details.draw_bulk()
@@ -719,7 +745,7 @@ class BulkApp(App[None]):
         else:
             wait = max(0, round(self.next_at - self.backend.monotonic()))
             line.append(f"next refresh in {wait}s (every {self.board.interval:.0f}s while quiet)")
-        quota = self.backend.quota_text()
+        quota = self.quota_line
         if quota:
             line.append("  ")
             line.append_text(safe(quota))
