@@ -193,15 +193,27 @@ def idle_simulated(minutes: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import io
 
-    from bulkctl.context import Context, GlobalOptions
+    from bulkctl.context import Clock, Context, GlobalOptions
     from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
     from bulkctl.emulator.state import EmulatorState
     from bulkctl.emulator.transport import EmulatorTransport
     from bulkctl.ui.backend import Backend
     from bulkctl.ui.board import Board
-    from bulkctl.ui.demo import FixedClock
 
     clock = [1_790_000_000.0]
+
+    class InjectedClock(Clock):
+        """The context's clock on the injected one: the shared pacer's minute passes too."""
+
+        def now(self) -> float:
+            return clock[0]
+
+        def monotonic(self) -> float:
+            return clock[0]
+
+        def sleep(self, seconds: float) -> None:
+            clock[0] += seconds
+
     emulator = Emulator(EmulatorState(now=clock[0]), clock=lambda: clock[0])
     with tempfile.TemporaryDirectory() as home:
         ctx = Context(
@@ -215,7 +227,7 @@ def idle_simulated(minutes: int) -> None:
             },
             config_dir=Path(home) / "config",
             state_dir=Path(home) / "state",
-            clock=FixedClock(),
+            clock=InjectedClock(),
             options=GlobalOptions(),
             transport=EmulatorTransport(emulator),
         )
