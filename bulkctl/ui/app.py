@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
@@ -40,7 +40,6 @@ from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkPr
 from bulkctl.errors import BulkctlError, Conflict
 from bulkctl.render import AGE_FIELD, GAP, MIN_CUT_WIDTH, STATUS_STYLES, cells, cut_to, short_age
 from bulkctl.render import column_widths as render_widths
-from bulkctl.submission import RerunPlan
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
     STATUS_KEYS,
@@ -51,6 +50,9 @@ from bulkctl.ui.board import (
     pretty_payload,
 )
 from bulkctl.ui.safe import safe, safe_str
+
+if TYPE_CHECKING:
+    from bulkctl.submission import RerunPlan
 
 T = TypeVar("T")
 MIN_WIDTH, MIN_HEIGHT = 60, 15
