@@ -640,3 +640,27 @@ def test_the_journal_of_one_host_never_answers_for_another(tmp_path: Path) -> No
     live = in_process(tmp_path, env={"BULKCTL_BASE_URL": "https://api.weavr.io/multi"})
     assert journal_for(sandbox.ctx).path != journal_for(live.ctx).path
     assert journal_for(live.ctx).path.parent.parent == tmp_path / "state" / "submissions"
+
+
+# -- help and completion ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("submit", "bulkctl submit transfers payout.csv --execute --wait"),
+        ("rerun", "bulkctl rerun 123 --failed --error-code FUNDS_INSUFFICIENT"),
+    ],
+)
+def test_help_gives_an_example(command: str, example: str) -> None:
+    result = run_main(command, "--help")
+    assert result.code == 0
+    assert example in result.stdout
+
+
+@pytest.mark.parametrize("script", ["bulkctl.bash", "_bulkctl", "bulkctl.fish"])
+def test_kinds_and_file_formats_complete_in_every_shell(script: str) -> None:
+    text = (EXAMPLES.parent / "completions" / script).read_text()
+    assert " ".join(KIND_NAMES) in text
+    assert "jsonl json csv" in text
+    assert "submit/--format" in text or "'submit/--format'" in text

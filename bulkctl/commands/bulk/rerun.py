@@ -195,7 +195,7 @@ def command(
 ) -> None:
     """Submit a new bulk of the same kind from a finished bulk's failed operations.
 
-    Rerun what failed for lack of funds:  bulkctl rerun 123 --failed --error-code FUNDS_INSUFFICIENT
+    Unfunded again:  bulkctl rerun 123 --failed --error-code FUNDS_INSUFFICIENT
 
     Each item is rebuilt from its operation: the path ids from its path, the body from its
     requestPayload. It says how many operations were left out and why, and refuses a bulk

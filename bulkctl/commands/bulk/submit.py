@@ -135,7 +135,7 @@ def command(
 ) -> None:
     """Submit new bulks of KIND from FILE (checked first; nothing sent if any item is wrong).
 
-    Pay out a CSV, start it and wait:  bulkctl submit transfers payout.csv --execute --wait
+    Pay out a CSV:  bulkctl submit transfers payout.csv --execute --wait
 
     Every bad line or row is named, then exit 2 with nothing sent. More than 10,000 items
     become several bulks, in order. Each bulk carries an idempotency-ref derived from its
