@@ -288,8 +288,9 @@ def test_a_lost_answer_then_a_repeat_gives_exactly_one_bulk_per_chunk(
     before = len(emu.state.bulks)
     first = proc(tmp_path, emu, BULKCTL_RETRIES="2")
     with pytest.raises(NetworkError) as lost:
-        submit(first, kind_name, source, chunk_size=2, json_flag=True)
+        submit(first, kind_name, source, chunk_size=2, json_flag=True, execute=True, yes=True)
     assert "chunk 2 of 2" in lost.value.message
+    assert emu.emulator.route_counts["POST /multi/bulks/{bulk_id}/execute"] == 0
     assert len(emu.state.bulks) == before + 2  # the lost answer's bulk exists
     again = proc(tmp_path, emu)
     assert submit(again, kind_name, source, chunk_size=2, json_flag=True) == ExitCode.OK
