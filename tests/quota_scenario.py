@@ -141,9 +141,16 @@ class Outcome:
 
     def least_end(self, requests: int) -> float:
         """When the last of ``requests`` could start at the earliest: the quota admits
-        ``limit`` in each fixed window, the first being the one the command began in."""
+        ``limit`` in each fixed window after the one the command began in, and in that one
+        no more than the command's first burst got (it may have begun near its end)."""
         first_window = math.floor(self.first / self.seconds)
-        return (first_window + math.ceil(requests / self.limit) - 1) * self.seconds
+        in_first = sum(
+            1
+            for t, refused in self.emulator.log
+            if not refused and math.floor(t / self.seconds) == first_window
+        )
+        more = math.ceil(max(0, requests - in_first) / self.limit)
+        return (first_window + more) * self.seconds if more else self.first
 
     def late(self, requests: int) -> float:
         """Seconds the last answered request started after the least time; in windows."""

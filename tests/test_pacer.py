@@ -180,12 +180,34 @@ def test_one_quota_answer_pauses_every_thread() -> None:
     first = pacer.acquire(600)
     pacer.quota_answer(first, 30, ())
     starts: list[float] = []
-    threads = [threading.Thread(target=lambda: starts.append(pacer.acquire(600))) for _ in range(8)]
+
+    def request() -> None:
+        started = pacer.acquire(600)
+        starts.append(started)
+        pacer.success(started)  # answered: the wait is over, the others may follow
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(starts) == 8 and min(starts) >= first + 30
+
+
+def test_while_a_quota_wait_lasts_one_probe_at_a_time_is_out() -> None:
+    clock = SharedFakeClock()
+    pacer = Pacer((), clock=clock)
+    burst = [pacer.acquire(600) for _ in range(4)]
+    for started in burst:
+        pacer.quota_answer(started, None, ())
+    probe = pacer.acquire(600)
+    with pytest.raises(QuotaWaitTooLong, match="probe"):
+        pacer.acquire(0.5)  # a second request waits for the probe's answer
+    pacer.quota_answer(probe, None, ())
+    again = pacer.acquire(600)
+    assert again >= probe + 2  # the next probe, after a longer delay
+    pacer.success(again)
+    assert pacer.acquire(0) == clock.now()  # the wait is over: requests go at once
 
 
 def test_answers_from_one_burst_do_not_grow_the_probe_delay() -> None:
@@ -276,11 +298,13 @@ def test_a_window_is_learned_from_quota_answers_without_headers() -> None:
         else:
             refused[window] = refused.get(window, 0) + 1
             pacer.quota_answer(started, None, ())
-    learned = pacer._guessed
-    assert learned and all(w.limit <= 10 and w.seconds >= 10 for w in learned)
-    later = sorted(refused)[4:]
-    assert all(refused[w] <= 3 for w in later), refused
-    assert sum(refused.values()) <= 16
+    assert pacer._learn.limit == 10  # the run that filled a window
+    assert pacer._learn.w_lo <= 10 <= pacer._learn.w_hi  # the window, bounded both sides
+    first, second, *later = sorted(refused)
+    assert refused[first] <= 1 + 4  # the one request out, and its probes
+    assert refused[second] <= 3  # the limit learned, the window's length not yet
+    assert all(refused[w] <= 1 for w in later), refused  # held back after 10; one probe
+    assert sum(refused.values()) <= 12
 
 
 def test_random_refusals_teach_no_window() -> None:
@@ -293,7 +317,7 @@ def test_random_refusals_teach_no_window() -> None:
             pacer.success(started)
         else:
             pacer.quota_answer(started, None, ())
-    assert pacer._guessed == ()
+    assert pacer._learn.limit is None
 
 
 # -- the real process -------------------------------------------------------------------------

@@ -393,6 +393,13 @@ class ApiClient:
         and the limit for that window (None when none applies): 'paced: 12 of 100'."""
         return self.pacer.usage(seconds)
 
+    def plan_requests(self, requests: int) -> None:
+        """Say up front when ``requests`` more requests need a longer quota wait than
+        ``quota_wait`` allows (a listing, once its first page told its size)."""
+        message = self.pacer.plan(requests, self.quota_wait)
+        if message is not None and self.pacer.note is not None:
+            self.pacer.note(f"{message}: raise quota_wait, or ask for less")
+
     # -- endpoints --------------------------------------------------------------------------
 
     def list_bulks(
@@ -554,9 +561,13 @@ class ApiClient:
                     response = self._send(method, path, params, json_body, extra, timeout, budget)
                 except NetworkError as exc:
                     failure: NetworkError | None = exc
+                except BaseException:
+                    self.pacer.answered(started)  # a probe that ends so lets the next go
+                    raise
                 else:
                     failure = None
             if failure is not None:
+                self.pacer.answered(started)
                 if state_change and failure.sent and not idempotent:
                     raise OutcomeUnknown(
                         f"{what}: no answer came back, so it may or may not have happened "
@@ -588,6 +599,7 @@ class ApiClient:
                 if self._closed:
                     raise error
                 continue  # the pacer holds the next attempt back; no attempt is used
+            self.pacer.answered(started)
             retryable = repeatable and response.status_code in retry_statuses
             if isinstance(error, ServerError) and retryable:
                 why = f"HTTP {response.status_code}"
