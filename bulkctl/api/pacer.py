@@ -573,8 +573,8 @@ class _Learner:
             # growing delays from the wait's start, scaled to the least window learned
             base = max(PROBE_FIRST, self.w_lo / 2)
             began = now if self.wait_began is None else self.wait_began
-            at = max(began + base * (2 ** (self.probes + 1) - 1), before_shut + self.w_lo)
-            return min(max(now, at), now + PROBE_CAP)
+            at = max(began + base * float(2 ** (self.probes + 1) - 1), before_shut + self.w_lo)
+            return float(min(max(now, at), now + PROBE_CAP))
         if latest <= now:  # refused past the latest: the window is not what was learned
             self.w_hi = math.inf
             return fallback
