@@ -353,6 +353,12 @@ def test_a_listing_longer_than_the_quota_allows_says_so_with_the_numbers() -> No
         env = Served(emulator, clock, root).env(BULKCTL_RATE_LIMIT="8/1h", BULKCTL_QUOTA_WAIT="120")
         result = run_bulkctl("list", "--all", "--jsonl", "--concurrency", "1", env=env)
     assert result.code == 1
+    # said up front, after the first page told the size: 14 more pages, 7 fit
+    assert (
+        "this needs 14 requests; the rate limit (8 requests per 1h) lets 7 start before a "
+        "wait longer than quota_wait (2m)" in result.stderr
+    )
+    assert result.stderr.index("this needs") < result.stderr.index("reached")
     assert "rate limit 8 requests per 1h reached" in result.stderr
     assert "later than bulkctl may wait" in result.stderr
     assert len(emulator.requests) == 8
@@ -364,3 +370,20 @@ def test_a_bad_rate_limit_in_the_environment_is_exit_2(served: Served) -> None:
     assert result.code == 2
     assert "rate_limit" in result.stderr
     assert not served.emulator.requests
+
+
+@pytest.mark.parametrize(
+    ("requests", "max_wait", "fits"),
+    [(1000, 600, None), (1001, 600, 1000), (250, 0, 100), (100, 0, None), (5000, 3600, None)],
+)
+def test_a_plan_says_how_many_requests_fit_before_a_wait_longer_than_quota_wait(
+    requests: int, max_wait: float, fits: int | None
+) -> None:
+    pacer = Pacer(parse_rate_limit("100/60s,1000/3600s"), clock=SharedFakeClock())
+    message = pacer.plan(requests, max_wait)
+    if fits is None:
+        assert message is None
+    else:
+        assert message is not None and f"lets {fits:,} start" in message
+        assert f"needs {requests:,} requests" in message
+    assert pacer.usage(60).started == 0  # a plan starts nothing
