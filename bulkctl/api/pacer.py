@@ -570,11 +570,12 @@ class _Learner:
         earliest = max(now, before_shut + self.w_lo, self.shut)
         latest = before_open + self.w_hi
         if math.isinf(latest):
-            # growing delays from the wait's start, scaled to the least window learned
-            base = max(PROBE_FIRST, self.w_lo / 2)
-            began = now if self.wait_began is None else self.wait_began
-            at = max(began + base * float(2 ** (self.probes + 1) - 1), before_shut + self.w_lo)
-            return float(min(max(now, at), now + PROBE_CAP))
+            # the next boundary lies at most W after the last answer's start: try W as twice,
+            # four times ... the least window learned, past every start known refused
+            length = max(PROBE_FIRST, self.w_lo)
+            while before_open + length <= max(earliest, now + 1e-3):
+                length *= 2
+            return min(before_open + length, now + PROBE_CAP)
         if latest <= now:  # refused past the latest: the window is not what was learned
             self.w_hi = math.inf
             return fallback
