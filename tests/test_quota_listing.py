@@ -102,3 +102,21 @@ def test_a_real_process_lists_25000_bulks_within_the_quota_in_real_time(tmp_path
     assert outcome.late(REQUESTS) <= 1.0, answers
     assert_one_note_each_way(result.stderr)
     assert math.isfinite(outcome.first)
+
+
+def test_the_bulk_endpoints_409_is_waited_out_as_its_reset_header_says() -> None:
+    """GET /bulks throttles with 409 TOO_MANY_REQUESTS; with ``--quota-headers`` its
+    ``x-ratelimit-reset`` counts as much as on a 429 (no probing needed)."""
+    from tests.test_api_client import PAGE, Script, answer, client_for
+
+    refused = answer(
+        409,
+        {"errorCode": "TOO_MANY_REQUESTS"},
+        headers={"x-ratelimit-reset": "7", "x-ratelimit-limit": "100, 100;w=10"},
+    )
+    script = Script([refused, answer(200, PAGE)])
+    client, slept, _ = client_for(script)
+    client.list_bulks(offset=0, limit=1)
+    assert slept == [7]
+    assert client.pace_usage(10).limit == 100  # the window named after the exceeded limit
+    script.verify()

@@ -260,9 +260,10 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
         "invalid_fields": invalid,
     }
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if retry_after is None and status == 429:
+    quota = status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS")
+    if retry_after is None and quota:  # the bulk endpoints' 409 may carry it too
         retry_after = parse_retry_after(response.headers.get("x-ratelimit-reset"))
-    if status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS"):
+    if quota:
         return Throttled(f"{what}: throttled by the API", retry_after=retry_after, **common)
     if status == 400:
         return BadRequest(f"{what}: the API rejected the request", **common)
