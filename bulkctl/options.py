@@ -332,3 +332,13 @@ ActionJsonOption = Annotated[
 # config get, set and unset
 KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
 SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=SETTING_VALUES)]
+
+# wait and watch: without --interval the pause adapts (polling.poll_interval)
+AutoIntervalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
+        metavar="DURATION",
+    ),
+]
