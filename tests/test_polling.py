@@ -326,3 +326,30 @@ def test_watch_keeps_a_change_marked_for_a_few_seconds(tmp_path: Path) -> None:
     view.update([bulk], set())
     view.stop()
     assert "1" not in view.marked
+
+
+# -- an action answered 5xx ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_an_action_answered_5xx_says_it_may_have_happened_and_how_to_check(
+    tmp_path: Path, status: int
+) -> None:
+    from bulkctl.actions import action_options, run_action
+    from bulkctl.errors import ServerError
+
+    posts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posts.append(request.method)
+        return httpx.Response(status)
+
+    proc = in_process(tmp_path)
+    proc.ctx.transport = httpx.MockTransport(answer)
+    with pytest.raises(ServerError) as caught:
+        run_action(proc.ctx, action_options("pause", ["12"]))
+    proc.ctx.close()
+    lines = caught.value.lines()
+    assert "may or may not have happened" in lines[0]
+    assert lines[1] == "check before trying again: bulkctl show 12"
+    assert posts == ["POST"]  # never repeated: it may have been applied
