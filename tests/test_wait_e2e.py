@@ -144,6 +144,10 @@ def test_two_token_expiries_during_one_wait_bring_two_logins(served: Served) -> 
         until(lambda: counts[LOGIN] == 1 and counts[GET_BULK] >= 1, "the first poll")
         served.emulator.expire_tokens()
         until(lambda: counts[LOGIN] == 2, "the second login")
+        # expire again only once a request has reached the emulator after that login (an
+        # expiry between a login and its retried request would be a second 401 in a row)
+        polled = counts[GET_BULK]
+        until(lambda: counts[GET_BULK] > polled, "a poll with the new token")
         served.emulator.expire_tokens()
         until(lambda: counts[LOGIN] == 3, "the third login")
         served.clock.advance(60)  # the bulk completes
