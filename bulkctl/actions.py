@@ -14,7 +14,7 @@ from typing import Any
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ExitCode, UsageError
+from bulkctl.errors import BulkctlError, Conflict, ExitCode, ServerError, UsageError
 from bulkctl.render import RenderOptions, render
 
 ACTIONS = ("execute", "pause", "resume", "cancel")
@@ -90,7 +90,12 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
                     result.update(ok=False, skipped=True, exitCode=0)
                     results.append(result)
                     continue
-            client.act(bulk_id, action, options.body())
+            try:
+                client.act(bulk_id, action, options.body())
+            except ServerError as exc:  # a 5xx says nothing of whether it was applied
+                exc.message = f"{exc.message}: the {action} may or may not have happened"
+                exc.hint = f"check before trying again: bulkctl show {bulk_id}"
+                raise
             ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
             result.update(ok=True, exitCode=0)
         except Conflict as exc:

@@ -31,6 +31,7 @@ class ExitCode(IntEnum):
     FAILED = 12
     TIMEOUT = 124  # wait: timeout passed first
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM, handled like Ctrl-C
 
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
@@ -48,7 +49,7 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.TIMEOUT: "wait, and --wait of submit and rerun: the timeout passed before every bulk was final",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); `bulkctl ui` is the exception: q and Ctrl-C exit 0",
     141: "the reader of stdout went away (e.g. `| head`), as for any Unix tool",
-    143: "`bulkctl ui` stopped by SIGTERM (the terminal is restored first)",
+    ExitCode.TERMINATED: "stopped by SIGTERM (a cancelled CI job), handled like Ctrl-C: `wait --junit` writes its report first; `bulkctl ui` restores the terminal first",
 }
 
 
@@ -101,6 +102,11 @@ class DeadlineReached(BulkctlError):
     """The command's own deadline (e.g. ``wait --timeout``) came before an answer."""
 
     exit_code = ExitCode.TIMEOUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the entry point's handler: it unwinds like
+    Ctrl-C (reports are written, the terminal restored) and exits 143."""
 
 
 class NetworkError(BulkctlError):

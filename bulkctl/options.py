@@ -396,8 +396,18 @@ JunitOption = Annotated[
     str | None,
     option(
         "--junit",
-        help="Write a JUnit XML report: one test case per operation.",
+        help="Write a JUnit XML report: one test case per bulk (its outcome) and one per failed operation; written at the timeout and on Ctrl-C or SIGTERM too.",
         metavar="FILE",
         values=FILE_VALUES,
+    ),
+]
+
+# wait and watch: without --interval the pause adapts (polling.poll_interval)
+AutoIntervalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
+        metavar="DURATION",
     ),
 ]
