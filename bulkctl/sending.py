@@ -34,7 +34,7 @@ from bulkctl.submission import (
     require_offered,
     submit_chunks,
 )
-from bulkctl.waiting import WaitOptions, wait_for
+from bulkctl.waiting import WaitOptions, check_junit_path, wait_for
 
 SUBMITTED_FIELDS = (
     Field("bulkId", "BULK ID"),
@@ -59,6 +59,7 @@ class SendOptions:
     wait: bool = False
     timeout: float = 1800.0
     interval: float = 5.0
+    adaptive: bool = True  # no --interval: quick at first, growing towards 30 s
     junit: Path | None = None
 
     def check(self) -> None:
@@ -87,7 +88,7 @@ def send_options(
     yes: bool = False,
     wait: bool = False,
     timeout: str = "30m",
-    interval: str = "5s",
+    interval: str | None = None,
     junit: str | None = None,
 ) -> SendOptions:
     """The sending options ``submit`` and ``rerun`` share, from their raw values, checked."""
@@ -101,7 +102,8 @@ def send_options(
         yes=yes,
         wait=wait,
         timeout=parse_duration(timeout, "--timeout"),
-        interval=check_interval(interval),
+        interval=check_interval(interval) if interval is not None else 5.0,
+        adaptive=interval is None,
         junit=Path(junit) if junit is not None else None,
     )
     options.check()
@@ -123,6 +125,8 @@ def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None
     require_offered(kind, ctx.settings().api)
     if options.execute:
         refuse_unconfirmable(ctx, "execute", options.yes)
+    if options.wait and options.junit is not None:
+        check_junit_path(options.junit)  # an unwritable report is refused before any bulk exists
 
 
 def send(
@@ -183,6 +187,7 @@ def send(
             bulk_ids=bulk_ids,
             timeout=options.timeout,
             interval=options.interval,
+            adaptive=options.adaptive,
             junit=options.junit,
         ),
     )

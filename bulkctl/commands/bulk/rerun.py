@@ -16,10 +16,10 @@ from bulkctl.errors import ExitCode, UsageError
 from bulkctl.invoke import invoke
 from bulkctl.options import (
     FILE_VALUES,
+    AutoIntervalOption,
     BulkIdArgument,
     ChunkSizeOption,
     ExecuteFlagOption,
-    IntervalOption,
     JunitOption,
     NewOption,
     SendDryRunOption,
@@ -67,7 +67,7 @@ def parse(
     yes: bool = False,
     wait: bool = False,
     timeout: str = "30m",
-    interval: str = "5s",
+    interval: str | None = None,
     junit: str | None = None,
 ) -> RerunOptions:
     """The arguments of ``rerun``, checked (nothing is sent yet)."""
@@ -190,7 +190,7 @@ def command(
     yes: YesOption = False,
     wait: WaitFlagOption = False,
     timeout: TimeoutOption = "30m",
-    interval: IntervalOption = "5s",
+    interval: AutoIntervalOption = None,
     junit: JunitOption = None,
 ) -> None:
     """Submit a new bulk of the same kind from a finished bulk's failed operations.

@@ -17,9 +17,9 @@ from bulkctl.options import (
     FILE_VALUES,
     INPUT_FORMAT_VALUES,
     KIND_VALUES,
+    AutoIntervalOption,
     ChunkSizeOption,
     ExecuteFlagOption,
-    IntervalOption,
     JunitOption,
     NewOption,
     SendDryRunOption,
@@ -58,7 +58,7 @@ def parse(
     yes: bool = False,
     wait: bool = False,
     timeout: str = "30m",
-    interval: str = "5s",
+    interval: str | None = None,
     junit: str | None = None,
 ) -> SubmitOptions:
     """The arguments of ``submit``, checked (nothing is read or sent yet)."""
@@ -130,7 +130,7 @@ def command(
     yes: YesOption = False,
     wait: WaitFlagOption = False,
     timeout: TimeoutOption = "30m",
-    interval: IntervalOption = "5s",
+    interval: AutoIntervalOption = None,
     junit: JunitOption = None,
 ) -> None:
     """Submit new bulks of KIND from FILE (checked first; nothing sent if any item is wrong).
