@@ -12,7 +12,10 @@ noise from a shared machine hits both sides alike, and reported as medians:
 * the time to the first row;
 * ``bulkctl --version`` and ``bulkctl list --help`` against a minimal typer app of two
   commands with an eager ``--version`` callback (``--version`` and ``SUBCOMMAND --help``);
-* peak memory (max RSS) of ``list --all --jsonl`` at 1,000 and 100,000 records.
+* peak memory (max RSS) of ``list --all --jsonl`` at 1,000 and 100,000 records, and of
+  ``list --all --json`` (which holds the whole document) at 100,000: at most 2x ``--jsonl``.
+
+The request-quota scenario has its own script: ``benchmarks/quota.py``.
 
 It starts its own emulators (``bulkctl emulator serve``) on loopback and stops them.
 """
@@ -270,13 +273,20 @@ def main() -> int:
 
         if not args.skip_memory:
             memory: dict[int, float] = {}
+            whole = 0.0  # --json at 100,000 records
             for size in (1_000, 100_000):
                 with emulator(size, 0) as url:
                     env = run_env(url)
                     memory[size] = max(
                         peak_rss_mb([*bulkctl(), "list", "--all", "--jsonl"], env) for _ in range(3)
                     )
+                    if size == 100_000:
+                        whole = max(
+                            peak_rss_mb([*bulkctl(), "list", "--all", "--json"], env)
+                            for _ in range(3)
+                        )
             grew = memory[100_000] - memory[1_000]
+            ratio = whole / memory[100_000]
             rows += [
                 ("peak memory, 1,000 records", f"{memory[1_000]:.1f} MB", "", ""),
                 (
@@ -284,6 +294,12 @@ def main() -> int:
                     f"{memory[100_000]:.1f} MB",
                     f"+{grew:.1f} MB over 1,000",
                     "PASS" if grew <= 20 else "FAIL (target +20 MB)",
+                ),
+                (
+                    "peak memory, --json 100,000 records",
+                    f"{whole:.1f} MB",
+                    f"{ratio:.2f}x the --jsonl figure",
+                    "PASS" if ratio <= 2 else "FAIL (target 2x)",
                 ),
             ]
 

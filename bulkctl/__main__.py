@@ -5,6 +5,7 @@ every error into one or two lines on stderr and a documented exit code.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -27,6 +28,12 @@ def _silence_stdout() -> None:
         pass
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    from bulkctl.errors import Terminated
+
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run one command and exit with its code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -38,9 +45,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     import typer
 
     from bulkctl.cli import app
-    from bulkctl.errors import BulkctlError, ExitCode
+    from bulkctl.errors import BulkctlError, ExitCode, Terminated
 
     command = typer.main.get_command(app)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)  # a cancelled CI job: like Ctrl-C, exit 143
     debug = "--debug" in args
     code: int = ExitCode.OK
     try:
@@ -65,9 +74,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = exc.exit_code
         if debug:
             raise
-    except (KeyboardInterrupt, typer.Abort):
-        print("bulkctl: interrupted", file=sys.stderr)
-        code = ExitCode.INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"bulkctl: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         code = 141  # as a Unix tool stopped by SIGPIPE

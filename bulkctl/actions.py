@@ -15,7 +15,7 @@ from typing import Any
 from bulkctl.api.records import BulkProcess
 from bulkctl.config import Resolved
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ExitCode, UsageError
+from bulkctl.errors import BulkctlError, Conflict, ExitCode, ServerError, UsageError
 from bulkctl.render import RenderOptions, render
 
 ACTIONS = ("execute", "pause", "resume", "cancel")
@@ -148,7 +148,12 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
                     result.update(ok=False, skipped=True, exitCode=0)
                     results.append(result)
                     continue
-            client.act(bulk_id, action, options.body())
+            try:
+                client.act(bulk_id, action, options.body())
+            except ServerError as exc:  # a 5xx says nothing of whether it was applied
+                exc.message = f"{exc.message}: the {action} may or may not have happened"
+                exc.hint = f"check before trying again: bulkctl show {bulk_id}"
+                raise
             ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
             result.update(ok=True, exitCode=0)
         except Conflict as exc:
@@ -185,4 +190,36 @@ def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: st
         options.action, bulk_id, bulk, where_text(ctx.settings()), options.mode
     )
     answer = ctx.ask(f"{question} [y/N]")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def refuse_unconfirmable(ctx: Context, action: str, yes: bool) -> None:
+    """UsageError when ``action`` would need a confirmation that cannot be asked (no terminal,
+    or --no-input) and ``--yes`` was not given: checked before anything is sent."""
+    if action in CONFIRMED_ACTIONS and not yes and not ctx.can_prompt:
+        raise UsageError(
+            f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
+            hint=f"pass --yes to {action} on {ctx.settings().where()}",
+        )
+
+
+def confirm_bulks(ctx: Context, action: str, bulk_ids: list[str], what: str, *, yes: bool) -> bool:
+    """One confirmation for ``action`` on several bulks at once, naming environment, host,
+    profile, the ids and ``what`` (their totals); True to go ahead.
+
+    ``yes`` goes ahead without asking. On production a bare "y" is not enough: the answer
+    must be the word ``production``, so moving money there is never one keystroke away.
+    """
+    if yes or action not in CONFIRMED_ACTIONS:
+        return True
+    refuse_unconfirmable(ctx, action, yes)
+    settings = ctx.settings()
+    where = settings.where()
+    noun = "bulk" if len(bulk_ids) == 1 else f"{len(bulk_ids)} bulks"
+    label = f"{action} {noun} {', '.join(bulk_ids)}"
+    if settings.is_production:
+        where = "PRODUCTION " + where.removeprefix("production ")
+        answer = ctx.ask(f"{label} on {where}: {what}? Type 'production' to go ahead")
+        return answer.strip().lower() == "production"
+    answer = ctx.ask(f"{label} on {where}: {what}? [y/N]")
     return answer.strip().lower() in ("y", "yes")

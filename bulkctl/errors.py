@@ -31,24 +31,25 @@ class ExitCode(IntEnum):
     FAILED = 12
     TIMEOUT = 124  # wait: timeout passed first
     INTERRUPTED = 130
+    TERMINATED = 143  # SIGTERM, handled like Ctrl-C
 
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.OK: "success; nothing matching is success too",
     ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict; local I/O failure (a file could not be read or saved)",
-    ExitCode.USAGE: "invalid usage or input, checked before any request is sent; the API answered 400",
+    ExitCode.USAGE: "invalid usage or input, checked before any request is sent (submit names every bad line; rerun of a bulk not final or with nothing to rerun); the API answered 400",
     ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials)",
     ExitCode.NOT_FOUND: "not found (404)",
     ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
-    ExitCode.NETWORK: "network failure: connect, timeout, TLS, connection dropped",
+    ExitCode.NETWORK: "network failure: connect, timeout, TLS, connection dropped; a card-removals submission whose answer was lost (unknown outcome)",
     ExitCode.CHECK_FAILED: "summary --fail-on: a named status has bulks",
-    ExitCode.CANCELLED: "wait / watch: the worst bulk ended CANCELLED",
-    ExitCode.PARTIALLY_COMPLETED: "wait / watch: the worst bulk ended PARTIALLY_COMPLETED",
-    ExitCode.FAILED: "wait / watch: the worst bulk ended FAILED",
-    ExitCode.TIMEOUT: "wait: the timeout passed before every bulk was final",
+    ExitCode.CANCELLED: "wait / watch / --wait of submit and rerun: the worst bulk ended CANCELLED",
+    ExitCode.PARTIALLY_COMPLETED: "wait / watch / --wait: the worst bulk ended PARTIALLY_COMPLETED",
+    ExitCode.FAILED: "wait / watch / --wait: the worst bulk ended FAILED",
+    ExitCode.TIMEOUT: "wait, and --wait of submit and rerun: the timeout passed before every bulk was final",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); `bulkctl ui` is the exception: q and Ctrl-C exit 0",
     141: "the reader of stdout went away (e.g. `| head`), as for any Unix tool",
-    143: "`bulkctl ui` stopped by SIGTERM (the terminal is restored first)",
+    ExitCode.TERMINATED: "stopped by SIGTERM (a cancelled CI job), handled like Ctrl-C: `wait --junit` writes its report first; `bulkctl ui` restores the terminal first",
 }
 
 
@@ -101,6 +102,11 @@ class DeadlineReached(BulkctlError):
     """The command's own deadline (e.g. ``wait --timeout``) came before an answer."""
 
     exit_code = ExitCode.TIMEOUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the entry point's handler: it unwinds like
+    Ctrl-C (reports are written, the terminal restored) and exits 143."""
 
 
 class NetworkError(BulkctlError):

@@ -58,6 +58,7 @@ def matching_bulks(
         wanted=None if filtering else selection.wanted,
         on_page=ctx.stdout.flush,
         merge_by=lambda r: r.bulk_id,
+        on_plan=client.plan_requests,
     ) as (records, pager):
         if not filtering:
             yield records, pager

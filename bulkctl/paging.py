@@ -80,16 +80,19 @@ def listing(
     wanted: int | None,
     on_page: Callable[[], None] | None = None,
     merge_by: Callable[[Any], str | None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[Generator[Any, None, None], Pager]]:
     """The records of ``fetches`` in order (see ``Pager.read``), and the pager for its report.
 
     ``on_page`` runs each time a page's records have been consumed, before the next page is
     waited for: the place to flush output, so rows appear as their page arrives. With
     ``merge_by`` (a record's id) several streams become one list, newest first
-    (``Pager.read_merged``); ``offset`` and ``wanted`` apply to that list.
+    (``Pager.read_merged``); ``offset`` and ``wanted`` apply to that list. ``on_plan`` hears
+    once how many more requests a stream needs, when its first page told its size.
     """
     with page_pool(concurrency) as pool:
         pager = Pager(concurrency=concurrency, key=key, pool=pool, on_page=on_page)
+        pager.on_plan = on_plan
         if merge_by is not None and len(fetches) > 1:
             yield pager.read_merged(fetches, order_id=merge_by, offset=offset, wanted=wanted), pager
         else:
@@ -164,6 +167,7 @@ class Pager:
         self.pool = pool
         self.seen: set[str] = set()
         self.report = PagingReport()
+        self.on_plan: Callable[[int], None] | None = None  # requests a stream still needs
 
     # -- public ---------------------------------------------------------------------------
 
@@ -310,6 +314,10 @@ class Pager:
         prev_count = base
         stream.left = min(MAX_REQUESTS - self.report.requests, self._budget(base) - 1)
         stream.stale = 0
+        if base is not None and self.on_plan is not None:
+            end = base if remaining is None else min(base, next_offset + remaining)
+            plan, self.on_plan = self.on_plan, None  # once: the first long stream
+            plan(min(stream.left, math.ceil(max(0, end - next_offset) / step)))
         if base is not None and self.concurrency > 1 and self.pool is not None:
             end = base if remaining is None else min(base, next_offset + remaining)
             pages = self._concurrent(stream, next_offset, end, step)

@@ -363,10 +363,19 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
     """Write ``records`` in ``options.fmt``; returns how many were written."""
     fmt = options.fmt
     if fmt == "json":
-        rows = [_json_object(r, options) for r in records]
-        out.write(json_text(rows, indent=2) + "\n")
+        # each element's text as it arrives, not the parsed records: the document must be
+        # complete before its first byte is written, and text is the leanest form to hold
+        items = [_json_element(_json_object(r, options)) for r in records]
+        if not items:
+            out.write("[]\n")
+        else:
+            out.write("[\n")
+            last = len(items) - 1
+            for index, item in enumerate(items):
+                out.write(item + (",\n" if index < last else "\n"))
+            out.write("]\n")
         out.flush()
-        return len(rows)
+        return len(items)
     if fmt in TABLE_FORMATS:
         rows_list = list(records)
         lines = table_lines(rows_list, options)
@@ -419,6 +428,15 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
     finally:
         out.flush()
     return count
+
+
+_JSON_INDENTED = json.JSONEncoder(ensure_ascii=False, indent=2).encode
+
+
+def _json_element(value: Any) -> str:
+    """``value`` as an element of a top-level array indented by 2: exactly the text that
+    ``json_text([..., value, ...], indent=2)`` holds for it."""
+    return "  " + safe_json(_JSON_INDENTED(value)).replace("\n", "\n  ")
 
 
 def _json_object(record: dict[str, Any], options: RenderOptions) -> Any:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -318,7 +319,12 @@ def test_operations_survive_any_page(
 def test_wait_survives_any_bulk_and_ends_by_its_timeout(
     tmp_path: Path, bulk: dict[str, Any], status: int
 ) -> None:
-    ctx = context(tmp_path, lambda request: (status, bulk if status == 200 else {"errorCode": "X"}))
+    # a state folder of its own: examples sharing one would share the pacer's record, and
+    # a pacer wait past the deadline is (rightly) a timeout
+    ctx = context(
+        tmp_path / uuid.uuid4().hex,
+        lambda request: (status, bulk if status == 200 else {"errorCode": "X"}),
+    )
     code: list[int] = []
     error = survives(
         ctx, lambda: code.append(run_wait(ctx, WaitOptions(["5"], timeout=30, interval=5)))
@@ -409,8 +415,10 @@ def test_wait_on_a_terminal_shows_bracketed_error_text_as_text(tmp_path: Path) -
     ctx.transport = httpx.MockTransport(refuse)
     ctx.stderr_tty = True
     ctx.options.quiet = False
-    code = run_wait(ctx, WaitOptions(["5"], timeout=10, interval=5))
+    with pytest.raises(BulkctlError) as refused:  # refused before any success: exit 6 at once
+        run_wait(ctx, WaitOptions(["5"], timeout=10, interval=5))
     ctx.close()
-    assert code == 124
+    assert refused.value.exit_code == 6
+    ctx.error(refused.value.lines())
     shown = ctx.stderr.getvalue()  # type: ignore[attr-defined]
     assert "[Errno 111] Connection refused [/]" in shown

@@ -236,20 +236,30 @@ def test_wait_bad_input_exits_2(served: Served, bad: list[str]) -> None:
     assert not served.emulator.requests
 
 
-def test_junit_has_one_failure_per_failed_operation(served: Served, tmp_path: Path) -> None:
+def test_junit_has_the_bulk_and_one_failure_per_failed_operation(
+    served: Served, tmp_path: Path
+) -> None:
     bulk_id = running_bulk(served, items=40, fails=(2, 11, 30))
     served.clock.advance(60)
     report = tmp_path / "report.xml"
+    served.emulator.reset_counts()
     code, _ = wait_in_process(tmp_path, served, bulk_id, junit=report)
     assert code == 11
+    # one GET, one page of FAILED operations (status filter), nothing else
+    assert served.emulator.route_counts["GET /multi/bulks/{bulk_id}/operations"] == 1
+    assert served.emulator.request_count == 2
+    assert any("status=FAILED" in url for _, url in served.emulator.requests)
     root = ET.parse(report).getroot()
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    failures = [c for c in cases if c.find("failure") is not None]
-    assert len(cases) == 40
-    assert len(failures) == 3 == int(suite.get("failures", "0"))
+    assert len(cases) == 4 == int(suite.get("tests", "0"))  # the bulk, then 3 operations
+    outcome = cases[0].find("failure")
+    assert cases[0].get("name") == f"bulk {bulk_id}"
+    assert outcome is not None and outcome.get("type") == "PARTIALLY_COMPLETED"
+    failures = cases[1:]
+    assert int(suite.get("failures", "0")) == 4
     assert [c.get("name", "").split()[0] for c in failures] == ["#3", "#12", "#31"]
     assert all("errorCode" in (c.find("failure").text or "") for c in failures)  # type: ignore[union-attr]
 

@@ -180,12 +180,34 @@ def test_one_quota_answer_pauses_every_thread() -> None:
     first = pacer.acquire(600)
     pacer.quota_answer(first, 30, ())
     starts: list[float] = []
-    threads = [threading.Thread(target=lambda: starts.append(pacer.acquire(600))) for _ in range(8)]
+
+    def request() -> None:
+        started = pacer.acquire(600)
+        starts.append(started)
+        pacer.success(started)  # answered: the wait is over, the others may follow
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(starts) == 8 and min(starts) >= first + 30
+
+
+def test_while_a_quota_wait_lasts_one_probe_at_a_time_is_out() -> None:
+    clock = SharedFakeClock()
+    pacer = Pacer((), clock=clock)
+    burst = [pacer.acquire(600) for _ in range(4)]
+    for started in burst:
+        pacer.quota_answer(started, None, ())
+    probe = pacer.acquire(600)
+    with pytest.raises(QuotaWaitTooLong, match="probe"):
+        pacer.acquire(0.5)  # a second request waits for the probe's answer
+    pacer.quota_answer(probe, None, ())
+    again = pacer.acquire(600)
+    assert again >= probe + 2  # the next probe, after a longer delay
+    pacer.success(again)
+    assert pacer.acquire(0) == clock.now()  # the wait is over: requests go at once
 
 
 def test_answers_from_one_burst_do_not_grow_the_probe_delay() -> None:
@@ -276,11 +298,13 @@ def test_a_window_is_learned_from_quota_answers_without_headers() -> None:
         else:
             refused[window] = refused.get(window, 0) + 1
             pacer.quota_answer(started, None, ())
-    learned = pacer._guessed
-    assert learned and all(w.limit <= 10 and w.seconds >= 10 for w in learned)
-    later = sorted(refused)[4:]
-    assert all(refused[w] <= 3 for w in later), refused
-    assert sum(refused.values()) <= 16
+    assert pacer._learn.limit == 10  # the run that filled a window
+    assert pacer._learn.w_lo <= 10 <= pacer._learn.w_hi  # the window, bounded both sides
+    first, second, *later = sorted(refused)
+    assert refused[first] <= 1 + 4  # the one request out, and its probes
+    assert refused[second] <= 3  # the limit learned, the window's length not yet
+    assert all(refused[w] <= 1 for w in later), refused  # held back after 10; one probe
+    assert sum(refused.values()) <= 12
 
 
 def test_random_refusals_teach_no_window() -> None:
@@ -293,7 +317,7 @@ def test_random_refusals_teach_no_window() -> None:
             pacer.success(started)
         else:
             pacer.quota_answer(started, None, ())
-    assert pacer._guessed == ()
+    assert pacer._learn.limit is None
 
 
 # -- the real process -------------------------------------------------------------------------
@@ -329,6 +353,12 @@ def test_a_listing_longer_than_the_quota_allows_says_so_with_the_numbers() -> No
         env = Served(emulator, clock, root).env(BULKCTL_RATE_LIMIT="8/1h", BULKCTL_QUOTA_WAIT="120")
         result = run_bulkctl("list", "--all", "--jsonl", "--concurrency", "1", env=env)
     assert result.code == 1
+    # said up front, after the first page told the size: 14 more pages, 7 fit
+    assert (
+        "this needs 14 requests; the rate limit (8 requests per 1h) lets 7 start before a "
+        "wait longer than quota_wait (2m)" in result.stderr
+    )
+    assert result.stderr.index("this needs") < result.stderr.index("reached")
     assert "rate limit 8 requests per 1h reached" in result.stderr
     assert "later than bulkctl may wait" in result.stderr
     assert len(emulator.requests) == 8
@@ -340,3 +370,20 @@ def test_a_bad_rate_limit_in_the_environment_is_exit_2(served: Served) -> None:
     assert result.code == 2
     assert "rate_limit" in result.stderr
     assert not served.emulator.requests
+
+
+@pytest.mark.parametrize(
+    ("requests", "max_wait", "fits"),
+    [(1000, 600, None), (1001, 600, 1000), (250, 0, 100), (100, 0, None), (5000, 3600, None)],
+)
+def test_a_plan_says_how_many_requests_fit_before_a_wait_longer_than_quota_wait(
+    requests: int, max_wait: float, fits: int | None
+) -> None:
+    pacer = Pacer(parse_rate_limit("100/60s,1000/3600s"), clock=SharedFakeClock())
+    message = pacer.plan(requests, max_wait)
+    if fits is None:
+        assert message is None
+    else:
+        assert message is not None and f"lets {fits:,} start" in message
+        assert f"needs {requests:,} requests" in message
+    assert pacer.usage(60).started == 0  # a plan starts nothing

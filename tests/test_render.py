@@ -220,3 +220,17 @@ def test_plain_and_csv_round_trip_any_text(recs: list[dict[str, Any]]) -> None:
     )
     # csv keeps tab, LF and CR (quoted); the other controls come back as their \xHH text
     assert sheet == [[safe_text(v, keep="\t\n\r") for v in row] for row in want]
+
+
+def test_json_written_element_by_element_is_the_same_document() -> None:
+    """``--json`` holds each element's text rather than parsed records (half the memory at
+    100,000 records): the bytes must be what one json.dumps of the list gives."""
+    from bulkctl.render import _json_element, json_text
+
+    values: list[object] = [
+        {"a": 1, "b": [1, {"c": "x\u0085\u007f"}], "d": {}, "e": [], "f": None},
+        {"s": "line\nbreak \u00e9 \U0001f600", "n": -1.5},
+    ]
+    for case in (values, values[:1]):
+        document = "[\n" + ",\n".join(_json_element(v) for v in case) + "\n]"
+        assert document == json_text(case, indent=2)

@@ -9,7 +9,6 @@ import io
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -258,13 +257,17 @@ def test_live_views_are_clean(tmp_path: Path) -> None:
     one.update(bulk, HOSTILE)
     one.stop()
 
-    poller = SimpleNamespace(
-        bulk_ids=["1100000000295353"],
+    from bulkctl.polling import Poller
+
+    poller = Poller(
+        ctx,
+        None,  # type: ignore[arg-type]  # the table reads, never polls
+        ["1100000000295353"],
         latest={"1100000000295353": bulk},
         problems={"1100000000295353": HOSTILE},
     )
     table = LiveTable(ctx, 0.0)
-    table.update(poller)  # type: ignore[arg-type]
+    table.update(poller)
     table.stop()
     text = outputs(ctx)
     assert "1100000000295353" in text

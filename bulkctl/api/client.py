@@ -260,9 +260,10 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
         "invalid_fields": invalid,
     }
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if retry_after is None and status == 429:
+    quota = status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS")
+    if retry_after is None and quota:  # the bulk endpoints' 409 may carry it too
         retry_after = parse_retry_after(response.headers.get("x-ratelimit-reset"))
-    if status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS"):
+    if quota:
         return Throttled(f"{what}: throttled by the API", retry_after=retry_after, **common)
     if status == 400:
         return BadRequest(f"{what}: the API rejected the request", **common)
@@ -392,6 +393,13 @@ class ApiClient:
         """Requests started within the last ``seconds`` by this user's bulkctl processes,
         and the limit for that window (None when none applies): 'paced: 12 of 100'."""
         return self.pacer.usage(seconds)
+
+    def plan_requests(self, requests: int) -> None:
+        """Say up front when ``requests`` more requests need a longer quota wait than
+        ``quota_wait`` allows (a listing, once its first page told its size)."""
+        message = self.pacer.plan(requests, self.quota_wait)
+        if message is not None and self.pacer.note is not None:
+            self.pacer.note(f"{message}: raise quota_wait, or ask for less")
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -554,9 +562,13 @@ class ApiClient:
                     response = self._send(method, path, params, json_body, extra, timeout, budget)
                 except NetworkError as exc:
                     failure: NetworkError | None = exc
+                except BaseException:
+                    self.pacer.answered(started)  # a probe that ends so lets the next go
+                    raise
                 else:
                     failure = None
             if failure is not None:
+                self.pacer.answered(started)
                 if state_change and failure.sent and not idempotent:
                     raise OutcomeUnknown(
                         f"{what}: no answer came back, so it may or may not have happened "
@@ -588,6 +600,7 @@ class ApiClient:
                 if self._closed:
                     raise error
                 continue  # the pacer holds the next attempt back; no attempt is used
+            self.pacer.answered(started)
             retryable = repeatable and response.status_code in retry_statuses
             if isinstance(error, ServerError) and retryable:
                 why = f"HTTP {response.status_code}"

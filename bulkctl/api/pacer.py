@@ -10,6 +10,12 @@ Quota answers from the server (429, 409 TOO_MANY_REQUESTS) block every request o
 process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``); without
 such a header, probes follow with growing delays. Windows the server names in
 ``x-ratelimit-limit`` are learned and paced from then on.
+
+Without any header the pacer learns the server's fixed window from the answers alone: the
+run of answered requests before a refusal that lasts is the limit N, and each wait ends at
+a window boundary, between the last refused probe and the first answer. From then on it
+holds requests back after N starts in a window and probes where the next boundary can lie.
+While a quota wait lasts, one request at a time is out: a probe, never a burst.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ except ImportError:  # not POSIX: the filelock package locks instead
 DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
 PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
 PROBE_CAP = 60.0
-GUESS_MIN_RUN = 5  # answered requests in a run before a window is guessed from it
+PROBE_POLL = 0.05  # seconds between looks while another thread's probe is out
+PROBE_STALE = 120.0  # a probe out longer than this lost its answer (past request_timeout)
+GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from it
 MAGIC = b"bulkctl-pacer\x01"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
 WINDOW = struct.Struct("<I d")  # limit, seconds
@@ -221,13 +229,12 @@ class Pacer:
         self._answers = 0  # quota answers since the last request answered
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
         self._quota_since: float | None = None  # a wait for the API's quota is going on
+        self._waits = 0  # quota waits so far: only the first is noted
         self._pacing_noted = False
-        # what a header-less quota teaches: answered requests since the last wait ended
-        self._run_ok = 0
-        self._run_floor: float | None = None  # the last refused probe before this run
-        self._told = False  # a header explained the current wait
-        self._guessed: tuple[Window, ...] = ()
-        self._last_run: int | None = None  # answered requests of the run before
+        self._told = False  # a header explained a quota answer: nothing to learn
+        self._probe_out: float | None = None  # the start of the one request out during a wait
+        # what header-less quota answers teach about a server's fixed window (see _Learner)
+        self._learn = _Learner()
         self._file: _SharedFile | None = None
 
     # -- what requests call ---------------------------------------------------------------
@@ -244,6 +251,9 @@ class Pacer:
                 ready, why, blocked = self._ready_at(record, now)
                 if ready <= now:
                     record.starts.append(now)
+                    self._learn.started(now)
+                    if self._quota_since is not None or self._learn.waiting:
+                        self._probe_out = now  # one request at a time until the wait ends
                     return now
             wait = ready - now
             if wait > max_wait - waited + 1e-9:
@@ -268,6 +278,8 @@ class Pacer:
             if windows or retry_after is not None:
                 self._told = True
             fresh = started > self._last_quota_at  # not one more answer to the same burst
+            if self._probe_out is not None and started >= self._probe_out:
+                self._probe_out = None
             if retry_after is not None and (retry_after >= PROBE_FIRST or self._answers == 0):
                 until = now + max(0.0, retry_after)
             else:
@@ -275,6 +287,8 @@ class Pacer:
                 if fresh or self._probe == 0:
                     self._probe = min(PROBE_CAP, self._probe * 2 or PROBE_FIRST)
                 until = now + self._probe
+                if not self._told:
+                    until = self._learn.refused(started, now, fresh, until)
             if fresh:
                 self._answers += 1
             record.blocked_until = max(record.blocked_until, until)
@@ -283,41 +297,54 @@ class Pacer:
     def success(self, started: float) -> None:
         """A request started at ``started`` was answered: probes start short again (answers to
         requests sent before the last quota answer tell nothing)."""
-        learned: Window | None = None
         with self._lock:
+            if self._probe_out is not None and started >= self._probe_out:
+                self._probe_out = None
+            ended_wait = self._learn.answered(started, told=self._told)
             if started <= self._last_quota_at:
+                return
+            since = self._quota_since
+            if since is None and not ended_wait:
                 return
             self._probe = 0.0
             self._answers = 0
-            since, self._quota_since = self._quota_since, None
+            self._quota_since = None
             now = self.clock.now()
-            if since is None:
-                self._run_ok += 1
-            else:
-                learned = self._learn(now)
-        if learned is not None:  # a guess: kept for this command only, never in the file
-            with self._lock:
-                self._guessed = merge_windows((*self._guessed, learned))
-        if since is not None and self.note is not None:
+            first_wait = self._waits == 1
+            learned = None if self._told else self._learn.describe()
+        if since is not None and first_wait and self.note is not None:
             waited = format_seconds(now - since)
-            self.note(f"the API's quota allows requests again (waited {waited}); going on")
+            later = f"; from now on at most {learned}" if learned else ""
+            self.note(f"the API's quota allows requests again (waited {waited}){later}; going on")
 
-    def _learn(self, now: float) -> Window | None:
-        """At the end of a wait that no header explained: the window the last run implies.
+    def answered(self, started: float) -> None:
+        """A request started at ``started`` got another answer, or none: the next may go."""
+        with self._lock:
+            if self._probe_out is not None and started >= self._probe_out:
+                self._probe_out = None
 
-        A run of ``ok`` answered requests lay between two waits. The API's window reset at
-        most ``now - floor`` after the one before, ``floor`` being the last refused probe of
-        the wait before the run: pacing ``ok`` per that span can never overrun it."""
-        floor, ok, told, before = self._run_floor, self._run_ok, self._told, self._last_run
-        self._run_floor, self._run_ok, self._told = self._last_quota_at, 1, False
-        if floor is None or told:
-            return None  # the first run may have begun mid-window; a header said the truth
-        self._last_run = ok
-        # windows repeat themselves: two runs of alike length (random refusals give short,
-        # uneven runs, which must not slow the command down)
-        if before is None or min(ok, before) < GUESS_MIN_RUN or abs(ok - before) > ok // 5:
+    def plan(self, requests: int, max_wait: float) -> str | None:
+        """Whether ``requests`` more starts fit the known windows with no single wait longer
+        than ``max_wait``: None when they do, else a line with the numbers."""
+        with self._state(write=False) as record:
+            windows = self._windows(record)
+            starts = list(record.starts)
+            now = self.clock.now()
+        if not windows or requests <= 0:
             return None
-        return Window(float(math.ceil(now - floor)), min(ok, before))
+        t = now
+        for done in range(min(requests, MAX_ENTRIES)):
+            ready = max(_free_at(starts, w, t) for w in windows)
+            if ready - t > max_wait + 1e-9:
+                names = ", ".join(str(w) for w in windows)
+                return (
+                    f"this needs {requests:,} requests; the rate limit ({names}) lets "
+                    f"{done:,} start before a wait longer than quota_wait "
+                    f"({format_seconds(max_wait)})"
+                )
+            t = ready
+            starts.append(t)
+        return None
 
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
@@ -330,7 +357,7 @@ class Pacer:
     # -- inside ---------------------------------------------------------------------------
 
     def _windows(self, record: _Record) -> tuple[Window, ...]:
-        return merge_windows((*self.windows, *record.learned, *self._guessed))
+        return merge_windows((*self.windows, *record.learned))
 
     def _ready_at(self, record: _Record, now: float) -> tuple[float, str, bool]:
         """When the next start may be, why, and whether the API itself said so."""
@@ -341,6 +368,14 @@ class Pacer:
                 "the API answered that its request quota is used up",
                 True,
             )
+        held = self._learn.hold(now)
+        if held is not None and held > ready:
+            ready, why, blocked = held, "the API's request quota is used up for now", True
+        if self._probe_out is not None and ready <= now:
+            if now - self._probe_out < PROBE_STALE:
+                ready, why, blocked = now + PROBE_POLL, "a probe of the API's quota is out", True
+            else:  # its answer never came back to us: let another go
+                self._probe_out = None
         for window in self._windows(record):
             at = _free_at(record.starts, window, now)
             if at > ready:
@@ -352,6 +387,9 @@ class Pacer:
         with self._lock:
             if blocked and self._quota_since is None:
                 self._quota_since = self.clock.now()
+                self._waits += 1
+                if self._waits > 1:
+                    return  # one note for the first wait; later ones go on quietly
                 message = f"{why}; waiting for it (up to {format_seconds(max_wait)})"
             elif not blocked and not self._pacing_noted:
                 self._pacing_noted = True
@@ -426,6 +464,124 @@ class Pacer:
             memory = self._memory
             return _Record(list(memory.starts), memory.blocked_until, memory.learned)
         return record
+
+
+class _Learner:
+    """What header-less quota answers teach about a server's fixed window: N requests per W
+    seconds, its boundaries at B + kW. Kept for one command, never in the shared file.
+
+    A refusal ends a run of answered requests; when the next probe is refused too, the
+    quota stayed shut, so the run filled a window: its length is N. Each wait ends at a
+    boundary, which lies between the last start known refused (``shut``) and the first
+    answered one. The first boundary bounds W from below (the first window began at or
+    before the first start); two boundaries bound it from both sides, and each later one
+    narrows it. Once N is known, requests are held back after N starts in a window, and the
+    probe goes where the next boundary can lie: first halfway, then at its latest.
+    """
+
+    def __init__(self) -> None:
+        self.first: float | None = None  # the command's first start
+        self.run_starts = 0  # starts since the current run of answers began
+        self.run_ok = 0  # answered among them
+        self.candidate: int | None = None  # a run's length at its refusal, until confirmed
+        self.limit: int | None = None  # N, learned
+        self.w_lo = 0.0  # W lies above this ...
+        self.w_hi = math.inf  # ... and below this
+        self.boundary: tuple[float, float] | None = None  # the latest: (shut, first answered)
+        self.wait_began: float | None = None  # a refusal, or a hold, began a wait
+        self.held = False  # this wait began by holding back, not by a refusal
+        self.shut = -math.inf  # the latest start known to lie in a full window
+        self.probes = 0  # refused probes in this wait
+        self.next_probe: float | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.wait_began is not None
+
+    def started(self, now: float) -> None:
+        if self.first is None:
+            self.first = now
+        self.run_starts += 1
+
+    def hold(self, now: float) -> float | None:
+        """When the next request may start, while N starts have filled this window."""
+        if self.wait_began is None:
+            if self.limit is None or self.run_starts < self.limit:
+                return None
+            self.wait_began, self.held, self.shut, self.probes = now, True, now, 0
+            self.next_probe = self._probe_at(now, now + PROBE_FIRST)
+        return self.next_probe
+
+    def refused(self, started: float, now: float, fresh: bool, fallback: float) -> float:
+        """A header-less quota answer to a request started at ``started``: when to probe
+        (``fallback`` is the growing delay's time)."""
+        if self.wait_began is None:  # the refusal ends a run
+            self.wait_began, self.held, self.probes = started, False, 0
+            self.candidate = self.run_ok
+        elif fresh:  # a probe: the quota stayed shut
+            self.probes += 1
+            if self.candidate is not None and self.candidate >= GUESS_MIN_RUN:
+                self.limit = self.candidate
+            self.candidate = None
+        self.shut = max(self.shut, started)
+        self.next_probe = self._probe_at(now, fallback)
+        return self.next_probe
+
+    def answered(self, started: float, *, told: bool) -> bool:
+        """A request started at ``started`` was answered; True when that ends a wait."""
+        if self.wait_began is None or started < self.wait_began:
+            self.run_ok += 1  # part of the run (perhaps answered after its refusal)
+            if self.candidate is not None:
+                self.candidate += 1
+            return False
+        if not told and (self.held or self.probes):
+            self._boundary_found(started)
+        self.wait_began, self.next_probe, self.candidate = None, None, None
+        self.run_starts = self.run_ok = 1
+        return True
+
+    def describe(self) -> str | None:
+        if self.limit is None:
+            return None
+        if math.isinf(self.w_hi):
+            return f"{self.limit} requests a window (learned)"
+        return f"{self.limit} requests a window of {format_seconds(self.w_hi)} or less (learned)"
+
+    def _boundary_found(self, opened: float) -> None:
+        shut = self.shut
+        if self.boundary is None:
+            if self.first is not None:
+                self.w_lo = max(self.w_lo, shut - self.first)
+        else:
+            before_shut, before_open = self.boundary
+            lo, hi = shut - before_open, opened - before_shut
+            if lo >= self.w_hi or hi <= self.w_lo:  # not as learned: start again from these
+                self.w_lo, self.w_hi = max(0.0, lo), hi
+            else:
+                self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
+        self.boundary = (shut, opened)
+
+    def _probe_at(self, now: float, fallback: float) -> float:
+        """Where the next window can begin: halfway into that span first, then its end;
+        growing delays while it is unknown."""
+        if self.boundary is None:
+            return fallback
+        before_shut, before_open = self.boundary
+        earliest = max(now, before_shut + self.w_lo, self.shut)
+        latest = before_open + self.w_hi
+        if math.isinf(latest):
+            # the next boundary lies at most W after the last answer's start: try W as twice,
+            # four times ... the least window learned, past every start known refused
+            length = max(PROBE_FIRST, self.w_lo)
+            while before_open + length <= max(earliest, now + 1e-3):
+                length *= 2
+            return min(before_open + length, now + PROBE_CAP)
+        if latest <= now:  # refused past the latest: the window is not what was learned
+            self.w_hi = math.inf
+            return fallback
+        if self.probes == 0 and latest - earliest > 2 * PROBE_FIRST:
+            return (earliest + latest) / 2
+        return latest
 
 
 class _SharedFile:

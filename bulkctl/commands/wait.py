@@ -1,8 +1,10 @@
 """``bulkctl wait``: poll bulks until every one is final; the exit code says how they ended.
 
 0 all COMPLETED; otherwise the worst: 10 CANCELLED < 11 PARTIALLY_COMPLETED < 12 FAILED;
-124 when the timeout passes first. Network errors, 5xx and throttling while waiting are
-retried until the timeout; a bulk in a status bulkctl does not know is waited on.
+124 when the timeout passes first (a hard deadline: a request in flight is abandoned).
+Network errors, 5xx and throttling while waiting are ridden out until the timeout, once a
+first request has succeeded; a refused connection or an unknown host before that exits 6.
+A bulk in a status bulkctl does not know is waited on.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from bulkctl.context import Context
 from bulkctl.invoke import invoke
 from bulkctl.options import (
     FILE_VALUES,
+    AutoIntervalOption,
     BulkIdsArgument,
-    IntervalOption,
     check_interval,
     option,
     parse_duration,
@@ -30,7 +32,7 @@ def parse(
     *,
     bulk_ids: list[str],
     timeout: str = "30m",
-    interval: str = "5s",
+    interval: str | None = None,
     json_flag: bool = False,
     junit: str | None = None,
 ) -> WaitOptions:
@@ -42,9 +44,10 @@ def parse(
     return WaitOptions(
         bulk_ids=list(dict.fromkeys(bulk_ids)),
         timeout=parse_duration(timeout, "--timeout"),
-        interval=check_interval(interval),
+        interval=check_interval(interval) if interval is not None else 0.0,
         as_json=json_flag,
         junit=Path(junit) if junit is not None else None,
+        adaptive=interval is None,
     )
 
 
@@ -59,10 +62,12 @@ def command(
     timeout: Annotated[
         str,
         typer.Option(
-            "--timeout", help="Give up after this long: 90s, 5m, 2h (exit 124).", metavar="DURATION"
+            "--timeout",
+            help="Give up after this long from the start: 90s, 5m, 2h (exit 124).",
+            metavar="DURATION",
         ),
     ] = "30m",
-    interval: IntervalOption = "5s",
+    interval: AutoIntervalOption = None,
     json_flag: Annotated[
         bool, typer.Option("--json", help="Print the final bulk objects as a JSON array.")
     ] = False,
@@ -70,7 +75,7 @@ def command(
         str | None,
         option(
             "--junit",
-            help="Write a JUnit XML report: one test case per operation.",
+            help="Write a JUnit XML report: one test case per bulk (its outcome) and one per failed operation; written at the timeout and on Ctrl-C or SIGTERM too.",
             metavar="FILE",
             values=FILE_VALUES,
         ),
@@ -79,7 +84,8 @@ def command(
     """Wait until every bulk is final (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED).
 
     Exit 0 when all COMPLETED, else the worst: 10 CANCELLED, 11 PARTIALLY_COMPLETED,
-    12 FAILED; 124 when the timeout passes first.
+    12 FAILED; 124 when the timeout (counted from the start, a hard deadline) passes first.
+    Piped, it prints each status change and a heartbeat at least once a minute.
     """
     invoke(
         ctx,

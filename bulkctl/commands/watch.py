@@ -1,28 +1,33 @@
 """``bulkctl watch``: live views of bulks.
 
 Without an id: a refreshing table of bulks (same filters and columns as ``list``), changed
-rows marked, until Ctrl-C. With an id: that bulk's progress (bar, counts, rate, ETA) until
-it is final, then it exits like ``wait``. When stdout is not a terminal it writes one JSON
-object per change: ``{"bulk": {...API fields...}, "previousStatus": ...}``.
+rows marked for a few seconds, done/total for running and paused bulks (details for at most
+5 bulks a poll, in turn, estimated in between), until Ctrl-C. With an id: that bulk's
+progress (bar, counts, rate, ETA) until it is final, then it exits like ``wait``. When
+stdout is not a terminal it writes one JSON object per change: ``{"bulk": {...API
+fields...}, "previousStatus": ...}``, and reads statuses only. Without ``--interval`` the
+pause adapts (quick at first, growing to 30 s). A refused connection or an unknown host
+before any request has succeeded exits 6 at once; later outages are ridden out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import TRANSIENT_ERRORS, UsageError
+from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
 from bulkctl.filters import BulkFilter
 from bulkctl.invoke import invoke
 from bulkctl.listing import Selection, matching_bulks
 from bulkctl.options import (
     AllOption,
+    AutoIntervalOption,
     ConcurrencyOption,
-    IntervalOption,
     LimitOption,
     ModeOption,
     OperationOption,
@@ -34,10 +39,19 @@ from bulkctl.options import (
     check_paging,
     parse_statuses,
 )
-from bulkctl.polling import Poller, describe_wait, outcome_code, progress_numbers
+from bulkctl.polling import (
+    DETAILS_PER_POLL,
+    Poller,
+    describe_wait,
+    outcome_code,
+    poll_interval,
+    progress_numbers,
+    unreachable,
+)
 from bulkctl.render import (
     BULK_TABLE_FIELDS,
     STATUS_STYLES,
+    Field,
     RenderOptions,
     human_duration,
     json_line,
@@ -47,10 +61,15 @@ from bulkctl.render import (
 )
 from bulkctl.safetext import safe_text
 
+if TYPE_CHECKING:
+    from bulkctl.api.client import ApiClient
+
+MARK_SECONDS = 10.0  # on a terminal a changed row stays marked this long
+
 
 @dataclass
 class WatchOptions:
-    interval: float
+    interval: float | None  # None: the adaptive schedule (polling.poll_interval)
     bulk_id: str | None = None  # one bulk until final; None: the refreshing list
     selection: Selection | None = None  # which bulks the list shows
 
@@ -59,7 +78,7 @@ def parse(
     ctx: Context,
     *,
     bulk_id: str | None = None,
-    interval: str = "5s",
+    interval: str | None = None,
     status: list[str] | None = None,
     limit: int | None = None,
     all_records: bool = False,
@@ -70,7 +89,7 @@ def parse(
     concurrency: int | None = None,
 ) -> WatchOptions:
     """The arguments of ``watch``, checked: filters and paging go only with the list."""
-    seconds = check_interval(interval)
+    seconds = check_interval(interval) if interval is not None else None
     if bulk_id is not None:
         from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
 
@@ -102,11 +121,19 @@ def change_line(bulk: BulkProcess, previous: str | None) -> str:
     return json_line({"bulk": bulk.raw, "previousStatus": previous})
 
 
+def pause(ctx: Context, interval: float | None, started: float) -> None:
+    """Sleep until the next poll: the fixed --interval, or the adaptive schedule."""
+    if interval is None:
+        interval = poll_interval(ctx.clock.monotonic() - started)
+    ctx.clock.sleep(interval)
+
+
 # -- one bulk -----------------------------------------------------------------------------------
 
 
-def watch_bulk(ctx: Context, bulk_id: str, interval: float) -> int:
-    poller = Poller(ctx, ctx.client(), [bulk_id])
+def watch_bulk(ctx: Context, bulk_id: str, interval: float | None) -> int:
+    started = ctx.clock.monotonic()
+    poller = Poller(ctx, ctx.client(), [bulk_id], details=True)
     view = BulkView(ctx) if ctx.stdout_tty else None
     try:
         while True:
@@ -121,7 +148,7 @@ def watch_bulk(ctx: Context, bulk_id: str, interval: float) -> int:
                 view.update(poller.latest[bulk_id], poller.problems.get(bulk_id))
             if not poller.pending():
                 break
-            ctx.clock.sleep(interval)
+            pause(ctx, interval, started)
     finally:
         if view is not None:
             view.stop()
@@ -184,18 +211,23 @@ class BulkView:
 # -- a list of bulks ----------------------------------------------------------------------------
 
 
-def watch_list(ctx: Context, selection: Selection, interval: float) -> int:
+def watch_list(ctx: Context, selection: Selection, interval: float | None) -> int:
+    started = ctx.clock.monotonic()
     previous: dict[str, BulkProcess] = {}
     table = ListView(ctx) if ctx.stdout_tty else None
+    details = Details(ctx, ctx.client()) if table is not None else None
+    succeeded = False
     try:
         while True:
             try:
-                with matching_bulks(ctx, selection) as (bulks, _):
-                    current = list(bulks)
+                current = _listed(ctx, selection, first=not succeeded)
             except TRANSIENT_ERRORS as exc:
+                if not succeeded and unreachable(exc):
+                    raise
                 ctx.note(f"{exc.message}; still watching")
-                ctx.clock.sleep(interval)
+                pause(ctx, interval, started)
                 continue
+            succeeded = True
             changed = set()
             for bulk in current:
                 key = bulk.bulk_id or ""
@@ -208,40 +240,111 @@ def watch_list(ctx: Context, selection: Selection, interval: float) -> int:
                             file=ctx.stdout,
                             flush=True,
                         )
+            first_round = not previous
             previous.update({b.bulk_id or "": b for b in current})
-            if table is not None:
-                table.update(current, changed if len(previous) > len(changed) else set())
-            ctx.clock.sleep(interval)
+            if table is not None and details is not None:
+                details.refresh(current)
+                table.update(current, set() if first_round else changed, details)
+            pause(ctx, interval, started)
     finally:
         if table is not None:
             table.stop()
 
 
+def _listed(ctx: Context, selection: Selection, *, first: bool) -> list[BulkProcess]:
+    """One listing; before any success a refused connection is not retried."""
+    client = ctx.client()
+    policy = client.retry
+    if first:
+        client.retry = dataclasses.replace(policy, attempts=1)
+    try:
+        with matching_bulks(ctx, selection) as (bulks, _):
+            return list(bulks)
+    finally:
+        client.retry = policy
+
+
+@dataclass
+class Details:
+    """Progress of the running and paused bulks on screen: list pages carry no counts, so
+    at most DETAILS_PER_POLL bulks are read whole a poll, in turn; estimated in between."""
+
+    ctx: Context
+    client: ApiClient
+    poller: Poller = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.poller = Poller(self.ctx, self.client, [], details=True, fail_unreachable=False)
+
+    def refresh(self, shown: list[BulkProcess]) -> None:
+        moving = [b.bulk_id for b in shown if b.bulk_id and b.status in ("RUNNING", "PAUSED")]
+        poller = self.poller
+        for bulk in shown:  # a status change seen in the list replaces stale details
+            known = poller.latest.get(bulk.bulk_id or "")
+            if known is not None and known.status != bulk.status:
+                del poller.latest[bulk.bulk_id or ""]
+                poller.snapshots.pop(bulk.bulk_id or "", None)
+        poller.bulk_ids = moving
+        unread = [i for i in moving if i not in poller.latest][:DETAILS_PER_POLL]
+        if len(unread) < DETAILS_PER_POLL:
+            unread += poller._details_turn(set(unread))[: DETAILS_PER_POLL - len(unread)]
+        for bulk_id in unread:
+            try:
+                poller._fetch(bulk_id, [])
+            except BulkctlError as exc:  # details are a nicety: the list goes on
+                poller.problems[bulk_id] = exc.message
+
+    def done(self, bulk: BulkProcess) -> str:
+        bulk_id = bulk.bulk_id or ""
+        if bulk.status not in ("RUNNING", "PAUSED") or bulk_id not in self.poller.latest:
+            return ""
+        count, total, guessed = self.poller.estimate(bulk_id, self.ctx.clock.monotonic())
+        return ("~" if guessed else "") + (
+            f"{count:,}/{total:,}" if total is not None else f"{count:,}/?"
+        )
+
+
+WATCH_FIELDS: tuple[Field, ...] = (
+    *BULK_TABLE_FIELDS[:2],
+    Field("done", "DONE", priority=6),
+    *BULK_TABLE_FIELDS[2:],
+)
+
+
 class ListView:
-    """The refreshing table: the list columns, with a mark on rows that changed."""
+    """The refreshing table: the list columns and DONE, with a mark on rows that changed
+    in the last MARK_SECONDS."""
 
     def __init__(self, ctx: Context) -> None:
         from rich.live import Live
 
         self.ctx = ctx
+        self.marked: dict[str, float] = {}  # bulk id -> until when its mark stays
         self.live = Live(
             console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=2
         )
         self.live.start()
 
-    def update(self, bulks: list[BulkProcess], changed: set[str]) -> None:
+    def update(
+        self, bulks: list[BulkProcess], changed: set[str], details: Details | None = None
+    ) -> None:
         from rich.text import Text
 
+        now = self.ctx.clock.monotonic()
+        for bulk_id in changed:
+            self.marked[bulk_id] = now + MARK_SECONDS
+        self.marked = {k: v for k, v in self.marked.items() if v > now}
         options = RenderOptions(
             fmt="table",
-            fields=BULK_TABLE_FIELDS,
+            fields=WATCH_FIELDS,
             color=self.ctx.color,
             now=self.ctx.clock.now(),
             terminal=True,
             width=terminal_width(self.ctx.stdout, self.ctx.env),
         )
-        marks = ["•" if b.bulk_id in changed else " " for b in bulks]
-        lines = table_lines([b.raw for b in bulks], options, marks=marks)
+        marks = ["•" if b.bulk_id in self.marked else " " for b in bulks]
+        rows = [{**b.raw, "done": details.done(b) if details else ""} for b in bulks]
+        lines = table_lines(rows, options, marks=marks)
         lines.append(f"{len(bulks)} bulks; Ctrl-C to stop")
         self.live.update(Text.from_ansi("\n".join(lines), no_wrap=True))
 
@@ -257,7 +360,7 @@ def command(
             help="Watch this bulk until it is final (exits like wait).", metavar="[BULK_ID]"
         ),
     ] = None,
-    interval: IntervalOption = "5s",
+    interval: AutoIntervalOption = None,
     status: StatusOption = None,
     limit: LimitOption = None,
     all_records: AllOption = False,

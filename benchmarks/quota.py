@@ -1,0 +1,150 @@
+"""Measure issue 10's request-quota scenario and print one table.
+
+    python benchmarks/quota.py              # in-process, on a discrete-event clock (~1 min)
+    python benchmarks/quota.py --real       # plus one real process in real time (~25 s)
+
+``bulkctl list --all --jsonl`` over 25,000 bulks (250 requests) against an emulator that
+applies fixed windows of 100 requests per 10 s, paced at the served quota
+(``rate_limit 100/10s``) and unpaced (``rate_limit 0``: the quota is learned from its
+answers), with and without ``--quota-headers``, starting as a window opens and mid-window.
+
+Per case: the quota answers in each fixed window (deterministic counts, from the
+emulator's log), and the finishing time as a ratio of the least time the quota allows
+(from the first request to the start of the window the last request could start in at the
+earliest), plus how late that is in windows. Targets (issue 10): paced, at most 3 quota
+answers in all; unpaced, at most concurrency + 4 in the first window that refuses and at
+most 3 in each later one; finished within one window of the least time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness in tests/
+
+from bulkctl.emulator.app import Faults
+from bulkctl.emulator.quota import parse_quota
+from bulkctl.emulator.server import running
+from bulkctl.emulator.state import EmulatorState
+from tests.quota_scenario import T0, LoggingEmulator, Outcome, run_listing
+
+CONCURRENCY = 8
+
+
+def verdict(outcome: Outcome, requests: int, paced: bool) -> str:
+    answers = outcome.windows()
+    refused = [i for i, n in enumerate(answers) if n]
+    if outcome.code != 0 or len(set(outcome.records)) != len(outcome.records):
+        return "FAIL (exit or records)"
+    if paced:
+        ok = sum(answers) <= 3
+    else:
+        first = refused[0] if refused else len(answers)
+        ok = (not refused or answers[first] <= CONCURRENCY + 4) and all(
+            n <= 3 for n in answers[first + 1 :]
+        )
+    ok = ok and outcome.late(requests) <= 1.0
+    return "PASS" if ok else "FAIL"
+
+
+def row(name: str, outcome: Outcome, requests: int, paced: bool) -> tuple[str, ...]:
+    least = outcome.least_end(requests) - outcome.first
+    took = outcome.last_answered - outcome.first
+    return (
+        name,
+        str(outcome.code),
+        f"{len(outcome.records):,}",
+        str(outcome.emulator.request_count),
+        " ".join(str(n) for n in outcome.windows()),
+        f"{took / least:.2f}" if least > 0 else "-",
+        f"{outcome.late(requests):+.2f}",
+        verdict(outcome, requests, paced),
+    )
+
+
+def real_process(bulks: int) -> Outcome:
+    """The real ``bulkctl`` against a served emulator (real time, no headers, pacing off)."""
+    import os
+    import subprocess
+
+    from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN
+
+    emulator = LoggingEmulator(
+        EmulatorState(bulks=bulks, now=time.time()),
+        clock=time.time,
+        faults=Faults(quota=parse_quota("100/10s")),
+    )
+    emulator.latency = 0.0
+    script = Path(sys.executable).parent / "bulkctl"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "bulkctl"]
+    with running(emulator) as root, tempfile.TemporaryDirectory() as home:
+        env = dict(
+            os.environ,
+            BULKCTL_BASE_URL=root + "/multi",
+            BULKCTL_API_KEY=DEMO_API_KEY,
+            BULKCTL_AUTH_TOKEN=DEMO_TOKEN,
+            BULKCTL_RATE_LIMIT="0",
+            XDG_CONFIG_HOME=home + "/config",
+            XDG_STATE_HOME=home + "/state",
+        )
+        proc = subprocess.run(
+            [*command, "list", "--all", "--jsonl"], capture_output=True, text=True, env=env
+        )
+    return Outcome(proc.returncode, proc.stdout, proc.stderr, emulator, 100, 10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bulks", type=int, default=25_000)
+    parser.add_argument("--real", action="store_true", help="add one real process, real time")
+    args = parser.parse_args()
+    requests = -(-args.bulks // 100)
+    rows = [
+        (
+            "case",
+            "exit",
+            "records",
+            "requests",
+            "quota answers per window",
+            "time/least",
+            "late (windows)",
+            "",
+        )
+    ]
+    for rate_limit in ("100/10s", "0"):
+        for headers in (False, True):
+            for start in (0.0, 4.3):
+                with tempfile.TemporaryDirectory() as tmp:
+                    outcome = run_listing(
+                        Path(tmp),
+                        bulks=args.bulks,
+                        rate_limit=rate_limit,
+                        headers=headers,
+                        start=T0 + start,
+                        concurrency=CONCURRENCY,
+                    )
+                name = (
+                    f"rate_limit {rate_limit}, {'headers' if headers else 'no headers'}, "
+                    f"{'mid-window' if start else 'window start'}"
+                )
+                rows.append(row(name, outcome, requests, rate_limit != "0"))
+    if args.real:
+        rows.append(
+            row("real process, rate_limit 0, no headers", real_process(args.bulks), requests, False)
+        )
+    print(
+        f"bulkctl quota benchmark: list --all --jsonl, {args.bulks:,} bulks ({requests} requests), "
+        f"quota 100/10s fixed windows, concurrency {CONCURRENCY}"
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    return 0 if all(not r[-1].startswith("FAIL") for r in rows[1:]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
