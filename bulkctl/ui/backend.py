@@ -16,16 +16,11 @@ from typing import TYPE_CHECKING, Any
 from bulkctl.actions import DEFAULT_MODE, where_text
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from bulkctl.api.client import ApiClient
     from bulkctl.api.pacer import PaceUsage
-    from bulkctl.api.records import BulkOperation, BulkProcess, Page
+    from bulkctl.api.records import BulkProcess, Page
     from bulkctl.context import Context
-    from bulkctl.submission import ChunkOutcome, RerunPlan
-
-OPERATIONS_PAGE = 100  # the most the API gives a request
-RERUN_MAX_PAGES = 100  # a bulk holds at most 10,000 operations
+    from bulkctl.submission import ChunkOutcome, Journal, RerunPlan
 
 
 def quota_words(usage: PaceUsage) -> str:
@@ -57,7 +52,8 @@ class Backend:
     now: Callable[[], float]  # wall time, for AGE
     monotonic: Callable[[], float]  # for intervals and the "changed" marks
     quota: Callable[[], str | None] | None = None  # e.g. "paced: 12 of 100 this minute"
-    state_dir: Path | None = None  # the submission journal's folder (rerun)
+    journal: Callable[[], Journal] | None = None  # rerun's journal: the commands' own
+    api: str = "multi"  # which API the profile speaks (a rerun's kind must be offered)
     _closed: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -94,7 +90,8 @@ class Backend:
             now=now or ctx.clock.now,
             monotonic=monotonic or ctx.clock.monotonic,
             quota=quota or (lambda: quota_words(client.pace_usage())),
-            state_dir=ctx.state_dir,
+            journal=lambda: _journal_for(ctx),
+            api=settings.api,
         )
 
     # -- reads --------------------------------------------------------------------------------
@@ -137,36 +134,23 @@ class Backend:
 
     def plan_rerun(self, bulk_id: str) -> RerunPlan:
         """The rerun of a final bulk's FAILED operations, read and checked as ``rerun`` does;
-        raises (``RerunRefused``, ``InvalidInput``) with the commands' words."""
-        from bulkctl.submission import RerunSelection, plan_rerun
+        raises (``RerunRefused``, ``InvalidInput``, ``UsageError``) with the commands' words."""
+        from bulkctl.submission import RerunSelection, read_rerun_plan, require_offered
 
-        bulk = self.client.get_bulk(bulk_id)
-        failed: list[BulkOperation] = []
-        if bulk.is_final:  # else plan_rerun refuses, saying why, before any page is read
-            for _ in range(RERUN_MAX_PAGES):
-                page = self.client.list_operations(
-                    bulk_id, offset=len(failed), limit=OPERATIONS_PAGE, status="FAILED"
-                )
-                failed.extend(page.records)
-                if not page.records or (page.count is not None and len(failed) >= page.count):
-                    break
-        plan = plan_rerun(bulk, failed, RerunSelection(failed=True))
+        plan = read_rerun_plan(self.client, bulk_id, RerunSelection(failed=True))
+        require_offered(plan.kind, self.api)
         plan.check()
         return plan
 
     def submit_rerun(self, plan: RerunPlan) -> list[ChunkOutcome]:
-        """Submit the plan's items as new bulks (never executed), journalled like ``rerun``."""
-        from bulkctl.submission import Journal, plan_chunks, submit_chunks
+        """Submit the plan's items as new bulks (never executed), in ``rerun``'s journal."""
+        from bulkctl.submission import plan_chunks, submit_chunks
 
-        if self.state_dir is None:
-            raise RuntimeError("the ui's backend has no state folder for the journal")
+        if self.journal is None:
+            raise RuntimeError("the ui's backend has no submission journal")
         chunks = plan_chunks(plan.kind, plan.items, source_bulk=plan.source_bulk)
         return submit_chunks(
-            self.client,
-            plan.kind,
-            chunks,
-            Journal(self.state_dir),
-            source_bulk=plan.source_bulk,
+            self.client, plan.kind, chunks, self.journal(), source_bulk=plan.source_bulk
         )
 
     # -- end ----------------------------------------------------------------------------------
@@ -179,3 +163,9 @@ class Backend:
         """Stop: requests in flight fail fast and no retry waits (called on quit)."""
         self._closed.set()
         self.client.close()
+
+
+def _journal_for(ctx: Context) -> Journal:
+    from bulkctl.sending import journal_for  # only when R is answered Yes
+
+    return journal_for(ctx)
