@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.auth import Reauthenticator
-from bulkctl.config import ConfigStore, Resolved, resolve
+from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, with_profile
 from bulkctl.demo import demo_transport
 from bulkctl.errors import error_text
 from bulkctl.safetext import safe_text
@@ -122,8 +122,17 @@ class Context:
         print(f"warning: {safe_text(message)}", file=self.stderr, flush=True)
 
     def error(self, lines: Sequence[str]) -> None:
-        """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's."""
-        print(error_text(lines), file=self.stderr, flush=True)
+        """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's.
+        A bulkctl command a line suggests gets the profile in use."""
+        profile = self.profile
+        print(error_text([with_profile(x, profile) for x in lines]), file=self.stderr, flush=True)
+
+    @property
+    def profile(self) -> str:
+        """The profile in use (without reading the config file)."""
+        if self._resolved is not None:
+            return self._resolved.profile
+        return profile_name(self.options.profile, self.env)
 
     def debug(self, message: str) -> None:
         if self.options.debug:
