@@ -14,8 +14,9 @@ from typing import Any
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ExitCode, UsageError
+from bulkctl.errors import BulkctlError, Conflict, UsageError
 from bulkctl.render import RenderOptions, render
+from bulkctl.safetext import safe_text
 
 ACTIONS = ("execute", "pause", "resume", "cancel")
 # the status each action needs, for saying in words why the API answered INVALID_STATE
@@ -60,18 +61,13 @@ def action_options(action: str, bulk_ids: list[str], **settings: Any) -> ActionO
 
 
 def run_action(ctx: Context, options: ActionOptions) -> int:
-    """Apply the action to each id; returns the worst exit code."""
+    """Apply the action to each id; returns the worst exit code.
+
+    Each bulk is read first: an action its status rules out is refused with the reason
+    (exit 5) before any prompt or change; ``--dry-run`` stops there and sends nothing."""
     settings = ctx.settings()
     action = options.action
-    if options.dry_run:
-        for bulk_id in options.bulk_ids:
-            print(f"POST {settings.base_url}/bulks/{bulk_id}/{action}", file=ctx.stdout)
-            body = options.body()
-            if body is not None:
-                print(json.dumps(body), file=ctx.stdout)
-        ctx.note(f"dry run: nothing sent ({settings.where()})")
-        return ExitCode.OK
-    needs_yes = action in CONFIRMED_ACTIONS and not options.yes
+    needs_yes = action in CONFIRMED_ACTIONS and not options.yes and not options.dry_run
     if needs_yes and not ctx.can_prompt:
         raise UsageError(
             f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
@@ -83,18 +79,29 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
     for bulk_id in options.bulk_ids:
         result: dict[str, Any] = {"bulkId": bulk_id, "action": action}
         try:
-            if needs_yes:
-                bulk = client.get_bulk(bulk_id)
-                if not confirm(ctx, options, bulk, bulk_id):
-                    ctx.note(f"bulk {bulk_id}: {action} skipped")
-                    result.update(ok=False, skipped=True, exitCode=0)
-                    results.append(result)
-                    continue
+            bulk = client.get_bulk(bulk_id)
+            reason = refusal(action, bulk.status, bulk_id)
+            if reason is not None:
+                raise Conflict(reason)  # known before asking: nothing is sent
+            if options.dry_run:
+                request = f"POST {settings.base_url}/bulks/{bulk_id}/{action}"
+                if options.as_json:
+                    result.update(request=request, body=options.body())
+                else:
+                    _print_request(ctx, request, options.body())
+                result.update(ok=True, dryRun=True, exitCode=0)
+                results.append(result)
+                continue
+            if needs_yes and not confirm(ctx, options, bulk, bulk_id):
+                ctx.note(f"bulk {bulk_id}: {action} skipped")
+                result.update(ok=False, skipped=True, exitCode=0)
+                results.append(result)
+                continue
             client.act(bulk_id, action, options.body())
             ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
             result.update(ok=True, exitCode=0)
         except Conflict as exc:
-            if exc.error_code == "INVALID_STATE":
+            if exc.error_code == "INVALID_STATE":  # the status changed since it was read
                 exc.message = invalid_state_message(ctx, bulk_id, action)
             ctx.error(exc.lines()[:1])
             result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
@@ -107,33 +114,63 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
             result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
         worst = max(worst, int(result["exitCode"]))
         results.append(result)
+    if options.dry_run:
+        ctx.note(f"dry run: nothing sent ({settings.where()})")
     if options.as_json:
         render(results, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
     return worst
 
 
-def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:
-    """Why the API refused ``action``: the status it needs, and the one the bulk is in now."""
+def _print_request(ctx: Context, request: str, body: dict[str, Any] | None) -> None:
+    """The request a dry run would have sent: its line, and its body when it has one."""
+    print(request, file=ctx.stdout)
+    if body is not None:
+        print(json.dumps(body), file=ctx.stdout)
+
+
+def refusal(action: str, status: str | None, bulk_id: str = "") -> str | None:
+    """Why ``action`` cannot succeed on a bulk in ``status`` (a sentence, safe to show), or
+    None when it may: the status is one it needs, or unknown (then the API decides)."""
+    if status is None or status in REQUIRED_STATUS[action]:
+        return None
+    return _wrong_status(action, safe_text(status), bulk_id)
+
+
+def _wrong_status(action: str, current: str, bulk_id: str) -> str:
     needed = " or ".join(REQUIRED_STATUS[action])
     article = "an" if needed[0] in "AEIOU" else "a"
+    who = f"bulk {bulk_id}" if bulk_id else "the bulk"
+    return f"{who} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+
+
+def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:
+    """Why the API refused ``action``: the status it needs, and the one the bulk is in now."""
     try:
-        current = ctx.client().get_bulk(bulk_id).status or "in an unknown status"
+        current = safe_text(ctx.client().get_bulk(bulk_id).status or "in an unknown status")
     except BulkctlError:
         current = "not in the right status"
-    return f"bulk {bulk_id} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+    return _wrong_status(action, current, bulk_id)
+
+
+def confirmation_text(
+    action: str, bulk: BulkProcess, bulk_id: str, where: str, mode: str | None = None
+) -> str:
+    """The question asked before ``action`` (one line, server text made safe): what, where."""
+    items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
+    what = f"{items} × {safe_text(bulk.operation or '?')}"
+    if action == "execute":
+        what += f", {mode or DEFAULT_MODE}"
+    else:
+        what += f", now {safe_text(bulk.status or '?')}; this cannot be undone"
+    return f"{action} bulk {bulk_id} on {safe_text(where)}: {what}? [y/N]"
 
 
 def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: str) -> bool:
     """Ask on the terminal whether to apply the action, saying what and where; True for yes."""
     settings = ctx.settings()
-    items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
-    what = f"{items} × {bulk.operation or '?'}"
-    if options.action == "execute":
-        what += f", {options.mode or DEFAULT_MODE}"
-    else:
-        what += f", now {bulk.status or '?'}; this cannot be undone"
     where = settings.where()
     if settings.is_production:
         where = "PRODUCTION " + where.removeprefix("production ")
-    answer = ctx.ask(f"{options.action} bulk {bulk_id} on {where}: {what}? [y/N]")
+    question = confirmation_text(options.action, bulk, bulk_id, where, options.mode)
+    answer = ctx.ask(question)
     return answer.strip().lower() in ("y", "yes")

@@ -323,7 +323,11 @@ BulkIdsArgument = Annotated[
 # the state changes: execute, pause, resume, cancel
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOption = Annotated[
-    bool, typer.Option("--dry-run", help="Print the request that would be sent; send nothing.")
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
+    ),
 ]
 ActionJsonOption = Annotated[
     bool, typer.Option("--json", help="Results as a JSON array on stdout.")
