@@ -101,12 +101,27 @@ def parse_statuses(
             if not name:
                 continue
             if name not in allowed:
+                near = near_miss(name, allowed)
                 raise UsageError(
-                    f"unknown {what} {part.strip()!r}", hint=f"valid values: {', '.join(allowed)}"
+                    f"unknown {what} {part.strip()!r}"
+                    + (f"; did you mean {near}?" if near else ""),
+                    hint=f"valid values: {', '.join(allowed)}",
                 )
             if name not in chosen:
                 chosen.append(name)
     return chosen
+
+
+def near_miss(name: str, allowed: Sequence[str]) -> str | None:
+    """The one allowed value ``name`` was most likely meant to be (``CANCELED`` ->
+    ``CANCELLED``, ``FAIL`` -> ``FAILED``), or None when nothing is close."""
+    import difflib
+
+    starting = [value for value in allowed if value.startswith(name)]
+    if len(starting) == 1:
+        return starting[0]
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def parse_mode(value: str) -> str:
@@ -273,7 +288,7 @@ OperationOption = Annotated[
     str | None,
     typer.Option(
         "--operation",
-        help="Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*').",
+        help="Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*'); any case.",
         metavar="PATTERN",
     ),
 ]
@@ -290,7 +305,7 @@ SinceOption = Annotated[
     str | None,
     typer.Option(
         "--since",
-        help="Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset) or an age such as 2h, 3d. Never-started bulks are left out.",
+        help="Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset), an age such as 2h, 3d, or today or yesterday (from local midnight). Never-started bulks are left out.",
         metavar="WHEN",
     ),
 ]
