@@ -20,7 +20,7 @@ from typer.models import CommandInfo
 
 from bulkctl import __version__
 from bulkctl.context import GlobalOptions
-from bulkctl.options import PROFILE_VALUES, option
+from bulkctl.options import PROFILE_VALUES, Values, option
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,14 @@ def global_options_after_command() -> list[Any]:
             callback=_set_global,
         )
 
-    def valued(*names: str, name: str, metavar: str) -> TyperOption:
+    from typer.main import get_click_type
+    from typer.models import ParameterInfo
+
+    def valued(*names: str, name: str, metavar: str, values: Values | None = None) -> TyperOption:
+        parsed = get_click_type(annotation=str, parameter_info=ParameterInfo(parser=values))
         return TyperOption(
             param_decls=[name, *names],
-            type=str,
+            type=parsed,
             metavar=metavar,
             hidden=True,
             expose_value=False,
@@ -78,7 +82,7 @@ def global_options_after_command() -> list[Any]:
         )
 
     return [
-        valued("--profile", name="profile", metavar="NAME"),
+        valued("--profile", name="profile", metavar="NAME", values=PROFILE_VALUES),
         valued("--base-url", name="base_url", metavar="URL"),
         flag("--debug", name="debug"),
         flag("--quiet", "-q", name="quiet"),
