@@ -174,3 +174,35 @@ def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: st
     question = confirmation_text(options.action, bulk, bulk_id, where, options.mode)
     answer = ctx.ask(question)
     return answer.strip().lower() in ("y", "yes")
+
+
+def refuse_unconfirmable(ctx: Context, action: str, yes: bool) -> None:
+    """UsageError when ``action`` would need a confirmation that cannot be asked (no terminal,
+    or --no-input) and ``--yes`` was not given: checked before anything is sent."""
+    if action in CONFIRMED_ACTIONS and not yes and not ctx.can_prompt:
+        raise UsageError(
+            f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
+            hint=f"pass --yes to {action} on {ctx.settings().where()}",
+        )
+
+
+def confirm_bulks(ctx: Context, action: str, bulk_ids: list[str], what: str, *, yes: bool) -> bool:
+    """One confirmation for ``action`` on several bulks at once, naming environment, host,
+    profile, the ids and ``what`` (their totals); True to go ahead.
+
+    ``yes`` goes ahead without asking. On production a bare "y" is not enough: the answer
+    must be the word ``production``, so moving money there is never one keystroke away.
+    """
+    if yes or action not in CONFIRMED_ACTIONS:
+        return True
+    refuse_unconfirmable(ctx, action, yes)
+    settings = ctx.settings()
+    where = settings.where()
+    noun = "bulk" if len(bulk_ids) == 1 else f"{len(bulk_ids)} bulks"
+    label = f"{action} {noun} {', '.join(bulk_ids)}"
+    if settings.is_production:
+        where = "PRODUCTION " + where.removeprefix("production ")
+        answer = ctx.ask(f"{label} on {where}: {what}? Type 'production' to go ahead")
+        return answer.strip().lower() == "production"
+    answer = ctx.ask(f"{label} on {where}: {what}? [y/N]")
+    return answer.strip().lower() in ("y", "yes")

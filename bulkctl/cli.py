@@ -168,6 +168,14 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
         "bulkctl.commands.bulk.execute",
         "Start one or more SUBMITTED bulks (asks first; moves money).",
     ),
+    "submit": Lazy(
+        "bulkctl.commands.bulk.submit",
+        "Submit new bulks of KIND from FILE (checked first; nothing sent if any item is wrong).",
+    ),
+    "rerun": Lazy(
+        "bulkctl.commands.bulk.rerun",
+        "Submit a new bulk of the same kind from a finished bulk's failed operations.",
+    ),
     "pause": Lazy("bulkctl.commands.bulk.pause", "Pause one or more RUNNING bulks."),
     "resume": Lazy("bulkctl.commands.bulk.resume", "Resume one or more PAUSED bulks."),
     "cancel": Lazy(

@@ -143,8 +143,9 @@ class Context:
         return self.stdin_tty and self.stderr_tty and not self.options.no_input
 
     def ask(self, label: str) -> str:
-        """A visible answer typed at a prompt (the prompt goes to stderr)."""
-        print(f"{label}: ", end="", file=self.stderr, flush=True)
+        """A visible answer typed at a prompt (the prompt goes to stderr, made safe: it may
+        quote the server, and nothing in it may erase or rewrite the question)."""
+        print(f"{safe_text(label)}: ", end="", file=self.stderr, flush=True)
         return self.stdin.readline().rstrip("\n")
 
     def secret(self, label: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
+from bulkctl.api.kinds import KIND_NAMES, MAX_ITEMS
 from bulkctl.api.records import BULK_STATUSES, INT32_MAX, OPERATION_STATUSES
 from bulkctl.config import ENVIRONMENTS, SETTINGS
 from bulkctl.errors import UsageError
@@ -351,3 +352,71 @@ ActionJsonOption = Annotated[
 # config get, set and unset
 KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
 SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=SETTING_VALUES)]
+
+# submit and rerun: what to send, and what follows
+KIND_VALUES = Values("kind", KIND_NAMES)
+INPUT_FORMAT_VALUES = Values("input_format", ("jsonl", "json", "csv"))  # submission.FORMATS
+ChunkSizeOption = Annotated[
+    int,
+    typer.Option(
+        "--chunk-size",
+        help=f"Items per bulk, 1 to {MAX_ITEMS:,}; more items become several bulks, in order.",
+        metavar="N",
+    ),
+]
+NewOption = Annotated[
+    bool,
+    typer.Option(
+        "--new",
+        help="Fresh idempotency refs: a deliberate second bulk of items already submitted.",
+    ),
+]
+SendDryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Validate and show what would be sent (counts, chunks, first item)."
+    ),
+]
+SendJsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="The new bulks as a JSON array: bulkId, operationCount, path, chunk, items.",
+    ),
+]
+ExecuteFlagOption = Annotated[
+    bool,
+    typer.Option(
+        "--execute", help="Execute the new bulks after one confirmation covering them all."
+    ),
+]
+SendModeOption = Annotated[
+    str,
+    option(
+        "--mode",
+        help="With --execute: on-failure-stop (default) or on-failure-continue.",
+        metavar="MODE",
+        values=MODE_VALUES,
+    ),
+]
+WaitFlagOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="With --execute: wait until every new bulk is final (wait's exit codes)."
+    ),
+]
+TimeoutOption = Annotated[
+    str,
+    typer.Option(
+        "--timeout", help="Give up after this long: 90s, 5m, 2h (exit 124).", metavar="DURATION"
+    ),
+]
+JunitOption = Annotated[
+    str | None,
+    option(
+        "--junit",
+        help="Write a JUnit XML report: one test case per operation.",
+        metavar="FILE",
+        values=FILE_VALUES,
+    ),
+]

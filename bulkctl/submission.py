@@ -25,6 +25,7 @@ from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, Schema
 from bulkctl.api.kinds import path_params_of as _path_params_of
 from bulkctl.api.records import BulkOperation, BulkProcess, as_int, as_text
 from bulkctl.errors import BulkctlError, StorageError, UsageError
+from bulkctl.paging import listing
 from bulkctl.safefile import atomic_write, make_private_dir, read_private, refuse_symlink
 
 if TYPE_CHECKING:
@@ -833,7 +834,11 @@ class RerunPlan:
 
 
 def plan_rerun(
-    bulk: BulkProcess, operations: Iterable[BulkOperation], selection: RerunSelection
+    bulk: BulkProcess,
+    operations: Iterable[BulkOperation],
+    selection: RerunSelection,
+    *,
+    unread: Counter[str] | None = None,
 ) -> RerunPlan:
     """The items of a new bulk of the same kind from the chosen operations of ``bulk``.
 
@@ -841,7 +846,8 @@ def plan_rerun(
     operation's ``path`` against its template; the body is ``requestPayload`` as JSON (left
     out for kinds without one). Raises ``RerunRefused`` when the bulk is not final, its
     kind unknown, nothing is chosen, or a chosen operation's path or payload cannot be read
-    (naming every such sequence). ``left_out`` counts the rest by reason.
+    (naming every such sequence). ``left_out`` counts the rest by reason, starting from
+    ``unread``: the operations not even read, by reason (see ``unread_operations``).
     """
     bulk_id = bulk.bulk_id or "?"
     if not bulk.is_final:
@@ -854,7 +860,7 @@ def plan_rerun(
     if kind is None:
         raise RerunRefused(f"bulk {bulk_id}: operation {_show(bulk.operation)} is no known kind")
     chosen: dict[int, BulkOperation] = {}
-    left_out: Counter[str] = Counter()
+    left_out: Counter[str] = Counter(unread or {})
     for op in operations:
         reason = _left_out_reason(op, selection)
         if reason is None and op.sequence is not None and op.sequence in chosen:
@@ -927,3 +933,52 @@ def _item_of(kind: Kind, op: BulkOperation) -> tuple[Item, str | None]:
 def items_to_jsonl(items: Iterable[Item]) -> str:
     """Items as JSON Lines, one ``{pathParams[, requestBody]}`` a line: input for ``submit``."""
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+
+
+def statuses_to_read(selection: RerunSelection) -> list[str]:
+    """The operation statuses a rerun reads (the API filters by one status a request)."""
+    return ["FAILED", *(sorted(NOT_RUN_STATUSES) if selection.not_run else [])]
+
+
+def unread_operations(bulk: BulkProcess, selection: RerunSelection) -> Counter[str]:
+    """The operations a rerun does not read, by reason, from the bulk's own counts."""
+    read = set(statuses_to_read(selection))
+    unread: Counter[str] = Counter()
+    for entry in bulk.operation_status_counts:
+        status = entry.status or "without a status"
+        if status not in read and entry.count is not None and entry.count > 0:
+            if status in NOT_RUN_STATUSES:
+                unread["not run (CANCELLED or SUBMITTED; add --not-run)"] += entry.count
+            else:
+                unread[status] += entry.count
+    return unread
+
+
+def read_rerun_plan(
+    client: ApiClient, bulk_id: str, selection: RerunSelection, *, concurrency: int = 8
+) -> RerunPlan:
+    """The rerun plan of bulk ``bulk_id``: the bulk, then only the operations in the statuses
+    the selection can take (FAILED; CANCELLED and SUBMITTED with ``not_run``), paged.
+
+    Raises ``RerunRefused`` before reading any operation when the bulk is not final; see
+    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui.
+    """
+    bulk = client.get_bulk(bulk_id)
+    if not bulk.is_final:
+        plan_rerun(bulk, (), selection)  # raises, saying why
+    fetches = [
+        (lambda o, n, s=s: client.list_operations(bulk_id, offset=o, limit=n, status=s))
+        for s in statuses_to_read(selection)
+    ]
+    with listing(
+        fetches, concurrency=concurrency, key=lambda op: op.key, offset=0, wanted=None
+    ) as (records, _pager):
+        operations: list[BulkOperation] = list(records)
+    return plan_rerun(bulk, operations, selection, unread=unread_operations(bulk, selection))
+
+
+def describe_left_out(left_out: Counter[str]) -> str:
+    """'12 COMPLETED, 3 FAILED with another error code', or 'none'."""
+    if not left_out:
+        return "none"
+    return ", ".join(f"{n:,} {reason}" for reason, n in sorted(left_out.items()))

@@ -1,0 +1,229 @@
+"""``bulkctl rerun BULK --failed``: a new bulk of the same kind from the operations of a
+finished bulk that failed (or never ran). The planning is ``bulkctl.submission``
+(``read_rerun_plan``); sending, executing and waiting are ``bulkctl.sending``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bulkctl.api.kinds import MAX_ITEMS
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.invoke import invoke
+from bulkctl.options import (
+    FILE_VALUES,
+    BulkIdArgument,
+    ChunkSizeOption,
+    ExecuteFlagOption,
+    IntervalOption,
+    JunitOption,
+    NewOption,
+    SendDryRunOption,
+    SendJsonOption,
+    SendModeOption,
+    TimeoutOption,
+    WaitFlagOption,
+    YesOption,
+    option,
+)
+from bulkctl.safefile import atomic_write
+from bulkctl.sending import SendOptions, check_before_sending, send, send_options
+from bulkctl.submission import (
+    RerunSelection,
+    describe_left_out,
+    items_to_jsonl,
+    parse_sequences,
+    read_rerun_plan,
+)
+
+
+@dataclass
+class RerunOptions:
+    bulk_id: str
+    selection: RerunSelection
+    output_file: Path | None  # write the items as JSON Lines instead of submitting
+    send: SendOptions
+
+
+def parse(
+    ctx: Context,
+    *,
+    bulk_id: str,
+    failed: bool = False,
+    not_run: bool = False,
+    error_codes: list[str] | None = None,
+    sequences: list[str] | None = None,
+    output_file: str | None = None,
+    chunk_size: int = MAX_ITEMS,
+    new: bool = False,
+    dry_run: bool = False,
+    json_flag: bool = False,
+    execute: bool = False,
+    mode: str = "on-failure-stop",
+    yes: bool = False,
+    wait: bool = False,
+    timeout: str = "30m",
+    interval: str = "5s",
+    junit: str | None = None,
+) -> RerunOptions:
+    """The arguments of ``rerun``, checked (nothing is sent yet)."""
+    from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
+
+    if not failed:
+        raise UsageError(
+            "say which operations to rerun: --failed (for now the only choice; "
+            "--not-run adds those that never ran)",
+            hint=f"bulkctl rerun {bulk_id} --failed",
+        )
+    codes = [c.strip() for c in error_codes or () if c.strip()]
+    if error_codes and not codes:
+        raise UsageError("--error-code needs a code, e.g. --error-code FUNDS_INSUFFICIENT")
+    send = send_options(
+        chunk_size=chunk_size,
+        new=new,
+        dry_run=dry_run,
+        json_flag=json_flag,
+        execute=execute,
+        mode=mode,
+        yes=yes,
+        wait=wait,
+        timeout=timeout,
+        interval=interval,
+        junit=junit,
+    )
+    if output_file is not None and (send.execute or send.dry_run or send.as_json):
+        raise UsageError(
+            "--output-file writes the items instead of submitting them",
+            hint=("send the file later with: bulkctl submit KIND FILE"),
+        )
+    return RerunOptions(
+        bulk_id=check_bulk_id(bulk_id),
+        selection=RerunSelection(
+            failed=True,
+            not_run=not_run,
+            error_codes=frozenset(codes),
+            sequences=tuple(parse_sequences(sequences or ())),
+        ),
+        output_file=Path(output_file) if output_file is not None else None,
+        send=send,
+    )
+
+
+def run(ctx: Context, options: RerunOptions) -> int:
+    """Plan the rerun from the bulk's operations, then write it or send it; returns the exit
+    code (wait's with ``--wait``)."""
+    plan = read_rerun_plan(
+        ctx.client(), options.bulk_id, options.selection, concurrency=ctx.concurrency()
+    )
+    count = len(plan.items)
+    chosen = f"{count:,} operation{'s' if count != 1 else ''}"
+    ctx.note(
+        f"bulk {plan.source_bulk} ({plan.kind.name}): {chosen} to rerun; "
+        f"left out: {describe_left_out(plan.left_out)}"
+    )
+    if options.output_file is not None:
+        text = items_to_jsonl(plan.items)
+        if str(options.output_file) == "-":
+            ctx.stdout.write(text)
+            ctx.stdout.flush()
+        else:
+            atomic_write(options.output_file, text.encode("utf-8"), "the items to rerun")
+            ctx.note(
+                f"wrote {chosen} to {options.output_file}; after fixing them: "
+                f"bulkctl submit {plan.kind.name} {options.output_file}"
+            )
+        return ExitCode.OK
+    check_before_sending(ctx, plan.kind, options.send)
+    plan.check()
+    return send(ctx, plan.kind, plan.items, options.send, source_bulk=plan.source_bulk)
+
+
+def command(
+    ctx: typer.Context,
+    bulk_id: BulkIdArgument,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Rerun the FAILED operations (required for now).")
+    ] = False,
+    not_run: Annotated[
+        bool,
+        typer.Option(
+            "--not-run",
+            help="Also the operations that never ran (CANCELLED or SUBMITTED), as an "
+            "ON_FAILURE_STOP bulk leaves them.",
+        ),
+    ] = False,
+    error_codes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--error-code",
+            help="Only failed operations with this errorCode; repeat for several.",
+            metavar="CODE",
+        ),
+    ] = None,
+    sequences: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sequence",
+            help="Only these operations: ranges such as 1-5,9; repeatable.",
+            metavar="RANGES",
+        ),
+    ] = None,
+    output_file: Annotated[
+        str | None,
+        option(
+            "--output-file",
+            help="Write the items as JSON Lines to FILE (- for stdout) instead of submitting them.",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None,
+    chunk_size: ChunkSizeOption = MAX_ITEMS,
+    new: NewOption = False,
+    dry_run: SendDryRunOption = False,
+    json_flag: SendJsonOption = False,
+    execute: ExecuteFlagOption = False,
+    mode: SendModeOption = "on-failure-stop",
+    yes: YesOption = False,
+    wait: WaitFlagOption = False,
+    timeout: TimeoutOption = "30m",
+    interval: IntervalOption = "5s",
+    junit: JunitOption = None,
+) -> None:
+    """Submit a new bulk of the same kind from a finished bulk's failed operations.
+
+    Unfunded again:  bulkctl rerun 123 --failed --error-code FUNDS_INSUFFICIENT
+
+    Each item is rebuilt from its operation: the path ids from its path, the body from its
+    requestPayload. It says how many operations were left out and why, and refuses a bulk
+    that is not final or has nothing to rerun. To fix data first: --output-file F, edit F,
+    then bulkctl submit KIND F. Otherwise it behaves as submit (checks, idempotency,
+    --dry-run, --execute, --wait and their exit codes).
+    """
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            bulk_id=bulk_id,
+            failed=failed,
+            not_run=not_run,
+            error_codes=error_codes,
+            sequences=sequences,
+            output_file=output_file,
+            chunk_size=chunk_size,
+            new=new,
+            dry_run=dry_run,
+            json_flag=json_flag,
+            execute=execute,
+            mode=mode,
+            yes=yes,
+            wait=wait,
+            timeout=timeout,
+            interval=interval,
+            junit=junit,
+        ),
+        run,
+    )

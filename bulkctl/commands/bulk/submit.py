@@ -1,0 +1,168 @@
+"""``bulkctl submit KIND FILE``: new bulks from a file of items, checked before anything is
+sent. Reading and validation are ``bulkctl.submission``; sending, executing and waiting are
+``bulkctl.sending``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from bulkctl.api.kinds import MAX_ITEMS, Kind
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.invoke import invoke
+from bulkctl.options import (
+    FILE_VALUES,
+    INPUT_FORMAT_VALUES,
+    KIND_VALUES,
+    ChunkSizeOption,
+    ExecuteFlagOption,
+    IntervalOption,
+    JunitOption,
+    NewOption,
+    SendDryRunOption,
+    SendJsonOption,
+    SendModeOption,
+    TimeoutOption,
+    WaitFlagOption,
+    YesOption,
+    argument,
+    option,
+)
+from bulkctl.sending import SendOptions, check_before_sending, send, send_options
+from bulkctl.submission import FORMATS, kind_named, load_items
+
+
+@dataclass
+class SubmitOptions:
+    kind: Kind
+    source: str  # a path, or "-" for stdin
+    fmt: str | None  # None: from the name and the first character
+    send: SendOptions
+
+
+def parse(
+    ctx: Context,
+    *,
+    kind: str,
+    source: str,
+    fmt: str | None = None,
+    chunk_size: int = MAX_ITEMS,
+    new: bool = False,
+    dry_run: bool = False,
+    json_flag: bool = False,
+    execute: bool = False,
+    mode: str = "on-failure-stop",
+    yes: bool = False,
+    wait: bool = False,
+    timeout: str = "30m",
+    interval: str = "5s",
+    junit: str | None = None,
+) -> SubmitOptions:
+    """The arguments of ``submit``, checked (nothing is read or sent yet)."""
+    chosen = fmt.strip().lower() if fmt is not None else None
+    if chosen is not None and chosen not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
+    return SubmitOptions(
+        kind=kind_named(kind),
+        source=source,
+        fmt=chosen,
+        send=send_options(
+            chunk_size=chunk_size,
+            new=new,
+            dry_run=dry_run,
+            json_flag=json_flag,
+            execute=execute,
+            mode=mode,
+            yes=yes,
+            wait=wait,
+            timeout=timeout,
+            interval=interval,
+            junit=junit,
+        ),
+    )
+
+
+def run(ctx: Context, options: SubmitOptions) -> int:
+    """Read and validate every item (exit 2 naming each bad one), then send; returns the
+    exit code (wait's with ``--wait``)."""
+    check_before_sending(ctx, options.kind, options.send)
+    items = load_items(options.kind, options.source, ctx.stdin, options.fmt)
+    return send(ctx, options.kind, items, options.send)
+
+
+def command(
+    ctx: typer.Context,
+    kind: Annotated[
+        str,
+        argument(
+            help="users, user-invites, card-blocks, card-unblocks, card-removals, "
+            "card-spend-rules, transfers, sends or wire-transfers.",
+            metavar="KIND",
+            values=KIND_VALUES,
+        ),
+    ],
+    source: Annotated[
+        str,
+        argument(
+            help="JSON Lines, a JSON array or CSV; - for stdin.", metavar="FILE", values=FILE_VALUES
+        ),
+    ],
+    fmt: Annotated[
+        str | None,
+        option(
+            "--format",
+            "-f",
+            help="Read FILE as jsonl, json or csv (default: .csv is CSV, '[' a JSON array, "
+            "'{' JSON Lines).",
+            metavar="FORMAT",
+            values=INPUT_FORMAT_VALUES,
+        ),
+    ] = None,
+    chunk_size: ChunkSizeOption = MAX_ITEMS,
+    new: NewOption = False,
+    dry_run: SendDryRunOption = False,
+    json_flag: SendJsonOption = False,
+    execute: ExecuteFlagOption = False,
+    mode: SendModeOption = "on-failure-stop",
+    yes: YesOption = False,
+    wait: WaitFlagOption = False,
+    timeout: TimeoutOption = "30m",
+    interval: IntervalOption = "5s",
+    junit: JunitOption = None,
+) -> None:
+    """Submit new bulks of KIND from FILE (checked first; nothing sent if any item is wrong).
+
+    Pay out a CSV:  bulkctl submit transfers payout.csv --execute --wait
+
+    Every bad line or row is named, then exit 2 with nothing sent. More than 10,000 items
+    become several bulks, in order. Each bulk carries an idempotency-ref derived from its
+    content, so running the same command again names the bulks already made instead of
+    making new ones (--new makes new ones). Prints the new bulk ids. With --execute, one
+    confirmation covers every new bulk (without a terminal it needs --yes); with --wait the
+    exit code is wait's: 0 all COMPLETED, 10 CANCELLED, 11 PARTIALLY_COMPLETED, 12 FAILED,
+    124 timeout.
+    """
+    invoke(
+        ctx,
+        lambda c: parse(
+            c,
+            kind=kind,
+            source=source,
+            fmt=fmt,
+            chunk_size=chunk_size,
+            new=new,
+            dry_run=dry_run,
+            json_flag=json_flag,
+            execute=execute,
+            mode=mode,
+            yes=yes,
+            wait=wait,
+            timeout=timeout,
+            interval=interval,
+            junit=junit,
+        ),
+        run,
+    )

@@ -1,0 +1,231 @@
+"""What ``submit`` and ``rerun`` do once they hold validated items: split them into chunks,
+show the plan (``--dry-run``) or submit every chunk, print the new bulks, execute them after
+one confirmation (``--execute``), and wait for them (``--wait``).
+
+The planning (chunks, refs, the journal) is ``bulkctl.submission``; the confirmation and the
+execution are ``bulkctl.actions``; waiting is ``bulkctl.waiting``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bulkctl.actions import (
+    DEFAULT_MODE,
+    ActionOptions,
+    confirm_bulks,
+    refuse_unconfirmable,
+    run_action,
+)
+from bulkctl.api.kinds import MAX_ITEMS, Kind
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.options import check_interval, parse_duration, parse_mode
+from bulkctl.render import Field, RenderOptions, render, render_record
+from bulkctl.submission import (
+    ChunkOutcome,
+    Item,
+    Journal,
+    describe_plan,
+    plan_chunks,
+    require_offered,
+    submit_chunks,
+)
+from bulkctl.waiting import WaitOptions, wait_for
+
+SUBMITTED_FIELDS = (
+    Field("bulkId", "BULK ID"),
+    Field("chunk", "CHUNK", "int"),
+    Field("items", "ITEMS", "int"),
+    Field("operationCount", "OPERATIONS", "int"),
+    Field("note", "NOTE", derive=lambda r, _now: "already submitted" if r["already"] else ""),
+)
+
+
+@dataclass
+class SendOptions:
+    """How to send: chunking, refs, output, and what follows (execute, wait)."""
+
+    chunk_size: int = MAX_ITEMS
+    new: bool = False
+    dry_run: bool = False
+    as_json: bool = False
+    execute: bool = False
+    mode: str = DEFAULT_MODE
+    yes: bool = False
+    wait: bool = False
+    timeout: float = 1800.0
+    interval: float = 5.0
+    junit: Path | None = None
+
+    def check(self) -> None:
+        """The combinations that make no sense, refused before anything is read or sent."""
+        if not 1 <= self.chunk_size <= MAX_ITEMS:
+            raise UsageError(
+                f"--chunk-size must be from 1 to {MAX_ITEMS:,} (got {self.chunk_size})"
+            )
+        if self.wait and not self.execute:
+            raise UsageError(
+                "--wait needs --execute: a SUBMITTED bulk waits until someone executes it",
+                hint="add --execute, or run bulkctl execute and bulkctl wait later",
+            )
+        if self.dry_run and (self.execute or self.wait):
+            raise UsageError("--dry-run sends nothing, so it cannot --execute or --wait")
+
+
+def send_options(
+    *,
+    chunk_size: int = MAX_ITEMS,
+    new: bool = False,
+    dry_run: bool = False,
+    json_flag: bool = False,
+    execute: bool = False,
+    mode: str = "on-failure-stop",
+    yes: bool = False,
+    wait: bool = False,
+    timeout: str = "30m",
+    interval: str = "5s",
+    junit: str | None = None,
+) -> SendOptions:
+    """The sending options ``submit`` and ``rerun`` share, from their raw values, checked."""
+    options = SendOptions(
+        chunk_size=chunk_size,
+        new=new,
+        dry_run=dry_run,
+        as_json=json_flag,
+        execute=execute,
+        mode=parse_mode(mode),
+        yes=yes,
+        wait=wait,
+        timeout=parse_duration(timeout, "--timeout"),
+        interval=check_interval(interval),
+        junit=Path(junit) if junit is not None else None,
+    )
+    options.check()
+    return options
+
+
+def journal_for(ctx: Context) -> Journal:
+    """The submission journal of the API in force: one per base URL and login identity, so
+    a bulk of the sandbox is never named as the answer on another host."""
+    settings = ctx.settings()
+    who = settings.get("identity") or settings.get("email") or ""
+    scope = hashlib.sha256(f"{settings.base_url}\n{who}".encode()).hexdigest()[:16]
+    return Journal(ctx.state_dir / "submissions" / scope)
+
+
+def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None:
+    """What can be refused before the input is read: the kind on this API (exit 2), and
+    ``--execute`` with no way to confirm it."""
+    require_offered(kind, ctx.settings().api)
+    if options.execute:
+        refuse_unconfirmable(ctx, "execute", options.yes)
+
+
+def send(
+    ctx: Context,
+    kind: Kind,
+    items: list[Item],
+    options: SendOptions,
+    *,
+    source_bulk: str | None = None,
+) -> int:
+    """Submit ``items`` as bulks of ``kind`` (or describe them with ``dry_run``), print the new
+    bulks, then execute and wait as asked; returns the exit code."""
+    check_before_sending(ctx, kind, options)
+    settings = ctx.settings()
+    chunks = plan_chunks(
+        kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+    )
+    bulks = "bulk" if len(chunks) == 1 else "bulks"
+    if options.dry_run:
+        plan = describe_plan(kind, chunks)
+        plan["sourceBulk"] = source_bulk
+        render_record(plan, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
+        ctx.note(
+            f"dry run: {len(items):,} {kind.name} in {len(chunks)} {bulks} would be sent "
+            f"to {settings.where()}; nothing sent"
+        )
+        return ExitCode.OK
+
+    def told(outcome: ChunkOutcome) -> None:
+        where = f"chunk {outcome.chunk.index + 1} of {len(chunks)}"
+        count = outcome.operation_count
+        ops = "? operations" if count is None else f"{count:,} operation{'s' if count != 1 else ''}"
+        if outcome.already:
+            ctx.note(f"{where}: already submitted as bulk {outcome.bulk_id}; not sent again")
+        else:
+            ctx.note(f"{where}: submitted as bulk {outcome.bulk_id} ({ops})")
+
+    outcomes = submit_chunks(
+        ctx.client(),
+        kind,
+        chunks,
+        journal_for(ctx),
+        source_bulk=source_bulk,
+        on_outcome=told,
+        warn=ctx.warn,
+    )
+    _print(ctx, outcomes, as_json=options.as_json)
+    bulk_ids = list(dict.fromkeys(o.bulk_id for o in outcomes))
+    if not options.execute:
+        ctx.note(f"to start them: bulkctl execute {' '.join(bulk_ids)}")
+        return ExitCode.OK
+    code = _execute(ctx, kind, outcomes, options)
+    if code != ExitCode.OK or not options.wait:
+        return code
+    return wait_for(
+        ctx,
+        WaitOptions(
+            bulk_ids=bulk_ids,
+            timeout=options.timeout,
+            interval=options.interval,
+            junit=options.junit,
+        ),
+    )
+
+
+def _print(ctx: Context, outcomes: list[ChunkOutcome], *, as_json: bool) -> None:
+    """The new bulks: ``--json`` objects, a table on a terminal, else one bulk id a line."""
+    records: list[dict[str, Any]] = [o.record() for o in outcomes]
+    if as_json:
+        render(records, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
+    elif ctx.stdout_tty:
+        rows = [{**r, "already": r["alreadySubmitted"]} for r in records]
+        render(rows, RenderOptions(fmt="table", fields=SUBMITTED_FIELDS, terminal=True), ctx.stdout)
+    else:
+        render(
+            records,
+            RenderOptions(fmt="plain", fields=SUBMITTED_FIELDS[:1], header=False),
+            ctx.stdout,
+        )
+
+
+def _execute(ctx: Context, kind: Kind, outcomes: list[ChunkOutcome], options: SendOptions) -> int:
+    """Execute the bulks still SUBMITTED after one confirmation covering them all."""
+    client = ctx.client()
+    ids: list[str] = []
+    for outcome in outcomes:
+        if outcome.already:
+            # a repeat: the bulk may have been executed by the run that made it
+            status = client.get_bulk(outcome.bulk_id).status
+            if status != "SUBMITTED":
+                ctx.note(f"bulk {outcome.bulk_id} is already {status}; not executed again")
+                continue
+        if outcome.bulk_id not in ids:
+            ids.append(outcome.bulk_id)
+    if not ids:
+        return ExitCode.OK
+    operations = sum(
+        o.operation_count if o.operation_count is not None else len(o.chunk.items)
+        for o in outcomes
+        if o.bulk_id in ids
+    )
+    what = f"{operations:,} × {kind.name} in all, {options.mode}"
+    if not confirm_bulks(ctx, "execute", ids, what, yes=options.yes):
+        ctx.note(f"not executed; to start them later: bulkctl execute {' '.join(ids)}")
+        return ExitCode.OK
+    return run_action(ctx, ActionOptions("execute", ids, mode=options.mode, yes=True))
