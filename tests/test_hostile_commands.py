@@ -140,6 +140,13 @@ def test_actions_dry_runs_refusals_and_api_errors_are_clean(
     check(base, "execute", submitted, "--yes", codes=(5,))  # now RUNNING: the API's answer
 
 
+def test_rerun_of_a_failed_bulk_is_clean(laced_but_status: tuple[str, Emulator]) -> None:
+    base, emulator = laced_but_status
+    failed = some(emulator, "PARTIALLY_COMPLETED")
+    check(base, "rerun", failed, "--failed", "--dry-run", codes=(2,))  # laced: no known kind
+    check(base, "rerun", failed, "--failed", "--output-file", "-", codes=(2,))
+
+
 def test_auth_status_and_login_are_clean(laced: tuple[str, Emulator]) -> None:
     base, _ = laced
     check(base, "auth", "status", codes=(0, 1, 3))
