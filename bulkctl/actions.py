@@ -15,8 +15,9 @@ from typing import Any
 from bulkctl.api.records import BulkProcess
 from bulkctl.config import Resolved
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ExitCode, ServerError, UsageError
+from bulkctl.errors import BulkctlError, Conflict, ServerError, UsageError
 from bulkctl.render import RenderOptions, render
+from bulkctl.safetext import safe_text
 
 ACTIONS = ("execute", "pause", "resume", "cancel")
 # the status each action needs, for saying in words why the API answered INVALID_STATE
@@ -43,23 +44,29 @@ def where_text(settings: Resolved) -> str:
 
 
 def invalid_state_text(bulk_id: str, action: str, current: str) -> str:
-    """The words for ``action`` on a bulk in status ``current``, which does not allow it."""
+    """The words for ``action`` on a bulk in status ``current``, which does not allow it
+    (``current`` comes from the server: it is made safe here)."""
     needed = " or ".join(REQUIRED_STATUS[action])
     article = "an" if needed[0] in "AEIOU" else "a"
-    return f"bulk {bulk_id} is {current}; only {article} {needed} bulk can be {PAST_TENSE[action]}"
+    return (
+        f"bulk {safe_text(bulk_id)} is {safe_text(current)}; "
+        f"only {article} {needed} bulk can be {PAST_TENSE[action]}"
+    )
 
 
-def refusal(action: str, bulk: BulkProcess) -> str | None:
-    """Why ``bulk``'s status forbids ``action`` (one of ACTIONS, or ``rerun``), or None."""
-    bulk_id = bulk.bulk_id or "?"
-    current = bulk.status or "in an unknown status"
+def refusal(action: str, bulk: BulkProcess, bulk_id: str | None = None) -> str | None:
+    """Why ``bulk``'s status forbids ``action`` (one of ACTIONS, or ``rerun``), or None: the
+    status is one the action needs, or the server sent none (then the API decides).
+    ``bulk_id`` is the id asked for, when the caller has one."""
+    bulk_id = bulk_id or bulk.bulk_id or "?"
+    current = safe_text(bulk.status or "in an unknown status")
     if action == "rerun":
         if not bulk.is_final:
             return f"bulk {bulk_id} is {current}; only a final bulk can be rerun"
         if bulk.count_of("FAILED") <= 0:
             return f"bulk {bulk_id} has no FAILED operations to rerun"
         return None
-    if bulk.status in REQUIRED_STATUS[action]:
+    if bulk.status is None or bulk.status in REQUIRED_STATUS[action]:
         return None
     return invalid_state_text(bulk_id, action, current)
 
@@ -70,21 +77,21 @@ def confirmation_text(
     """The question before ``action`` (without its answer hint): where, how many of which
     operation, and the mode (execute) or the status now (the others; cancel is final)."""
     items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
-    what = f"{items} × {bulk.operation or '?'}"
+    what = f"{items} × {safe_text(bulk.operation or '?')}"
     if action == "execute":
         what += f", {mode or DEFAULT_MODE}"
     else:
-        what += f", now {bulk.status or '?'}"
+        what += f", now {safe_text(bulk.status or '?')}"
         if action == "cancel":
             what += "; this cannot be undone"
-    return f"{action} bulk {bulk_id} on {where}: {what}?"
+    return f"{action} bulk {safe_text(bulk_id)} on {safe_text(where)}: {what}?"
 
 
 def rerun_confirmation_text(bulk_id: str, kind: str, items: int, where: str) -> str:
     """The question before rerunning a bulk's FAILED operations as a new bulk."""
     return (
-        f"rerun bulk {bulk_id} on {where}: submit its {items:,} FAILED operations as a new "
-        f"{kind} bulk (submitted, not executed)?"
+        f"rerun bulk {safe_text(bulk_id)} on {safe_text(where)}: submit its {items:,} FAILED "
+        f"operations as a new {kind} bulk (submitted, not executed)?"
     )
 
 
@@ -118,18 +125,13 @@ def action_options(action: str, bulk_ids: list[str], **settings: Any) -> ActionO
 
 
 def run_action(ctx: Context, options: ActionOptions) -> int:
-    """Apply the action to each id; returns the worst exit code."""
+    """Apply the action to each id; returns the worst exit code.
+
+    Each bulk is read first: an action its status rules out is refused with the reason
+    (exit 5) before any prompt or change; ``--dry-run`` stops there and sends nothing."""
     settings = ctx.settings()
     action = options.action
-    if options.dry_run:
-        for bulk_id in options.bulk_ids:
-            print(f"POST {settings.base_url}/bulks/{bulk_id}/{action}", file=ctx.stdout)
-            body = options.body()
-            if body is not None:
-                print(json.dumps(body), file=ctx.stdout)
-        ctx.note(f"dry run: nothing sent ({settings.where()})")
-        return ExitCode.OK
-    needs_yes = action in CONFIRMED_ACTIONS and not options.yes
+    needs_yes = action in CONFIRMED_ACTIONS and not options.yes and not options.dry_run
     if needs_yes and not ctx.can_prompt:
         raise UsageError(
             f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
@@ -141,13 +143,24 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
     for bulk_id in options.bulk_ids:
         result: dict[str, Any] = {"bulkId": bulk_id, "action": action}
         try:
-            if needs_yes:
-                bulk = client.get_bulk(bulk_id)
-                if not confirm(ctx, options, bulk, bulk_id):
-                    ctx.note(f"bulk {bulk_id}: {action} skipped")
-                    result.update(ok=False, skipped=True, exitCode=0)
-                    results.append(result)
-                    continue
+            bulk = client.get_bulk(bulk_id)
+            reason = refusal(action, bulk, bulk_id)
+            if reason is not None:
+                raise Conflict(reason)  # known before asking: nothing is sent
+            if options.dry_run:
+                request = f"POST {settings.base_url}/bulks/{bulk_id}/{action}"
+                if options.as_json:
+                    result.update(request=request, body=options.body())
+                else:
+                    _print_request(ctx, request, options.body())
+                result.update(ok=True, dryRun=True, exitCode=0)
+                results.append(result)
+                continue
+            if needs_yes and not confirm(ctx, options, bulk, bulk_id):
+                ctx.note(f"bulk {bulk_id}: {action} skipped")
+                result.update(ok=False, skipped=True, exitCode=0)
+                results.append(result)
+                continue
             try:
                 client.act(bulk_id, action, options.body())
             except ServerError as exc:  # a 5xx says nothing of whether it was applied
@@ -157,7 +170,7 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
             ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
             result.update(ok=True, exitCode=0)
         except Conflict as exc:
-            if exc.error_code == "INVALID_STATE":
+            if exc.error_code == "INVALID_STATE":  # the status changed since it was read
                 exc.message = invalid_state_message(ctx, bulk_id, action)
             ctx.error(exc.lines()[:1])
             result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
@@ -170,9 +183,18 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
             result.update(ok=False, error=exc.message, exitCode=int(exc.exit_code))
         worst = max(worst, int(result["exitCode"]))
         results.append(result)
+    if options.dry_run:
+        ctx.note(f"dry run: nothing sent ({settings.where()})")
     if options.as_json:
         render(results, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
     return worst
+
+
+def _print_request(ctx: Context, request: str, body: dict[str, Any] | None) -> None:
+    """The request a dry run would have sent: its line, and its body when it has one."""
+    print(request, file=ctx.stdout)
+    if body is not None:
+        print(json.dumps(body), file=ctx.stdout)
 
 
 def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:

@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bulkctl.config import Resolved, parse_identity
-from bulkctl.errors import BulkctlError, MalformedResponse, NotAuthenticated
+from bulkctl.errors import (
+    BulkctlError,
+    Forbidden,
+    MalformedResponse,
+    NotAuthenticated,
+    Unauthorized,
+)
 from bulkctl.wire import check_credential
 
 if TYPE_CHECKING:
@@ -20,10 +26,18 @@ if TYPE_CHECKING:
 
 
 def not_logged_in(settings: Resolved) -> NotAuthenticated:
-    """The error for a profile without a token or the means to get one."""
+    """The error for a profile without a token or the means to get one; a profile that is in
+    no file is named as unknown, with the known ones."""
+    if not settings.known:
+        known = ", ".join(settings.known_profiles)
+        return NotAuthenticated(
+            f"unknown profile {settings.profile!r} (known: {known})",
+            hint=f"create it: {settings.command('auth login')}   (or pick one of those)",
+        )
     return NotAuthenticated(
         f"not logged in (profile {settings.profile}, {settings.host})",
-        hint="run: bulkctl auth login   (or try the demo: bulkctl --profile demo list)",
+        hint=f"run: {settings.command('auth login')}   "
+        "(or try the demo: bulkctl --profile demo list)",
     )
 
 
@@ -50,6 +64,18 @@ def login(
         if email and password is not None:
             return client.login_with_password(email, password)
         raise NotAuthenticated("nothing to log in with: give an email or an identity")
+    except Unauthorized as exc:  # the login endpoints answer 401 to the api-key header alone
+        exc.message = f"login: the API key was rejected ({settings.where()})"
+        exc.hint = "check the key for this environment (BULKCTL_API_KEY, or type it again)"
+        raise
+    except Forbidden as exc:
+        if identity:
+            exc.message = f"login: the identity {identity} was refused ({settings.where()})"
+            exc.hint = "check the identity type and id, and that the API key may use it"
+        else:
+            exc.message = f"login: wrong email or password for {email} ({settings.where()})"
+            exc.hint = f"try again: {settings.command('auth login')}"
+        raise
     finally:
         client.close()
 

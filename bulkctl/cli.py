@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo
 
 from bulkctl import __version__
 from bulkctl.context import GlobalOptions
-from bulkctl.options import PROFILE_VALUES, option
+from bulkctl.options import PROFILE_VALUES, Values, option
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,62 @@ class Lazy:
     help: str
 
     def load(self, name: str) -> Any:
-        """Import the module and build its click command."""
+        """Import the module and build its click command (which also takes the global
+        options, hidden, so ``bulkctl list --profile demo`` works as a person types it)."""
         callback = importlib.import_module(self.module).command
-        return typer.main.get_command_from_info(
+        command = typer.main.get_command_from_info(
             CommandInfo(name=name, callback=callback),
             pretty_exceptions_short=True,
             rich_markup_mode=None,
         )
+        command.params.extend(global_options_after_command())
+        return command
+
+
+def _set_global(ctx: Any, param: Any, value: Any) -> None:
+    """A global option given after the command: it overrides the one given before."""
+    if value is None or value is False:
+        return
+    options = ctx.find_root().obj
+    if isinstance(options, GlobalOptions):
+        setattr(options, param.name, value)
+
+
+def global_options_after_command() -> list[Any]:
+    """The root's options that a command also accepts after its name (hidden from its help;
+    the root's --help documents them once)."""
+
+    def flag(*names: str, name: str) -> TyperOption:
+        return TyperOption(
+            param_decls=[name, *names],
+            is_flag=True,
+            default=False,
+            hidden=True,
+            expose_value=False,
+            callback=_set_global,
+        )
+
+    from typer.main import get_click_type
+    from typer.models import ParameterInfo
+
+    def valued(*names: str, name: str, metavar: str, values: Values | None = None) -> TyperOption:
+        parsed = get_click_type(annotation=str, parameter_info=ParameterInfo(parser=values))
+        return TyperOption(
+            param_decls=[name, *names],
+            type=parsed,
+            metavar=metavar,
+            hidden=True,
+            expose_value=False,
+            callback=_set_global,
+        )
+
+    return [
+        valued("--profile", name="profile", metavar="NAME", values=PROFILE_VALUES),
+        valued("--base-url", name="base_url", metavar="URL"),
+        flag("--debug", name="debug"),
+        flag("--quiet", "-q", name="quiet"),
+        flag("--no-input", name="no_input"),
+    ]
 
 
 class LazyGroup(TyperGroup):

@@ -241,6 +241,12 @@ class Resolved:
     sources: dict[str, str]
     password: str | None = None
     demo: bool = False
+    known_profiles: tuple[str, ...] = ()  # the built-in demo, then the file's profiles
+    known: bool = True  # False: a profile named by --profile or the env but in no file
+
+    def command(self, rest: str) -> str:
+        """A bulkctl command to suggest, with this profile: ``bulkctl --profile ops REST``."""
+        return command_line(self.profile, rest)
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
@@ -418,6 +424,29 @@ def profile_name(profile_flag: str | None, env: Mapping[str, str]) -> str:
     return profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
 
 
+# the first words of bulkctl's commands, so a hint's "bulkctl auth login" is told apart
+# from prose such as "bulkctl does not trust it"
+_HINTED_COMMAND = re.compile(
+    r"\bbulkctl (?!--profile )(?=(?:auth|config|list|show|operations|execute|pause|resume|"
+    r"cancel|wait|watch|summary|submit|rerun|ui|emulator|completion)\b)"
+)
+
+
+def with_profile(text: str, profile: str) -> str:
+    """``text`` with ``--profile NAME`` put into every bulkctl command it suggests, so a hint
+    can be run as it is (nothing changes for the default profile)."""
+    if profile == DEFAULT_PROFILE:
+        return text
+    import shlex
+
+    return _HINTED_COMMAND.sub(f"bulkctl --profile {shlex.quote(profile)} ", text)
+
+
+def command_line(profile: str, rest: str) -> str:
+    """A bulkctl command to suggest: ``bulkctl [--profile NAME] REST``."""
+    return with_profile(f"bulkctl {rest}", profile)
+
+
 def resolve(
     store: ConfigStore,
     env: Mapping[str, str],
@@ -463,4 +492,13 @@ def resolve(
             values["base_url"] = DEMO_BASE_URL
             sources["base_url"] = "built-in demo (in-process)"
     password = None if demo else env.get(PASSWORD_ENV) or None
-    return Resolved(profile=profile, values=values, sources=sources, password=password, demo=demo)
+    names = tuple(store.profile_names()) if not demo else ()
+    return Resolved(
+        profile=profile,
+        values=values,
+        sources=sources,
+        password=password,
+        demo=demo,
+        known_profiles=(DEMO_PROFILE, *(n for n in names if n != DEMO_PROFILE)),
+        known=demo or profile == DEFAULT_PROFILE or profile in names,
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.auth import Reauthenticator
-from bulkctl.config import ConfigStore, Resolved, resolve
+from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, with_profile
 from bulkctl.demo import demo_transport
 from bulkctl.errors import error_text
 from bulkctl.safetext import safe_text
@@ -122,8 +122,17 @@ class Context:
         print(f"warning: {safe_text(message)}", file=self.stderr, flush=True)
 
     def error(self, lines: Sequence[str]) -> None:
-        """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's."""
-        print(error_text(lines), file=self.stderr, flush=True)
+        """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's.
+        A bulkctl command a line suggests gets the profile in use."""
+        profile = self.profile
+        print(error_text([with_profile(x, profile) for x in lines]), file=self.stderr, flush=True)
+
+    @property
+    def profile(self) -> str:
+        """The profile in use (without reading the config file)."""
+        if self._resolved is not None:
+            return self._resolved.profile
+        return profile_name(self.options.profile, self.env)
 
     def debug(self, message: str) -> None:
         if self.options.debug:
@@ -134,8 +143,9 @@ class Context:
         return self.stdin_tty and self.stderr_tty and not self.options.no_input
 
     def ask(self, label: str) -> str:
-        """A visible answer typed at a prompt (the prompt goes to stderr)."""
-        print(f"{label}: ", end="", file=self.stderr, flush=True)
+        """A visible answer typed at a prompt (the prompt goes to stderr, made safe: it may
+        quote the server, and nothing in it may erase or rewrite the question)."""
+        print(f"{safe_text(label)}: ", end="", file=self.stderr, flush=True)
         return self.stdin.readline().rstrip("\n")
 
     def secret(self, label: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.errors import UsageError
@@ -18,8 +18,17 @@ from bulkctl.options import parse_duration, parse_mode
 
 
 def parse_when(value: str, now: float, what: str) -> float:
-    """An ISO date or time, or an age ('2h', '3d'), as epoch seconds."""
+    """An ISO date or time, an age ('2h', '3d'), 'today' or 'yesterday' (from local midnight),
+    as epoch seconds."""
     text = value.strip()
+    days_back = {"today": 0, "yesterday": 1}.get(text.lower())
+    if days_back is not None:
+        midnight = (
+            datetime.fromtimestamp(now)
+            .astimezone()
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        return (midnight - timedelta(days=days_back)).timestamp()
     if text and text[-1:] in "smhd" and text[:1].isdigit() and "-" not in text:
         return now - parse_duration(text, what)
     try:
@@ -27,7 +36,8 @@ def parse_when(value: str, now: float, what: str) -> float:
     except ValueError:
         raise UsageError(
             f"invalid {what} {value!r}",
-            hint="use an ISO date or time (2026-11-28, 2026-11-28T09:30Z) or an age (90m, 2h, 3d)",
+            hint="use an ISO date or time (2026-11-28, 2026-11-28T09:30Z), an age (90m, 2h, 3d), "
+            "today or yesterday",
         ) from None
     if moment.tzinfo is None:
         moment = moment.astimezone()  # local time
@@ -53,11 +63,18 @@ class BulkFilter:
     ) -> BulkFilter:
         if operation is not None and not operation.strip():
             raise UsageError("--operation cannot be empty")
+        since_ms = parse_when(since, now, "--since") * 1000 if since is not None else None
+        until_ms = parse_when(until, now, "--until") * 1000 if until is not None else None
+        if since_ms is not None and until_ms is not None and since_ms > until_ms:
+            raise UsageError(
+                f"--since {since} is later than --until {until}: nothing could match",
+                hint="swap them, or drop one",
+            )
         return cls(
             operation=operation.strip() if operation else None,
             mode=parse_mode(mode) if mode is not None else None,
-            since_ms=parse_when(since, now, "--since") * 1000 if since is not None else None,
-            until_ms=parse_when(until, now, "--until") * 1000 if until is not None else None,
+            since_ms=since_ms,
+            until_ms=until_ms,
         )
 
     @property
@@ -65,12 +82,13 @@ class BulkFilter:
         return any(v is not None for v in (self.operation, self.mode, self.since_ms, self.until_ms))
 
     def matches(self, bulk: BulkProcess) -> bool:
-        if self.operation is not None:
-            path = bulk.operation or ""
-            if any(ch in self.operation for ch in "*?["):
-                if not fnmatch.fnmatchcase(path, self.operation):
+        if self.operation is not None:  # any case: /Transfers finds /transfers
+            path = (bulk.operation or "").casefold()
+            pattern = self.operation.casefold()
+            if any(ch in pattern for ch in "*?["):
+                if not fnmatch.fnmatchcase(path, pattern):
                     return False
-            elif self.operation not in path:
+            elif pattern not in path:
                 return False
         if self.mode is not None and bulk.mode != self.mode:
             return False

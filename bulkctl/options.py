@@ -102,12 +102,27 @@ def parse_statuses(
             if not name:
                 continue
             if name not in allowed:
+                near = near_miss(name, allowed)
                 raise UsageError(
-                    f"unknown {what} {part.strip()!r}", hint=f"valid values: {', '.join(allowed)}"
+                    f"unknown {what} {part.strip()!r}"
+                    + (f"; did you mean {near}?" if near else ""),
+                    hint=f"valid values: {', '.join(allowed)}",
                 )
             if name not in chosen:
                 chosen.append(name)
     return chosen
+
+
+def near_miss(name: str, allowed: Sequence[str]) -> str | None:
+    """The one allowed value ``name`` was most likely meant to be (``CANCELED`` ->
+    ``CANCELLED``, ``FAIL`` -> ``FAILED``), or None when nothing is close."""
+    import difflib
+
+    starting = [value for value in allowed if value.startswith(name)]
+    if len(starting) == 1:
+        return starting[0]
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def parse_mode(value: str) -> str:
@@ -274,7 +289,7 @@ OperationOption = Annotated[
     str | None,
     typer.Option(
         "--operation",
-        help="Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*').",
+        help="Only bulks whose operation path contains this text, or matches this glob (e.g. '/managed_cards/*'); any case.",
         metavar="PATTERN",
     ),
 ]
@@ -291,7 +306,7 @@ SinceOption = Annotated[
     str | None,
     typer.Option(
         "--since",
-        help="Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset) or an age such as 2h, 3d. Never-started bulks are left out.",
+        help="Only bulks whose latest timestamp (finish, else start) is at or after WHEN: an ISO date/time (local unless it has an offset), an age such as 2h, 3d, or today or yesterday (from local midnight). Never-started bulks are left out.",
         metavar="WHEN",
     ),
 ]
@@ -324,7 +339,11 @@ BulkIdsArgument = Annotated[
 # the state changes: execute, pause, resume, cancel
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DryRunOption = Annotated[
-    bool, typer.Option("--dry-run", help="Print the request that would be sent; send nothing.")
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
+    ),
 ]
 ActionJsonOption = Annotated[
     bool, typer.Option("--json", help="Results as a JSON array on stdout.")

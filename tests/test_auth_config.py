@@ -553,4 +553,4 @@ def test_when_accepts_ages_dates_and_offsets() -> None:
     assert parse_when("2026-11-28T00:00:00Z", now, "--since") == 1_795_824_000.0
     assert parse_when("2026-11-28T01:00:00+01:00", now, "--since") == 1_795_824_000.0
     with pytest.raises(UsageError):
-        parse_when("yesterday", now, "--since")
+        parse_when("the day before", now, "--since")

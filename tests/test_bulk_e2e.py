@@ -155,7 +155,49 @@ def test_dry_run_sends_nothing_and_shows_the_request(served: Served) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"POST {served.multi}/bulks/{bulk_id}/execute"
     assert json.loads(lines[1]) == {"mode": "ON_FAILURE_CONTINUE", "webhookInterval": 25}
-    assert not served.emulator.requests
+    assert [method for method, _ in served.emulator.requests] == ["GET"]  # it reads the bulk
+    assert served.state.bulks[bulk_id].status == "SUBMITTED"
+
+
+def test_dry_run_reads_the_bulk_so_an_unknown_id_exits_4_and_a_wrong_status_5(
+    served: Served,
+) -> None:
+    assert run_bulkctl("execute", "424242", "--dry-run", env=served.env()).code == 4
+    completed = served.state.listing("COMPLETED")[0]
+    result = run_bulkctl("cancel", completed, "--dry-run", env=served.env())
+    assert result.code == 5
+    assert "only a RUNNING or PAUSED bulk can be cancelled" in result.stderr
+    assert result.stdout == ""
+    assert not [r for r in served.emulator.requests if r[0] == "POST"]
+    logged_out = run_bulkctl(
+        "execute", completed, "--dry-run", env={"BULKCTL_BASE_URL": served.multi}
+    )
+    assert logged_out.code == 3
+
+
+@pytest.mark.parametrize("action", ["execute", "pause", "resume", "cancel"])
+def test_an_action_the_status_rules_out_is_refused_before_any_prompt(
+    served: Served, action: str
+) -> None:
+    import os
+
+    import pexpect
+
+    completed = served.state.listing("COMPLETED")[0]
+    command = bulkctl_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], action, completed],
+        env=dict(os.environ, **served.env()),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 5
+    assert "[y/N]" not in (child.before or "")
+    assert f"bulk {completed} is COMPLETED; only a" in (child.before or "")
+    assert not [r for r in served.emulator.requests if r[0] == "POST"]
 
 
 def test_confirmation_on_a_terminal_shows_what_and_where(served: Served) -> None:

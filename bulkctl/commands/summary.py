@@ -123,6 +123,8 @@ def run(ctx: Context, options: SummaryOptions) -> int:
             ),
             ctx.stdout,
         )
+    if options.filters.since_ms is not None or options.filters.until_ms is not None:
+        ctx.note("never-started bulks (no executionStart) are not counted with --since or --until")
     failing = [f"{s} {counts[s]:,}" for s in options.fail_on if (counts.get(s) or 0) > 0]
     if failing:
         print(f"bulkctl: check failed: {', '.join(failing)}", file=ctx.stderr)

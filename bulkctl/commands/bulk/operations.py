@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES
+from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES, BulkOperation, group_failures
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.invoke import invoke
@@ -32,7 +32,7 @@ from bulkctl.options import (
     parse_statuses,
 )
 from bulkctl.paging import listing
-from bulkctl.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render
+from bulkctl.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render, render_failures
 
 
 @dataclass
@@ -45,6 +45,7 @@ class OperationsOptions:
     output: OutputChoice
     payloads: bool = False
     concurrency: int | None = None
+    errors: bool = False  # the FAILED operations grouped by errorCode, for the whole bulk
 
 
 def parse(
@@ -63,6 +64,7 @@ def parse(
     no_header: bool = False,
     payloads: bool = False,
     concurrency: int | None = None,
+    errors: bool = False,
 ) -> OperationsOptions:
     """The arguments of ``operations``, checked."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
@@ -70,10 +72,33 @@ def parse(
     check_bulk_id(bulk_id)
     if sequence is not None and abs(sequence) > 2**63 - 1:
         raise UsageError("--sequence is out of range")
+    statuses = parse_statuses(status, OPERATION_STATUSES, "operation status")
+    if errors:
+        if statuses not in ([], ["FAILED"]):
+            raise UsageError(
+                "--errors groups the FAILED operations", hint="use it with --status failed"
+            )
+        clashes = [
+            name
+            for name, given in (
+                ("--limit", limit is not None),
+                ("--offset", offset != 0),
+                ("--all", all_records),
+                ("--sequence", sequence is not None),
+                ("--fields", fields is not None),
+                ("--payloads", payloads),
+            )
+            if given
+        ]
+        if clashes:
+            raise UsageError(
+                f"--errors reads every failed operation of the bulk; {clashes[0]} does not apply"
+            )
+        statuses, all_records = ["FAILED"], True
     default = OPERATION_ALL_FIELDS if payloads else OPERATION_FIELDS
     return OperationsOptions(
         bulk_id=bulk_id,
-        statuses=parse_statuses(status, OPERATION_STATUSES, "operation status"),
+        statuses=statuses,
         sequence=sequence,
         wanted=check_paging(limit, offset, all_records),
         offset=min(offset, INT32_MAX),
@@ -89,6 +114,7 @@ def parse(
         ),
         payloads=payloads,
         concurrency=check_concurrency(concurrency),
+        errors=errors,
     )
 
 
@@ -114,8 +140,13 @@ def run(ctx: Context, options: OperationsOptions) -> int:
         wanted=options.wanted,
         on_page=ctx.stdout.flush,
     ) as (records, pager):
+        render_options = options.output.render_options(ctx, full_payloads=full)
+        if options.errors:
+            operations: list[BulkOperation] = list(records)
+            render_failures(group_failures(operations), render_options, ctx.stdout)
+            return 0
         rows = (op.raw for op in records)
-        written = render(rows, options.output.render_options(ctx, full_payloads=full), ctx.stdout)
+        written = render(rows, render_options, ctx.stdout)
     note = pager.report.more_note(written, options.offset) if options.wanted else None
     if note:
         ctx.note(note)
@@ -151,10 +182,17 @@ def command(
         bool, typer.Option("--payloads", help="Show request and response payloads in full.")
     ] = False,
     concurrency: ConcurrencyOption = None,
+    errors: Annotated[
+        bool,
+        typer.Option(
+            "--errors",
+            help="Every FAILED operation of the bulk, grouped by errorCode: count and one example message each (read from responsePayload).",
+        ),
+    ] = False,
 ) -> None:
     """List the operations of one bulk, in sequence.
 
-    What failed in bulk 123?  bulkctl operations 123 --status failed
+    What failed in bulk 123?  bulkctl operations 123 --status failed --errors
     """
     invoke(
         ctx,
@@ -173,6 +211,7 @@ def command(
             no_header=no_header,
             payloads=payloads,
             concurrency=concurrency,
+            errors=errors,
         ),
         run,
     )

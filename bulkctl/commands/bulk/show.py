@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bulkctl.api.records import BulkProcess
+from bulkctl.api.records import BulkProcess, FailureGroup, group_failures
 from bulkctl.context import Context
 from bulkctl.invoke import invoke
 from bulkctl.options import (
@@ -18,8 +18,20 @@ from bulkctl.options import (
     choose_output,
 )
 from bulkctl.polling import progress_numbers
-from bulkctl.render import BULK_ALL_FIELDS, RenderOptions, record_grid, render_record, table_console
+from bulkctl.render import (
+    BULK_ALL_FIELDS,
+    RenderOptions,
+    record_grid,
+    render_failures,
+    render_record,
+    table_console,
+    terminal_width,
+)
 from bulkctl.safetext import safe_text
+
+# a bulk in one of these ends with "why did it fail": its failed operations by errorCode
+FAILED_STATUSES = ("FAILED", "PARTIALLY_COMPLETED")
+FAILURES_READ = 100  # one page of FAILED operations: one request, never the whole bulk
 
 
 @dataclass
@@ -67,9 +79,64 @@ def run(ctx: Context, options: ShowOptions) -> int:
     )
     if choice.fmt == "table":
         _show_table(ctx, bulk, render_options)
+        if bulk.status in FAILED_STATUSES:
+            _show_failures(ctx, bulk, options.bulk_id)
     else:
         render_record(bulk.raw, render_options, ctx.stdout)
+        failed = failed_count(bulk)
+        if bulk.status in FAILED_STATUSES and failed and choice.fmt not in ("json", "jsonl"):
+            ctx.note(f"{failed:,} operations failed; see: {errors_command(ctx, options.bulk_id)}")
     return 0
+
+
+def failed_count(bulk: BulkProcess) -> int | None:
+    """The FAILED entry of the bulk's operationStatusCounts, None when it has none."""
+    for entry in bulk.operation_status_counts:
+        if entry.status == "FAILED":
+            return entry.count
+    return None
+
+
+def errors_command(ctx: Context, bulk_id: str) -> str:
+    """The next command to run: every failed operation of the bulk, grouped by errorCode."""
+    return ctx.settings().command(f"operations {bulk_id} --status failed --errors")
+
+
+def read_failures(ctx: Context, bulk_id: str) -> tuple[list[FailureGroup], int, int | None]:
+    """The first page of FAILED operations grouped by errorCode: (groups, operations read,
+    how many FAILED operations the server counts, None when it does not say)."""
+    page = ctx.client().list_operations(bulk_id, offset=0, limit=FAILURES_READ, status="FAILED")
+    return group_failures(page.records), len(page.records), page.count
+
+
+def failures_heading(read: int, total: int | None) -> str:
+    """'failed operations by errorCode' and, when there are more than were read, 'N of M'."""
+    heading = "failed operations by errorCode"
+    if total is not None and total > read:
+        return f"{heading} (the first {read:,} of {total:,})"
+    return f"{heading} ({read:,})"
+
+
+def _show_failures(ctx: Context, bulk: BulkProcess, bulk_id: str) -> None:
+    """Why it failed: the first page of FAILED operations grouped by errorCode, and the
+    command that groups them all (the way ``gh run view`` points to ``--log-failed``)."""
+    groups, read, total = read_failures(ctx, bulk_id)
+    if total is None:
+        total = failed_count(bulk)
+    out = ctx.stdout
+    if not groups:
+        print("\nno failed operations listed", file=out)
+        return
+    print(f"\n{failures_heading(read, total)}", file=out)
+    options = RenderOptions(
+        fmt="table",
+        fields=(),
+        color=ctx.color,
+        terminal=ctx.stdout_tty,
+        width=terminal_width(out, ctx.env) if ctx.stdout_tty else None,
+    )
+    render_failures(groups, options, out)
+    print(f"\nnext: {errors_command(ctx, bulk_id)}", file=out)
 
 
 def _show_table(ctx: Context, bulk: BulkProcess, options: RenderOptions) -> None:

@@ -1,0 +1,205 @@
+"""Every command, in every output format but JSON/JSONL, against a server that laces every
+string field it sends with ESC, CSI, OSC 0, OSC 8, BEL, CR and C1 CSI: no ESC, BEL or U+009B
+from the data reaches stdout or stderr. The server is the emulator, its answers rewritten, so
+the commands take their real paths (paging, failures, waiting, actions, errors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkctl.emulator.app import Emulator, Request, Response
+from tests.conftest import bulkctl_command, logged_in, make_emulator, run_bulkctl, serving
+
+HOSTILE = (
+    "\x1b[2J\x1b[1;1H"  # CSI: clear the screen, cursor home
+    "\x1b]0;owned\x07"  # OSC 0 ended by BEL: the window title
+    "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"  # OSC 8: a hyperlink
+    "\rOK\x07\x9b31m"  # CR over the line, a bell, C1 CSI
+)
+RAW = ("\x1b", "\x07", "\x9b")
+FORMATS = [[], ["-o", "table"], ["-o", "wide"], ["-o", "plain"], ["-o", "csv"], ["-o", "markdown"]]
+
+
+def lace(value: Any, keep: frozenset[str], key: str = "") -> Any:
+    """Every string in ``value`` with HOSTILE appended, but for the keys in ``keep``."""
+    if isinstance(value, str):
+        return value if key in keep else value + HOSTILE
+    if isinstance(value, list):
+        return [lace(v, keep, key) for v in value]
+    if isinstance(value, dict):
+        return {k: lace(v, keep, k) for k, v in value.items()}
+    return value
+
+
+class Lacing:
+    """The emulator, with every string field of every JSON answer laced."""
+
+    def __init__(self, emulator: Emulator, keep: frozenset[str]) -> None:
+        self.emulator = emulator
+        self.keep = keep
+
+    def handle(self, request: Request) -> Response:
+        response = self.emulator.handle(request)
+        if response.body:
+            try:
+                data = json.loads(response.body)
+            except ValueError:
+                return response
+            response.body = json.dumps(lace(data, self.keep)).encode()
+        return response
+
+
+def serve(keep: frozenset[str]) -> Iterator[tuple[str, Emulator]]:
+    emulator, _ = make_emulator(bulks=60)
+    with serving(Lacing(emulator, keep)) as root:  # type: ignore[arg-type]
+        yield root + "/multi", emulator
+
+
+@pytest.fixture
+def laced() -> Iterator[tuple[str, Emulator]]:
+    """Every string laced, statuses too."""
+    yield from serve(frozenset())
+
+
+@pytest.fixture
+def laced_but_status() -> Iterator[tuple[str, Emulator]]:
+    """Statuses kept (so failures, dry runs and prompts take their paths), the rest laced."""
+    yield from serve(frozenset({"status"}))
+
+
+def assert_clean(text: str, what: object) -> None:
+    for raw in RAW:
+        assert raw not in text, (what, raw, text[:400])
+
+
+def check(base: str, *args: str, codes: tuple[int, ...] = (0,)) -> str:
+    result = run_bulkctl(*args, env=logged_in(base, BULKCTL_NO_INPUT="1"), timeout=60)
+    assert result.code in codes, (args, result.code, result.stderr)
+    assert_clean(result.stdout, args)
+    assert_clean(result.stderr, args)
+    return result.stdout + result.stderr
+
+
+def some(emulator: Emulator, status: str) -> str:
+    return emulator.state.listing(status)[0]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: " ".join(f) or "default")
+def test_listings_and_show_are_clean_in_every_format(
+    laced: tuple[str, Emulator], fmt: list[str]
+) -> None:
+    base, emulator = laced
+    failed = some(emulator, "PARTIALLY_COMPLETED")
+    text = check(base, "list", *fmt)
+    assert "\\x1b" in text  # the data is there, made visible
+    check(base, "list", "-s", "running,paused", "--operation", "/", *fmt)
+    check(base, "show", failed, *fmt)
+    check(base, "operations", failed, "--all", *fmt)
+    check(base, "operations", failed, "--status", "failed", "--errors", *fmt)
+    if fmt[-1:] != ["wide"]:
+        check(base, "summary", *fmt)
+        check(base, "summary", "--operation", "/", *fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: " ".join(f) or "default")
+def test_show_with_its_failures_is_clean(
+    laced_but_status: tuple[str, Emulator], fmt: list[str]
+) -> None:
+    base, emulator = laced_but_status
+    failed = some(emulator, "PARTIALLY_COMPLETED")
+    text = check(base, "show", failed, *fmt)
+    if fmt[-1:] == ["table"]:
+        assert "failed operations by errorCode" in text and "--errors" in text
+    check(base, "operations", failed, "--status", "failed", "--errors", *fmt)
+
+
+def test_actions_dry_runs_refusals_and_api_errors_are_clean(
+    laced: tuple[str, Emulator], laced_but_status: tuple[str, Emulator]
+) -> None:
+    base, emulator = laced
+    submitted = some(emulator, "SUBMITTED")
+    refused = check(base, "execute", submitted, "--dry-run", codes=(5,))  # a laced status
+    assert "\\x1b" in refused
+    check(base, "show", "424242", codes=(4,))  # the API's 404 message, laced
+    check(base, "operations", "424242", codes=(4,))
+    base, emulator = laced_but_status
+    submitted = some(emulator, "SUBMITTED")
+    check(base, "execute", submitted, "--dry-run")
+    check(base, "cancel", some(emulator, "COMPLETED"), "--yes", codes=(5,))
+    check(base, "pause", some(emulator, "RUNNING"))
+    check(base, "pause", some(emulator, "COMPLETED"), codes=(5,))
+    check(base, "execute", submitted, "--yes")
+    check(base, "execute", submitted, "--yes", codes=(5,))  # now RUNNING: the API's answer
+
+
+def test_rerun_of_a_failed_bulk_is_clean(laced_but_status: tuple[str, Emulator]) -> None:
+    base, emulator = laced_but_status
+    failed = some(emulator, "PARTIALLY_COMPLETED")
+    check(base, "rerun", failed, "--failed", "--dry-run", codes=(2,))  # laced: no known kind
+    check(base, "rerun", failed, "--failed", "--output-file", "-", codes=(2,))
+
+
+def test_auth_status_and_login_are_clean(laced: tuple[str, Emulator]) -> None:
+    base, _ = laced
+    check(base, "auth", "status", codes=(0, 1, 3))
+    check(base, "auth", "status", "--json", codes=(0, 1, 3))
+    check(base, "config", "list")
+
+
+def test_wait_is_clean(
+    laced_but_status: tuple[str, Emulator], laced: tuple[str, Emulator], tmp_path: Path
+) -> None:
+    base, emulator = laced_but_status
+    done = some(emulator, "PARTIALLY_COMPLETED")
+    check(base, "wait", done, codes=(11,))
+    # the report's operations are read by the bulkId the server sent (laced: exit 2)
+    check(base, "wait", done, "--junit", str(tmp_path / "report.xml"), codes=(2, 11))
+    base, emulator = laced
+    check(
+        base,
+        "wait",
+        some(emulator, "RUNNING"),
+        "--timeout",
+        "2s",
+        "--interval",
+        "1s",
+        codes=(1, 124),
+    )
+
+
+def run_for_a_while(base: str, *args: str, seconds: float = 3) -> tuple[str, str]:
+    """Run a command that polls until stopped; Ctrl-C after ``seconds``."""
+    proc = subprocess.Popen(
+        [*bulkctl_command(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **logged_in(base)},
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    return out, err
+
+
+def test_watch_is_clean(
+    laced: tuple[str, Emulator], laced_but_status: tuple[str, Emulator]
+) -> None:
+    for base, emulator in (laced, laced_but_status):
+        out, err = run_for_a_while(base, "watch", "--interval", "1s")
+        assert out, err
+        assert_clean(out, "watch")
+        assert_clean(err, "watch")
+        out, err = run_for_a_while(base, "watch", some(emulator, "RUNNING"), "--interval", "1s")
+        assert_clean(out + err, "watch one")
