@@ -132,11 +132,10 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
     settings = ctx.settings()
     action = options.action
     needs_yes = action in CONFIRMED_ACTIONS and not options.yes and not options.dry_run
-    if needs_yes and not ctx.can_prompt:
-        raise UsageError(
-            f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
-            hint=f"pass --yes to {action} on {settings.where()}",
-        )
+    unconfirmable = UsageError(
+        f"refusing to {action} without confirmation (no terminal to ask on, or --no-input)",
+        hint=f"pass --yes to {action} on {settings.where()}",
+    )
     client = ctx.client()
     results: list[dict[str, Any]] = []
     worst = 0
@@ -156,6 +155,8 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
                 result.update(ok=True, dryRun=True, exitCode=0)
                 results.append(result)
                 continue
+            if needs_yes and not ctx.can_prompt:  # after the status: a bulk that cannot be
+                raise unconfirmable  # acted on says why (4, 5), not "pass --yes"
             if needs_yes and not confirm(ctx, options, bulk, bulk_id):
                 ctx.note(f"bulk {bulk_id}: {action} skipped")
                 result.update(ok=False, skipped=True, exitCode=0)

@@ -176,7 +176,7 @@ def send(
     _print(ctx, outcomes, as_json=options.as_json)
     bulk_ids = list(dict.fromkeys(o.bulk_id for o in outcomes))
     if not options.execute:
-        ctx.note(f"to start them: bulkctl execute {' '.join(bulk_ids)}")
+        ctx.note(f"to start them: {ctx.settings().command('execute ' + ' '.join(bulk_ids))}")
         return ExitCode.OK
     code = _execute(ctx, kind, outcomes, options)
     if code != ExitCode.OK or not options.wait:
@@ -231,6 +231,7 @@ def _execute(ctx: Context, kind: Kind, outcomes: list[ChunkOutcome], options: Se
     )
     what = f"{operations:,} × {kind.name} in all, {options.mode}"
     if not confirm_bulks(ctx, "execute", ids, what, yes=options.yes):
-        ctx.note(f"not executed; to start them later: bulkctl execute {' '.join(ids)}")
+        later = ctx.settings().command("execute " + " ".join(ids))
+        ctx.note(f"not executed; to start them later: {later}")
         return ExitCode.OK
     return run_action(ctx, ActionOptions("execute", ids, mode=options.mode, yes=True))

@@ -186,7 +186,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     )
     message, peak_mb = proc.stdout.splitlines()
     assert "expands past 32 MiB" in message
-    assert int(peak_mb) < 150, f"peak RSS {peak_mb} MB"  # unbounded, it would be over 1,000
+    # unbounded, it would be over 1,000 MB; about 75 MB on a quiet machine (the 32 MiB cap,
+    # its join, the interpreter), but up to 280 MB was seen on a loaded 2-core one
+    assert int(peak_mb) < 400, f"peak RSS {peak_mb} MB"
 
 
 def test_an_answer_past_the_cap_fails_without_a_retry() -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bulkctl.config import ConfigStore, mask, resolve, validate_value
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
-from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl
+from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl, run_main
 
 
 def config_path() -> Path:
@@ -80,12 +80,12 @@ def test_status_config_list_and_debug_never_print_secrets_in_full(
 
     profile = tomllib.loads(config_path().read_text())["profiles"]["default"]
     token = profile["auth_token"]
-    outputs = [
-        run_bulkctl("auth", "status"),
-        run_bulkctl("auth", "status", "--json"),
-        run_bulkctl("config", "list"),
-        run_bulkctl("config", "get", "api_key"),
-        run_bulkctl("--debug", "list", "-n", "1"),
+    outputs = [  # the entry point in-process: the process boundary changes nothing printed
+        run_main("auth", "status"),
+        run_main("auth", "status", "--json"),
+        run_main("config", "list"),
+        run_main("config", "get", "api_key"),
+        run_main("--debug", "list", "-n", "1"),
     ]
     for result in outputs:
         for secret in (DEMO_API_KEY, token):

@@ -93,16 +93,16 @@ def test_pause_resume_cancel(served: Served) -> None:
 
 def test_illegal_action_exits_5_and_says_why(served: Served) -> None:
     completed = served.state.listing("COMPLETED")[0]
-    result = run_bulkctl("execute", completed, "--yes", env=served.env())
+    result = run_main("execute", completed, "--yes", env=served.env())
     assert result.code == 5
     assert f"bulk {completed} is COMPLETED; only a SUBMITTED bulk can be executed" in result.stderr
-    result = run_bulkctl("resume", completed, env=served.env())
+    result = run_main("resume", completed, env=served.env())
     assert "only a PAUSED bulk can be resumed" in result.stderr
 
 
 def test_unknown_bulk_exits_4(served: Served) -> None:
     for args in (["show", "424242"], ["operations", "424242"], ["pause", "424242"]):
-        result = run_bulkctl(*args, env=served.env())
+        result = run_main(*args, env=served.env())
         assert result.code == 4, args
         assert "not found" in result.stderr
 
@@ -123,7 +123,7 @@ def test_bad_ids_exit_2_before_any_request(served: Served, bad: str) -> None:
 def test_several_ids_report_each_and_exit_with_the_worst(served: Served) -> None:
     good = submitted(served)
     completed = served.state.listing("COMPLETED")[0]
-    result = run_bulkctl("execute", good, completed, "777", "--yes", "--json", env=served.env())
+    result = run_main("execute", good, completed, "777", "--yes", "--json", env=served.env())
     results = json.loads(result.stdout)
     assert [r["exitCode"] for r in results] == [0, 5, 4]
     assert result.code == 5
@@ -132,10 +132,14 @@ def test_several_ids_report_each_and_exit_with_the_worst(served: Served) -> None
 
 def test_execute_and_cancel_refuse_without_a_terminal_or_yes(served: Served) -> None:
     bulk_id = submitted(served)
-    for args in (["execute", bulk_id], ["cancel", bulk_id], ["--no-input", "execute", bulk_id]):
-        result = run_bulkctl(*args, env=served.env())
+    for args in (["execute", bulk_id], ["--no-input", "execute", bulk_id]):
+        result = run_main(*args, env=served.env())
         assert result.code == 2
         assert "--yes" in result.stderr
+    # the status is read first: an action that cannot succeed says why, not "pass --yes"
+    result = run_main("cancel", bulk_id, env=served.env())
+    assert result.code == 5 and "only a RUNNING or PAUSED bulk" in result.stderr
+    assert run_main("execute", "999", env=served.env()).code == 4
     assert not [r for r in served.emulator.requests if r[0] == "POST"]
 
 
@@ -243,13 +247,13 @@ def test_show_piped_is_field_tab_value(served: Served) -> None:
 def test_operations_paging_and_sequence(served: Served) -> None:
     bulk_id = served.state.listing("COMPLETED")[0]
     items = served.state.bulks[bulk_id].items
-    everything = run_bulkctl("operations", bulk_id, "--all", "--jsonl", env=served.env())
+    everything = run_main("operations", bulk_id, "--all", "--jsonl", env=served.env())
     assert [json.loads(line)["sequence"] for line in everything.stdout.splitlines()] == list(
         range(1, items + 1)
     )
-    one = run_bulkctl("operations", bulk_id, "--sequence", "1", "--json", env=served.env())
+    one = run_main("operations", bulk_id, "--sequence", "1", "--json", env=served.env())
     assert [op["sequence"] for op in json.loads(one.stdout)] == [1]
-    bad = run_bulkctl("operations", bulk_id, "--status", "PAUSED", env=served.env())
+    bad = run_main("operations", bulk_id, "--status", "PAUSED", env=served.env())
     assert bad.code == 2 and "SUBMITTED, RUNNING, COMPLETED, FAILED, CANCELLED" in bad.stderr
 
 
