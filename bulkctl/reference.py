@@ -26,8 +26,12 @@ def _help_sections() -> list[tuple[str, str]]:
     sections: list[tuple[str, str]] = []
 
     def walk(cmd: Any, name: str, parent: Any) -> None:
+        # the command's own context settings (the root's -h, --help) apply, as when it runs;
+        # click keeps each command's help option once built, so any other way would drift
+        settings = dict(cmd.context_settings or {})
+        settings.update(terminal_width=WIDTH, max_content_width=WIDTH)
         ctx = type(parent or root.make_context("bulkctl", [], resilient_parsing=True))(
-            cmd, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+            cmd, info_name=name, parent=parent, **settings
         )
         sections.append((ctx.command_path, cmd.get_help(ctx)))
         # a lazy group builds each command here: the reference loads every one
