@@ -1,9 +1,11 @@
 """The quota scenario of issue 10, in-process: ``list --all --jsonl`` over many bulks against
 an emulator that applies fixed windows, the command's clock tied to the emulator's.
 
-Shared by tests/test_quota_listing.py and benchmarks/quota.py. Every request is logged with
-its time on the emulator's clock and whether the quota refused it, so the least time the
-quota allows and the quota answers per window are computed from the log, not wall time.
+Shared by tests/test_quota_listing.py, tests/test_pacer.py and benchmarks/quota.py. Every
+request is logged with its time on the emulator's clock and whether the quota refused it,
+so the least time the quota allows and the quota answers per window are computed from the
+log, not wall time. ``list_against_fixed_windows`` is the pacer alone, one request at a
+time, fast enough to try every phase of a window.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bulkctl.api.pacer import Pacer
 from bulkctl.commands import list as list_cmd
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults, Request, Response
@@ -229,3 +232,49 @@ def run_listing(
     out = ctx.stdout.getvalue()  # type: ignore[attr-defined]
     err = ctx.stderr.getvalue()  # type: ignore[attr-defined]
     return Outcome(code, out, err, emulator, windows[0].limit, windows[0].seconds)
+
+
+class SerialClock:
+    """A fake clock for one thread: sleeping and each request move it on."""
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+def list_against_fixed_windows(
+    phase: float, *, requests: int, latency: float, limit: int = 100, seconds: float = 10.0
+) -> tuple[list[int], float]:
+    """One request at a time against fixed windows of ``limit`` per ``seconds`` that name
+    nothing, the command starting ``phase`` seconds into a window: the refusals in each
+    window from the first, and how many windows late the last answer came."""
+    base = 1_790_000_000.0  # a multiple of every window here
+    clock = SerialClock(base + phase)
+    pacer = Pacer((), clock=clock)
+    used: dict[int, int] = {}
+    refused: dict[int, int] = {}
+    answered, last = 0, 0.0
+    while answered < requests:
+        started = pacer.acquire(10_000)
+        clock.t += latency
+        window = int(started // seconds)
+        if used.get(window, 0) < limit:
+            used[window] = used.get(window, 0) + 1
+            answered, last = answered + 1, started
+            pacer.success(started)
+        else:
+            refused[window] = refused.get(window, 0) + 1
+            pacer.quota_answer(started, None, ())
+    first = int((base + phase) // seconds)
+    counts = [refused.get(w, 0) for w in range(first, int(last // seconds) + 1)]
+    more = -(-max(0, requests - used.get(first, 0)) // limit)
+    least = (first + more) * seconds if more else base + phase
+    return counts, (last - least) / seconds

@@ -51,6 +51,8 @@ PROBE_CAP = 60.0
 PROBE_POLL = 0.05  # seconds between looks while another thread's probe is out
 PROBE_STALE = 120.0  # a probe out longer than this lost its answer (past request_timeout)
 GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from it
+PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this much further
+BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
 MAGIC = b"bulkctl-pacer\x01"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
 WINDOW = struct.Struct("<I d")  # limit, seconds
@@ -472,11 +474,23 @@ class _Learner:
 
     A refusal ends a run of answered requests; when the next probe is refused too, the
     quota stayed shut, so the run filled a window: its length is N. Each wait ends at a
-    boundary, which lies between the last start known refused (``shut``) and the first
-    answered one. The first boundary bounds W from below (the first window began at or
-    before the first start); two boundaries bound it from both sides, and each later one
-    narrows it. Once N is known, requests are held back after N starts in a window, and the
-    probe goes where the next boundary can lie: first halfway, then at its latest.
+    boundary, which lies between the last start known refused (or where holding back began)
+    and the first answered start. Every wait leaves such a bracket, and the next boundary is
+    looked for one W after the latest. The first bracket bounds W from below (the first
+    window began at or before the first start); each later one bounds it from both sides
+    and narrows what was learned, or replaces it when it disagrees.
+
+    Once N is known, requests are held back after N starts in a window, and the probe goes
+    where the next boundary can lie: halfway into that span first, then at its latest;
+    while W is unbounded above, at ``PROBE_GROWTH`` times the least W, and again. A run
+    refused before N starts shows N too high (another client shares the quota, or the first
+    run began near a window's end and spanned two): N is learned again from that run.
+
+    A wait that ends at its first probe leaves N unconfirmed (the window may have ended just
+    then, or the refusal was no window at all): the run's length is held to as a guess. The
+    next run is held back at it too; a refused probe confirms it, and a window that
+    disagrees with what was learned drops it, so a refusal that was no window costs a
+    short wait or two.
     """
 
     def __init__(self) -> None:
@@ -485,9 +499,11 @@ class _Learner:
         self.run_ok = 0  # answered among them
         self.candidate: int | None = None  # a run's length at its refusal, until confirmed
         self.limit: int | None = None  # N, learned
+        self.guess: int | None = None  # N from one run whose wait ended at its first probe
         self.w_lo = 0.0  # W lies above this ...
         self.w_hi = math.inf  # ... and below this
-        self.boundary: tuple[float, float] | None = None  # the latest: (shut, first answered)
+        # the latest boundary lies after the first time and at or before the second
+        self.bracket: tuple[float, float] | None = None
         self.wait_began: float | None = None  # a refusal, or a hold, began a wait
         self.held = False  # this wait began by holding back, not by a refusal
         self.shut = -math.inf  # the latest start known to lie in a full window
@@ -506,9 +522,11 @@ class _Learner:
     def hold(self, now: float) -> float | None:
         """When the next request may start, while N starts have filled this window."""
         if self.wait_began is None:
-            if self.limit is None or self.run_starts < self.limit:
+            limit = self.limit if self.limit is not None else self.guess
+            if limit is None or self.run_starts < limit:
                 return None
-            self.wait_began, self.held, self.shut, self.probes = now, True, now, 0
+            self.wait_began, self.held, self.probes = now, True, 0
+            self.shut = now  # taken to lie in the full window (the run fit in it)
             self.next_probe = self._probe_at(now, now + PROBE_FIRST)
         return self.next_probe
 
@@ -517,12 +535,20 @@ class _Learner:
         (``fallback`` is the growing delay's time)."""
         if self.wait_began is None:  # the refusal ends a run
             self.wait_began, self.held, self.probes = started, False, 0
-            self.candidate = self.run_ok
+            self.shut = started
+            # held back at N, a run is refused only when N is too high (another client shares
+            # the quota): a run half as long or more is a new candidate; a shorter one began
+            # at an opening that was none (a run that spanned a boundary) and teaches nothing
+            limit = self.limit if self.limit is not None else self.guess
+            self.candidate = self.run_ok if limit is None or 2 * self.run_ok >= limit else None
+            self.guess = None
         elif fresh:  # a probe: the quota stayed shut
             self.probes += 1
             if self.candidate is not None and self.candidate >= GUESS_MIN_RUN:
                 self.limit = self.candidate
-            self.candidate = None
+            elif self.held and self.limit is None and self.guess is not None:
+                self.limit = self.guess  # a second run filled a window at the same length
+            self.candidate = self.guess = None
         self.shut = max(self.shut, started)
         self.next_probe = self._probe_at(now, fallback)
         return self.next_probe
@@ -534,8 +560,13 @@ class _Learner:
             if self.candidate is not None:
                 self.candidate += 1
             return False
-        if not told and (self.held or self.probes):
-            self._boundary_found(started)
+        if not told:
+            unconfirmed = not self.held and not self.probes and self.limit is None
+            if unconfirmed and (self.candidate or 0) >= GUESS_MIN_RUN:
+                self.guess = self.candidate  # ended at its first probe: N unconfirmed
+            as_learned = self._opened(started)
+            if self.held and not self.probes and self.limit is None and not as_learned:
+                self.guess = None  # held back at a guess, and the window is not as it taught
         self.wait_began, self.next_probe, self.candidate = None, None, None
         self.run_starts = self.run_ok = 1
         return True
@@ -547,39 +578,42 @@ class _Learner:
             return f"{self.limit} requests a window (learned)"
         return f"{self.limit} requests a window of {format_seconds(self.w_hi)} or less (learned)"
 
-    def _boundary_found(self, opened: float) -> None:
-        shut = self.shut
-        if self.boundary is None:
+    def _opened(self, opened: float) -> bool:
+        """A wait ended at ``opened``: the boundary it waited for is bracketed; learn W.
+        False when that disagrees with what was learned (which starts again from it)."""
+        after = self.shut
+        if self.bracket is None:
             if self.first is not None:
-                self.w_lo = max(self.w_lo, shut - self.first)
+                self.w_lo = max(self.w_lo, after - self.first)
         else:
-            before_shut, before_open = self.boundary
-            lo, hi = shut - before_open, opened - before_shut
+            before_after, before_at = self.bracket
+            lo, hi = after - before_at, opened - before_after
             if lo >= self.w_hi or hi <= self.w_lo:  # not as learned: start again from these
                 self.w_lo, self.w_hi = max(0.0, lo), hi
-            else:
-                self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
-        self.boundary = (shut, opened)
+                self.bracket = (after, opened)
+                return False
+            self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
+        self.bracket = (after, opened)
+        return True
 
     def _probe_at(self, now: float, fallback: float) -> float:
         """Where the next window can begin: halfway into that span first, then its end;
-        growing delays while it is unknown."""
-        if self.boundary is None:
+        growing delays while nothing is known."""
+        if self.bracket is None:
             return fallback
-        before_shut, before_open = self.boundary
-        earliest = max(now, before_shut + self.w_lo, self.shut)
-        latest = before_open + self.w_hi
-        if math.isinf(latest):
-            # the next boundary lies at most W after the last answer's start: try W as twice,
-            # four times ... the least window learned, past every start known refused
-            length = max(PROBE_FIRST, self.w_lo)
-            while before_open + length <= max(earliest, now + 1e-3):
-                length *= 2
-            return min(before_open + length, now + PROBE_CAP)
+        after, at = self.bracket
+        earliest = max(now, after + self.w_lo, self.shut)
+        latest = at + self.w_hi
         if latest <= now:  # refused past the latest: the window is not what was learned
             self.w_hi = math.inf
-            return fallback
-        if self.probes == 0 and latest - earliest > 2 * PROBE_FIRST:
+        if math.isinf(self.w_hi):
+            # the next boundary lies W after the last one at most: try W as PROBE_GROWTH
+            # times the least window learned, and again, past every start known refused
+            length = max(PROBE_FIRST, self.w_lo)
+            while at + length <= max(earliest, now + 1e-3):
+                length *= PROBE_GROWTH
+            return min(at + length, now + PROBE_CAP)
+        if self.probes == 0 and latest - earliest > BISECT_SPAN:
             return (earliest + latest) / 2
         return latest
 
