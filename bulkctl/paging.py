@@ -94,9 +94,28 @@ def listing(
         pager = Pager(concurrency=concurrency, key=key, pool=pool, on_page=on_page)
         pager.on_plan = on_plan
         if merge_by is not None and len(fetches) > 1:
-            yield pager.read_merged(fetches, order_id=merge_by, offset=offset, wanted=wanted), pager
+            records = pager.read_merged(fetches, order_id=merge_by, offset=offset, wanted=wanted)
         else:
-            yield pager.read(fetches, offset=offset, wanted=wanted), pager
+            records = pager.read(fetches, offset=offset, wanted=wanted)
+        yield _primed(records), pager
+
+
+def _primed(records: Generator[Any, None, None]) -> Generator[Any, None, None]:
+    """``records`` with its first record read now: an error on the first page (a 404, a
+    refused key) comes before the caller writes anything, such as a table's header."""
+    try:
+        first = next(records)
+    except StopIteration:
+        return records
+    return _resumed(first, records)
+
+
+def _resumed(first: Any, rest: Generator[Any, None, None]) -> Generator[Any, None, None]:
+    try:
+        yield first
+        yield from rest
+    finally:
+        rest.close()
 
 
 @dataclass

@@ -105,6 +105,7 @@ def test_unknown_bulk_exits_4(served: Served) -> None:
         result = run_main(*args, env=served.env())
         assert result.code == 4, args
         assert "not found" in result.stderr
+        assert result.stdout == "", args  # no header line for a listing that never began
 
 
 @pytest.mark.parametrize("bad", ["12a", "１２", " 12", "-5", "1e3"])
