@@ -18,6 +18,7 @@ from bulkctl.errors import (
     MalformedResponse,
     NotAuthenticated,
     Unauthorized,
+    UsageError,
 )
 from bulkctl.wire import check_credential
 
@@ -25,12 +26,12 @@ if TYPE_CHECKING:
     from bulkctl.context import Context
 
 
-def not_logged_in(settings: Resolved) -> NotAuthenticated:
+def not_logged_in(settings: Resolved) -> BulkctlError:
     """The error for a profile without a token or the means to get one; a profile that is in
-    no file is named as unknown, with the known ones."""
+    no file is named as unknown, with the known ones (a mistyped name: usage, exit 2)."""
     if not settings.known:
         known = ", ".join(settings.known_profiles)
-        return NotAuthenticated(
+        return UsageError(
             f"unknown profile {settings.profile!r} (known: {known})",
             hint=f"create it: {settings.command('auth login')}   (or pick one of those)",
         )

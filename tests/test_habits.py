@@ -70,7 +70,7 @@ def test_hints_carry_the_profile_in_use(served: Served) -> None:
 def test_an_unknown_profile_says_so_and_lists_the_known_ones() -> None:
     assert run_bulkctl("--profile", "ops", "config", "set", "environment", "sandbox").code == 0
     result = run_bulkctl("list", "--profile", "opz")
-    assert result.code == 3
+    assert result.code == 2  # a mistyped name is usage, not a missing login
     assert "unknown profile 'opz' (known: demo, ops)" in result.stderr
     assert "bulkctl --profile opz auth login" in result.stderr
 
