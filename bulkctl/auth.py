@@ -9,6 +9,7 @@ base URL is the profile's own); otherwise it lives for the command only.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 from bulkctl.config import Resolved, parse_identity
@@ -40,6 +41,20 @@ def not_logged_in(settings: Resolved) -> BulkctlError:
         hint=f"run: {settings.command('auth login')}   "
         "(or try the demo: bulkctl --profile demo list)",
     )
+
+
+def login_command(settings: Resolved, *, email: str | None, identity: str | None) -> str:
+    """The ``auth login`` to run again, with the profile, a base URL given as a flag, and
+    the email or identity just used: ``bulkctl --profile ops auth login --email a@b.c``
+    (global options are taken after the command too)."""
+    words = ["auth", "login"]
+    if identity:
+        words += ["--identity", shlex.quote(identity)]
+    elif email:
+        words += ["--email", shlex.quote(email)]
+    if settings.sources.get("base_url", "").startswith("flag"):
+        words += ["--base-url", shlex.quote(settings.get("base_url") or "")]
+    return settings.command(" ".join(words))
 
 
 def login(
@@ -75,7 +90,7 @@ def login(
             exc.hint = "check the identity type and id, and that the API key may use it"
         else:
             exc.message = f"login: wrong email or password for {email} ({settings.where()})"
-            exc.hint = f"try again: {settings.command('auth login')}"
+            exc.hint = f"try again: {login_command(settings, email=email, identity=None)}"
         raise
     finally:
         client.close()

@@ -107,7 +107,9 @@ def test_a_rejected_api_key_and_a_wrong_password_say_which(served: Served) -> No
     wrong = login(served, DEMO_API_KEY, "not-the-password")
     assert f"wrong email or password for {DEMO_EMAIL}" in wrong
     assert "not allowed" not in wrong
-    assert "try again: bulkctl --profile emu auth login" in wrong
+    # the retry keeps the base URL and the email given as flags: it works as printed
+    again = f"try again: bulkctl --profile emu auth login --email {DEMO_EMAIL} --base-url "
+    assert again + served.multi in wrong, wrong
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bulkctl.auth import login
+from bulkctl.auth import login, login_command
 from bulkctl.config import DEMO_PROFILE, SETTINGS, parse_identity, validate_value
 from bulkctl.context import Context
 from bulkctl.errors import StorageError, UsageError
@@ -109,7 +109,7 @@ def run(ctx: Context, options: LoginOptions) -> int:
         raise StorageError(
             f"logged in as {who}, but the token was not saved: {exc.cause}",
             hint="nothing was stored; free space or fix the folder's permissions, then run "
-            "bulkctl auth login again",
+            f"{login_command(settings, email=email, identity=identity)} again",
         ) from exc
     ctx.note(f"Logged in to {settings.where()} as {who}; token saved in {ctx.store.path}")
     return 0
