@@ -359,6 +359,17 @@ def table_console(out: TextIO, *, color: bool, terminal: bool) -> Any:
     )
 
 
+def print_rich(out: TextIO, renderable: Any, *, color: bool, terminal: bool) -> None:
+    """Print a rich renderable to ``out`` with no trailing spaces (rich pads a grid's cells
+    to the column's width)."""
+    console = table_console(out, color=color, terminal=terminal)
+    with console.capture() as captured:
+        console.print(renderable)
+    lines = captured.get().split("\n")
+    out.write("\n".join(line.rstrip(" ") for line in lines))
+    out.flush()
+
+
 def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextIO) -> int:
     """Write ``records`` in ``options.fmt``; returns how many were written."""
     fmt = options.fmt
@@ -653,8 +664,8 @@ def render_record(record: dict[str, Any], options: RenderOptions, out: TextIO) -
             out.write(f"{f.name}\t{escape_plain(text_value(f, f.value(record, options.now)))}\n")
         out.flush()
     elif options.fmt == "table":
-        table_console(out, color=options.color, terminal=options.terminal).print(
-            record_grid(record, options)
+        print_rich(
+            out, record_grid(record, options), color=options.color, terminal=options.terminal
         )
     else:
         render([record], options, out)

@@ -37,6 +37,7 @@ def test_show_on_a_partially_completed_demo_bulk_adds_up_to_its_failed_count() -
     assert 0 < failed <= 100  # one page holds them all: the groups must add up exactly
     result = run_bulkctl("--profile", "demo", "show", bulk_id, "-o", "table")
     assert result.code == 0, result.stderr
+    assert not [line for line in result.stdout.splitlines() if line.endswith(" ")]
     groups = groups_in(result.stdout)
     assert len(groups) >= 2
     assert sum(groups.values()) == failed

@@ -278,7 +278,7 @@ def test_show_on_a_terminal_survives_any_bulk(tmp_path: Path, bulk: dict[str, An
     labels = [f.header.lower() for f in BULK_ALL_FIELDS if f.name != "operationStatusCounts"]
     lines = shown.splitlines()
     at = [  # the line that a field's label starts: values may hold any text, even a label
-        next((i for i, line in enumerate(lines) if line.startswith(label + " ")), -1)
+        next((i for i, line in enumerate(lines) if (line + " ").startswith(label + " ")), -1)
         for label in labels
     ]
     assert -1 not in at and at == sorted(at), "a field is missing or out of order"

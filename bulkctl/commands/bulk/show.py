@@ -21,10 +21,10 @@ from bulkctl.polling import progress_numbers
 from bulkctl.render import (
     BULK_ALL_FIELDS,
     RenderOptions,
+    print_rich,
     record_grid,
     render_failures,
     render_record,
-    table_console,
     terminal_width,
 )
 from bulkctl.safetext import safe_text
@@ -168,8 +168,7 @@ def _show_table(ctx: Context, bulk: BulkProcess, options: RenderOptions) -> None
                 safe_text(entry.status or "?"), "" if entry.count is None else f"{entry.count:,}"
             )
         parts += [Text(""), Text("operations by status"), counts]
-    console = table_console(ctx.stdout, color=ctx.color, terminal=ctx.stdout_tty)
-    console.print(Group(*parts))
+    print_rich(ctx.stdout, Group(*parts), color=ctx.color, terminal=ctx.stdout_tty)
 
 
 def command(
