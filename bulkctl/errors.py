@@ -37,7 +37,7 @@ class ExitCode(IntEnum):
 EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.OK: "success; nothing matching is success too",
     ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict; local I/O failure (a file could not be read or saved)",
-    ExitCode.USAGE: "invalid usage or input, checked before any request is sent (submit names every bad line; rerun of a bulk not final or with nothing to rerun); the API answered 400",
+    ExitCode.USAGE: "invalid usage or input (an unknown profile too), checked before any request is sent (submit names every bad line; rerun of a bulk not final or with nothing to rerun); the API answered 400",
     ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials)",
     ExitCode.NOT_FOUND: "not found (404)",
     ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
