@@ -298,9 +298,10 @@ class Spawned:
         return code, "".join(rest), "".join(self.err)
 
 
-def run_main(*args: str, env: dict[str, str] | None = None) -> Result:
+def run_main(*args: str, env: dict[str, str] | None = None, input: str = "") -> Result:
     """Run bulkctl's own entry point (argument parsing, errors, exit codes) in this process,
-    with captured streams: for matrices of usage errors, where a new process adds nothing."""
+    with captured streams and ``input`` on a piped stdin: for matrices, and for the steps of a
+    test around the one it runs in a real process, where a new process adds nothing."""
     from unittest import mock
 
     from bulkctl.__main__ import main
@@ -313,7 +314,7 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> Result:
     with (
         mock.patch.dict(os.environ, env or {}),
         mock.patch.object(os, "_exit", no_hard_exit),
-        mock.patch.object(sys, "stdin", io.StringIO()),
+        mock.patch.object(sys, "stdin", io.StringIO(input)),
         mock.patch.object(sys, "stdout", out),
         mock.patch.object(sys, "stderr", err),
     ):

@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,19 @@ from hypothesis import strategies as st
 from bulkctl.config import ConfigStore, mask, resolve, validate_value
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
-from tests.conftest import Served, bulkctl_command, logged_in, run_bulkctl, run_main
+from tests.conftest import Result, Served, bulkctl_command, logged_in, run_bulkctl, run_main
+
+Run = Callable[..., Result]
 
 
 def config_path() -> Path:
-    return Path(run_bulkctl("config", "path").stdout.strip())
+    return Path(run_main("config", "path").stdout.strip())
 
 
-def login_multi(served: Served, profile: str = "default") -> None:
-    result = run_bulkctl(
+def login_multi(served: Served, profile: str = "default", run: Run = run_main) -> None:
+    """Log in with email and password from stdin: in-process unless ``run`` is the real
+    process (the tests of login itself)."""
+    result = run(
         "--profile",
         profile,
         "--base-url",
@@ -39,8 +44,9 @@ def login_multi(served: Served, profile: str = "default") -> None:
     assert result.code == 0, result.stderr
 
 
-def login_backoffice(served: Served, profile: str = "default") -> None:
-    result = run_bulkctl(
+def login_backoffice(served: Served, profile: str = "default", run: Run = run_main) -> None:
+    """Log in with an identity and the key from stdin; in-process unless ``run`` says."""
+    result = run(
         "--profile",
         profile,
         "--base-url",
@@ -58,7 +64,7 @@ def login_backoffice(served: Served, profile: str = "default") -> None:
 def test_login_from_stdin_stores_token_not_password_in_a_private_file(
     served: Served, login: object
 ) -> None:
-    login(served)  # type: ignore[operator]
+    login(served, run=run_bulkctl)  # type: ignore[operator]
     path = config_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -66,7 +72,7 @@ def test_login_from_stdin_stores_token_not_password_in_a_private_file(
     assert "auth_token" in text
     assert DEMO_PASSWORD not in text
     assert [p for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
-    listed = run_bulkctl("list", "-n", "3", "--json")
+    listed = run_main("list", "-n", "3", "--json")  # the stored token works
     assert listed.code == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 3
 
@@ -100,7 +106,7 @@ def test_logout_drops_the_token_then_list_exits_3(served: Served) -> None:
     login_multi(served)
     assert run_bulkctl("auth", "logout").code == 0
     assert "auth_token" not in config_path().read_text()
-    result = run_bulkctl("list")
+    result = run_main("list")
     assert result.code == 3
     assert "auth login" in result.stderr
 
@@ -118,7 +124,7 @@ def test_status_exits_6_when_the_network_is_down() -> None:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         env = logged_in(f"http://127.0.0.1:{port}/multi", BULKCTL_RETRIES="1")
-        result = run_bulkctl("auth", "status", env=env)
+        result = run_main("auth", "status", env=env)  # test_closed_port_exits_6 is a process
     assert result.code == 6, result.stderr
     assert "could not be checked" in result.stdout and "cannot connect" in result.stdout
 
@@ -132,7 +138,7 @@ def test_expired_token_is_renewed_once_with_identity_and_stored(served: Served) 
     assert "logged in again" in result.stderr
     after = config_path().read_text()
     assert after != before  # the new token was stored
-    again = run_bulkctl("list", "-n", "1", "--json")
+    again = run_main("list", "-n", "1", "--json")
     assert again.code == 0 and "logged in again" not in again.stderr
 
 
@@ -154,7 +160,7 @@ def test_ci_with_email_and_password_in_env_just_works(served: Served) -> None:
         "BULKCTL_EMAIL": DEMO_EMAIL,
         "BULKCTL_PASSWORD": DEMO_PASSWORD,
     }
-    result = run_bulkctl("list", "-n", "2", "--json", env=env)
+    result = run_main("list", "-n", "2", "--json", env=env)  # the identity's case is a process
     assert result.code == 0, result.stderr
 
 
@@ -174,14 +180,14 @@ def test_relogin_never_loops_when_the_new_token_is_also_rejected(served: Served)
         return response
 
     served.emulator._access_token = token_that_never_works  # type: ignore[method-assign]
-    result = run_bulkctl("list", "-n", "1", env=env)
+    result = run_main("list", "-n", "1", env=env)
     assert result.code == 3
     logins = [u for _, u in served.emulator.requests if u.endswith("/access_token")]
     assert len(logins) == 1
 
 
 def test_wrong_password_exits_3_without_storing_anything(served: Served) -> None:
-    result = run_bulkctl(
+    result = run_main(
         "--base-url",
         served.multi,
         "auth",
@@ -195,7 +201,7 @@ def test_wrong_password_exits_3_without_storing_anything(served: Served) -> None
 
 
 def test_unknown_identity_exits_5(served: Served) -> None:
-    result = run_bulkctl(
+    result = run_main(
         "--base-url",
         served.backoffice,
         "auth",
@@ -209,7 +215,7 @@ def test_unknown_identity_exits_5(served: Served) -> None:
 
 
 def test_malformed_identity_exits_2_before_any_request(served: Served) -> None:
-    result = run_bulkctl(
+    result = run_main(
         "--base-url", served.backoffice, "auth", "login", "--identity", "corporate:12a"
     )
     assert result.code == 2
@@ -222,19 +228,19 @@ def test_malformed_identity_exits_2_before_any_request(served: Served) -> None:
 def test_config_set_get_unset_round_trip() -> None:
     assert run_bulkctl("config", "set", "environment", "PRODUCTION").code == 0
     assert run_bulkctl("config", "get", "environment").stdout.strip() == "production"
-    status = run_bulkctl("auth", "status", "--offline")
+    status = run_main("auth", "status", "--offline")
     assert "PRODUCTION" in status.stdout and "api.weavr.io" in status.stdout
     assert run_bulkctl("config", "unset", "environment").code == 0
-    assert run_bulkctl("config", "get", "environment").stdout.strip() == "sandbox"
+    assert run_main("config", "get", "environment").stdout.strip() == "sandbox"
 
 
 def test_secrets_are_refused_on_the_command_line_and_read_from_stdin() -> None:
-    refused = run_bulkctl("config", "set", "api_key", "sk-live-123456789")
+    refused = run_main("config", "set", "api_key", "sk-live-123456789")
     assert refused.code == 2
     assert "secret" in refused.stderr
     assert not config_path().exists()
     assert run_bulkctl("config", "set", "api_key", input="sk-live-123456789\n").code == 0
-    shown = run_bulkctl("config", "get", "api_key").stdout.strip()
+    shown = run_main("config", "get", "api_key").stdout.strip()
     assert shown == mask("sk-live-123456789") and shown.endswith("6789")
 
 
@@ -250,7 +256,7 @@ def test_secrets_are_refused_on_the_command_line_and_read_from_stdin() -> None:
     ],
 )
 def test_invalid_settings_exit_2_and_change_nothing(key: str, value: str) -> None:
-    result = run_bulkctl("config", "set", key, value)
+    result = run_main("config", "set", key, value)  # parsing only: no process needed
     assert result.code == 2
     assert not config_path().exists()
 
@@ -260,7 +266,7 @@ def test_unparseable_config_is_named_and_never_overwritten() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("[profiles.default\napi_key = ")
     for args in (["list"], ["config", "set", "environment", "production"]):
-        result = run_bulkctl(*args)
+        result = run_main(*args)
         assert result.code == 2
         assert str(path) in result.stderr
         assert "Traceback" not in result.stderr
@@ -268,10 +274,10 @@ def test_unparseable_config_is_named_and_never_overwritten() -> None:
 
 
 def test_wider_permissions_are_tightened_with_a_note() -> None:
-    assert run_bulkctl("config", "set", "email", "a@example.com").code == 0
+    assert run_main("config", "set", "email", "a@example.com").code == 0
     path = config_path()
     path.chmod(0o644)
-    result = run_bulkctl("config", "get", "email")
+    result = run_main("config", "get", "email")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "0600" in result.stderr
 
@@ -487,7 +493,7 @@ def test_emulator_serve_prints_its_urls_and_serves_both_logins() -> None:
         assert banner[1].split()[-1] == root + "/multi"
         assert banner[2].split()[-1] == root + "/multi/backoffice"
         assert DEMO_API_KEY in banner[3] and DEMO_PASSWORD in banner[4]
-        login = run_bulkctl(
+        login = run_main(  # the server is the real process here
             "--base-url",
             root + "/multi",
             "auth",
@@ -497,7 +503,7 @@ def test_emulator_serve_prints_its_urls_and_serves_both_logins() -> None:
             input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n",
         )
         assert login.code == 0, login.stderr
-        listed = run_bulkctl("list", "--all", "--json")
+        listed = run_main("list", "--all", "--json")
         assert len(json.loads(listed.stdout)) == 20
     finally:
         proc.terminate()

@@ -1,4 +1,7 @@
-"""One bulk through its whole life with the real bulkctl process: show, operations, actions."""
+"""One bulk through its whole life with the real bulkctl process: show, operations, actions.
+
+Each test runs the command it is about as a real process; the reads around it (``show_json``)
+and the matrices go through the same entry point in-process."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ def submitted(served: Served, items: int = 30, fails: tuple[int, ...] = ()) -> s
 
 
 def show_json(served: Served, bulk_id: str) -> dict[str, Any]:
-    result = run_bulkctl("show", bulk_id, "--json", env=served.env())
+    """``bulkctl show ID --json``, in-process (test_show_piped_is_field_tab_value is a process)."""
+    result = run_main("show", bulk_id, "--json", env=served.env())
     assert result.code == 0, result.stderr
     data = json.loads(result.stdout)
     assert isinstance(data, dict)
@@ -59,7 +63,7 @@ def test_execute_then_run_to_completion(served: Served) -> None:
 
 def test_execute_defaults_to_on_failure_stop(served: Served) -> None:
     bulk_id = submitted(served, items=30, fails=(9,))
-    assert run_bulkctl("execute", bulk_id, "--yes", env=served.env()).code == 0
+    assert run_main("execute", bulk_id, "--yes", env=served.env()).code == 0
     served.clock.advance(60)
     bulk = show_json(served, bulk_id)
     assert bulk["mode"] == "ON_FAILURE_STOP"
@@ -74,7 +78,7 @@ def test_execute_defaults_to_on_failure_stop(served: Served) -> None:
 def test_pause_resume_cancel(served: Served) -> None:
     bulk_id = submitted(served, items=300)
     env = served.env()
-    assert run_bulkctl("execute", bulk_id, "-y", env=env).code == 0
+    assert run_main("execute", bulk_id, "-y", env=env).code == 0  # pause, resume, cancel: real
     served.clock.advance(2)
     assert run_bulkctl("pause", bulk_id, env=env).code == 0
     paused = show_json(served, bulk_id)
@@ -167,16 +171,15 @@ def test_dry_run_sends_nothing_and_shows_the_request(served: Served) -> None:
 def test_dry_run_reads_the_bulk_so_an_unknown_id_exits_4_and_a_wrong_status_5(
     served: Served,
 ) -> None:
-    assert run_bulkctl("execute", "424242", "--dry-run", env=served.env()).code == 4
+    # the real process for --dry-run is test_dry_run_sends_nothing_and_shows_the_request
+    assert run_main("execute", "424242", "--dry-run", env=served.env()).code == 4
     completed = served.state.listing("COMPLETED")[0]
-    result = run_bulkctl("cancel", completed, "--dry-run", env=served.env())
+    result = run_main("cancel", completed, "--dry-run", env=served.env())
     assert result.code == 5
     assert "only a RUNNING or PAUSED bulk can be cancelled" in result.stderr
     assert result.stdout == ""
     assert not [r for r in served.emulator.requests if r[0] == "POST"]
-    logged_out = run_bulkctl(
-        "execute", completed, "--dry-run", env={"BULKCTL_BASE_URL": served.multi}
-    )
+    logged_out = run_main("execute", completed, "--dry-run", env={"BULKCTL_BASE_URL": served.multi})
     assert logged_out.code == 3
 
 
@@ -246,8 +249,12 @@ def test_show_piped_is_field_tab_value(served: Served) -> None:
 
 
 def test_operations_paging_and_sequence(served: Served) -> None:
-    bulk_id = served.state.listing("COMPLETED")[0]
+    # several pages of 100 and a part page, without reading thousands of operations
+    bulk_id = next(
+        i for i in served.state.listing("COMPLETED") if 200 < served.state.bulks[i].items < 1000
+    )
     items = served.state.bulks[bulk_id].items
+    assert items % 100
     everything = run_main("operations", bulk_id, "--all", "--jsonl", env=served.env())
     assert [json.loads(line)["sequence"] for line in everything.stdout.splitlines()] == list(
         range(1, items + 1)
@@ -259,7 +266,8 @@ def test_operations_paging_and_sequence(served: Served) -> None:
 
 
 def test_the_demo_profile_remembers_actions_between_commands() -> None:
-    listed = run_bulkctl(
+    """The two executes are real processes: the second is refused for what the first did."""
+    listed = run_main(
         "--profile",
         "demo",
         "list",
@@ -274,9 +282,9 @@ def test_the_demo_profile_remembers_actions_between_commands() -> None:
     bulk_id = listed.stdout.strip()
     assert bulk_id.isdigit()
     assert run_bulkctl("--profile", "demo", "execute", bulk_id, "--yes").code == 0
-    shown = json.loads(run_bulkctl("--profile", "demo", "show", bulk_id, "--json").stdout)
+    shown = json.loads(run_main("--profile", "demo", "show", bulk_id, "--json").stdout)
     assert shown["status"] in ("RUNNING", "COMPLETED", "PARTIALLY_COMPLETED", "FAILED")
-    assert run_bulkctl("--profile", "demo", "pause", bulk_id).code in (0, 5)
+    assert run_main("--profile", "demo", "pause", bulk_id).code in (0, 5)
     again = run_bulkctl("--profile", "demo", "execute", bulk_id, "--yes")
     assert again.code == 5
 

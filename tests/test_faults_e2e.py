@@ -13,6 +13,7 @@ import pytest
 from bulkctl.commands import list as list_cmd
 from bulkctl.emulator.app import Emulator, Faults, Request, Response
 from bulkctl.errors import BulkctlError
+from bulkctl.filters import BulkFilter
 from bulkctl.options import choose_output
 from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
 from tests.conftest import (
@@ -25,6 +26,7 @@ from tests.conftest import (
     logged_in,
     make_emulator,
     run_bulkctl,
+    run_main,
     serving,
 )
 
@@ -38,15 +40,12 @@ def list_in_process(
     retries: str = "8",
     json_flag: bool = False,
     quota_wait: str = "600",
+    filters: BulkFilter | None = None,
+    proc: InProcess | None = None,
 ) -> tuple[InProcess, int]:
-    """``bulkctl list --all --jsonl`` (or ``--json``) in-process; (the run, its exit code)."""
-    proc = in_process(
-        tmp_path,
-        emulator,
-        clock,
-        env={"BULKCTL_RETRIES": retries, "BULKCTL_QUOTA_WAIT": quota_wait},
-    )
-    proc.ctx.clock = LinkedClock(clock)
+    """``bulkctl list --all --jsonl`` (or ``--json``) in-process; (the run, its exit code).
+    ``proc``: a run made beforehand by ``list_run``, for a test that watches its output."""
+    proc = proc or list_run(tmp_path, emulator, clock, retries, quota_wait)
     output = choose_output(
         output=None,
         json_flag=json_flag,
@@ -58,7 +57,12 @@ def list_in_process(
         default_fields=BULK_FIELDS,
     )
     options = list_cmd.ListOptions(
-        statuses=[], wanted=None, offset=0, output=output, concurrency=concurrency
+        statuses=[],
+        wanted=None,
+        offset=0,
+        output=output,
+        concurrency=concurrency,
+        filters=filters or BulkFilter(),
     )
     try:
         list_cmd.run(proc.ctx, options)
@@ -69,6 +73,24 @@ def list_in_process(
     finally:
         proc.ctx.close()
     return proc, code
+
+
+def list_run(
+    tmp_path: Path,
+    emulator: Emulator,
+    clock: ManualClock,
+    retries: str = "8",
+    quota_wait: str = "600",
+) -> InProcess:
+    """An in-process run whose sleeping moves the emulator's clock."""
+    proc = in_process(
+        tmp_path,
+        emulator,
+        clock,
+        env={"BULKCTL_RETRIES": retries, "BULKCTL_QUOTA_WAIT": quota_wait},
+    )
+    proc.ctx.clock = LinkedClock(clock)
+    return proc
 
 
 FAULTS = {
@@ -150,7 +172,7 @@ def test_a_shrinking_list_warns_and_strict_exits_1(served: Served) -> None:
     assert result.code == 0
     assert "records may be missing" in result.stderr
     calls["n"] = 0
-    strict = run_bulkctl(
+    strict = run_main(  # the same listing with --strict: in-process
         "list",
         "-s",
         "COMPLETED",
@@ -222,9 +244,10 @@ class FailsAfter:
 @pytest.mark.parametrize("fmt", ["--jsonl", "-oplain", "-ocsv"])
 def test_rows_written_before_an_error_stay_and_the_exit_code_is_the_errors(fmt: str) -> None:
     emulator, _ = make_emulator(bulks=600)
+    run = run_bulkctl if fmt == "--jsonl" else run_main  # one real process, with a real pipe
     with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
-        result = run_bulkctl("list", "--all", fmt, "--concurrency", "1", env=env)
+        result = run("list", "--all", fmt, "--concurrency", "1", env=env)
     assert result.code == 1
     assert "BOOM" in result.stderr
     lines = result.stdout.splitlines(keepends=True)
@@ -237,7 +260,7 @@ def test_json_output_is_nothing_when_the_listing_fails() -> None:
     emulator, _ = make_emulator(bulks=600)
     with serving(FailsAfter(emulator, good=3)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
-        result = run_bulkctl("list", "--all", "--json", env=env)
+        result = run_main("list", "--all", "--json", env=env)
     assert result.code == 1
     assert result.stdout == ""
 
@@ -251,7 +274,7 @@ def test_one_failing_status_stream_fails_the_command(served: Served) -> None:
         return original(query, now)
 
     served.emulator._list_bulks = paused_breaks  # type: ignore[method-assign]
-    result = run_bulkctl("list", "-s", "RUNNING,PAUSED", "--all", "--jsonl", env=served.env())
+    result = run_main("list", "-s", "RUNNING,PAUSED", "--all", "--jsonl", env=served.env())
     assert result.code == 1
 
 
@@ -287,9 +310,10 @@ class Proxy:
     ],
 )
 def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -> None:
+    run = run_bulkctl if ctype == "text/html" else run_main  # the proxy's page: a real process
     with serving(Proxy(200, body, ctype)) as root:  # type: ignore[arg-type]
         env = logged_in(root + "/multi")
-        result = run_bulkctl("list", env=env)
+        result = run("list", env=env)
     assert result.code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) <= 2
@@ -300,7 +324,31 @@ def test_malformed_answers_exit_1_with_one_clear_line(body: bytes, ctype: str) -
 @pytest.mark.parametrize(
     "extra", [[], ["--operation", "/"]], ids=["plain listing", "client-side filter"]
 )
-def test_rows_stream_out_as_pages_arrive(extra: list[str]) -> None:
+def test_rows_stream_out_as_pages_arrive(tmp_path: Path, extra: list[str]) -> None:
+    """The plain listing is a real process reading a slow server through a pipe; the filtered
+    one runs in-process, where the rows out at each page request are counted instead of timed
+    (both flush at the same page boundaries: ``matching_bulks``'s ``on_page``)."""
+    if extra:
+        emulator, clock = make_emulator(bulks=1000)
+        proc = list_run(tmp_path, emulator, clock)
+        original = emulator._list_bulks
+        rows_out: list[int] = []  # rows written when each page was asked for
+
+        def noting(query, now):  # type: ignore[no-untyped-def]
+            rows_out.append(proc.out.count("\n"))
+            return original(query, now)
+
+        emulator._list_bulks = noting  # type: ignore[method-assign]
+        assert extra == ["--operation", "/"]
+        matching = BulkFilter.parse(operation="/", now=clock())
+        _, code = list_in_process(
+            tmp_path, emulator, clock, concurrency=1, filters=matching, proc=proc
+        )
+        assert code == 0, proc.err
+        assert json.loads(proc.out.splitlines()[0])["bulkId"] == emulator.state.order[0]
+        assert len(rows_out) >= 10 and rows_out[-1] > 0, "the first row waited for the last page"
+        assert len(proc.out.splitlines()) == 1000
+        return
     emulator, clock = make_emulator(bulks=1000, faults=Faults(latency_ms=100))
     with serving(emulator) as root:
         env = Served(emulator, clock, root).env()

@@ -1,4 +1,7 @@
-"""bulkctl list, end to end: the real process against the emulator on a loopback port."""
+"""bulkctl list, end to end against the emulator on a loopback port. The real process runs
+where the process is the point (a whole listing, piped output, a closed pipe, exit codes 3 and 6,
+no config, a bare group); the paging, filter and format variations run the same entry point
+in-process (``run_main``)."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ def test_running_all_json_is_exactly_the_servers_running_bulks_in_order(served: 
 
 
 def test_all_pages_through_offsets_and_never_asks_for_more_than_100(served: Served) -> None:
-    result = run_bulkctl("list", "--all", "--jsonl", env=served.env())
+    result = run_main("list", "--all", "--jsonl", env=served.env())
     assert result.code == 0, result.stderr
     ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
     assert ids == server_ids(served, None)
@@ -50,7 +53,7 @@ def test_two_statuses_with_limit_150_give_150_distinct_rows_from_those_statuses(
     for bulk_id in state.listing("COMPLETED")[:160]:
         state.bulks[bulk_id].status = "PAUSED"
     state._version += 1
-    result = run_bulkctl(
+    result = run_main(
         "list", "--status", "running,paused", "--limit", "150", "--jsonl", env=served.env()
     )
     assert result.code == 0, result.stderr
@@ -63,7 +66,7 @@ def test_two_statuses_with_limit_150_give_150_distinct_rows_from_those_statuses(
 
 
 def test_two_small_statuses_give_all_of_both(served: Served) -> None:
-    result = run_bulkctl(
+    result = run_main(
         "list", "-s", "RUNNING", "-s", "paused", "--limit", "150", "--jsonl", env=served.env()
     )
     ids = [json.loads(line)["bulkId"] for line in result.stdout.splitlines()]
@@ -72,7 +75,7 @@ def test_two_small_statuses_give_all_of_both(served: Served) -> None:
 
 def test_offset_skips_rows_of_the_combined_list(served: Served) -> None:
     everything = newest_first(server_ids(served, "RUNNING") + server_ids(served, "PAUSED"))
-    result = run_bulkctl(
+    result = run_main(
         "list", "-s", "RUNNING,PAUSED", "--offset", "3", "--limit", "5", "--json", env=served.env()
     )
     assert [r["bulkId"] for r in json.loads(result.stdout)] == everything[3:8]
@@ -112,7 +115,7 @@ def test_no_credentials_exits_3_pointing_to_auth_login() -> None:
 
 
 def test_rejected_token_exits_3(served: Served) -> None:
-    result = run_bulkctl("list", env=served.env(BULKCTL_AUTH_TOKEN="not-a-valid-token"))
+    result = run_main("list", env=served.env(BULKCTL_AUTH_TOKEN="not-a-valid-token"))
     assert result.code == 3
     assert "HTTP 401" in result.stderr
     assert "auth login" in result.stderr
@@ -138,7 +141,7 @@ def test_closed_port_exits_6() -> None:
 
 
 def test_remote_plain_http_base_url_exits_2() -> None:
-    result = run_bulkctl(
+    result = run_main(
         "--base-url",
         "http://api.example.com/multi",
         "list",
@@ -152,8 +155,8 @@ def test_nothing_matching_is_not_an_error(served: Served) -> None:
     for bulk_id in list(served.state.listing("PAUSED")):
         served.state.bulks[bulk_id].status = "COMPLETED"
     served.state._version += 1
-    assert run_bulkctl("list", "-s", "paused", "--json", env=served.env()).stdout.strip() == "[]"
-    plain = run_bulkctl("list", "-s", "paused", "--no-header", env=served.env())
+    assert run_main("list", "-s", "paused", "--json", env=served.env()).stdout.strip() == "[]"
+    plain = run_main("list", "-s", "paused", "--no-header", env=served.env())
     assert (plain.code, plain.stdout) == (0, "")
 
 
@@ -179,13 +182,13 @@ def test_piped_output_is_tab_separated_with_a_header_and_utc_times(served: Serve
 
 
 def test_quiet_drops_notes(served: Served) -> None:
-    result = run_bulkctl("--quiet", "list", "-n", "5", env=served.env())
+    result = run_main("--quiet", "list", "-n", "5", env=served.env())
     assert result.code == 0
     assert result.stderr == ""
 
 
 def test_csv_output_parses_back(served: Served) -> None:
-    result = run_bulkctl(
+    result = run_main(
         "list", "-n", "30", "-o", "csv", "--fields", "bulkId,status,operation", env=served.env()
     )
     rows = list(csv.reader(io.StringIO(result.stdout)))
@@ -194,7 +197,7 @@ def test_csv_output_parses_back(served: Served) -> None:
 
 
 def test_fields_select_keys_in_json(served: Served) -> None:
-    result = run_bulkctl("list", "-n", "2", "--json", "--fields", "status,bulkId", env=served.env())
+    result = run_main("list", "-n", "2", "--json", "--fields", "status,bulkId", env=served.env())
     rows = json.loads(result.stdout)
     assert [list(r) for r in rows] == [["status", "bulkId"]] * 2
 
@@ -212,7 +215,7 @@ def test_closed_pipe_is_quiet(served: Served) -> None:
 
 
 def test_debug_logs_requests_without_secrets(served: Served) -> None:
-    result = run_bulkctl("--debug", "list", "-n", "1", env=served.env())
+    result = run_main("--debug", "list", "-n", "1", env=served.env())
     assert result.code == 0
     assert "GET " in result.stderr and "-> 200" in result.stderr
     assert DEMO_API_KEY not in result.stderr
@@ -228,8 +231,8 @@ def test_demo_profile_works_with_no_config_and_no_network() -> None:
 
 
 def test_a_bare_group_prints_its_help_plainly_and_exits_2() -> None:
-    for args in ([], ["auth"], ["config"]):
-        result = run_bulkctl(*args)
+    for run, args in ((run_bulkctl, []), (run_main, ["auth"]), (run_main, ["config"])):
+        result = run(*args)
         assert result.code == 2
         assert result.stderr.startswith("Usage: bulkctl")
         assert "error" not in result.stderr.splitlines()[0]

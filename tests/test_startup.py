@@ -1,4 +1,9 @@
-"""Start-up stays light: help and version import neither httpx, nor rich, nor the emulator."""
+"""Start-up stays light: help and version import neither httpx, nor rich, nor the emulator.
+
+Each command is probed in a fresh interpreter. One probe process imports typer, then forks a
+child per command before anything of bulkctl (or anything heavy) is imported, so every child
+starts from a clean ``sys.modules`` as a new process would, without paying each time for a new
+interpreter and for typer."""
 
 from __future__ import annotations
 
@@ -38,6 +43,62 @@ COMMANDS = [
     ["emulator", "serve", "--help"],
     ["ui", "--help"],
 ]
+PROBED_RUN = ["--profile", "demo", "list", "-n", "1"]  # a command that does import httpx
+
+
+FORKING_PROBE = f"""
+import json, os, sys, traceback
+import typer  # shared by every child; were it to bring in a heavy module, every probe would fail
+assert not [m for m in sys.modules if m.startswith(("bulkctl", *{HEAVY!r}))]
+found = {{}}
+for args in json.loads(sys.argv[1]):
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a clean interpreter as far as bulkctl is concerned
+        os.close(read_end)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        sys.argv = ["bulkctl", *args]
+        report = {{}}
+        try:
+            from bulkctl.__main__ import main
+            try:
+                main()
+            except SystemExit:
+                pass
+            report["heavy"] = sorted(m for m in sys.modules if m.startswith({HEAVY!r}))
+        except BaseException:
+            report["error"] = traceback.format_exc()
+        os.write(write_end, json.dumps(report).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    found[" ".join(args)] = json.loads(answer) if status == 0 and answer else {{"error": status}}
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def probed() -> dict[str, dict[str, object]]:
+    """What each of COMMANDS and PROBED_RUN imported, from one forking probe."""
+    proc = subprocess.run(
+        [sys.executable, "-c", FORKING_PROBE, json.dumps([*COMMANDS, PROBED_RUN])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert isinstance(result, dict)
+    return result
+
+
+def heavy_after(probed: dict[str, dict[str, object]], args: list[str]) -> object:
+    report = probed[" ".join(args)]
+    assert "error" not in report, report["error"]
+    return report["heavy"]
 
 
 def imported_after(args: list[str]) -> list[str]:
@@ -51,12 +112,18 @@ def imported_after(args: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
-def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
-    assert imported_after(args) == []
+def test_help_and_version_import_nothing_heavy(
+    probed: dict[str, dict[str, object]], args: list[str]
+) -> None:
+    assert heavy_after(probed, args) == []
 
 
-def test_the_probe_would_see_httpx_when_a_command_runs() -> None:
-    assert "httpx" in imported_after(["--profile", "demo", "list", "-n", "1"])
+def test_the_probe_would_see_httpx_when_a_command_runs(
+    probed: dict[str, dict[str, object]],
+) -> None:
+    heavy = heavy_after(probed, PROBED_RUN)
+    assert isinstance(heavy, list) and "httpx" in heavy
+    assert "httpx" in imported_after(PROBED_RUN)  # and so would the one-process probe
 
 
 def test_version_needs_no_typer() -> None:
