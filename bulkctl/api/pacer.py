@@ -658,10 +658,14 @@ class _SharedFile:
                 time.sleep(0.001)  # held by another process for a read and a write: short
 
     def unlock(self) -> None:
-        if self.fallback is not None:
-            self.fallback.release()
-        elif fcntl is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        """Let go of the lock; never raises. A Ctrl-C can leave a read-and-write suspended
+        until the command is closing, when the file may be closed already (its lock with it);
+        an error here would print "Exception ignored" after the one line an interrupt gets."""
+        with contextlib.suppress(OSError):
+            if self.fallback is not None:
+                self.fallback.release()
+            elif fcntl is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def read(self, most: int) -> bytes:
         os.lseek(self.fd, 0, os.SEEK_SET)
