@@ -110,6 +110,52 @@ async def test_the_main_screen_shows_counts_where_and_the_newest_bulks(tmp_path:
         assert "next refresh in 5s" in text
 
 
+async def test_the_first_rows_are_drawn_before_details_and_counts_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in a thread at once, details and counts held the first frame back (start-up)."""
+    emulator, clock = make_emulator()
+    backend = Backend.from_context(in_process(tmp_path, emulator, clock).ctx, now=clock)
+    app = BulkApp(backend)
+    events: list[str] = []
+    for name in ("count", "get_bulk"):
+        read = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _read=read: events.append("read") or _read(*a)
+        )
+    display = app._display  # Textual's one way to the terminal, called headless too
+
+    def frame(screen: Any, renderable: Any) -> None:
+        if renderable is not None and screen is app.main and app.board.loaded:
+            events.append("frame")
+        display(screen, renderable)
+
+    monkeypatch.setattr(app, "_display", frame)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(app, pilot)
+        assert "read" in events and "frame" in events
+        assert events.index("frame") < events.index("read")
+        assert app.board.counts and emulator.state.order[0] in {b.bulk_id for b in app.board.rows}
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_table_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        table = ui.app.main.query_one("#bulks", DataTable)
+        refills: list[bool] = []
+        clear = table.clear
+        monkeypatch.setattr(
+            table, "clear", lambda columns=False: [refills.append(columns), clear(columns)][1]
+        )
+        await ui.press("f5")
+        assert refills == []  # nothing to measure and draw again
+        ui.clock.advance(120)  # bulks moved on, and every AGE with them
+        await ui.press("f5")
+        assert refills  # rows, then their progress
+        assert ui.emulator.state.order[0] in ui.text()
+
+
 async def test_status_keys_toggle_server_filters_and_0_clears_them(tmp_path: Path) -> None:
     async with running_ui(tmp_path) as ui:
         await ui.press("5")

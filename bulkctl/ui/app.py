@@ -59,6 +59,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 15
 OPS_PAGE = 50
 FAILED_READ = 100
 SIGTERM_EXIT = 143
+FIRST_FRAME_WAIT = 1.0  # seconds the first refresh waits for its rows to be drawn
 ACTION_KEYS = {"x": "execute", "p": "pause", "r": "resume", "c": "cancel", "R": "rerun"}
 
 
@@ -114,6 +115,10 @@ class MainScreen(Screen[None]):
         Binding("f5", "app.refresh_now", show=False),
     ]
     KEYS = "⏎ open  1-7 status  0 all  / operation  y copy  x p r c R act  F5  q quit"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[Any, ...] | None = None  # what the table shows (see fill_table)
 
     def compose(self) -> ComposeResult:
         yield Static(id="where")
@@ -206,11 +211,23 @@ class MainScreen(Screen[None]):
         return dict(zip(keys, widths, strict=True))
 
     def fill_table(self) -> None:
+        """Refill the table, unless it already shows exactly this: a refill makes Textual
+        measure and draw every row again, and start-up asks for several (mount, resizes,
+        the first page) before the first frame."""
         app = self.bulk_app
         board = app.board
         table = self.query_one("#bulks", DataTable)
         rows = board.shown()
         widths = self.column_widths(rows)
+        now = app.backend.now()
+        shown = (
+            tuple(widths.values()),
+            tuple((b.key, b.status, b.operation, items_text(b), age_text(b, now)) for b in rows),
+            tuple((board.marked(b.key), board.progress(b)) for b in rows),
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
         selected = self.selected_key()
         scroll_y = table.scroll_y
         table.clear(columns=True)
@@ -227,7 +244,6 @@ class MainScreen(Screen[None]):
                 width=widths[key],
                 key=key,
             )
-        now = app.backend.now()
         for bulk in rows:
             ident = safe(bulk.bulk_id or "?")
             if board.marked(bulk.key):
@@ -709,6 +725,7 @@ class BulkApp(App[None]):
         board = self.board
         details = next((s for s in self.screen_stack if isinstance(s, DetailScreen)), None)
         focus = details.bulk_id if details is not None else None
+        first_page = not board.loaded
         try:
             if self.first_rows is not None:
                 rows_read, self.first_rows = self.first_rows, None
@@ -716,6 +733,8 @@ class BulkApp(App[None]):
             else:
                 board.apply_rows(await in_thread(board.read_rows))
             self.main.redraw()
+            if first_page:
+                await self.first_frame()
             visible = self.main.visible_ids()
             board.apply_extras(await in_thread(board.read_extras, visible, focus))
             delay = board.finish()
@@ -732,6 +751,18 @@ class BulkApp(App[None]):
         self.next_at = self.backend.monotonic() + delay
         self._timer = self.set_timer(delay, self.refresh_now)
         self.tick()
+
+    async def first_frame(self) -> None:
+        """Wait (at most FIRST_FRAME_WAIT) until the first rows are on the terminal. The
+        details and counts that follow are read in a thread, which competes with drawing
+        for the interpreter: started at once, they held the first frame back until they were
+        all read."""
+        if self.screen is not self.main:
+            return  # a covered screen is not repainted: nothing to wait for
+        painted = asyncio.Event()
+        if self.main.call_after_refresh(painted.set):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(painted.wait(), FIRST_FRAME_WAIT)
 
     def tick(self) -> None:
         if self.board.expire_marks() and self.main.is_attached:
