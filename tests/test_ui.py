@@ -88,12 +88,13 @@ async def running_ui(
     emulator: Emulator | None = None,
     size: tuple[int, int] = (80, 24),
     quota: Callable[[], str | None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Ui]:
     if emulator is None:
         emulator, clock = make_emulator()
     else:
         clock = emulator.clock  # type: ignore[assignment]
-    run = in_process(tmp_path, emulator, clock)
+    run = in_process(tmp_path, emulator, clock, env=env)
     app = BulkApp(Backend.from_context(run.ctx, now=clock, monotonic=clock, quota=quota))
     async with app.run_test(size=size, notifications=True) as pilot:
         await settled(app, pilot)
@@ -269,6 +270,63 @@ async def test_execute_sends_the_mode_chosen_in_the_dialog(tmp_path: Path) -> No
         assert dialog.question.plain.endswith(", ON_FAILURE_CONTINUE?")
         await ui.press("y")
         assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_CONTINUE"
+
+
+PRODUCTION = {"BULKCTL_BASE_URL": "https://api.weavr.io/multi"}  # served in-process all the same
+
+
+@pytest.mark.parametrize(
+    ("key", "action", "status"),
+    [("x", "execute", "SUBMITTED"), ("p", "pause", "RUNNING"), ("c", "cancel", "RUNNING")],
+)
+async def test_on_production_only_the_word_production_goes_ahead(
+    tmp_path: Path, key: str, action: str, status: str
+) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select(status)
+        await ui.press(key)
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert dialog.question.plain.startswith(
+            f"{action} bulk {bulk_id} on PRODUCTION (api.weavr.io, profile default): "
+        )
+        assert "type production, then Enter esc cancels" in ui.words()
+        await ui.press("y", "enter")  # a key is not enough here
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert f"bulk {bulk_id}: {action} skipped" in ui.notes()
+        await ui.press(key, *"prod", "enter")
+        await ui.press(key, "escape")
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert ui.posts() == []
+        await ui.press(key, *" Production ", "enter")  # as the commands take it
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/{action}"]
+        assert any(f"bulk {bulk_id}: {action} accepted (production" in n for n in ui.notes())
+
+
+async def test_on_production_arrows_switch_the_mode_and_letters_are_the_answer(
+    tmp_path: Path,
+) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("SUBMITTED")
+        await ui.press("x", "m", "up")  # m is a letter of the answer; the arrow switches
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert dialog.question.plain.endswith(", ON_FAILURE_CONTINUE?")
+        await ui.press("enter")  # "m" is not the word
+        assert ui.posts() == []
+        await ui.press("x", "down", "down", *"production", "enter")
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/execute"]
+        assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_STOP"
+
+
+async def test_on_production_a_rerun_asks_for_the_word_too(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("FAILED")
+        await ui.press("R", "y", "enter")
+        assert ui.posts() == []
+        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
+        await ui.press("R", *"production", "enter")
+        assert len(ui.posts()) == 1 and not ui.posts()[0].endswith("/execute")
 
 
 @pytest.mark.parametrize(

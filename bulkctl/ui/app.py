@@ -26,15 +26,18 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.pilot import Pilot
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker
 
 from bulkctl.actions import (
     DEFAULT_MODE,
+    PRODUCTION_ANSWER,
     confirmation_text,
     invalid_state_text,
     refusal,
     rerun_confirmation_text,
+    typed_production,
 )
 from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess
 from bulkctl.errors import BulkctlError, Conflict
@@ -581,7 +584,10 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.draw()
-        self.query_one("#no", Button).focus()
+        self.answer_widget().focus()
+
+    def answer_widget(self) -> Widget:
+        return self.query_one("#no", Button)
 
     def draw(self) -> None:
         where = self.backend.where
@@ -603,6 +609,34 @@ class ConfirmScreen(ModalScreen[str | None]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         self.action_answer(event.button.id == "yes")
+
+
+class ProductionConfirmScreen(ConfirmScreen, inherit_bindings=False):
+    """On production a key is not enough (as in ``actions.confirm_bulks``): the word
+    ``production`` typed, then Enter, goes ahead; anything else, or Esc, does not. ↑/↓
+    switch execute's mode (the letters go into the answer)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "answer(False)", show=False),
+        Binding("up,down", "switch_mode", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(id="question")
+            yield Input(placeholder=f"type {PRODUCTION_ANSWER} to go ahead", id="answer")
+            hint = f"type {PRODUCTION_ANSWER}, then Enter  esc cancels"
+            if self.action == "execute":
+                hint += "  ↑↓ switch mode"
+            yield Static(Text(hint, style="dim"))
+
+    def answer_widget(self) -> Widget:
+        return self.query_one("#answer", Input)
+
+    @on(Input.Submitted, "#answer")
+    def typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_answer(typed_production(event.value))
 
 
 class TooSmallScreen(Screen[None]):
@@ -832,7 +866,7 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_action(bulk_id, action, mode), exit_on_error=False)
 
-        self.push_screen(ConfirmScreen(action, bulk, self.backend), answered)
+        self.push_screen(self.confirmation(action, bulk), answered)
 
     async def plan_then_ask(self, bulk: BulkProcess) -> None:
         """Read the FAILED operations and plan the rerun, then ask (nothing is sent before Yes)."""
@@ -852,7 +886,14 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_rerun(plan), exit_on_error=False)
 
-        self.push_screen(ConfirmScreen("rerun", bulk, self.backend, question), answered)
+        self.push_screen(self.confirmation("rerun", bulk, question), answered)
+
+    def confirmation(
+        self, action: str, bulk: BulkProcess, question: str | None = None
+    ) -> ConfirmScreen:
+        """The question before an action: Yes or No, or on production the word typed."""
+        screen = ProductionConfirmScreen if self.backend.where.production else ConfirmScreen
+        return screen(action, bulk, self.backend, question)
 
     async def send_rerun(self, plan: RerunPlan) -> None:
         try:
