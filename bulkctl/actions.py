@@ -30,6 +30,7 @@ REQUIRED_STATUS: dict[str, tuple[str, ...]] = {
 PAST_TENSE = {"execute": "executed", "pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 CONFIRMED_ACTIONS = ("execute", "cancel")
 DEFAULT_MODE = "ON_FAILURE_STOP"
+PRODUCTION_ANSWER = "production"  # what goes ahead on production, where "y" is not enough
 
 
 # -- the rules as pure functions: the ui uses them as the commands do (no Context, no request)
@@ -41,6 +42,11 @@ def where_text(settings: Resolved) -> str:
     if settings.is_production:
         where = "PRODUCTION " + where.removeprefix("production ")
     return where
+
+
+def typed_production(answer: str) -> bool:
+    """Whether a question on production was answered with the word itself."""
+    return answer.strip().lower() == PRODUCTION_ANSWER
 
 
 def invalid_state_text(bulk_id: str, action: str, current: str) -> str:
@@ -242,7 +248,7 @@ def confirm_bulks(ctx: Context, action: str, bulk_ids: list[str], what: str, *, 
     label = f"{action} {noun} {', '.join(bulk_ids)}"
     if settings.is_production:
         where = "PRODUCTION " + where.removeprefix("production ")
-        answer = ctx.ask(f"{label} on {where}: {what}? Type 'production' to go ahead")
-        return answer.strip().lower() == "production"
+        answer = ctx.ask(f"{label} on {where}: {what}? Type '{PRODUCTION_ANSWER}' to go ahead")
+        return typed_production(answer)
     answer = ctx.ask(f"{label} on {where}: {what}? [y/N]")
     return answer.strip().lower() in ("y", "yes")

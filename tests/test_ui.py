@@ -88,12 +88,13 @@ async def running_ui(
     emulator: Emulator | None = None,
     size: tuple[int, int] = (80, 24),
     quota: Callable[[], str | None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Ui]:
     if emulator is None:
         emulator, clock = make_emulator()
     else:
         clock = emulator.clock  # type: ignore[assignment]
-    run = in_process(tmp_path, emulator, clock)
+    run = in_process(tmp_path, emulator, clock, env=env)
     app = BulkApp(Backend.from_context(run.ctx, now=clock, monotonic=clock, quota=quota))
     async with app.run_test(size=size, notifications=True) as pilot:
         await settled(app, pilot)
@@ -108,6 +109,52 @@ async def test_the_main_screen_shows_counts_where_and_the_newest_bulks(tmp_path:
         assert "profile default" in text and "host 127.0.0.1:9" in text
         assert "2 RUNNING 10" in text
         assert "next refresh in 5s" in text
+
+
+async def test_the_first_rows_are_drawn_before_details_and_counts_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in a thread at once, details and counts held the first frame back (start-up)."""
+    emulator, clock = make_emulator()
+    backend = Backend.from_context(in_process(tmp_path, emulator, clock).ctx, now=clock)
+    app = BulkApp(backend)
+    events: list[str] = []
+    for name in ("count", "get_bulk"):
+        read = getattr(backend, name)
+        monkeypatch.setattr(
+            backend, name, lambda *a, _read=read: events.append("read") or _read(*a)
+        )
+    display = app._display  # Textual's one way to the terminal, called headless too
+
+    def frame(screen: Any, renderable: Any) -> None:
+        if renderable is not None and screen is app.main and app.board.loaded:
+            events.append("frame")
+        display(screen, renderable)
+
+    monkeypatch.setattr(app, "_display", frame)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(app, pilot)
+        assert "read" in events and "frame" in events
+        assert events.index("frame") < events.index("read")
+        assert app.board.counts and emulator.state.order[0] in {b.bulk_id for b in app.board.rows}
+
+
+async def test_a_refresh_that_changes_nothing_leaves_the_table_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_ui(tmp_path) as ui:
+        table = ui.app.main.query_one("#bulks", DataTable)
+        refills: list[bool] = []
+        clear = table.clear
+        monkeypatch.setattr(
+            table, "clear", lambda columns=False: [refills.append(columns), clear(columns)][1]
+        )
+        await ui.press("f5")
+        assert refills == []  # nothing to measure and draw again
+        ui.clock.advance(120)  # bulks moved on, and every AGE with them
+        await ui.press("f5")
+        assert refills  # rows, then their progress
+        assert ui.emulator.state.order[0] in ui.text()
 
 
 async def test_status_keys_toggle_server_filters_and_0_clears_them(tmp_path: Path) -> None:
@@ -223,6 +270,63 @@ async def test_execute_sends_the_mode_chosen_in_the_dialog(tmp_path: Path) -> No
         assert dialog.question.plain.endswith(", ON_FAILURE_CONTINUE?")
         await ui.press("y")
         assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_CONTINUE"
+
+
+PRODUCTION = {"BULKCTL_BASE_URL": "https://api.weavr.io/multi"}  # served in-process all the same
+
+
+@pytest.mark.parametrize(
+    ("key", "action", "status"),
+    [("x", "execute", "SUBMITTED"), ("p", "pause", "RUNNING"), ("c", "cancel", "RUNNING")],
+)
+async def test_on_production_only_the_word_production_goes_ahead(
+    tmp_path: Path, key: str, action: str, status: str
+) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select(status)
+        await ui.press(key)
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert dialog.question.plain.startswith(
+            f"{action} bulk {bulk_id} on PRODUCTION (api.weavr.io, profile default): "
+        )
+        assert "type production, then Enter esc cancels" in ui.words()
+        await ui.press("y", "enter")  # a key is not enough here
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert f"bulk {bulk_id}: {action} skipped" in ui.notes()
+        await ui.press(key, *"prod", "enter")
+        await ui.press(key, "escape")
+        assert not isinstance(ui.app.screen, ConfirmScreen)
+        assert ui.posts() == []
+        await ui.press(key, *" Production ", "enter")  # as the commands take it
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/{action}"]
+        assert any(f"bulk {bulk_id}: {action} accepted (production" in n for n in ui.notes())
+
+
+async def test_on_production_arrows_switch_the_mode_and_letters_are_the_answer(
+    tmp_path: Path,
+) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("SUBMITTED")
+        await ui.press("x", "m", "up")  # m is a letter of the answer; the arrow switches
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        assert dialog.question.plain.endswith(", ON_FAILURE_CONTINUE?")
+        await ui.press("enter")  # "m" is not the word
+        assert ui.posts() == []
+        await ui.press("x", "down", "down", *"production", "enter")
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/execute"]
+        assert ui.emulator.state.bulks[bulk_id].mode == "ON_FAILURE_STOP"
+
+
+async def test_on_production_a_rerun_asks_for_the_word_too(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("FAILED")
+        await ui.press("R", "y", "enter")
+        assert ui.posts() == []
+        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
+        await ui.press("R", *"production", "enter")
+        assert len(ui.posts()) == 1 and not ui.posts()[0].endswith("/execute")
 
 
 @pytest.mark.parametrize(

@@ -26,15 +26,18 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.pilot import Pilot
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker
 
 from bulkctl.actions import (
     DEFAULT_MODE,
+    PRODUCTION_ANSWER,
     confirmation_text,
     invalid_state_text,
     refusal,
     rerun_confirmation_text,
+    typed_production,
 )
 from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess
 from bulkctl.errors import BulkctlError, Conflict
@@ -59,6 +62,7 @@ MIN_WIDTH, MIN_HEIGHT = 60, 15
 OPS_PAGE = 50
 FAILED_READ = 100
 SIGTERM_EXIT = 143
+FIRST_FRAME_WAIT = 1.0  # seconds the first refresh waits for its rows to be drawn
 ACTION_KEYS = {"x": "execute", "p": "pause", "r": "resume", "c": "cancel", "R": "rerun"}
 
 
@@ -114,6 +118,10 @@ class MainScreen(Screen[None]):
         Binding("f5", "app.refresh_now", show=False),
     ]
     KEYS = "⏎ open  1-7 status  0 all  / operation  y copy  x p r c R act  F5  q quit"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[Any, ...] | None = None  # what the table shows (see fill_table)
 
     def compose(self) -> ComposeResult:
         yield Static(id="where")
@@ -206,11 +214,23 @@ class MainScreen(Screen[None]):
         return dict(zip(keys, widths, strict=True))
 
     def fill_table(self) -> None:
+        """Refill the table, unless it already shows exactly this: a refill makes Textual
+        measure and draw every row again, and start-up asks for several (mount, resizes,
+        the first page) before the first frame."""
         app = self.bulk_app
         board = app.board
         table = self.query_one("#bulks", DataTable)
         rows = board.shown()
         widths = self.column_widths(rows)
+        now = app.backend.now()
+        shown = (
+            tuple(widths.values()),
+            tuple((b.key, b.status, b.operation, items_text(b), age_text(b, now)) for b in rows),
+            tuple((board.marked(b.key), board.progress(b)) for b in rows),
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
         selected = self.selected_key()
         scroll_y = table.scroll_y
         table.clear(columns=True)
@@ -227,7 +247,6 @@ class MainScreen(Screen[None]):
                 width=widths[key],
                 key=key,
             )
-        now = app.backend.now()
         for bulk in rows:
             ident = safe(bulk.bulk_id or "?")
             if board.marked(bulk.key):
@@ -565,7 +584,10 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.draw()
-        self.query_one("#no", Button).focus()
+        self.answer_widget().focus()
+
+    def answer_widget(self) -> Widget:
+        return self.query_one("#no", Button)
 
     def draw(self) -> None:
         where = self.backend.where
@@ -587,6 +609,34 @@ class ConfirmScreen(ModalScreen[str | None]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         self.action_answer(event.button.id == "yes")
+
+
+class ProductionConfirmScreen(ConfirmScreen, inherit_bindings=False):
+    """On production a key is not enough (as in ``actions.confirm_bulks``): the word
+    ``production`` typed, then Enter, goes ahead; anything else, or Esc, does not. ↑/↓
+    switch execute's mode (the letters go into the answer)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "answer(False)", show=False),
+        Binding("up,down", "switch_mode", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(id="question")
+            yield Input(placeholder=f"type {PRODUCTION_ANSWER} to go ahead", id="answer")
+            hint = f"type {PRODUCTION_ANSWER}, then Enter  esc cancels"
+            if self.action == "execute":
+                hint += "  ↑↓ switch mode"
+            yield Static(Text(hint, style="dim"))
+
+    def answer_widget(self) -> Widget:
+        return self.query_one("#answer", Input)
+
+    @on(Input.Submitted, "#answer")
+    def typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_answer(typed_production(event.value))
 
 
 class TooSmallScreen(Screen[None]):
@@ -709,6 +759,7 @@ class BulkApp(App[None]):
         board = self.board
         details = next((s for s in self.screen_stack if isinstance(s, DetailScreen)), None)
         focus = details.bulk_id if details is not None else None
+        first_page = not board.loaded
         try:
             if self.first_rows is not None:
                 rows_read, self.first_rows = self.first_rows, None
@@ -716,6 +767,8 @@ class BulkApp(App[None]):
             else:
                 board.apply_rows(await in_thread(board.read_rows))
             self.main.redraw()
+            if first_page:
+                await self.first_frame()
             visible = self.main.visible_ids()
             board.apply_extras(await in_thread(board.read_extras, visible, focus))
             delay = board.finish()
@@ -732,6 +785,18 @@ class BulkApp(App[None]):
         self.next_at = self.backend.monotonic() + delay
         self._timer = self.set_timer(delay, self.refresh_now)
         self.tick()
+
+    async def first_frame(self) -> None:
+        """Wait (at most FIRST_FRAME_WAIT) until the first rows are on the terminal. The
+        details and counts that follow are read in a thread, which competes with drawing
+        for the interpreter: started at once, they held the first frame back until they were
+        all read."""
+        if self.screen is not self.main:
+            return  # a covered screen is not repainted: nothing to wait for
+        painted = asyncio.Event()
+        if self.main.call_after_refresh(painted.set):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(painted.wait(), FIRST_FRAME_WAIT)
 
     def tick(self) -> None:
         if self.board.expire_marks() and self.main.is_attached:
@@ -801,7 +866,7 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_action(bulk_id, action, mode), exit_on_error=False)
 
-        self.push_screen(ConfirmScreen(action, bulk, self.backend), answered)
+        self.push_screen(self.confirmation(action, bulk), answered)
 
     async def plan_then_ask(self, bulk: BulkProcess) -> None:
         """Read the FAILED operations and plan the rerun, then ask (nothing is sent before Yes)."""
@@ -821,7 +886,14 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_rerun(plan), exit_on_error=False)
 
-        self.push_screen(ConfirmScreen("rerun", bulk, self.backend, question), answered)
+        self.push_screen(self.confirmation("rerun", bulk, question), answered)
+
+    def confirmation(
+        self, action: str, bulk: BulkProcess, question: str | None = None
+    ) -> ConfirmScreen:
+        """The question before an action: Yes or No, or on production the word typed."""
+        screen = ProductionConfirmScreen if self.backend.where.production else ConfirmScreen
+        return screen(action, bulk, self.backend, question)
 
     async def send_rerun(self, plan: RerunPlan) -> None:
         try:
