@@ -214,10 +214,13 @@ def invalid_state_message(ctx: Context, bulk_id: str, action: str) -> str:
 
 
 def confirm(ctx: Context, options: ActionOptions, bulk: BulkProcess, bulk_id: str) -> bool:
-    """Ask on the terminal whether to apply the action, saying what and where; True for yes."""
-    question = confirmation_text(
-        options.action, bulk_id, bulk, where_text(ctx.settings()), options.mode
-    )
+    """Ask on the terminal whether to apply the action, saying what and where; True for yes.
+    On production the answer must be the word ``production``, as for ``submit --execute``
+    and in the ui."""
+    settings = ctx.settings()
+    question = confirmation_text(options.action, bulk_id, bulk, where_text(settings), options.mode)
+    if settings.is_production:
+        return typed_production(ctx.ask(f"{question} Type '{PRODUCTION_ANSWER}' to go ahead"))
     answer = ctx.ask(f"{question} [y/N]")
     return answer.strip().lower() in ("y", "yes")
 

@@ -624,6 +624,34 @@ def test_one_confirmation_names_where_and_production_wants_the_word(
     assert p.emulator.request_count == 0
 
 
+@pytest.mark.parametrize(
+    ("base_url", "answer", "go"),
+    [
+        ("http://127.0.0.1:9/multi", "y", True),
+        ("https://api.weavr.io/multi", "y", False),
+        ("https://api.weavr.io/multi", " Production ", True),
+    ],
+)
+def test_execute_and_cancel_on_production_want_the_word_too(
+    tmp_path: Path, base_url: str, answer: str, go: bool
+) -> None:
+    """The one-bulk question of execute and cancel follows submit's rule (and the ui's)."""
+    from bulkctl.actions import ActionOptions, confirm
+    from bulkctl.api.records import parse_bulk
+
+    bulk = parse_bulk(
+        {"bulkId": "11", "status": "SUBMITTED", "operation": "/transfers", "submittedItemsCount": 3}
+    )
+    for action in ("execute", "cancel"):
+        p = in_process(tmp_path, env={"BULKCTL_BASE_URL": base_url})
+        p.ctx.stdin = io.StringIO(answer + "\n")
+        p.ctx.stdin_tty = p.ctx.stderr_tty = True
+        options = ActionOptions(action=action, bulk_ids=["11"], yes=False)
+        assert confirm(p.ctx, options, bulk, "11") is go, (action, answer)
+        assert ("Type 'production'" in p.err) is ("api.weavr.io" in base_url)
+        assert p.emulator.request_count == 0
+
+
 def test_without_a_terminal_the_confirmation_refuses_unless_yes(tmp_path: Path) -> None:
     from bulkctl.actions import confirm_bulks
     from bulkctl.errors import UsageError
