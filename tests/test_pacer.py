@@ -24,7 +24,7 @@ from bulkctl.config import validate_value
 from bulkctl.emulator.server import running
 from bulkctl.errors import UsageError
 from tests.conftest import Served, make_emulator, run_bulkctl
-from tests.quota_scenario import list_against_fixed_windows
+from tests.quota_scenario import SerialClock, list_against_fixed_windows
 
 
 class SharedFakeClock:
@@ -441,3 +441,49 @@ def test_a_read_and_write_cut_short_by_ctrl_c_finishes_quietly_after_close(
     del step
     gc.collect()
     assert unraisable == []
+
+
+def test_a_stray_refusal_costs_one_short_wait_not_a_limit_for_ever() -> None:
+    """A server with no quota that refuses one request (a blip, no headers): the run before
+    it is only a guess, dropped when the next run passes it; 2,000 requests of 30 ms take
+    about 60 s (an earlier learner held back at the guess for the rest of the command and
+    took 120 s)."""
+    clock = SerialClock(1_790_000_003.0)
+    pacer = Pacer((), clock=clock)
+    start, answered, sent = clock.t, 0, 0
+    while answered < 2000:
+        started = pacer.acquire(10_000)
+        clock.t += 0.03
+        sent += 1
+        if sent == 41:
+            pacer.quota_answer(started, None, ())
+        else:
+            answered += 1
+            pacer.success(started)
+    assert clock.t - start < 60 + 5
+    assert pacer._learn.limit is None and pacer._learn.guess is None
+
+
+def test_a_pause_between_bursts_teaches_nothing_about_the_window() -> None:
+    """Fixed windows of 100 per 10 s, bursts of 300 requests with pauses between them (watch
+    between polls, a stopped pager): a pause hides any number of windows, so it must not be
+    learned as the window's length (an earlier learner took 1,000 s for W and then refused
+    to wait that long)."""
+    clock = SerialClock(1_790_000_003.0)
+    pacer = Pacer((), clock=clock)
+    used: dict[int, int] = {}
+    for pause in (0, 1000, 60, 200):
+        clock.t += pause
+        began, answered = clock.t, 0
+        while answered < 300:
+            started = pacer.acquire(600)  # QuotaWaitTooLong would fail the test
+            clock.t += 0.002
+            window = int(started // 10)
+            if used.get(window, 0) < 100:
+                used[window] = used.get(window, 0) + 1
+                answered += 1
+                pacer.success(started)
+            else:
+                pacer.quota_answer(started, None, ())
+        assert clock.t - began < 40, (pause, clock.t - began)  # 3 windows, and a little
+    assert pacer._learn.w_hi < 60

@@ -53,6 +53,7 @@ PROBE_STALE = 120.0  # a probe out longer than this lost its answer (past reques
 GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from it
 PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this much further
 BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
+IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
 MAGIC = b"bulkctl-pacer\x01"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
 WINDOW = struct.Struct("<I d")  # limit, seconds
@@ -488,9 +489,10 @@ class _Learner:
 
     A wait that ends at its first probe leaves N unconfirmed (the window may have ended just
     then, or the refusal was no window at all): the run's length is held to as a guess. The
-    next run is held back at it too; a refused probe confirms it, and a window that
-    disagrees with what was learned drops it, so a refusal that was no window costs a
-    short wait or two.
+    next run is held back at it too; a refused probe confirms it, and a probe answered at
+    once drops it with what it taught, so a refusal that was no window costs one short wait.
+    A pause of the caller's (``watch`` between polls, a stopped pager) may hide any number
+    of windows: the next boundary is then looked for afresh and teaches nothing about W.
     """
 
     def __init__(self) -> None:
@@ -504,6 +506,8 @@ class _Learner:
         self.w_hi = math.inf  # ... and below this
         # the latest boundary lies after the first time and at or before the second
         self.bracket: tuple[float, float] | None = None
+        self.stale = False  # the caller paused since the bracket: windows may have passed
+        self.last: float | None = None  # the latest start
         self.wait_began: float | None = None  # a refusal, or a hold, began a wait
         self.held = False  # this wait began by holding back, not by a refusal
         self.shut = -math.inf  # the latest start known to lie in a full window
@@ -517,18 +521,35 @@ class _Learner:
     def started(self, now: float) -> None:
         if self.first is None:
             self.first = now
+        self.last = now
         self.run_starts += 1
 
     def hold(self, now: float) -> float | None:
         """When the next request may start, while N starts have filled this window."""
         if self.wait_began is None:
+            self._notice_pause(now)
             limit = self.limit if self.limit is not None else self.guess
             if limit is None or self.run_starts < limit:
                 return None
             self.wait_began, self.held, self.probes = now, True, 0
             self.shut = now  # taken to lie in the full window (the run fit in it)
-            self.next_probe = self._probe_at(now, now + PROBE_FIRST)
+            # a guess is tried at once: if it was no limit, that costs one short wait
+            guessed = self.limit is None
+            self.next_probe = (
+                now + PROBE_FIRST if guessed else self._probe_at(now, now + PROBE_FIRST)
+            )
         return self.next_probe
+
+    def _notice_pause(self, now: float) -> None:
+        """The caller sent nothing for a while, outside any wait (``watch`` between polls, a
+        stopped pager): how many windows passed is unknown, so the next boundary teaches
+        nothing about W; past the longest W a new window surely began."""
+        if self.last is None or now - self.last <= max(IDLE_GAP, self.w_lo):
+            return
+        self.stale = self.bracket is not None
+        if now - self.last >= self.w_hi:
+            self.run_starts = self.run_ok = 0
+        self.last = now
 
     def refused(self, started: float, now: float, fresh: bool, fallback: float) -> float:
         """A header-less quota answer to a request started at ``started``: when to probe
@@ -562,11 +583,15 @@ class _Learner:
             return False
         if not told:
             unconfirmed = not self.held and not self.probes and self.limit is None
-            if unconfirmed and (self.candidate or 0) >= GUESS_MIN_RUN:
-                self.guess = self.candidate  # ended at its first probe: N unconfirmed
-            as_learned = self._opened(started)
-            if self.held and not self.probes and self.limit is None and not as_learned:
-                self.guess = None  # held back at a guess, and the window is not as it taught
+            if self.held and not self.probes and self.limit is None:
+                # held back at a guess and answered at once: no window showed, so the
+                # refusal it came from was none; forget what it taught
+                self.guess, self.bracket, self.w_lo, self.w_hi = None, None, 0.0, math.inf
+                self.first = None  # the next start bounds W from below, not the first
+            else:
+                if unconfirmed and (self.candidate or 0) >= GUESS_MIN_RUN:
+                    self.guess = self.candidate  # ended at its first probe: N unconfirmed
+                self._opened(started)
         self.wait_began, self.next_probe, self.candidate = None, None, None
         self.run_starts = self.run_ok = 1
         return True
@@ -578,11 +603,13 @@ class _Learner:
             return f"{self.limit} requests a window (learned)"
         return f"{self.limit} requests a window of {format_seconds(self.w_hi)} or less (learned)"
 
-    def _opened(self, opened: float) -> bool:
-        """A wait ended at ``opened``: the boundary it waited for is bracketed; learn W.
-        False when that disagrees with what was learned (which starts again from it)."""
+    def _opened(self, opened: float) -> None:
+        """A wait ended at ``opened``: the boundary it waited for is bracketed; learn W (not
+        across a pause of the caller's, which may hide any number of windows)."""
         after = self.shut
-        if self.bracket is None:
+        if self.stale:
+            self.stale = False
+        elif self.bracket is None:
             if self.first is not None:
                 self.w_lo = max(self.w_lo, after - self.first)
         else:
@@ -590,16 +617,14 @@ class _Learner:
             lo, hi = after - before_at, opened - before_after
             if lo >= self.w_hi or hi <= self.w_lo:  # not as learned: start again from these
                 self.w_lo, self.w_hi = max(0.0, lo), hi
-                self.bracket = (after, opened)
-                return False
-            self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
+            else:
+                self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
         self.bracket = (after, opened)
-        return True
 
     def _probe_at(self, now: float, fallback: float) -> float:
         """Where the next window can begin: halfway into that span first, then its end;
-        growing delays while nothing is known."""
-        if self.bracket is None:
+        growing delays while nothing is known, or since the caller paused."""
+        if self.bracket is None or self.stale:
             return fallback
         after, at = self.bracket
         earliest = max(now, after + self.w_lo, self.shut)
