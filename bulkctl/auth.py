@@ -44,14 +44,16 @@ def not_logged_in(settings: Resolved) -> BulkctlError:
 
 
 def login_command(settings: Resolved, *, email: str | None, identity: str | None) -> str:
-    """The ``auth login`` to run again, with the profile, a base URL given as a flag, and
-    the email or identity just used: ``bulkctl --profile ops auth login --email a@b.c``
+    """The ``auth login`` to run again, with the profile, an environment or base URL given
+    as a flag, and the email or identity just used: ``bulkctl --profile ops auth login --email a@b.c``
     (global options are taken after the command too)."""
     words = ["auth", "login"]
     if identity:
         words += ["--identity", shlex.quote(identity)]
     elif email:
         words += ["--email", shlex.quote(email)]
+    if settings.sources.get("environment", "").startswith("flag"):
+        words += ["--environment", shlex.quote(settings.get("environment") or "")]
     if settings.sources.get("base_url", "").startswith("flag"):
         words += ["--base-url", shlex.quote(settings.get("base_url") or "")]
     return settings.command(" ".join(words))

@@ -272,7 +272,8 @@ class Resolved:
     @property
     def is_production(self) -> bool:
         return (
-            is_loopback(self.host) is False and urlsplit(self.base_url).hostname == "api.weavr.io"
+            is_loopback(self.host) is False
+            and (urlsplit(self.base_url).hostname or "").rstrip(".") == "api.weavr.io"
         )
 
     @property

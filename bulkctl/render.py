@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -366,8 +367,20 @@ def print_rich(out: TextIO, renderable: Any, *, color: bool, terminal: bool) -> 
     with console.capture() as captured:
         console.print(renderable)
     lines = captured.get().split("\n")
-    out.write("\n".join(line.rstrip(" ") for line in lines))
+    out.write("\n".join(_trimmed(line) for line in lines))
     out.flush()
+
+
+# a line's tail of spaces and colour codes (rich styles a cell's padding like the cell)
+_TAIL = re.compile(r"(?: |\x1b\[[0-9;]*m)+$")
+
+
+def _trimmed(line: str) -> str:
+    """``line`` without trailing spaces, the colour codes among them kept."""
+    tail = _TAIL.search(line)
+    if tail is None:
+        return line
+    return line[: tail.start()] + tail.group().replace(" ", "")
 
 
 def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextIO) -> int:

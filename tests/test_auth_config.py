@@ -337,6 +337,10 @@ def test_environment_and_api_choose_the_base_url(tmp_path: Path) -> None:
     assert resolved.base_url == "https://api.weavr.io/multi/backoffice"
     assert resolved.is_production
     assert resolved.where() == "production (api.weavr.io, profile live)"
+    # the same host written as a fully qualified name (trailing dot) is production too, so its
+    # actions still want the word 'production'
+    dotted = resolve(store, {}, base_url_flag="https://api.weavr.io./multi")
+    assert dotted.is_production
 
 
 def test_config_loader_rejects_wrong_shapes_with_its_own_error(tmp_path: Path) -> None:

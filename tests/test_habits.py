@@ -85,7 +85,7 @@ def test_with_profile_puts_the_profile_into_suggested_commands_only() -> None:
     assert command_line("my ops", "list") == "bulkctl --profile 'my ops' list"
 
 
-def login(served: Served, api_key: str, password: str) -> str:
+def login(served: Served, api_key: str, password: str, *more: str) -> str:
     result = run_bulkctl(
         "--profile",
         "emu",
@@ -95,6 +95,7 @@ def login(served: Served, api_key: str, password: str) -> str:
         "login",
         "--email",
         DEMO_EMAIL,
+        *more,
         env={"BULKCTL_API_KEY": api_key, "BULKCTL_PASSWORD": password},
     )
     assert result.code == 3
@@ -110,6 +111,9 @@ def test_a_rejected_api_key_and_a_wrong_password_say_which(served: Served) -> No
     # the retry keeps the base URL and the email given as flags: it works as printed
     again = f"try again: bulkctl --profile emu auth login --email {DEMO_EMAIL} --base-url "
     assert again + served.multi in wrong, wrong
+    # and the environment, when it was given: without it the retry would go to the profile's
+    wrong = login(served, DEMO_API_KEY, "not-the-password", "--environment", "production")
+    assert f"--email {DEMO_EMAIL} --environment production --base-url {served.multi}" in wrong
 
 
 @pytest.mark.parametrize(

@@ -236,3 +236,22 @@ def test_terminal_width_reads_columns_then_the_terminal() -> None:
     assert terminal_width(io.StringIO(), {"COLUMNS": "132"}) == 132
     assert terminal_width(io.StringIO(), {"COLUMNS": "wide"}) == 80
     assert terminal_width(io.StringIO(), {}) == 80
+
+
+@pytest.mark.parametrize(
+    ("line", "trimmed"),
+    [
+        ("status  SUBMITTED   ", "status  SUBMITTED"),
+        # on a colour terminal rich styles a cell's padding like the cell: the spaces sit
+        # among the codes, which stay (a reset must not be lost)
+        ("\x1b[1mmode  \x1b[0m\x1b[1m  \x1b[0m", "\x1b[1mmode\x1b[0m\x1b[1m\x1b[0m"),
+        ("a \x1b[31mb\x1b[0m", "a \x1b[31mb\x1b[0m"),
+        ("", ""),
+    ],
+)
+def test_rich_output_loses_its_trailing_spaces_and_keeps_its_colour_codes(
+    line: str, trimmed: str
+) -> None:
+    from bulkctl.render import _trimmed
+
+    assert _trimmed(line) == trimmed

@@ -68,6 +68,7 @@ def run(ctx: Context, options: LoginOptions) -> int:
         raise UsageError("the demo profile needs no login", hint="try: bulkctl --profile demo list")
     if options.environment is not None:
         settings.values["environment"] = options.environment
+        settings.sources["environment"] = "flag --environment"
     identity = options.identity
     email = options.email
     if identity is None and email is None:
