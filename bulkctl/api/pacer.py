@@ -581,17 +581,18 @@ class _Learner:
             if self.candidate is not None:
                 self.candidate += 1
             return False
-        if not told:
-            unconfirmed = not self.held and not self.probes and self.limit is None
-            if self.held and not self.probes and self.limit is None:
-                # held back at a guess and answered at once: no window showed, so the
-                # refusal it came from was none; forget what it taught
-                self.guess, self.bracket, self.w_lo, self.w_hi = None, None, 0.0, math.inf
-                self.first = None  # the next start bounds W from below, not the first
-            else:
-                if unconfirmed and (self.candidate or 0) >= GUESS_MIN_RUN:
-                    self.guess = self.candidate  # ended at its first probe: N unconfirmed
-                self._opened(started)
+        at_first_probe = self.limit is None and not self.probes
+        if told:
+            pass
+        elif at_first_probe and self.held:
+            # held back at a guess and answered at once: no window showed, so the refusal
+            # it came from was none; forget what it taught
+            self.guess, self.bracket, self.w_lo, self.w_hi = None, None, 0.0, math.inf
+            self.first = None  # the next start bounds W from below, not the first
+        else:
+            if at_first_probe and (self.candidate or 0) >= GUESS_MIN_RUN:
+                self.guess = self.candidate  # the run's refusal ended at once: N unconfirmed
+            self._opened(started)
         self.wait_began, self.next_probe, self.candidate = None, None, None
         self.run_starts = self.run_ok = 1
         return True
