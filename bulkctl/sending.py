@@ -23,6 +23,7 @@ from bulkctl.actions import (
 from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
+from bulkctl.junit import check_junit_path
 from bulkctl.options import check_interval, parse_duration, parse_mode
 from bulkctl.render import Field, RenderOptions, render, render_record
 from bulkctl.submission import (
@@ -34,7 +35,7 @@ from bulkctl.submission import (
     require_offered,
     submit_chunks,
 )
-from bulkctl.waiting import WaitOptions, check_junit_path, wait_for
+from bulkctl.waiting import WaitOptions, wait_for
 
 SUBMITTED_FIELDS = (
     Field("bulkId", "BULK ID"),

@@ -13,8 +13,10 @@ from bulkctl.api.records import parse_bulk, parse_operation
 from bulkctl.commands import watch as watch_cmd
 from bulkctl.emulator.app import Emulator
 from bulkctl.errors import ExitCode, NetworkError
+from bulkctl.junit import build_junit, xml_safe
 from bulkctl.polling import poll_interval, unreachable
-from bulkctl.waiting import WaitOptions, build_junit, bulk_elapsed, wait_for, xml_safe
+from bulkctl.progress import bulk_elapsed
+from bulkctl.waiting import WaitOptions, wait_for
 from tests.conftest import InProcess, LinkedClock, ManualClock, in_process, make_emulator
 
 BULK_ROUTE = "GET /multi/bulks/{bulk_id}"
