@@ -1,23 +1,32 @@
-"""The JUnit report of a wait: each bulk's FAILED operations read as soon as it ends, and
-the report written from memory, with no new request, at the end, at the deadline, on
-Ctrl-C and on SIGTERM."""
+"""The JUnit report of a wait, written on every exit once its path is checked.
+
+Each bulk's FAILED operations are read as soon as it ends (``FailedOperations``: at most
+``--junit-max-failures`` of them, pages read before a deadline or a signal kept); the report
+is written from memory, with no new request: at the end, at the timeout, on Ctrl-C and
+SIGTERM, and on an error (an ``<error>`` case naming its cause).
+
+Each bulk is a test suite: one case for its outcome (a PARTIALLY_COMPLETED bulk's passes:
+its failed operations are the failures), one passing case counting its completed
+operations (from the counts, no request), one failing case per failed operation read, and
+a skipped case counting the failed operations not listed. The shape is Jenkins'
+junit-10.xsd (tests/junit-10.xsd describes it; the tests validate every report).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bulkctl.api.records import BulkOperation, BulkProcess
+from bulkctl.api.records import BulkOperation, BulkProcess, failure_reason
 from bulkctl.context import Context
-from bulkctl.errors import TRANSIENT_ERRORS, DeadlineReached, UsageError
-from bulkctl.polling import PAGE, done_of_total
+from bulkctl.errors import UsageError
+from bulkctl.outcomes import BulkFailures, Ending, WaitRecord
+from bulkctl.polling import done_of_total
 from bulkctl.render import short_payload
-
-if TYPE_CHECKING:
-    from bulkctl.api.client import ApiClient
 
 
 def check_junit_path(path: Path) -> None:
@@ -54,148 +63,192 @@ def xml_safe(text: str) -> str:
 
 
 class JUnitReport:
-    """What the report will say, gathered as bulks end: each one's FAILED operations (one
-    request a page, status filter), read as soon as it ends; written with no new request."""
+    """The report file of a wait: written from its record, with no request."""
 
-    def __init__(self, ctx: Context, client: ApiClient, deadline: float | None) -> None:
+    def __init__(self, ctx: Context, path: Path, record: WaitRecord) -> None:
         self.ctx = ctx
-        self.client = client
-        self.deadline = deadline
-        self.failed: dict[str, list[BulkOperation]] = {}
-        self.unread: dict[str, str] = {}  # bulk id -> why its failed operations are not read
-        self.queue: list[BulkProcess] = []
+        self.path = path
+        self.record = record
 
-    def bulk_ended(self, bulk: BulkProcess) -> None:
-        if bulk.bulk_id is None:
-            return
-        if bulk.operation_status_counts and bulk.count_of("FAILED") == 0:
-            self.failed[bulk.bulk_id] = []  # nothing failed: no request
-            return
-        self.queue.append(bulk)
-        self.catch_up()
-
-    def catch_up(self) -> None:
-        """Read the failed operations of the bulks that ended; a transient error waits for
-        the next round, the deadline ends the wait."""
-        while self.queue:
-            bulk = self.queue[0]
-            bulk_id = bulk.bulk_id or ""
-            try:
-                self.failed[bulk_id] = self._read_failed(bulk_id)
-            except DeadlineReached:
-                self.unread[bulk_id] = "its failed operations were not read before the timeout"
-                raise
-            except TRANSIENT_ERRORS as exc:
-                if self.unread.get(bulk_id) != exc.message:
-                    self.ctx.note(f"bulk {bulk_id}: failed operations not read yet: {exc.message}")
-                self.unread[bulk_id] = f"its failed operations could not be read: {exc.message}"
-                return
-            self.unread.pop(bulk_id, None)
-            self.queue.pop(0)
-
-    def _read_failed(self, bulk_id: str) -> list[BulkOperation]:
-        seen: dict[str, BulkOperation] = {}
-        offset = 0
-        while True:
-            page = self.client.list_operations(
-                bulk_id, offset=offset, limit=PAGE, status="FAILED", deadline=self.deadline
-            )
-            for op in page.records:
-                if isinstance(op, BulkOperation):
-                    seen.setdefault(op.key, op)
-            offset += PAGE
-            count = page.count if page.count is not None else offset
-            if not page.records or offset >= count or offset >= 10_000:
-                return list(seen.values())
-
-    def write(
-        self,
-        path: Path,
-        bulk_ids: list[str],
-        latest: dict[str, BulkProcess],
-        *,
-        pending_as: str | None,
-    ) -> None:
-        """The report from memory; ``pending_as`` names why pending bulks are errors
-        ('timeout (30s)', 'interrupted', 'terminated')."""
-        root = build_junit(bulk_ids, latest, self.failed, self.unread, pending_as)
+    def write(self, ending: Ending) -> None:
+        """The report from memory, atomically replacing ``path``."""
+        root = build_junit(self.record, ending, self.ctx.clock.monotonic())
         tree = ET.ElementTree(root)
         ET.indent(tree)
         tmp: str | None = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bulkctl-junit-")
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".bulkctl-junit-")
             with os.fdopen(fd, "wb") as out:
                 tree.write(out, encoding="utf-8", xml_declaration=True)
-            os.replace(tmp, path)
+            os.replace(tmp, self.path)
             tmp = None
         except OSError as exc:
-            raise UsageError(f"cannot write the JUnit report {path}: {exc.strerror}") from exc
+            raise UsageError(f"cannot write the JUnit report {self.path}: {exc.strerror}") from exc
         finally:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
-        self.ctx.note(f"JUnit report written to {path}")
+        self.ctx.note(f"JUnit report written to {self.path}")
 
 
-def build_junit(
-    bulk_ids: list[str],
-    latest: dict[str, BulkProcess],
-    failed: dict[str, list[BulkOperation]],
-    unread: dict[str, str],
-    pending_as: str | None,
-) -> ET.Element:
-    """One test suite per bulk: a test case for the bulk's outcome (failure for FAILED and
-    PARTIALLY_COMPLETED; error for CANCELLED and for a bulk still pending), then one test
-    case per failed operation."""
-    root = ET.Element("testsuites", name="bulkctl wait")
-    for bulk_id in bulk_ids:
-        bulk = latest.get(bulk_id)
-        status = (bulk.status or "?") if bulk is not None else "never answered"
-        operation = (bulk.operation or "") if bulk is not None else ""
-        suite = ET.SubElement(
-            root, "testsuite", name=xml_safe(f"bulk {bulk_id} {operation}".strip())
-        )
+def _seconds(value: float) -> str:
+    return f"{max(0.0, value):.3f}"
+
+
+def _timestamp(wall: float) -> str:
+    """ISO 8601 in UTC without a zone, as the schema's timestamp pattern has it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall))
+
+
+def _case(suite: ET.Element, bulk_id: str, name: str, seconds: float) -> ET.Element:
+    return ET.SubElement(
+        suite,
+        "testcase",
+        classname=xml_safe(f"bulk.{bulk_id}"),
+        name=xml_safe(name),
+        time=_seconds(seconds),
+    )
+
+
+def _bulk_seconds(record: WaitRecord, bulk_id: str, bulk: BulkProcess | None, now: float) -> float:
+    """The bulk's own run time when it says (executionStart to executionFinish), else the
+    time waited until it was seen final (or until now)."""
+    if bulk is not None and bulk.execution_start is not None and bulk.execution_finish is not None:
+        return max(0.0, (bulk.execution_finish - bulk.execution_start) / 1000)
+    return record.ended_at.get(bulk_id, now) - record.started
+
+
+def build_junit(record: WaitRecord, ending: Ending, now: float) -> ET.Element:
+    """The report's XML: a test suite per bulk, and one for the command when it ended on an
+    error (or when no bulk was pending to carry the cause)."""
+    waited = now - record.started
+    root = ET.Element("testsuites", name=xml_safe(f"bulkctl {record.command}"))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    pending = 0
+    for bulk_id in record.bulk_ids:
+        bulk = record.latest.get(bulk_id)
+        if bulk is None or not bulk.is_final:
+            pending += 1
+        suite = _bulk_suite(record, bulk_id, bulk, ending, now)
+        root.append(suite)
+    if ending.how == "error" or (ending.how != "final" and pending == 0):
+        suite = ET.Element("testsuite", name=xml_safe(f"bulkctl {record.command}"))
         case = ET.SubElement(
-            suite, "testcase", classname=f"bulk.{bulk_id}", name=xml_safe(f"bulk {bulk_id}")
+            suite,
+            "testcase",
+            classname="bulkctl",
+            name=xml_safe(f"bulkctl {record.command}"),
+            time=_seconds(waited),
         )
-        failures = errors = 0
-        done = done_of_total(bulk) if bulk is not None else "?"
-        if status in ("FAILED", "PARTIALLY_COMPLETED"):
-            failures += 1
-            ET.SubElement(
-                case, "failure", type=status, message=f"bulk {status} ({done} operations done)"
-            )
-        elif status == "CANCELLED":
-            errors += 1
-            ET.SubElement(
-                case, "error", type=status, message=f"bulk CANCELLED ({done} operations done)"
-            )
-        elif bulk is None or not bulk.is_final:
-            errors += 1
-            reason = pending_as or "not final"
-            ET.SubElement(
-                case,
-                "error",
-                type="interrupted" if pending_as in ("interrupted", "terminated") else "timeout",
-                message=xml_safe(f"still {status} at the end of the wait: {reason}"),
-            )
-        if bulk_id in unread:
-            ET.SubElement(case, "system-err").text = xml_safe(unread[bulk_id])
-        ops = failed.get(bulk_id, [])
-        for op in ops:
-            name = f"#{op.sequence} {op.method or ''} {op.path or ''}".strip()
-            op_case = ET.SubElement(
-                suite, "testcase", classname=f"bulk.{bulk_id}", name=xml_safe(name)
-            )
-            failures += 1
-            element = ET.SubElement(
-                op_case, "failure", message=xml_safe(_failure_message(op.response_payload))
-            )
-            element.text = xml_safe(op.response_payload or "")
-        suite.set("tests", str(1 + len(ops)))
-        suite.set("failures", str(failures))
-        suite.set("errors", str(errors))
-        suite.set("skipped", "0")
+        ET.SubElement(case, "error", type=xml_safe(ending.kind), message=xml_safe(ending.cause))
+        _close_suite(suite, record, waited)
+        root.append(suite)
+    for suite in root:
+        for key in totals:
+            totals[key] += int(suite.get(key, "0"))
+    for key in ("tests", "failures", "errors"):
+        root.set(key, str(totals[key]))
+    root.set("time", _seconds(waited))
     return root
+
+
+def _close_suite(suite: ET.Element, record: WaitRecord, waited: float) -> None:
+    """Counts, time and timestamp from the cases the suite holds."""
+    cases = suite.findall("testcase")
+    counts = {
+        kind: sum(1 for c in cases if c.find(kind) is not None)
+        for kind in ("failure", "error", "skipped")
+    }
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(counts["failure"]))
+    suite.set("errors", str(counts["error"]))
+    suite.set("skipped", str(counts["skipped"]))
+    suite.set("time", _seconds(waited))
+    suite.set("timestamp", _timestamp(record.started_wall))
+
+
+def _bulk_suite(
+    record: WaitRecord, bulk_id: str, bulk: BulkProcess | None, ending: Ending, now: float
+) -> ET.Element:
+    status = (bulk.status or "?") if bulk is not None else "never answered"
+    operation = (bulk.operation or "") if bulk is not None else ""
+    suite = ET.Element("testsuite", name=xml_safe(f"bulk {bulk_id} {operation}".strip()))
+    done = done_of_total(bulk) if bulk is not None else "?"
+    outcome = _case(
+        suite, bulk_id, f"bulk {bulk_id} outcome", _bulk_seconds(record, bulk_id, bulk, now)
+    )
+    accepted = status in record.accepted
+    if status == "FAILED":
+        ET.SubElement(
+            outcome, "failure", type=status, message=f"bulk FAILED ({done} operations done)"
+        )
+    elif status == "CANCELLED" and not accepted:
+        ET.SubElement(
+            outcome, "error", type=status, message=f"bulk CANCELLED ({done} operations done)"
+        )
+    elif bulk is None or not bulk.is_final:
+        ET.SubElement(
+            outcome,
+            "error",
+            type=xml_safe(ending.kind or ending.how),
+            message=xml_safe(f"still {status} when the wait ended: {ending.cause or 'not final'}"),
+        )
+    else:
+        note = f"{status} ({done} operations done)"
+        if accepted:
+            note += f"; accepted by --accept {status.lower()}"
+        ET.SubElement(outcome, "system-out").text = xml_safe(note)
+    completed = _case(suite, bulk_id, f"bulk {bulk_id} completed operations", 0.0)
+    if bulk is not None and bulk.operation_status_counts:
+        counts = ", ".join(f"{e.count:,} {e.status}" for e in bulk.operation_status_counts)
+        text = f"{bulk.count_of('COMPLETED'):,} operations COMPLETED ({counts})"
+    else:
+        text = "the bulk's answer gave no operation counts"
+    ET.SubElement(completed, "system-out").text = xml_safe(text)
+    failures = record.failures_of(bulk_id)
+    if failures is not None:
+        for op in failures.operations.values():
+            _operation_case(suite, bulk_id, op)
+        _unlisted_case(suite, record, failures, ending)
+    _close_suite(suite, record, now - record.started)
+    return suite
+
+
+def _operation_case(suite: ET.Element, bulk_id: str, op: BulkOperation) -> None:
+    name = f"#{op.sequence} {op.method or ''} {op.path or ''}".strip()
+    case = _case(suite, bulk_id, name, 0.0)
+    code, _message = failure_reason(op.response_payload)
+    element = ET.SubElement(
+        case,
+        "failure",
+        type=xml_safe((code or "FAILED")[:100]),
+        message=xml_safe(_failure_message(op.response_payload)),
+    )
+    element.text = xml_safe(op.response_payload or "")
+
+
+def _unlisted_case(
+    suite: ET.Element, record: WaitRecord, failures: BulkFailures, ending: Ending
+) -> None:
+    """A skipped case counting the failed operations not listed, and why."""
+    read = len(failures.operations)
+    unlisted = failures.unlisted
+    assert record.failures is not None
+    if failures.done:
+        if not unlisted:
+            return
+        why = f"at most {record.failures.limit:,} are listed a bulk (--junit-max-failures)"
+    else:
+        why = failures.problem or ending.cause or "the wait ended first"
+        why = f"not read: {why}"
+    how_many = f"{unlisted:,}" if unlisted is not None else "an unknown number of"
+    case = _case(
+        suite, failures.bulk_id, f"bulk {failures.bulk_id} failed operations not listed", 0.0
+    )
+    ET.SubElement(
+        case,
+        "skipped",
+        message=xml_safe(f"{how_many} failed operations not listed ({read:,} listed); {why}"),
+    )
 
 
 def _failure_message(payload: Any) -> str:

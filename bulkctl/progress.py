@@ -1,5 +1,11 @@
-"""What a wait shows while it runs: the live table on a terminal, and the heartbeat that
-piped output prints at least once a minute."""
+"""What a wait shows while it runs: the live table on a terminal, or plain lines (one a
+status change, and a heartbeat at least once a minute, through quota waits, logins,
+retries and long reads), or nothing.
+
+``progress_mode`` chooses: ``--progress`` when given; else plain lines when ``CI`` is set,
+stderr is not a terminal, or ``TERM`` is dumb, and the live table otherwise. Plain mode
+never moves the cursor.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +23,44 @@ from bulkctl.render import (
     terminal_width,
 )
 
-HEARTBEAT_SECONDS = 60.0  # piped: a line at least this often, so CI never sees a silent job
+HEARTBEAT_SECONDS = 60.0  # plain: a line at least this often, so CI never sees a silent job
+PROGRESS_MODES = ("live", "plain", "none")
+
+
+def progress_mode(ctx: Context, requested: str | None) -> str:
+    """'live', 'plain' or 'none': ``requested`` (--progress) wins; else the live table only
+    on a terminal's stderr outside CI (TERM not dumb, not --quiet)."""
+    if requested:
+        return requested
+    if not ctx.stderr_tty or ctx.in_ci or ctx.env.get("TERM") == "dumb" or ctx.options.quiet:
+        return "plain"
+    return "live"
 
 
 class Heartbeat:
-    """Piped output's sign of life: counts per status and progress, at least once a minute."""
+    """Plain output's sign of life: counts per status and progress, and what is going on
+    (``doing``), at least once a minute."""
 
     def __init__(self, ctx: Context, poller: Poller, started: float) -> None:
         self.ctx = ctx
         self.poller = poller
         self.started = started
         self.due = started + HEARTBEAT_SECONDS
+        self.activity: str | None = None
+
+    def doing(self, activity: str | None) -> None:
+        """What the wait is busy with (a long read), shown by the next heartbeat."""
+        self.activity = activity
+        if activity is not None:
+            self.beat()
 
     def beat(self) -> None:
         now = self.ctx.clock.monotonic()
         if now < self.due:
             return
         self.due = now + HEARTBEAT_SECONDS
-        self.ctx.note(heartbeat_line(self.poller, int(now - self.started)))
+        line = heartbeat_line(self.poller, int(now - self.started))
+        self.ctx.note(f"{line}; {self.activity}" if self.activity else line)
 
 
 def heartbeat_line(poller: Poller, waited: int) -> str:

@@ -13,12 +13,17 @@ the end, at the deadline, on Ctrl-C and on SIGTERM.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import DeadlineReached, ExitCode, Terminated
+from bulkctl.errors import DeadlineReached, ExitCode
+from bulkctl.github import in_github_actions, report_to_github
 from bulkctl.junit import JUnitReport, check_junit_path
+from bulkctl.outcomes import MAX_FAILURES, Ending, FailedOperations, WaitRecord
 from bulkctl.polling import (
     FINAL_CODES,
     Poller,
@@ -27,7 +32,7 @@ from bulkctl.polling import (
     outcome_code,
     poll_interval,
 )
-from bulkctl.progress import Heartbeat, LiveTable
+from bulkctl.progress import Heartbeat, LiveTable, progress_mode
 from bulkctl.render import RenderOptions, render
 
 
@@ -39,41 +44,108 @@ class WaitOptions:
     as_json: bool = False
     junit: Path | None = None
     adaptive: bool = False  # the default schedule: quick at first, growing towards 30 s
+    progress: str | None = None  # 'live', 'plain', 'none'; None: chosen (progress_mode)
+    accept: frozenset[str] = frozenset()  # final statuses that exit 0 (--accept)
+    junit_max_failures: int = MAX_FAILURES
+    step_summary: bool = True  # GitHub Actions: append to $GITHUB_STEP_SUMMARY
+    command: str = "wait"  # how the reports name the command
+    record: WaitRecord | None = field(default=None, repr=False)  # from reports_on_exit
+
+
+@contextmanager
+def reports_on_exit(ctx: Context, options: WaitOptions) -> Iterator[WaitRecord]:
+    """The reports of a command that waits (``--junit``, GitHub's annotations and step
+    summary), written once on every way out: the JUnit path is checked here, before
+    anything else; an error or a signal becomes the report's ``<error>`` naming its cause.
+    Nested use (``options.record`` set) leaves the writing to the outer one."""
+    if options.record is not None:
+        yield options.record
+        return
+    if options.junit is not None:
+        check_junit_path(options.junit)
+    record = WaitRecord.start(ctx, options.command)
+    record.accepted = options.accept
+    record.reports_failures = options.junit is not None or in_github_actions(ctx)
+    try:
+        yield record
+    except BaseException as exc:
+        if not record.reported and not isinstance(exc, (SystemExit, GeneratorExit)):
+            _write_reports(ctx, options, record, Ending.of_error(exc))
+        raise
+    if not record.reported:
+        _write_reports(ctx, options, record, record.ending or Ending("final"))
+
+
+def _write_reports(ctx: Context, options: WaitOptions, record: WaitRecord, ending: Ending) -> None:
+    record.reported = True
+    record.ending = ending
+    report_to_github(ctx, record, ending, summary=options.step_summary)
+    if options.junit is not None:
+        JUnitReport(ctx, options.junit, record).write(ending)
 
 
 def wait_for(ctx: Context, options: WaitOptions) -> int:
-    """Poll until every bulk is final or the timeout passes; returns the exit code."""
-    if options.junit is not None:
-        check_junit_path(options.junit)  # before any request
+    """Poll until every bulk is final or the timeout passes; returns the exit code. The
+    reports are written on every exit (``reports_on_exit``)."""
+    with reports_on_exit(ctx, options) as record:
+        return _wait_until_final(ctx, options, record)
+
+
+def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) -> int:
+    """The polling loop; fills ``record`` as it learns."""
     clock = ctx.clock
     started = clock.monotonic()
     deadline = started + options.timeout
     client = ctx.client()
     earlier = client.deadline
     client.deadline = deadline if earlier is None else min(earlier, deadline)
-    report = JUnitReport(ctx, client, deadline) if options.junit is not None else None
-    live = LiveTable(ctx, started) if ctx.stderr_tty and not ctx.options.quiet else None
+    mode = progress_mode(ctx, options.progress)
+    live = LiveTable(ctx, started) if mode == "live" else None
+    heartbeat: Heartbeat | None = None
+    failures = FailedOperations(
+        ctx,
+        client,
+        deadline,
+        limit=options.junit_max_failures,
+        on_page=lambda line: heartbeat.doing(line) if heartbeat is not None else None,
+    )
+    record.bulk_ids = options.bulk_ids
+    record.failures = failures
+
+    def ended(bulk: BulkProcess) -> None:
+        record.bulk_ended(bulk, clock.monotonic())
+        if record.reports_failures:
+            failures.ended(bulk)
+
     poller = Poller(
         ctx,
         client,
         options.bulk_ids,
+        latest=record.latest,
         details=live is not None,
         deadline=deadline,
-        on_end=report.bulk_ended if report is not None else None,
+        on_end=ended,
     )
-    heartbeat = Heartbeat(ctx, poller, started) if live is None else None
+    heartbeat = Heartbeat(ctx, poller, started) if mode == "plain" else None
+    outer_hook = ctx.while_waiting
+    if heartbeat is not None:
+        ctx.while_waiting = heartbeat.beat
+    elif live is not None:
+        ctx.while_waiting = lambda: live.update(poller)
     timed_out = False
     try:
         while True:
             try:
                 changes = poller.poll()
-                if report is not None:
-                    report.catch_up()
+                failures.catch_up()
             except DeadlineReached:
                 timed_out = True
                 break
+            finally:
+                if heartbeat is not None:
+                    heartbeat.doing(None)
             for bulk_id, previous, bulk in changes:
-                if previous != bulk.status:
+                if previous != bulk.status and mode != "none":
                     waiting = describe_wait(bulk_id, bulk)
                     if waiting:
                         ctx.note(waiting)
@@ -98,12 +170,8 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
                 clock.sleep(max(left, 0.0))
             if heartbeat is not None:
                 heartbeat.beat()
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the report holds what is known
-        if report is not None and options.junit is not None:
-            how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            report.write(options.junit, options.bulk_ids, poller.latest, pending_as=how)
-        raise
     finally:
+        ctx.while_waiting = outer_hook
         if live is not None:
             live.stop()
         client.deadline = earlier
@@ -115,22 +183,27 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
             RenderOptions(fmt="json", fields=(), whole_objects=True),
             ctx.stdout,
         )
-    if report is not None and options.junit is not None:
-        report.write(
-            options.junit,
-            options.bulk_ids,
-            poller.latest,
-            pending_as=f"timeout ({options.timeout:g}s)" if timed_out or pending else None,
-        )
     if pending:
         states = ", ".join(
             f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
             for i in pending
         )
-        ctx.error([f"timed out after {options.timeout:g}s; still pending: {states}"])
+        message = f"timed out after {options.timeout:g}s"
+        record.ending = Ending("timeout", message, "timeout")
+        ctx.error([f"{message}; still pending: {states}"])
         return ExitCode.TIMEOUT
-    code = outcome_code(finals)
+    if timed_out:  # every bulk final, but the timeout came before their failures were read
+        record.ending = Ending("final", f"the timeout ({options.timeout:g}s) came first")
+    accepted = [b for b in finals if b.status in options.accept]
+    code = outcome_code([b for b in finals if b.status not in options.accept])
+    if accepted:
+        named = ", ".join(f"{b.bulk_id} {b.status}" for b in accepted)
+        ctx.note(f"accepted (--accept): {named}")
     if code:
-        worst = [f"{b.bulk_id} {b.status}" for b in finals if FINAL_CODES.get(b.status or "")]
+        worst = [
+            f"{b.bulk_id} {b.status}"
+            for b in finals
+            if FINAL_CODES.get(b.status or "") and b.status not in options.accept
+        ]
         ctx.note(f"finished, not all completed: {', '.join(worst)}")
     return code

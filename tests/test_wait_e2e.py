@@ -9,7 +9,6 @@ import json
 import signal
 import socket
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, Faults, Request, Response
 from tests.conftest import Served, Spawned, make_emulator, run_bulkctl, serving
+from tests.junit_schema import valid_report
 
 LOGIN = "POST /multi/login_with_password"
 GET_BULK = "GET /multi/bulks/{bulk_id}"
@@ -107,12 +107,12 @@ def test_sigterm_during_wait_junit_exits_143_with_a_well_formed_report(
     assert code == 143, err
     assert "terminated" in err and "Traceback" not in err
     assert served.emulator.request_count <= requests + 1  # at most the poll in flight
-    suites = ET.parse(report).getroot().findall("testsuite")
+    suites = valid_report(report).findall("testsuite")
     assert len(suites) == 2
     outcome = suites[0].find("testcase/failure")
     assert outcome is not None and outcome.get("type") == "FAILED"
     interrupted = suites[1].find("testcase/error")
-    assert interrupted is not None and interrupted.get("type") == "interrupted"
+    assert interrupted is not None and interrupted.get("type") == "terminated"
     assert "RUNNING" in (interrupted.get("message") or "")
 
 
@@ -202,7 +202,7 @@ def test_control_characters_in_a_response_payload_keep_the_report_well_formed(
     report = tmp_path / "r.xml"
     result = run_bulkctl("wait", bulk_id, "--junit", str(report), env=served.env())
     assert result.code == 12, result.stderr
-    root = ET.parse(report).getroot()  # well-formed
+    root = valid_report(report)
     failure = root.findall("testsuite/testcase/failure")[-1]
     assert '\\x1b[2J\\x00\\x07\\x0b\\ufffe <&> "end"' in (failure.text or "")
 
