@@ -41,7 +41,7 @@ class Clock:
             time.sleep(seconds)
 
 
-WAIT_SLICE = 30.0  # seconds: a long sleep of the client's is cut so ``while_waiting`` runs
+WAIT_SLICE = 30.0  # seconds: a slice of a sleep when ``while_waiting`` names no time
 
 
 class _WatchedClock(Clock):
@@ -110,8 +110,9 @@ class Context:
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
     read_secret: Callable[[str], str] | None = field(default=None, repr=False)
     # called between slices of every wait the client makes (quota, pacer, retry): a wait
-    # that shows progress sets it, so a minute never passes in silence
-    while_waiting: Callable[[], None] | None = field(default=None, repr=False)
+    # that shows progress sets it, so a minute never passes in silence; it answers in how
+    # many seconds it wants to run again (None: no wish)
+    while_waiting: Callable[[], float | None] | None = field(default=None, repr=False)
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
@@ -181,15 +182,20 @@ class Context:
             self.say(f"debug: {message}")
 
     def sleep(self, seconds: float) -> None:
-        """The clock's sleep, cut into slices of at most ``WAIT_SLICE`` with ``while_waiting``
-        called after each, when it is set (counted in slices: a test clock may not move)."""
+        """The clock's sleep; when ``while_waiting`` is set, cut into slices that end when it
+        asks to run again (at least a second each; ``WAIT_SLICE`` when it has no wish), calling it after
+        each (counted in slices: a test clock may not move)."""
+        hook = self.while_waiting
+        if hook is None:
+            self.clock.sleep(seconds)
+            return
         left = seconds
         while left > 0:
-            step = min(left, WAIT_SLICE) if self.while_waiting is not None else left
+            wanted = hook()
+            step = min(left, WAIT_SLICE if wanted is None else max(wanted, 1.0))
             self.clock.sleep(step)
             left -= step
-            if self.while_waiting is not None:
-                self.while_waiting()
+        hook()
 
     @property
     def can_prompt(self) -> bool:

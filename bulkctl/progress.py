@@ -54,13 +54,15 @@ class Heartbeat:
         if activity is not None:
             self.beat()
 
-    def beat(self) -> None:
+    def beat(self) -> float:
+        """The heartbeat line when it is due; returns the seconds until the next one."""
         now = self.ctx.clock.monotonic()
         if now < self.due:
-            return
+            return self.due - now
         self.due = now + HEARTBEAT_SECONDS
         line = heartbeat_line(self.poller, int(now - self.started))
         self.ctx.note(f"{line}; {self.activity}" if self.activity else line)
+        return HEARTBEAT_SECONDS
 
 
 def heartbeat_line(poller: Poller, waited: int) -> str:

@@ -131,7 +131,11 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
     if heartbeat is not None:
         ctx.while_waiting = heartbeat.beat
     elif live is not None:
-        ctx.while_waiting = lambda: live.update(poller)
+
+        def refresh() -> None:
+            live.update(poller)
+
+        ctx.while_waiting = refresh
     timed_out = False
     try:
         while True:
