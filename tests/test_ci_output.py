@@ -5,6 +5,7 @@ and stderr lines that never run together."""
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shlex
 import subprocess
@@ -68,7 +69,7 @@ def test_a_heartbeat_at_least_every_minute_through_a_five_minute_quota_wait(
     times = [start] + [t for t, text in stderr.stamps if text.strip()]
     assert times[-1] - start >= 300  # the wait lasted more than five minutes
     assert emulator.request_count <= 8  # most of it spent waiting for the quota
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 60, gaps
     assert sum("still waiting after" in text for _, text in stderr.stamps) >= 5
 
