@@ -67,7 +67,10 @@ def workflow_annotations(record: WaitRecord) -> list[str]:
             continue
         status = bulk.status
         title = safe_text(f"bulk {bulk_id} {status}")
-        message = f"{safe_text(bulk.operation or 'bulk')} {bulk_id}: {status}, {done_of_total(bulk)} operations done"
+        total = bulk.submitted_items_count
+        of = f" of {total:,}" if total is not None and total > 0 else ""
+        operation = safe_text(bulk.operation or "bulk")
+        message = f"{operation} {bulk_id}: {status}, {bulk.count_of('COMPLETED'):,}{of} operations COMPLETED"
         failed = bulk.count_of("FAILED")
         if failed:
             message += f", {failed:,} FAILED"
