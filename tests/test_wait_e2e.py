@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,3 +217,77 @@ def test_an_unwritable_junit_path_exits_2_before_any_request(
     result = run_bulkctl("wait", bulk_id, "--junit", str(blocker / "r.xml"), env=served.env())
     assert result.code == 2, result.stderr
     assert served.emulator.request_count == 0
+
+
+# -- a report on every exit -------------------------------------------------------------------
+
+
+def report_error(report: Path) -> tuple[str, str]:
+    """(type, message) of the command's own error case in a valid report."""
+    root = valid_report(report)
+    errors = [e for e in root.iter("error")]
+    assert errors, "no <error> case"
+    last = errors[-1]
+    return last.get("type") or "", last.get("message") or ""
+
+
+def test_refused_credentials_exit_3_with_a_report_naming_them(
+    served: Served, tmp_path: Path
+) -> None:
+    bulk_id = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    env = password_env(served, BULKCTL_PASSWORD="not-the-password")
+    result = run_bulkctl("wait", bulk_id, "--junit", str(report), env=env)
+    assert result.code == 3, result.stderr
+    kind, message = report_error(report)
+    assert "exit 3" in message and kind
+
+
+def test_a_refused_connection_exits_6_with_a_report(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "BULKCTL_BASE_URL": f"http://127.0.0.1:{port}/multi",
+        "BULKCTL_API_KEY": DEMO_API_KEY,
+        "BULKCTL_AUTH_TOKEN": "t0ken-for-a-refused-test",
+    }
+    report = tmp_path / "r.xml"
+    result = run_bulkctl("wait", "123", "--junit", str(report), env=env)
+    assert result.code == 6, result.stderr
+    kind, message = report_error(report)
+    assert kind == "NetworkError" and "cannot connect" in message and "exit 6" in message
+
+
+def test_a_404_among_several_ids_exits_4_with_a_report(served: Served, tmp_path: Path) -> None:
+    done = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    result = run_bulkctl("wait", done, "999999999", "--junit", str(report), env=served.env())
+    assert result.code == 4, result.stderr
+    kind, message = report_error(report)
+    assert kind == "NotFound" and "exit 4" in message
+
+
+def test_sigterm_during_the_first_login_writes_a_report(served: Served, tmp_path: Path) -> None:
+    release = threading.Event()
+    seen = threading.Event()
+
+    def held(request: Request) -> Response | None:
+        if request.url.startswith("/multi/login_with_password"):
+            seen.set()
+            release.wait(20)
+        return None
+
+    intercept(served, held)
+    bulk_id = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    with Spawned("wait", bulk_id, "--junit", str(report), env=password_env(served)) as child:
+        until(seen.is_set, "the login")
+        child.proc.send_signal(signal.SIGTERM)
+        code, _, err = child.finish()
+        release.set()
+    assert code == 143, err
+    kind, message = report_error(report)
+    assert kind == "terminated" and "terminated" in message
+    suite = valid_report(report).find("testsuite")
+    assert suite is not None and bulk_id in (suite.get("name") or "")  # the bulk is named
