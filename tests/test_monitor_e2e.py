@@ -470,3 +470,22 @@ def test_watch_one_bulk_live_view_on_a_terminal(served: Served) -> None:
         child.close()
     assert child.exitstatus == 0
     assert "COMPLETED" in (child.before or "")
+
+
+def test_summary_of_given_bulks_counts_only_them_with_a_row_each(
+    tmp_path: Path, served: Served
+) -> None:
+    failed, completed = served.state.listing("FAILED")[0], served.state.listing("COMPLETED")[0]
+    served.emulator.reset_counts()
+    result = run_bulkctl(
+        "summary", failed, completed, "--markdown", "--fail-on", "FAILED", env=served.env()
+    )
+    assert result.code == 9, result.stderr
+    assert served.emulator.request_count == 2  # one GET per bulk, never the whole account
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    bulk_rows = [r.split("|")[1:-1] for r in rows if r.split("|")[1].strip() in (failed, completed)]
+    assert sorted((r[0].strip(), r[2].strip()) for r in bulk_rows) == sorted(
+        [(failed, "FAILED"), (completed, "COMPLETED")]
+    )
+    counts = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in rows}
+    assert counts["FAILED"] == "1" and counts["COMPLETED"] == "1" and counts["TOTAL"] == "2"
