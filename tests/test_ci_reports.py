@@ -179,3 +179,16 @@ def test_a_usage_error_after_the_path_is_checked_writes_a_report(tmp_path: Path)
     assert error is not None and error.get("type") == "UsageError"
     assert "stdin, line 2" in (error.get("message") or "")
     assert proc.emulator.request_count == 0
+
+
+def test_a_long_read_says_which_page_it_is_on(tmp_path: Path) -> None:
+    from bulkctl.outcomes import FailedOperations
+
+    proc = waiter(tmp_path)
+    bulk_id = ended_bulk(proc, items=250, fails=tuple(range(250)))
+    lines: list[str] = []
+    reader = FailedOperations(proc.ctx, proc.ctx.client(), None, on_page=lines.append)
+    reader.ended(proc.ctx.client().get_bulk(bulk_id))
+    proc.ctx.close()
+    assert lines == [f"reading failed operations of {bulk_id}: page {n} of 3" for n in (1, 2, 3)]
+    assert len(reader.bulks[bulk_id].operations) == 250 and reader.bulks[bulk_id].done

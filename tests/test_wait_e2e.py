@@ -291,3 +291,20 @@ def test_sigterm_during_the_first_login_writes_a_report(served: Served, tmp_path
     assert kind == "terminated" and "terminated" in message
     suite = valid_report(report).find("testsuite")
     assert suite is not None and bulk_id in (suite.get("name") or "")  # the bulk is named
+
+
+def test_submit_wait_writes_its_report_at_the_timeout(served: Served, tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    report = tmp_path / "r.xml"
+    result = run_bulkctl(
+        "submit", "transfers", str(examples / "transfers.csv"), "--execute", "--yes",
+        "--wait", "--timeout", "2s", "--interval", "1s", "--junit", str(report),
+        env=served.env(),
+    )  # fmt: skip
+    assert result.code == 124, result.stderr
+    root = valid_report(report)
+    assert root.get("name") == "bulkctl submit --wait"
+    [bulk_id] = result.stdout.split()
+    outcome = root.find("testsuite/testcase/error")
+    assert outcome is not None and outcome.get("type") == "timeout"
+    assert bulk_id in (root.find("testsuite").get("name") or "")  # type: ignore[union-attr]
