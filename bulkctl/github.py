@@ -53,7 +53,7 @@ def error_counts(record: WaitRecord, bulk_id: str) -> str:
         shown.append(f"{sum(g.count for g in groups[TOP_CODES:]):,} other")
     unlisted = failures.unlisted
     if unlisted:
-        shown.append(f"{unlisted:,} not read")
+        shown.append(f"{unlisted:,} not listed")
     return ", ".join(shown)
 
 
