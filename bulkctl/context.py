@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,31 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+WAIT_SLICE = 30.0  # seconds: a slice of a sleep when ``while_waiting`` names no time
+
+
+class _WatchedClock(Clock):
+    """The Context's clock, whose sleeps are the Context's (cut into slices that call
+    ``while_waiting``): the clock handed to the client and its pacer."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def now(self) -> float:
+        return self.ctx.clock.now()
+
+    def monotonic(self) -> float:
+        return self.ctx.clock.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.ctx.sleep(seconds)
+
+
+def in_ci(env: Mapping[str, str]) -> bool:
+    """True when ``CI`` is set (to anything but '', 0, false or no), as CI services do."""
+    return env.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @dataclass
@@ -83,6 +109,11 @@ class Context:
     stdin_tty: bool = False
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
     read_secret: Callable[[str], str] | None = field(default=None, repr=False)
+    # called between slices of every wait the client makes (quota, pacer, retry): a wait
+    # that shows progress sets it, so a minute never passes in silence; it answers in how
+    # many seconds it wants to run again (None: no wish)
+    while_waiting: Callable[[], float | None] | None = field(default=None, repr=False)
+    _stderr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
     _store: ConfigStore | None = None
@@ -91,6 +122,8 @@ class Context:
     def from_process(cls, options: GlobalOptions) -> Context:
         env = dict(os.environ)
         if env.get("BULKCTL_NO_INPUT", "").strip().lower() in ("1", "true", "yes"):
+            options.no_input = True
+        if in_ci(env):  # a CI job: no question is ever asked, even on a pseudo-terminal
             options.no_input = True
         return cls(
             stdout=sys.stdout,
@@ -112,20 +145,30 @@ class Context:
         """Colour on stdout: a terminal, NO_COLOR unset, TERM not dumb."""
         return self.stdout_tty and not self.env.get("NO_COLOR") and self.env.get("TERM") != "dumb"
 
+    @property
+    def in_ci(self) -> bool:
+        return in_ci(self.env)
+
+    def say(self, text: str) -> None:
+        """Whole lines on stderr in one write, so lines of several threads never run together."""
+        with self._stderr_lock:
+            self.stderr.write(text + "\n")
+            self.stderr.flush()
+
     def note(self, message: str) -> None:
         """Something a person may want to know; silenced by --quiet."""
         if not self.options.quiet:
-            print(safe_text(message), file=self.stderr, flush=True)
+            self.say(safe_text(message))
 
     def warn(self, message: str) -> None:
         """Something that may change the meaning of the output; never silenced."""
-        print(f"warning: {safe_text(message)}", file=self.stderr, flush=True)
+        self.say(f"warning: {safe_text(message)}")
 
     def error(self, lines: Sequence[str]) -> None:
         """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's.
         A bulkctl command a line suggests gets the profile in use."""
         profile = self.profile
-        print(error_text([with_profile(x, profile) for x in lines]), file=self.stderr, flush=True)
+        self.say(error_text([with_profile(x, profile) for x in lines]))
 
     @property
     def profile(self) -> str:
@@ -136,7 +179,23 @@ class Context:
 
     def debug(self, message: str) -> None:
         if self.options.debug:
-            print(f"debug: {message}", file=self.stderr, flush=True)
+            self.say(f"debug: {message}")
+
+    def sleep(self, seconds: float) -> None:
+        """The clock's sleep; when ``while_waiting`` is set, cut into slices that end when it
+        asks to run again (at least a second each; ``WAIT_SLICE`` when it has no wish), calling it after
+        each (counted in slices: a test clock may not move)."""
+        hook = self.while_waiting
+        if hook is None:
+            self.clock.sleep(seconds)
+            return
+        left = seconds
+        while left > 0:
+            wanted = hook()
+            step = min(left, WAIT_SLICE if wanted is None else max(wanted, 1.0))
+            self.clock.sleep(step)
+            left -= step
+        hook()
 
     @property
     def can_prompt(self) -> bool:
@@ -218,7 +277,7 @@ class Context:
         windows = () if settings.in_process else parse_rate_limit(settings.get("rate_limit") or "0")
         pacer = Pacer(
             windows,
-            clock=self.clock,
+            clock=_WatchedClock(self),
             path=state_file(self.state_dir, settings.base_url, api_key) if windows else None,
             note=self.note,
         )
@@ -234,7 +293,7 @@ class Context:
             env=self.env,
             retry=RetryPolicy(
                 attempts=int(settings.get("retries") or 4),
-                sleep=self.clock.sleep,
+                sleep=self.sleep,
                 monotonic=self.clock.monotonic,
             ),
             concurrency=int(settings.get("concurrency") or 8),

@@ -73,6 +73,9 @@ OPERATION_FIELD_VALUES = Values(
 SHELL_VALUES = Values("shell", SHELLS)
 PROFILE_VALUES = Values("profile")  # asked of `bulkctl config profiles` at Tab time
 FILE_VALUES = Values("file")
+PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
+ACCEPTABLE_OUTCOMES = ("PARTIALLY_COMPLETED", "CANCELLED")
+ACCEPT_VALUES = Values("accept", tuple(o.lower() for o in ACCEPTABLE_OUTCOMES), csv=True)
 
 
 def option(*names: str, values: Values | None = None, **settings: Any) -> Any:
@@ -415,11 +418,70 @@ JunitOption = Annotated[
     str | None,
     option(
         "--junit",
-        help="Write a JUnit XML report: one test case per bulk (its outcome) and one per failed operation; written at the timeout and on Ctrl-C or SIGTERM too.",
+        help="Write a JUnit XML report on every exit (outcome, timeout, signal, error): per bulk a case for its outcome, one counting its completed operations, one per failed operation.",
         metavar="FILE",
         values=FILE_VALUES,
     ),
 ]
+
+JunitMaxFailuresOption = Annotated[
+    int,
+    typer.Option(
+        "--junit-max-failures",
+        help="Failed operations listed in the JUnit report per bulk (default 1000); the rest are counted.",
+        metavar="N",
+    ),
+]
+ProgressOption = Annotated[
+    str | None,
+    option(
+        "--progress",
+        help="How a wait shows progress: live (a table redrawn on a terminal), plain (a line per status change and a heartbeat at least once a minute), or none. Default: live on a terminal, plain when CI is set, stderr is not a terminal or TERM is dumb.",
+        metavar="MODE",
+        values=PROGRESS_VALUES,
+    ),
+]
+AcceptOption = Annotated[
+    list[str] | None,
+    option(
+        "--accept",
+        help="Final outcomes that exit 0, named in the output: partially_completed, cancelled (comma-separated or repeated).",
+        metavar="OUTCOME",
+        values=ACCEPT_VALUES,
+    ),
+]
+NoStepSummaryOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-step-summary",
+        help="On GitHub Actions, do not append a Markdown summary to $GITHUB_STEP_SUMMARY.",
+    ),
+]
+
+
+def parse_progress(value: str | None) -> str | None:
+    """--progress: live, plain or none (any case); None when not given."""
+    if value is None:
+        return None
+    mode = value.strip().lower()
+    if mode not in PROGRESS_VALUES.words:
+        raise UsageError(
+            f"unknown --progress {value!r}",
+            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
+        )
+    return mode
+
+
+def parse_accept(values: Sequence[str] | None) -> frozenset[str]:
+    """--accept: the final statuses that exit 0 (PARTIALLY_COMPLETED, CANCELLED)."""
+    return frozenset(parse_statuses(values, ACCEPTABLE_OUTCOMES, "--accept outcome"))
+
+
+def parse_max_failures(value: int) -> int:
+    if value < 0:
+        raise UsageError(f"--junit-max-failures must be 0 or more (got {value})")
+    return value
+
 
 # wait and watch: without --interval the pause adapts (polling.poll_interval)
 AutoIntervalOption = Annotated[

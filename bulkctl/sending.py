@@ -23,7 +23,9 @@ from bulkctl.actions import (
 from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
+from bulkctl.junit import check_junit_path
 from bulkctl.options import check_interval, parse_duration, parse_mode
+from bulkctl.outcomes import WaitRecord
 from bulkctl.render import Field, RenderOptions, render, render_record
 from bulkctl.submission import (
     ChunkOutcome,
@@ -34,7 +36,7 @@ from bulkctl.submission import (
     require_offered,
     submit_chunks,
 )
-from bulkctl.waiting import WaitOptions, check_junit_path, wait_for
+from bulkctl.waiting import WaitOptions, reports_on_exit, wait_for
 
 SUBMITTED_FIELDS = (
     Field("bulkId", "BULK ID"),
@@ -138,8 +140,28 @@ def send(
     source_bulk: str | None = None,
 ) -> int:
     """Submit ``items`` as bulks of ``kind`` (or describe them with ``dry_run``), print the new
-    bulks, then execute and wait as asked; returns the exit code."""
+    bulks, then execute and wait as asked; returns the exit code. With ``--wait``, the
+    wait's reports (``--junit``, GitHub's) are written on every exit from here on."""
     check_before_sending(ctx, kind, options)
+    if not options.wait:
+        return _send(ctx, kind, items, options, source_bulk=source_bulk, record=None)
+    command = "rerun --wait" if source_bulk is not None else "submit --wait"
+    reports = WaitOptions(
+        [], timeout=options.timeout, interval=0.0, junit=options.junit, command=command
+    )
+    with reports_on_exit(ctx, reports) as record:
+        return _send(ctx, kind, items, options, source_bulk=source_bulk, record=record)
+
+
+def _send(
+    ctx: Context,
+    kind: Kind,
+    items: list[Item],
+    options: SendOptions,
+    *,
+    source_bulk: str | None,
+    record: WaitRecord | None,
+) -> int:
     settings = ctx.settings()
     chunks = plan_chunks(
         kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
@@ -175,6 +197,8 @@ def send(
     )
     _print(ctx, outcomes, as_json=options.as_json)
     bulk_ids = list(dict.fromkeys(o.bulk_id for o in outcomes))
+    if record is not None:
+        record.bulk_ids = bulk_ids  # a report written from here on names them
     if not options.execute:
         ctx.note(f"to start them: {ctx.settings().command('execute ' + ' '.join(bulk_ids))}")
         return ExitCode.OK
@@ -189,6 +213,7 @@ def send(
             interval=options.interval,
             adaptive=options.adaptive,
             junit=options.junit,
+            record=record,
         ),
     )
 

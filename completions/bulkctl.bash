@@ -19,7 +19,7 @@ _bulkctl_options() {
     "pause") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "wait") echo "--timeout --interval --json --junit --profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
@@ -101,6 +101,11 @@ _bulkctl_option_kind() {
     "wait/--timeout") echo 'free' ;;
     "wait/--interval") echo 'free' ;;
     "wait/--junit") echo 'file' ;;
+    "wait/--junit-max-failures") echo 'free' ;;
+    "wait/--progress") echo 'progress' ;;
+    "wait/--accept") echo 'csv:accept' ;;
+    "wait/--from-file") echo 'file' ;;
+    "wait/--status"|"wait/-s") echo 'csv:bulk_status' ;;
     "wait/--profile") echo 'profile' ;;
     "wait/--base-url") echo 'free' ;;
     "watch/--interval") echo 'free' ;;
@@ -186,6 +191,8 @@ _bulkctl_values() {
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     kind) echo 'users user-invites card-blocks card-unblocks card-removals card-spend-rules transfers sends wire-transfers' ;;
     input_format) echo 'jsonl json csv' ;;
+    progress) echo 'live plain none' ;;
+    accept) echo 'partially_completed cancelled' ;;
     shell) echo 'bash zsh fish' ;;
     identity) echo 'corporate: consumer:' ;;
     environment) echo 'sandbox production' ;;

@@ -9,7 +9,6 @@ import fnmatch
 import json
 import os
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from tests.conftest import (
     run_bulkctl,
     run_main,
 )
+from tests.junit_schema import valid_report
 
 
 def linked(tmp_path: Path, served: Served, answer: Any = None) -> InProcess:
@@ -236,7 +236,7 @@ def test_wait_bad_input_exits_2(served: Served, bad: list[str]) -> None:
     assert not served.emulator.requests
 
 
-def test_junit_has_the_bulk_and_one_failure_per_failed_operation(
+def test_junit_of_a_partial_bulk_counts_one_failure_per_failed_operation(
     served: Served, tmp_path: Path
 ) -> None:
     bulk_id = running_bulk(served, items=40, fails=(2, 11, 30))
@@ -249,19 +249,22 @@ def test_junit_has_the_bulk_and_one_failure_per_failed_operation(
     assert served.emulator.route_counts["GET /multi/bulks/{bulk_id}/operations"] == 1
     assert served.emulator.request_count == 2
     assert any("status=FAILED" in url for _, url in served.emulator.requests)
-    root = ET.parse(report).getroot()
+    root = valid_report(report)
     assert root.tag == "testsuites"
     suite = root.find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    assert len(cases) == 4 == int(suite.get("tests", "0"))  # the bulk, then 3 operations
-    outcome = cases[0].find("failure")
-    assert cases[0].get("name") == f"bulk {bulk_id}"
-    assert outcome is not None and outcome.get("type") == "PARTIALLY_COMPLETED"
-    failures = cases[1:]
-    assert int(suite.get("failures", "0")) == 4
+    # the outcome (passes: the failures are the operations'), the completed count, 3 failures
+    assert len(cases) == 5 == int(suite.get("tests", "0"))
+    assert cases[0].get("name") == f"bulk {bulk_id} outcome"
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    assert "37 operations COMPLETED" in (cases[1].findtext("system-out") or "")
+    failures = cases[2:]
+    assert int(suite.get("failures", "0")) == 3 == int(root.get("failures", "0"))
     assert [c.get("name", "").split()[0] for c in failures] == ["#3", "#12", "#31"]
     assert all("errorCode" in (c.find("failure").text or "") for c in failures)  # type: ignore[union-attr]
+    assert all(c.get("time") is not None for c in cases)
+    assert suite.get("timestamp") and suite.get("time")
 
 
 def test_wait_keeps_waiting_on_an_unknown_status_until_its_timeout(
@@ -467,3 +470,22 @@ def test_watch_one_bulk_live_view_on_a_terminal(served: Served) -> None:
         child.close()
     assert child.exitstatus == 0
     assert "COMPLETED" in (child.before or "")
+
+
+def test_summary_of_given_bulks_counts_only_them_with_a_row_each(
+    tmp_path: Path, served: Served
+) -> None:
+    failed, completed = served.state.listing("FAILED")[0], served.state.listing("COMPLETED")[0]
+    served.emulator.reset_counts()
+    result = run_bulkctl(
+        "summary", failed, completed, "--markdown", "--fail-on", "FAILED", env=served.env()
+    )
+    assert result.code == 9, result.stderr
+    assert served.emulator.request_count == 2  # one GET per bulk, never the whole account
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    bulk_rows = [r.split("|")[1:-1] for r in rows if r.split("|")[1].strip() in (failed, completed)]
+    assert sorted((r[0].strip(), r[2].strip()) for r in bulk_rows) == sorted(
+        [(failed, "FAILED"), (completed, "COMPLETED")]
+    )
+    counts = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in rows}
+    assert counts["FAILED"] == "1" and counts["COMPLETED"] == "1" and counts["TOTAL"] == "2"

@@ -13,9 +13,13 @@ from bulkctl.api.records import parse_bulk, parse_operation
 from bulkctl.commands import watch as watch_cmd
 from bulkctl.emulator.app import Emulator
 from bulkctl.errors import ExitCode, NetworkError
+from bulkctl.junit import build_junit, xml_safe
+from bulkctl.outcomes import BulkFailures, Ending, FailedOperations, WaitRecord
 from bulkctl.polling import poll_interval, unreachable
-from bulkctl.waiting import WaitOptions, build_junit, bulk_elapsed, wait_for, xml_safe
-from tests.conftest import InProcess, LinkedClock, ManualClock, in_process, make_emulator
+from bulkctl.progress import bulk_elapsed
+from bulkctl.waiting import WaitOptions, wait_for
+from tests.conftest import T0, InProcess, LinkedClock, ManualClock, in_process, make_emulator
+from tests.junit_schema import valid_report, valid_xml
 
 BULK_ROUTE = "GET /multi/bulks/{bulk_id}"
 LIST_ROUTE = "GET /multi/bulks"
@@ -169,8 +173,12 @@ def test_a_completed_10000_operation_bulk_costs_one_request(tmp_path: Path) -> N
     proc.emulator.reset_counts()
     assert run_wait(proc, [bulk_id], junit=tmp_path / "r.xml") == 0
     assert proc.emulator.request_count == 1
-    case = ET.parse(tmp_path / "r.xml").getroot().find("testsuite/testcase")
-    assert case is not None and list(case) == []  # passed
+    cases = valid_report(tmp_path / "r.xml").findall("testsuite/testcase")
+    assert [c.get("name") for c in cases] == [
+        f"bulk {bulk_id} outcome",
+        f"bulk {bulk_id} completed operations",
+    ]
+    assert all(c.find("failure") is None and c.find("error") is None for c in cases)  # passed
 
 
 def test_cancelled_is_an_error_and_pending_bulks_are_errors_at_the_timeout(tmp_path: Path) -> None:
@@ -180,7 +188,7 @@ def test_cancelled_is_an_error_and_pending_bulks_are_errors_at_the_timeout(tmp_p
     pending = running(proc.emulator, proc.clock, 10_000)
     report = tmp_path / "r.xml"
     assert run_wait(proc, [cancelled, pending], timeout=60, junit=report) == 124
-    suites = ET.parse(report).getroot().findall("testsuite")
+    suites = valid_report(report).findall("testsuite")
     first = suites[0].find("testcase/error")
     second = suites[1].find("testcase/error")
     assert first is not None and first.get("type") == "CANCELLED"
@@ -195,11 +203,13 @@ def test_every_xml_text_is_safe_even_with_control_characters() -> None:
     op = parse_operation(
         {"sequence": 1, "status": "FAILED", "path": nasty, "responsePayload": nasty}
     )
-    root = build_junit(["5"], {"5": bulk}, {"5": [op]}, {"5": nasty}, None)
-    text = ET.tostring(root, encoding="unicode")
-    parsed = ET.fromstring(text)  # well-formed XML 1.0
+    record = WaitRecord("wait", 0.0, T0, bulk_ids=["5"], latest={"5": bulk})
+    record.failures = FailedOperations(None, None, None)  # type: ignore[arg-type]  # nothing read here
+    record.failures.bulks["5"] = BulkFailures("5", None, {op.key: op}, problem=nasty)
+    parsed = valid_xml(build_junit(record, Ending("interrupted", nasty, "interrupted"), 1.0))
     assert "\\x1b[2J" in (parsed.findall("testsuite/testcase/failure")[-1].text or "")
-    assert len(parsed.findall("testsuite/testcase")) == 2
+    # outcome, completed operations, the failed operation, the failures not read
+    assert len(parsed.findall("testsuite")[0].findall("testcase")) == 4
 
 
 def test_an_unwritable_junit_path_exits_2_before_any_request(tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ def test_api_errors_notes_and_warnings_are_clean(tmp_path: Path, capsys: Any) ->
 def test_live_views_are_clean(tmp_path: Path) -> None:
     from bulkctl.api.records import parse_bulk
     from bulkctl.commands.watch import BulkView, ListView, change_line
-    from bulkctl.waiting import LiveTable
+    from bulkctl.progress import LiveTable
 
     ctx = context(tmp_path, lambda r: (200, {}), tty=True)
     bulk = parse_bulk(BULK)

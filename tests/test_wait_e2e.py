@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pytest
 
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, Faults, Request, Response
 from tests.conftest import Served, Spawned, make_emulator, run_bulkctl, serving
+from tests.junit_schema import valid_report
 
 LOGIN = "POST /multi/login_with_password"
 GET_BULK = "GET /multi/bulks/{bulk_id}"
@@ -107,12 +108,12 @@ def test_sigterm_during_wait_junit_exits_143_with_a_well_formed_report(
     assert code == 143, err
     assert "terminated" in err and "Traceback" not in err
     assert served.emulator.request_count <= requests + 1  # at most the poll in flight
-    suites = ET.parse(report).getroot().findall("testsuite")
+    suites = valid_report(report).findall("testsuite")
     assert len(suites) == 2
     outcome = suites[0].find("testcase/failure")
     assert outcome is not None and outcome.get("type") == "FAILED"
     interrupted = suites[1].find("testcase/error")
-    assert interrupted is not None and interrupted.get("type") == "interrupted"
+    assert interrupted is not None and interrupted.get("type") == "terminated"
     assert "RUNNING" in (interrupted.get("message") or "")
 
 
@@ -202,7 +203,7 @@ def test_control_characters_in_a_response_payload_keep_the_report_well_formed(
     report = tmp_path / "r.xml"
     result = run_bulkctl("wait", bulk_id, "--junit", str(report), env=served.env())
     assert result.code == 12, result.stderr
-    root = ET.parse(report).getroot()  # well-formed
+    root = valid_report(report)
     failure = root.findall("testsuite/testcase/failure")[-1]
     assert '\\x1b[2J\\x00\\x07\\x0b\\ufffe <&> "end"' in (failure.text or "")
 
@@ -216,3 +217,94 @@ def test_an_unwritable_junit_path_exits_2_before_any_request(
     result = run_bulkctl("wait", bulk_id, "--junit", str(blocker / "r.xml"), env=served.env())
     assert result.code == 2, result.stderr
     assert served.emulator.request_count == 0
+
+
+# -- a report on every exit -------------------------------------------------------------------
+
+
+def report_error(report: Path) -> tuple[str, str]:
+    """(type, message) of the command's own error case in a valid report."""
+    root = valid_report(report)
+    errors = [e for e in root.iter("error")]
+    assert errors, "no <error> case"
+    last = errors[-1]
+    return last.get("type") or "", last.get("message") or ""
+
+
+def test_refused_credentials_exit_3_with_a_report_naming_them(
+    served: Served, tmp_path: Path
+) -> None:
+    bulk_id = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    env = password_env(served, BULKCTL_PASSWORD="not-the-password")
+    result = run_bulkctl("wait", bulk_id, "--junit", str(report), env=env)
+    assert result.code == 3, result.stderr
+    kind, message = report_error(report)
+    assert "exit 3" in message and kind
+
+
+def test_a_refused_connection_exits_6_with_a_report(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "BULKCTL_BASE_URL": f"http://127.0.0.1:{port}/multi",
+        "BULKCTL_API_KEY": DEMO_API_KEY,
+        "BULKCTL_AUTH_TOKEN": "t0ken-for-a-refused-test",
+    }
+    report = tmp_path / "r.xml"
+    result = run_bulkctl("wait", "123", "--junit", str(report), env=env)
+    assert result.code == 6, result.stderr
+    kind, message = report_error(report)
+    assert kind == "NetworkError" and "cannot connect" in message and "exit 6" in message
+
+
+def test_a_404_among_several_ids_exits_4_with_a_report(served: Served, tmp_path: Path) -> None:
+    done = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    result = run_bulkctl("wait", done, "999999999", "--junit", str(report), env=served.env())
+    assert result.code == 4, result.stderr
+    kind, message = report_error(report)
+    assert kind == "NotFound" and "exit 4" in message
+
+
+def test_sigterm_during_the_first_login_writes_a_report(served: Served, tmp_path: Path) -> None:
+    release = threading.Event()
+    seen = threading.Event()
+
+    def held(request: Request) -> Response | None:
+        if request.url.startswith("/multi/login_with_password"):
+            seen.set()
+            release.wait(20)
+        return None
+
+    intercept(served, held)
+    bulk_id = served.state.listing("COMPLETED")[0]
+    report = tmp_path / "r.xml"
+    with Spawned("wait", bulk_id, "--junit", str(report), env=password_env(served)) as child:
+        until(seen.is_set, "the login")
+        child.proc.send_signal(signal.SIGTERM)
+        code, _, err = child.finish()
+        release.set()
+    assert code == 143, err
+    kind, message = report_error(report)
+    assert kind == "terminated" and "terminated" in message
+    suite = valid_report(report).find("testsuite")
+    assert suite is not None and bulk_id in (suite.get("name") or "")  # the bulk is named
+
+
+def test_submit_wait_writes_its_report_at_the_timeout(served: Served, tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    report = tmp_path / "r.xml"
+    result = run_bulkctl(
+        "submit", "transfers", str(examples / "transfers.csv"), "--execute", "--yes",
+        "--wait", "--timeout", "2s", "--interval", "1s", "--junit", str(report),
+        env=served.env(),
+    )  # fmt: skip
+    assert result.code == 124, result.stderr
+    root = valid_report(report)
+    assert root.get("name") == "bulkctl submit --wait"
+    [bulk_id] = result.stdout.split()
+    outcome = root.find("testsuite/testcase/error")
+    assert outcome is not None and outcome.get("type") == "timeout"
+    assert bulk_id in (root.find("testsuite").get("name") or "")  # type: ignore[union-attr]

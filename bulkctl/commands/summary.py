@@ -2,20 +2,22 @@
 
 Without client-side filters it costs one small request per status (limit=1, read
 ``count``), sent concurrently. With ``--operation``, ``--mode``, ``--since`` or
-``--until`` it pages through each status and counts what matches.
+``--until`` it pages through each status and counts what matches. Given bulk ids, it
+summarises those bulks only (one GET each); ``--markdown`` then also has a row per bulk.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
 
-from bulkctl.api.records import BULK_STATUSES
+from bulkctl.api.records import BULK_STATUSES, BulkProcess
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.filters import BulkFilter
+from bulkctl.github import summary_table
 from bulkctl.invoke import invoke
 from bulkctl.listing import Selection, matching_bulks
 from bulkctl.options import (
@@ -43,11 +45,13 @@ class SummaryOptions:
     fmt: str
     filters: BulkFilter
     concurrency: int | None = None
+    bulk_ids: list[str] = field(default_factory=list)  # summarise these bulks only
 
 
 def parse(
     ctx: Context,
     *,
+    bulk_ids: list[str] | None = None,
     fail_on: str | None = None,
     status: list[str] | None = None,
     output: str | None = None,
@@ -60,6 +64,9 @@ def parse(
     concurrency: int | None = None,
 ) -> SummaryOptions:
     """The arguments of ``summary``, checked."""
+    from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
+
+    ids = list(dict.fromkeys(check_bulk_id(i) for i in bulk_ids or []))
     picked = [f for f, on in (("json", json_flag), ("markdown", markdown)) if on]
     if output is not None:
         picked.append(check_format(output))
@@ -75,7 +82,15 @@ def parse(
             operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
         ),
         concurrency=check_concurrency(concurrency),
+        bulk_ids=ids,
     )
+
+
+def read_bulks(ctx: Context, options: SummaryOptions) -> list[BulkProcess]:
+    """The bulks named, one GET each, those the filters keep."""
+    client = ctx.client()
+    bulks = [client.get_bulk(bulk_id) for bulk_id in options.bulk_ids]
+    return [b for b in bulks if options.filters.matches(b)]
 
 
 def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | None]:
@@ -102,7 +117,15 @@ def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | Non
 
 def run(ctx: Context, options: SummaryOptions) -> int:
     """Count, write the counts, and return 9 when a --fail-on status has bulks."""
-    counts = count_statuses(ctx, options)
+    if options.bulk_ids:
+        bulks = read_bulks(ctx, options)
+        counts: dict[str, int | None] = {
+            s: sum(1 for b in bulks if b.status == s) for s in options.statuses
+        }
+        if options.fmt == "markdown":
+            print("\n".join([*summary_table(bulks), ""]), file=ctx.stdout)
+    else:
+        counts = count_statuses(ctx, options)
     if options.fmt == "json":
         render_record(
             dict(counts),
@@ -134,6 +157,14 @@ def run(ctx: Context, options: SummaryOptions) -> int:
 
 def command(
     ctx: typer.Context,
+    bulk_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Summarise only these bulks (digits): one request each.",
+            metavar="[BULK_ID]...",
+            show_default=False,
+        ),
+    ] = None,
     fail_on: Annotated[
         str | None,
         option(
@@ -160,12 +191,14 @@ def command(
     """Count bulks per status (all seven unless --status narrows it).
 
     Without --operation, --mode, --since or --until this is one small request per status;
-    with them it reads every page of each status and counts what matches.
+    with them it reads every page of each status and counts what matches. Given bulk ids,
+    it counts those bulks only, and --markdown adds a row per bulk.
     """
     invoke(
         ctx,
         lambda c: parse(
             c,
+            bulk_ids=bulk_ids,
             fail_on=fail_on,
             status=status,
             output=output,

@@ -1,30 +1,58 @@
 """``bulkctl wait``: poll bulks until every one is final; the exit code says how they ended.
 
-0 all COMPLETED; otherwise the worst: 10 CANCELLED < 11 PARTIALLY_COMPLETED < 12 FAILED;
-124 when the timeout passes first (a hard deadline: a request in flight is abandoned).
-Network errors, 5xx and throttling while waiting are ridden out until the timeout, once a
-first request has succeeded; a refused connection or an unknown host before that exits 6.
-A bulk in a status bulkctl does not know is waited on.
+0 all COMPLETED; otherwise the worst: 10 CANCELLED < 11 PARTIALLY_COMPLETED < 12 FAILED
+(``--accept`` turns PARTIALLY_COMPLETED or CANCELLED into 0); 124 when the timeout passes
+first (a hard deadline: a request in flight is abandoned). Network errors, 5xx and
+throttling while waiting are ridden out until the timeout, once a first request has
+succeeded; a refused connection or an unknown host before that exits 6. A bulk in a status
+bulkctl does not know is waited on.
+
+The bulks: ids as arguments, ``-`` (ids on stdin, one a line, as ``submit`` prints them),
+``--from-file F``, and ``--status S`` (every bulk in those statuses when the wait starts).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bulkctl.api.records import BULK_STATUSES
 from bulkctl.context import Context
+from bulkctl.errors import UsageError
 from bulkctl.invoke import invoke
+from bulkctl.listing import Selection, matching_bulks
 from bulkctl.options import (
+    BULK_STATUS_VALUES,
     FILE_VALUES,
+    AcceptOption,
     AutoIntervalOption,
-    BulkIdsArgument,
+    JunitMaxFailuresOption,
+    NoStepSummaryOption,
+    ProgressOption,
     check_interval,
     option,
+    parse_accept,
     parse_duration,
+    parse_max_failures,
+    parse_progress,
+    parse_statuses,
 )
-from bulkctl.waiting import WaitOptions, wait_for
+from bulkctl.outcomes import MAX_FAILURES
+from bulkctl.waiting import WaitOptions, reports_on_exit, wait_for
+
+STDIN = "-"
+
+
+@dataclass
+class WaitCommandOptions(WaitOptions):
+    """``wait``'s options: where the ids come from, besides the arguments."""
+
+    from_stdin: bool = False
+    from_file: Path | None = None
+    statuses: list[str] = field(default_factory=list)
 
 
 def parse(
@@ -35,30 +63,104 @@ def parse(
     interval: str | None = None,
     json_flag: bool = False,
     junit: str | None = None,
-) -> WaitOptions:
-    """The arguments of ``wait``, checked."""
+    junit_max_failures: int = MAX_FAILURES,
+    progress: str | None = None,
+    accept: list[str] | None = None,
+    no_step_summary: bool = False,
+    from_file: str | None = None,
+    status: list[str] | None = None,
+) -> WaitCommandOptions:
+    """The arguments of ``wait``, checked (the ids of stdin or a file are read by ``run``,
+    after the report's path is checked)."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
 
-    for bulk_id in bulk_ids:
+    from_stdin = STDIN in bulk_ids
+    ids = [i for i in bulk_ids if i != STDIN]
+    for bulk_id in ids:
         check_bulk_id(bulk_id)
-    return WaitOptions(
-        bulk_ids=list(dict.fromkeys(bulk_ids)),
+    statuses = parse_statuses(status, BULK_STATUSES)
+    if not (ids or from_stdin or from_file or statuses):
+        raise UsageError(
+            "name the bulks to wait for",
+            hint="give BULK_ID..., - (ids on stdin), --from-file FILE or --status STATUS",
+        )
+    return WaitCommandOptions(
+        bulk_ids=list(dict.fromkeys(ids)),
         timeout=parse_duration(timeout, "--timeout"),
         interval=check_interval(interval) if interval is not None else 0.0,
         as_json=json_flag,
         junit=Path(junit) if junit is not None else None,
         adaptive=interval is None,
+        progress=parse_progress(progress),
+        accept=parse_accept(accept),
+        junit_max_failures=parse_max_failures(junit_max_failures),
+        step_summary=not no_step_summary,
+        from_stdin=from_stdin,
+        from_file=Path(from_file) if from_file is not None else None,
+        statuses=statuses,
     )
+
+
+def read_ids(text: str, source: str) -> list[str]:
+    """Bulk ids one a line (blank lines and '#' comments skipped), each checked."""
+    from bulkctl.api.client import check_bulk_id
+
+    ids: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        word = line.split("#", 1)[0].strip()
+        if not word:
+            continue
+        try:
+            ids.append(check_bulk_id(word))
+        except UsageError as exc:
+            raise UsageError(f"{source}, line {number}: {exc.message}") from exc
+    return ids
+
+
+def gather_ids(ctx: Context, options: WaitCommandOptions) -> list[str]:
+    """Every bulk to wait for: the arguments, stdin, the file, then the bulks in
+    ``--status`` now; each once, in that order."""
+    ids = list(options.bulk_ids)
+    if options.from_stdin:
+        ids += read_ids(ctx.stdin.read(), "stdin")
+    if options.from_file is not None:
+        try:
+            text = options.from_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read --from-file {options.from_file}: {why}") from exc
+        ids += read_ids(text, str(options.from_file))
+    if options.statuses:
+        with matching_bulks(ctx, Selection(options.statuses)) as (bulks, _pager):
+            ids += [b.bulk_id for b in bulks if b.bulk_id is not None]
+        if not ids:
+            ctx.note(f"no bulk is {' or '.join(options.statuses)}: nothing to wait for")
+    return list(dict.fromkeys(ids))
 
 
 def run(ctx: Context, options: WaitOptions) -> int:
     """Poll until every bulk is final or the timeout passes; returns the exit code."""
-    return wait_for(ctx, options)
+    if not isinstance(options, WaitCommandOptions):
+        return wait_for(ctx, options)
+    with reports_on_exit(ctx, options) as record:  # the ids read below are in the report
+        options.bulk_ids = gather_ids(ctx, options)
+        record.bulk_ids = options.bulk_ids
+        if not options.bulk_ids and not options.statuses:
+            raise UsageError("no bulk id was given: nothing to wait for")
+        options.record = record
+        return wait_for(ctx, options)
 
 
 def command(
     ctx: typer.Context,
-    bulk_ids: BulkIdsArgument,
+    bulk_ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Bulk ids (digits); - reads more, one a line, from stdin.",
+            metavar="[BULK_ID|-]...",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         str,
         typer.Option(
@@ -75,27 +177,57 @@ def command(
         str | None,
         option(
             "--junit",
-            help="Write a JUnit XML report: one test case per bulk (its outcome) and one per failed operation; written at the timeout and on Ctrl-C or SIGTERM too.",
+            help="Write a JUnit XML report on every exit (outcome, timeout, signal, error): per bulk a case for its outcome, one counting its completed operations, one per failed operation.",
             metavar="FILE",
             values=FILE_VALUES,
+        ),
+    ] = None,
+    junit_max_failures: JunitMaxFailuresOption = MAX_FAILURES,
+    progress: ProgressOption = None,
+    accept: AcceptOption = None,
+    no_step_summary: NoStepSummaryOption = False,
+    from_file: Annotated[
+        str | None,
+        option(
+            "--from-file",
+            help="Also wait for the bulk ids in FILE, one a line (as submit prints them).",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        option(
+            "--status",
+            "-s",
+            help="Also wait for every bulk in these statuses when the wait starts (e.g. running; comma-separated or repeated).",
+            metavar="STATUS",
+            values=BULK_STATUS_VALUES,
         ),
     ] = None,
 ) -> None:
     """Wait until every bulk is final (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED).
 
-    Exit 0 when all COMPLETED, else the worst: 10 CANCELLED, 11 PARTIALLY_COMPLETED,
-    12 FAILED; 124 when the timeout (counted from the start, a hard deadline) passes first.
-    Piped, it prints each status change and a heartbeat at least once a minute.
+    Exit 0 when all COMPLETED (or an outcome --accept names), else the worst: 10 CANCELLED,
+    11 PARTIALLY_COMPLETED, 12 FAILED; 124 when the timeout (counted from the start, a hard
+    deadline) passes first. Outside a terminal or in CI it prints each status change and a
+    heartbeat at least once a minute; on GitHub Actions, annotations and a step summary.
     """
     invoke(
         ctx,
         lambda c: parse(
             c,
-            bulk_ids=bulk_ids,
+            bulk_ids=bulk_ids or [],
             timeout=timeout,
             interval=interval,
             json_flag=json_flag,
             junit=junit,
+            junit_max_failures=junit_max_failures,
+            progress=progress,
+            accept=accept,
+            no_step_summary=no_step_summary,
+            from_file=from_file,
+            status=status,
         ),
         run,
     )
