@@ -202,7 +202,7 @@ def test_list_show_and_operations_commands_are_clean(tmp_path: Path, fmt: str | 
     ctx = context(tmp_path, answer, tty=True)
     output = choice(fmt, True, BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS)
     run_list(ctx, ListOptions(statuses=["RUNNING", "PAUSED"], wanted=5, offset=0, output=output))
-    run_show(ctx, ShowOptions("1", choice(fmt, True, BULK_ALL_FIELDS, BULK_ALL_FIELDS)))
+    run_show(ctx, ShowOptions(BULK["bulkId"], choice(fmt, True, BULK_ALL_FIELDS, BULK_ALL_FIELDS)))
     options = OperationsOptions(
         "1", [], None, 5, 0, choice(fmt, True, OPERATION_ALL_FIELDS, OPERATION_FIELDS)
     )
