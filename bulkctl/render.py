@@ -8,8 +8,9 @@ Values that contain a format's separators are escaped so each format parses back
 the same values: plain writes ``\\``, tab, newline and carriage return as ``\\\\``,
 ``\\t``, ``\\n`` and ``\\r``; csv quotes; markdown escapes ``|`` and writes newlines as
 ``<br>``. No format but JSON/JSONL lets a control character through: the other C0 and C1
-controls and DEL are written ``\\xHH`` (``bulkctl.safetext``); JSON and JSONL keep exact
-values and escape DEL and C1 as ``\\u00XX``.
+controls and DEL are written ``\\xHH``, and the bidi and zero-width characters
+``\\u{HHHH}`` (``bulkctl.safetext``); JSON and JSONL keep exact values and escape DEL, C1
+and those characters as ``\\uXXXX``.
 
 Tables are laid out once, here, from the terminal width: ids and statuses keep their
 natural width, the columns that may give way (``Field.cut``) share what is left, and the
@@ -297,8 +298,19 @@ def unescape_plain(text: str) -> str:
             except ValueError:
                 out.append("\\x" + digits)
             continue
+        if nxt == "u":  # \u{HHHH}: a hidden character made visible
+            braced = "".join(next(chars, "") for _ in range(6))
+            if braced[:1] == "{" and braced[5:] == "}" and _is_hex(braced[1:5]):
+                out.append(chr(int(braced[1:5], 16)))
+            else:
+                out.append("\\u" + braced)
+            continue
         out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
     return "".join(out)
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) == 4 and all(ch in "0123456789abcdefABCDEF" for ch in text)
 
 
 def escape_markdown(text: str) -> str:

@@ -222,6 +222,14 @@ def test_plain_and_csv_round_trip_any_text(recs: list[dict[str, Any]]) -> None:
     assert sheet == [[safe_text(v, keep="\t\n\r") for v in row] for row in want]
 
 
+def test_plain_shows_bidi_and_zero_widths_as_code_points_and_reads_them_back() -> None:
+    text = "10\u202e.00\u200b\u2028\ufeff \\u{202e} \\u{zz}"
+    fields = pick_fields("operation", BULK_ALL_FIELDS, BULK_FIELDS)
+    plain = rendered("plain", [{"operation": text}], fields=fields, header=False)
+    assert plain == "10\\u{202e}.00\\u{200b}\\u{2028}\\u{feff} \\\\u{202e} \\\\u{zz}\n"
+    assert unescape_plain(plain[:-1]) == text
+
+
 def test_json_written_element_by_element_is_the_same_document() -> None:
     """``--json`` holds each element's text rather than parsed records (half the memory at
     100,000 records): the bytes must be what one json.dumps of the list gives."""
