@@ -18,6 +18,8 @@ them, for filters that compare text. The output formats build on these functions
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))
 # every code point that changes how text reads without being seen, and is not a C0/C1 control
 HIDDEN: frozenset[int] = frozenset(
@@ -47,10 +49,13 @@ def safe_text(text: object, keep: str = "") -> str:
     written as ``\\xHH``, and every ``HIDDEN`` character as ``\\u{HHHH}``: the text to put on a
     terminal."""
     shown = text if isinstance(text, str) else str(text)
-    if keep:
-        table = {code: value for code, value in _VISIBLE.items() if chr(code) not in keep}
-        return shown.translate(table)
-    return shown.translate(_VISIBLE)
+    return shown.translate(_table(keep) if keep else _VISIBLE)
+
+
+@lru_cache(maxsize=8)
+def _table(keep: str) -> dict[int, str]:
+    """``_VISIBLE`` less the characters in ``keep``, built once (csv asks for every cell)."""
+    return {code: value for code, value in _VISIBLE.items() if chr(code) not in keep}
 
 
 def without_hidden(text: str) -> str:
