@@ -198,7 +198,8 @@ def iso_utc(ms: Any) -> str | None:
         moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (OverflowError, ValueError, OSError):
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{abs(ms) % 1000:03d}Z"
+    # the year by hand: strftime writes year 1 as "1" on glibc
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def local_time(ms: Any) -> str | None:
@@ -209,7 +210,8 @@ def local_time(ms: Any) -> str | None:
         moment = datetime.fromtimestamp(ms / 1000).astimezone()
     except (OverflowError, ValueError, OSError):
         return None
-    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.strftime("%Z") or moment.strftime("%z"))
+    zone = moment.strftime("%Z") or moment.strftime("%z")
+    return f"{moment.year:04d}" + moment.strftime("-%m-%d %H:%M:%S ") + zone
 
 
 def short_age(seconds: Any) -> str:

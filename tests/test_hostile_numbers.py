@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bulkctl.emulator.app import Request, Response
-from tests.conftest import Spawned, bulkctl_command, logged_in, run_bulkctl, serving
+from tests.conftest import Spawned, bulkctl_command, logged_in, run_bulkctl, run_main, serving
 
 BULK = (
     '{{"bulkId": "{id}", "status": "{status}", "operation": "/transfers", '
@@ -158,3 +158,44 @@ def test_wait_junit_writes_its_report_when_the_answers_are_malformed(tmp_path: P
     assert "internal error" not in result.stderr
     suite = ET.parse(report).getroot()
     assert "5" in ET.tostring(suite, encoding="unicode")
+
+
+EARLIEST, LATEST = -62_135_510_400_000, 253_402_128_000_000  # 0001-01-02, 9999-12-30 UTC
+
+
+@pytest.mark.parametrize(
+    ("start", "ok"),
+    [(EARLIEST, True), (LATEST, True), (EARLIEST - 1, False), (LATEST + 1, False)],
+    ids=["0001-01-02", "9999-12-30", "a millisecond before", "a millisecond after"],
+)
+def test_a_timestamp_must_be_a_date_and_the_dates_at_the_ends_are_shown(
+    start: int, ok: bool
+) -> None:
+    bulk = bulk_text(status="COMPLETED", start=str(start)).replace(
+        "}", f', "executionFinish": {start}}}'
+    )
+    with answering(bulk) as env:
+        for fmt in ("table", "wide", "plain", "csv", "markdown", "json"):
+            for command in (["show", "5"], ["list", "--all"]):
+                result = run_main(*command, "-o", fmt, env=env)
+                if ok:
+                    assert result.code == 0, (command, fmt, result.stderr)
+                    assert "internal error" not in result.stderr
+                else:
+                    assert_malformed(result.code, result.stderr, "executionStart")
+
+
+def test_the_dates_at_the_ends_are_shown_on_a_terminal() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    bulk = bulk_text(start=str(EARLIEST)).replace("}", f', "executionFinish": {LATEST}}}')
+    with answering(bulk) as env:
+        command = bulkctl_command()
+        for args in (["show", "5"], ["list", "-o", "wide"]):
+            child = pexpect.spawn(
+                command[0], [*command[1:], *args], env=dict(os.environ, **env), timeout=30
+            )
+            child.expect(pexpect.EOF)
+            child.close()
+            shown = child.before.decode()
+            assert child.exitstatus == 0, shown
+            assert "0001-01-0" in shown and "9999-12-" in shown, shown

@@ -135,6 +135,8 @@ def test_field_names_are_case_insensitive_and_keep_order() -> None:
 
 def test_times() -> None:
     assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc(-1) == "1969-12-31T23:59:59.999Z"  # a millisecond before, not after
+    assert iso_utc(-62_135_510_400_000) == "0001-01-02T00:00:00.000Z"  # four digits of year
     assert iso_utc(10**20) is None
     assert iso_utc("soon") is None
     assert human_duration(3725) == "1h 02m"
