@@ -6,7 +6,9 @@ that answers with the raw JSON text given."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bulkctl.api.records import ShapeError, parse_bulk, parse_bulk_page, parse_operation_page
 from bulkctl.emulator.app import Request, Response
 from tests.conftest import Spawned, bulkctl_command, logged_in, run_bulkctl, run_main, serving
 
@@ -199,3 +202,46 @@ def test_the_dates_at_the_ends_are_shown_on_a_terminal() -> None:
             shown = child.before.decode()
             assert child.exitstatus == 0, shown
             assert "0001-01-0" in shown and "9999-12-" in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("submittedItemsCount", '"--5"'),
+        ("submittedItemsCount", '"5"'),
+        ("submittedItemsCount", "true"),
+        ("submittedItemsCount", "5.0"),
+        ("submittedItemsCount", "-1"),
+        ("submittedItemsCount", str(2**63)),
+        ("executionStart", "9" * 400),
+        ("executionFinish", "[1]"),
+        ("operationStatusCounts[0].count", "-2147483648"),
+    ],
+)
+def test_every_integer_field_is_an_integer_within_its_format(field: str, value: str) -> None:
+    name = field.split(".")[-1]
+    bulk = json.loads(bulk_text())
+    if field.startswith("operationStatusCounts"):
+        bulk["operationStatusCounts"] = [{"status": "FAILED", "count": json.loads(value)}]
+    else:
+        bulk[name] = json.loads(value)
+    with pytest.raises(ShapeError, match=re.escape(f"'{field}'")):
+        parse_bulk(bulk, "5")
+    with pytest.raises(ShapeError, match=re.escape(f"bulkProcesses[0]: '{field}'")):
+        parse_bulk_page({"bulkProcesses": [bulk]})
+
+
+@pytest.mark.parametrize("value", ['"-1"', "-1", "2147483648", "1.5", "false"])
+def test_a_page_count_is_a_non_negative_int32(value: str) -> None:
+    with pytest.raises(ShapeError, match="'count'"):
+        parse_operation_page({"operations": [], "count": json.loads(value)})
+    with pytest.raises(ShapeError, match="'sequence'"):
+        parse_operation_page({"operations": [{"sequence": 2**31}]})
+
+
+def test_an_answer_naming_another_bulk_by_id_or_bulk_id_is_refused() -> None:
+    assert parse_bulk({"bulkId": "5"}, "5").bulk_id == "5"
+    assert parse_bulk({}, "5").bulk_id is None  # no id said: nothing contradicts the ask
+    for other in ({"bulkId": "6"}, {"id": "6"}, {"bulkId": "5", "id": 6}):
+        with pytest.raises(ShapeError, match="another bulk"):
+            parse_bulk(other, "5")
