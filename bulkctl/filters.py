@@ -3,7 +3,8 @@
 Shared by ``list``, ``summary`` and ``watch``: ``--operation`` (substring or glob on the
 operation path), ``--mode``, and ``--since`` / ``--until`` on each bulk's latest
 timestamp (executionFinish when present, else executionStart; a bulk with neither is
-left out by these two).
+left out by these two). Text is compared as a person reads it: without the zero-width and
+bidi characters of ``bulkctl.safetext.HIDDEN``, so ``/tr\u200bansfers`` is ``/transfers``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from bulkctl.api.records import BulkProcess
 from bulkctl.errors import UsageError
 from bulkctl.options import parse_duration, parse_mode
+from bulkctl.safetext import without_hidden
 
 
 def parse_when(value: str, now: float, what: str) -> float:
@@ -83,14 +85,14 @@ class BulkFilter:
 
     def matches(self, bulk: BulkProcess) -> bool:
         if self.operation is not None:  # any case: /Transfers finds /transfers
-            path = (bulk.operation or "").casefold()
-            pattern = self.operation.casefold()
+            path = without_hidden(bulk.operation or "").casefold()
+            pattern = without_hidden(self.operation).casefold()
             if any(ch in pattern for ch in "*?["):
                 if not fnmatch.fnmatchcase(path, pattern):
                     return False
             elif pattern not in path:
                 return False
-        if self.mode is not None and bulk.mode != self.mode:
+        if self.mode is not None and without_hidden(bulk.mode or "") != self.mode:
             return False
         if self.since_ms is not None or self.until_ms is not None:
             latest = bulk.latest_timestamp

@@ -6,10 +6,15 @@ Commands never print a format themselves; they hand records and fields to ``rend
 
 Values that contain a format's separators are escaped so each format parses back to
 the same values: plain writes ``\\``, tab, newline and carriage return as ``\\\\``,
-``\\t``, ``\\n`` and ``\\r``; csv quotes; markdown escapes ``|`` and writes newlines as
-``<br>``. No format but JSON/JSONL lets a control character through: the other C0 and C1
-controls and DEL are written ``\\xHH`` (``bulkctl.safetext``); JSON and JSONL keep exact
-values and escape DEL and C1 as ``\\u00XX``.
+``\\t``, ``\\n`` and ``\\r``; csv quotes. No format but JSON/JSONL lets a control character
+through: the other C0 and C1 controls and DEL are written ``\\xHH``, and the bidi and
+zero-width characters ``\\u{HHHH}`` (``bulkctl.safetext``); JSON and JSONL keep exact values
+and escape DEL, C1 and those characters as ``\\uXXXX``.
+
+Formats read by other programs do not let server text act there: csv prefixes a text cell
+that a spreadsheet would run as a formula with ``'``; markdown backslash-escapes what
+Markdown would read as a link, image, HTML, emphasis or a cell's end, and writes newlines as
+``<br>``.
 
 Tables are laid out once, here, from the terminal width: ids and statuses keep their
 natural width, the columns that may give way (``Field.cut``) share what is left, and the
@@ -193,7 +198,8 @@ def iso_utc(ms: Any) -> str | None:
         moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (OverflowError, ValueError, OSError):
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{abs(ms) % 1000:03d}Z"
+    # the year by hand: strftime writes year 1 as "1" on glibc
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def local_time(ms: Any) -> str | None:
@@ -204,7 +210,8 @@ def local_time(ms: Any) -> str | None:
         moment = datetime.fromtimestamp(ms / 1000).astimezone()
     except (OverflowError, ValueError, OSError):
         return None
-    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.strftime("%Z") or moment.strftime("%z"))
+    zone = moment.strftime("%Z") or moment.strftime("%z")
+    return f"{moment.year:04d}" + moment.strftime("-%m-%d %H:%M:%S ") + zone
 
 
 def short_age(seconds: Any) -> str:
@@ -297,24 +304,71 @@ def unescape_plain(text: str) -> str:
             except ValueError:
                 out.append("\\x" + digits)
             continue
+        if nxt == "u":  # \u{HHHH}: a hidden character made visible
+            braced = "".join(next(chars, "") for _ in range(6))
+            if braced[:1] == "{" and braced[5:] == "}" and _is_hex(braced[1:5]):
+                out.append(chr(int(braced[1:5], 16)))
+            else:
+                out.append("\\u" + braced)
+            continue
         out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
     return "".join(out)
 
 
+def _is_hex(text: str) -> bool:
+    return len(text) == 4 and all(ch in "0123456789abcdefABCDEF" for ch in text)
+
+
+# the ASCII punctuation that can start or end anything in Markdown (CommonMark lets a
+# backslash make each of them plain text); / , ; ' " % ? cannot, and are left as they are
+_MARKDOWN_ESCAPES = {ord(ch): "\\" + ch for ch in "!#$&()*+-.:<=>@[\\]^_`{|}~"}
+# "_" between letters or digits cannot open or close emphasis: PARTIALLY_COMPLETED stays
+_INTRAWORD_UNDERSCORE = re.compile(r"(?<=[A-Za-z0-9])\\_(?=[A-Za-z0-9])")
+
+
 def escape_markdown(text: str) -> str:
-    """One markdown cell: ``|`` and ``\\`` escaped, newlines ``<br>``, other controls ``\\xHH``."""
-    return safe_text(
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("\r\n", "<br>")
-        .replace("\n", "<br>")
-        .replace("\r", "<br>")
-    )
+    """Server text that Markdown (CommonMark or GitHub's, in a table cell or a line of its
+    own) renders as exactly that text: the ASCII punctuation that Markdown reads is
+    backslash-escaped (``_`` within a word is left), so no link, image, autolink, HTML,
+    entity, emphasis, code span, list or ``|`` can start; newlines become ``<br>``; other
+    controls ``\\xHH``, hidden characters ``\\u{HHHH}``."""
+    escaped = _INTRAWORD_UNDERSCORE.sub("_", text.translate(_MARKDOWN_ESCAPES))
+    escaped = escaped.replace("\r\n", "\n").replace("\r", "\n")
+    shown = safe_text(escaped.replace("\n", "<br>"))
+    # a space at either end as its entity: Markdown trims spaces there, and four of them
+    # at the start of a line make a code block
+    if shown.startswith(" "):
+        shown = "&#32;" + shown[1:]
+    if shown.endswith(" "):
+        shown = shown[:-1] + "&#32;"
+    return shown
+
+
+def markdown_cell(field: Field, value: Any) -> str:
+    """One markdown cell: numbers and times that bulkctl wrote as they are, all else escaped."""
+    shown = text_value(field, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return shown  # digits and a sign, or an ISO time: nothing Markdown reads
+    return escape_markdown(shown)
+
+
+# what a spreadsheet reads as the start of a formula (OWASP's list)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_csv(text: str) -> str:
     """One csv cell: tab, LF and CR kept (the csv module quotes them), other controls ``\\xHH``."""
     return safe_text(text, keep="\t\n\r")
+
+
+def csv_cell(field: Field, value: Any) -> str:
+    """One csv cell. Server text that starts like a formula (``=``, ``+``, ``-``, ``@``, tab,
+    CR) gets a leading ``'``, as OWASP advises, so a spreadsheet shows it rather than runs
+    it; numbers (``-5``), times and ids of digits are never changed."""
+    shown = text_value(field, value)
+    if isinstance(value, str) and shown.startswith(FORMULA_STARTS):
+        shown = "'" + shown
+    return escape_csv(shown)
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -423,9 +477,7 @@ def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextI
         def line(record: dict[str, Any]) -> str:
             buffer.seek(0)
             buffer.truncate()
-            sheet.writerow(
-                [escape_csv(text_value(f, f.value(record, options.now))) for f in options.fields]
-            )
+            sheet.writerow([csv_cell(f, f.value(record, options.now)) for f in options.fields])
             return buffer.getvalue()
 
         if options.header:
@@ -657,7 +709,7 @@ def _markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO
     out.write("| " + " | ".join(escape_markdown(f.name) for f in fields) + " |\n")
     out.write("|" + "|".join(" ---: " if f.kind == "int" else " --- " for f in fields) + "|\n")
     for record in records:
-        cells = [escape_markdown(text_value(f, f.value(record, options.now))) for f in fields]
+        cells = [markdown_cell(f, f.value(record, options.now)) for f in fields]
         out.write("| " + " | ".join(cells) + " |\n")
     out.flush()
 

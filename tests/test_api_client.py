@@ -482,16 +482,16 @@ def test_redirects_are_not_followed_so_credentials_stay_home() -> None:
     assert len(script.requests) == 1
 
 
-def test_tolerant_parsing_of_hostile_but_valid_values() -> None:
+def test_text_is_read_tolerantly_and_numbers_strictly() -> None:
     page = parse_bulk_page(
         {
-            "count": -5,
+            "count": 7,
             "unknown": {"x": 1},
             "bulkProcesses": [
                 {
                     "bulkId": 12345,
                     "status": "EXPLODED",
-                    "submittedItemsCount": 10**30,
+                    "submittedItemsCount": 10**15,
                     "executionStart": -1,
                     "executionFinish": None,
                     "mode": "SIDEWAYS",
@@ -501,11 +501,13 @@ def test_tolerant_parsing_of_hostile_but_valid_values() -> None:
             ],
         }
     )
-    assert page.count is None  # a negative total tells nothing
+    assert page.count == 7
     first, second = page.records
     assert first.bulk_id == "12345" and first.status == "EXPLODED"
-    assert first.submitted_items_count == 10**30
+    assert first.submitted_items_count == 10**15 and first.execution_start == -1
     assert second.bulk_id is None and second.status is None
+    with pytest.raises(ShapeError, match="'count'"):
+        parse_bulk_page({"count": -5, "bulkProcesses": []})
 
 
 def test_tokens_of_both_login_shapes_are_read() -> None:
@@ -563,6 +565,29 @@ def plain_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+INT32_MAX = 2**31 - 1
+BULK_BOUNDS = {  # the spec's formats: counts never negative, timestamps within a date
+    "submittedItemsCount": (0, 2**63 - 1),
+    "executionStart": (-62_135_510_400_000, 253_402_128_000_000),
+    "executionFinish": (-62_135_510_400_000, 253_402_128_000_000),
+}
+
+
+def within(value: object, low: int, high: int) -> bool:
+    return value is None or (plain_int(value) and low <= value <= high)  # type: ignore[operator]
+
+
+def numbers_in_spec(value: dict[str, object], key: str) -> bool:
+    """The page's counts, and each bulk's numbers, as the spec's formats allow."""
+    if not all(within(value.get(n), 0, INT32_MAX) for n in ("count", "responseCount")):
+        return False
+    if key != "bulkProcesses":
+        return True
+    items = value.get(key) or []
+    assert isinstance(items, list)
+    return all(within(i.get(n), *b) for i in items for n, b in BULK_BOUNDS.items())
+
+
 @given(answer_like)
 @settings(max_examples=300, deadline=None)
 def test_the_answer_parsers_return_records_or_raise_their_own_error(value: object) -> None:
@@ -572,15 +597,14 @@ def test_the_answer_parsers_return_records_or_raise_their_own_error(value: objec
                 parse(value)
             continue
         assert isinstance(value, dict)
+        if not numbers_in_spec(value, key):
+            with pytest.raises(ShapeError):
+                parse(value)
+            continue
         page = parse(value)
         items = value.get(key) or []
         assert [r.raw for r in page.records] == items  # every object, in order, as sent
-        count = value.get("count")
-        if plain_int(count):
-            assert page.reported_count == count
-            assert page.count == (count if 0 <= count <= 2_147_483_647 else None)
-        elif count is None:
-            assert page.count is None
+        assert page.count == value.get("count")
         if key == "bulkProcesses":
             for record, item in zip(page.records, items, strict=True):
                 for name, attr in zip(
@@ -625,7 +649,8 @@ def test_the_client_turns_any_json_answer_into_records_or_a_bulkctl_error(
         [httpx.Response(200, content=content, headers={"content-type": "application/json"})]
     )
     client, _, _ = client_for(script)
-    if not well_shaped(json.loads(content), "bulkProcesses"):
+    sent = json.loads(content)
+    if not well_shaped(sent, "bulkProcesses") or not numbers_in_spec(sent, "bulkProcesses"):
         with pytest.raises(MalformedResponse):
             client.list_bulks(offset=0, limit=5)
         return

@@ -317,17 +317,17 @@ class Hostile:
 def hostile() -> Iterator[str]:
     server = Hostile(
         {
-            "bulkId": "not-digits-at-all",
+            "bulkId": "5",  # the id asked for: an answer for another is malformed
             "status": "EXPLODED",
             "submittedItemsCount": 0,
-            "executionStart": -(10**15),
-            "executionFinish": 10**19,
+            "executionStart": -(10**12),  # 1938, and 9999-12-30: the ends a date can be
+            "executionFinish": 253_402_128_000_000,
             "operation": None,
-            "operationStatusCounts": [{"status": "WAT", "count": -4}, {}],
+            "operationStatusCounts": [{"status": "WAT", "count": 4}, {}],
         },
         [
             {"sequence": -3, "status": "LIMBO", "responsePayload": "<html>"},
-            {"sequence": 10**12},
+            {"sequence": 2**31 - 1},
             {},
         ],
     )

@@ -1,4 +1,5 @@
-"""--since / --until boundaries to the millisecond: --since is inclusive, --until exclusive."""
+"""--since / --until boundaries to the millisecond: --since is inclusive, --until exclusive;
+--operation and --mode compare text as it reads, without zero-width or bidi characters."""
 
 from __future__ import annotations
 
@@ -68,3 +69,20 @@ def test_the_boundary_applies_to_the_start_when_there_is_no_finish() -> None:
 def test_an_age_counts_back_from_now() -> None:
     now = EDGE_MS / 1000 + 7200
     assert BulkFilter.parse(since="2h", now=now).since_ms == EDGE_MS
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["/tr\u200bansfers", "/trans\u2060fers", "\ufeff/transfers", "/tran\u200dsfers\u202c"],
+    ids=["zero width space", "word joiner", "byte order mark", "joiner and bidi pop"],
+)
+def test_a_hidden_character_does_not_slip_past_the_operation_filter(operation: str) -> None:
+    bulk = parse_bulk({"bulkId": "1", "status": "RUNNING", "operation": operation})
+    assert BulkFilter.parse(operation="/transfers", now=0.0).matches(bulk)
+    assert BulkFilter.parse(operation="/trans*", now=0.0).matches(bulk)
+    assert not BulkFilter.parse(operation="/sends", now=0.0).matches(bulk)
+
+
+def test_a_hidden_character_does_not_slip_past_the_mode_filter() -> None:
+    bulk = parse_bulk({"bulkId": "1", "status": "RUNNING", "mode": "ON_FAILURE\u200b_STOP"})
+    assert BulkFilter.parse(mode="on-failure-stop", now=0.0).matches(bulk)

@@ -1,5 +1,7 @@
 """Valid but hostile answers, generated: every command shows what it got or fails with its own
-error, and none hangs. Runs in-process with a scripted transport and a clock that never sleeps."""
+error, and none hangs; an answer with a number outside the spec's format, or for another bulk,
+is a malformed answer (exit 1). Runs in-process with a scripted transport and a clock that
+never sleeps."""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from bulkctl.api.records import (
     OPERATION_STATUSES,
     ShapeError,
     parse_bulk,
+    parse_bulk_page,
     parse_operation,
+    parse_operation_page,
 )
 from bulkctl.commands.bulk.operations import OperationsOptions
 from bulkctl.commands.bulk.operations import run as run_operations
@@ -35,7 +39,7 @@ from bulkctl.commands.summary import run as run_summary
 from bulkctl.commands.wait import WaitOptions
 from bulkctl.commands.wait import run as run_wait
 from bulkctl.context import Clock, Context, GlobalOptions
-from bulkctl.errors import BulkctlError, ExitCode
+from bulkctl.errors import BulkctlError, ExitCode, MalformedResponse
 from bulkctl.filters import BulkFilter
 from bulkctl.options import choose_output
 from bulkctl.polling import FINAL_CODES
@@ -64,15 +68,20 @@ class FakeClock(Clock):
         self.t += max(seconds, 0.001)
 
 
+# numbers a spec-abiding server sends, often; and anything else JSON can hold, less often
 numbers = st.one_of(
-    st.none(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False, allow_infinity=False)
+    st.none(),
+    st.integers(0, 2**40),
+    st.integers(0, 2**40),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
 )
 texts = st.one_of(st.none(), st.text(max_size=40))
 statuses = st.one_of(st.sampled_from(BULK_STATUSES), st.text(max_size=12), st.none())
 bulks = st.fixed_dictionaries(
     {},
     optional={
-        "bulkId": st.one_of(st.text(max_size=20), st.integers(), st.none()),
+        "bulkId": st.one_of(st.just("5"), st.text(max_size=20), st.integers(), st.none()),
         "status": statuses,
         "submittedItemsCount": numbers,
         "executionStart": numbers,
@@ -161,6 +170,20 @@ def survives(ctx: Context, run: Any) -> BulkctlError | None:
     return None
 
 
+def malformed(parse: Any, answer: Any) -> bool:
+    """Whether the parser refuses the answer (the command then fails with exit 1)."""
+    try:
+        parse(answer)
+    except ShapeError:
+        return True
+    return False
+
+
+def assert_malformed(error: BulkctlError | None) -> None:
+    assert isinstance(error, MalformedResponse), error
+    assert error.exit_code == ExitCode.ERROR
+
+
 def out(ctx: Context) -> str:
     value = ctx.stdout.getvalue()  # type: ignore[attr-defined]
     assert isinstance(value, str)
@@ -194,17 +217,6 @@ def rows_shown(fmt: str, text: str) -> int | None:
     return None
 
 
-def as_whole_number(value: Any) -> int | None:
-    """A count the way the spec's integer is meant: an int, or a float with no fraction."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -225,6 +237,10 @@ def test_list_survives_any_page(
         filters=BulkFilter(operation="a", since_ms=0.0),
     )
     error = survives(ctx, lambda: run_list(ctx, options))
+    if malformed(parse_bulk_page, page):
+        assert_malformed(error)
+        assert fmt != "json" or out(ctx) == ""
+        return
     # both status streams get this page, at every offset: each matching record once, in order
     wanted = [
         raw
@@ -250,7 +266,12 @@ def test_list_survives_any_page(
 def test_show_survives_any_bulk(tmp_path: Path, bulk: dict[str, Any], fmt: str) -> None:
     ctx = context(tmp_path, lambda request: (200, bulk))
     output = output_choice(fmt, BULK_ALL_FIELDS, BULK_ALL_FIELDS)
-    assert survives(ctx, lambda: run_show(ctx, ShowOptions("5", output))) is None
+    error = survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
+    if malformed(lambda answer: parse_bulk(answer, "5"), bulk):
+        assert_malformed(error)
+        assert out(ctx) == ""
+        return
+    assert error is None
     shown = out(ctx)
     if fmt == "json":
         assert json.loads(shown) == bulk  # the object exactly as the server sent it
@@ -273,7 +294,11 @@ def test_show_on_a_terminal_survives_any_bulk(tmp_path: Path, bulk: dict[str, An
     ctx = context(tmp_path, lambda request: (200, bulk))
     ctx.stdout_tty = True
     output = output_choice(None, BULK_ALL_FIELDS, BULK_ALL_FIELDS, tty=True)
-    assert survives(ctx, lambda: run_show(ctx, ShowOptions("5", output))) is None
+    error = survives(ctx, lambda: run_show(ctx, ShowOptions("5", output)))
+    if malformed(lambda answer: parse_bulk(answer, "5"), bulk):
+        assert_malformed(error)
+        return
+    assert error is None
     shown = out(ctx)
     labels = [f.header.lower() for f in BULK_ALL_FIELDS if f.name != "operationStatusCounts"]
     lines = shown.splitlines()
@@ -305,6 +330,10 @@ def test_operations_survive_any_page(
         payloads=payloads,
     )
     error = survives(ctx, lambda: run_operations(ctx, options))
+    if malformed(parse_operation_page, page):
+        assert_malformed(error)
+        assert fmt != "json" or out(ctx) == ""
+        return
     wanted = unique(page["operations"], parse_operation)
     if error is not None:
         assert fmt != "json" or out(ctx) == ""
@@ -336,7 +365,9 @@ def test_wait_survives_any_bulk_and_ends_by_its_timeout(
         ctx, lambda: code.append(run_wait(ctx, WaitOptions(["5"], timeout=30, interval=5)))
     )
     assert ctx.clock.monotonic() < 1_800_000_000.0 + 200  # type: ignore[operator]
-    final = parse_bulk(bulk).status if status == 200 else None
+    # a malformed answer is ridden out like any passing error: the wait ends by its timeout
+    readable = status == 200 and not malformed(lambda answer: parse_bulk(answer, "5"), bulk)
+    final = parse_bulk(bulk).status if readable else None
     if status in (200, 503):  # an answer, or one to ride out: the bulk's outcome or the timeout
         assert error is None
         assert code == [FINAL_CODES.get(final or "", ExitCode.TIMEOUT)]
@@ -353,8 +384,13 @@ def test_summary_survives_any_count(tmp_path: Path, count: Any, fmt: str) -> Non
         statuses=list(BULK_STATUSES), fail_on=["FAILED"], fmt=fmt, filters=BulkFilter()
     )
     code: list[int] = []
-    assert survives(ctx, lambda: code.append(run_summary(ctx, options))) is None
-    expected = as_whole_number(count)
+    error = survives(ctx, lambda: code.append(run_summary(ctx, options)))
+    if malformed(parse_bulk_page, {"count": count}):  # a float, negative, beyond int32
+        assert_malformed(error)
+        assert code == [] and out(ctx) == ""
+        return
+    assert error is None
+    expected = count
     failing = expected is not None and expected > 0
     assert code == [ExitCode.CHECK_FAILED if failing else ExitCode.OK]
     shown = out(ctx)
@@ -378,23 +414,24 @@ def test_actions_survive_any_answer(tmp_path: Path, status: int, body: Any) -> N
     code: list[int] = []
     options = ActionOptions("pause", ["5", "6"], as_json=True)
     assert survives(ctx, lambda: code.append(run_action(ctx, options))) is None
-    # each bulk is read first (the same answer): an error, no bulk, or a status that rules
-    # pause out ends there; otherwise the POST gets the same answer, a success
-    expected: int
-    if status >= 300:
-        expected = {409: ExitCode.CONFLICT, 400: ExitCode.USAGE}[status]
-    else:
+
+    # each bulk is read first (the same answer): an error, no bulk, an answer for another
+    # bulk, or a status that rules pause out ends there; otherwise the POST gets the same
+    # answer, a success
+    def expected(bulk_id: str) -> int:
+        if status >= 300:
+            return {409: ExitCode.CONFLICT, 400: ExitCode.USAGE}[status]
         try:
-            read = parse_bulk(None if status == 204 else body)  # a 204 has no body to read
+            read = parse_bulk(None if status == 204 else body, bulk_id)  # a 204 has no body
         except ShapeError:
-            expected = ExitCode.ERROR
-        else:
-            expected = ExitCode.OK if refusal("pause", read, "5") is None else ExitCode.CONFLICT
-    assert code == [expected]
+            return ExitCode.ERROR
+        return ExitCode.OK if refusal("pause", read, bulk_id) is None else ExitCode.CONFLICT
+
+    assert code == [max(expected("5"), expected("6"))]
     results = json.loads(out(ctx))
     assert [(r["bulkId"], r["ok"], r["exitCode"]) for r in results] == [
-        ("5", expected == ExitCode.OK, expected),
-        ("6", expected == ExitCode.OK, expected),
+        ("5", expected("5") == ExitCode.OK, expected("5")),
+        ("6", expected("6") == ExitCode.OK, expected("6")),
     ]
 
 
@@ -407,7 +444,7 @@ def test_actions_survive_any_answer(tmp_path: Path, status: int, body: Any) -> N
 def test_server_text_never_reaches_a_terminal_as_control(
     tmp_path: Path, command: str, hostile: str
 ) -> None:
-    bulk = {"bulkId": hostile, "status": hostile, "operation": hostile, "mode": hostile}
+    bulk = {"bulkId": "5", "status": hostile, "operation": hostile, "mode": hostile}
     ctx = context(tmp_path, lambda request: (200, {"count": 1, "bulkProcesses": [bulk]} | bulk))
     ctx.stdout_tty = True
     ctx.env = {**ctx.env, "NO_COLOR": "1"}

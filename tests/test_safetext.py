@@ -1,6 +1,7 @@
 """Nothing from the server reaches a terminal raw: every output path, fed strings laced with
-ESC, CSI, OSC 0, OSC 8, BEL, CR, backspace, DEL and C1 CSI, shows them as ``\\xHH`` (JSON:
-exact values, DEL and C1 as ``\\u00XX``)."""
+ESC, CSI, OSC 0, OSC 8, BEL, CR, backspace, DEL and C1 CSI, shows them as ``\\xHH``, and the
+bidi, zero-width and line-separator characters as ``\\u{HHHH}`` (JSON: exact values, DEL, C1
+and those characters as ``\\uXXXX``)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from bulkctl.render import (
     render_failures,
     unescape_plain,
 )
-from bulkctl.safetext import safe_json, safe_text
+from bulkctl.safetext import safe_json, safe_text, without_hidden
 
 HOSTILE = (
     "a\x1b[2Jb"  # ESC CSI: clear the screen
@@ -46,9 +47,17 @@ HOSTILE = (
     "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\"  # OSC 8 hyperlink
     "\rover\x08\x7f"  # CR, backspace, DEL
     "\x9b31mred\x85z"  # C1 CSI, C1 NEL
+    "\u202e0.01\u202c"  # RIGHT-TO-LEFT OVERRIDE ... POP: "10.0" reads as "0.01"
+    "\u2067x\u2069\u061c\u200e\u200f"  # isolates, arabic letter mark, LRM, RLM
+    "in\u200bvis\u2060ible\ufeff"  # zero width space, word joiner, BOM
+    "\u2028\u2029"  # line and paragraph separators
 )
 # what must never reach a terminal from the data
-RAW = ("\x1b", "\x07", "\x9b", "\x08", "\x7f", "\x85")
+RAW = (
+    *("\x1b", "\x07", "\x9b", "\x08", "\x7f", "\x85"),
+    *("\u202e", "\u202c", "\u2067", "\u2069", "\u061c", "\u200e", "\u200f"),
+    *("\u200b", "\u2060", "\ufeff", "\u2028", "\u2029"),
+)
 
 
 def assert_clean(text: str) -> None:
@@ -67,6 +76,38 @@ def test_safe_text_shows_every_control_as_hex() -> None:
     assert safe_text(safe_text(HOSTILE)) == safe_text(HOSTILE), "safe twice is safe once"
     shown = safe_text("".join(map(chr, range(0xA0))))
     assert all(ch == "\\" or ch.isprintable() for ch in shown)
+
+
+# the characters issue 20 names: bidi controls, zero widths, line and paragraph separators
+TROJAN_SOURCE = [
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x061C,
+    *range(0x200B, 0x2010),
+    0x2060,
+    0xFEFF,
+    0x2028,
+    0x2029,
+]
+
+
+@pytest.mark.parametrize("code", TROJAN_SOURCE, ids=lambda c: f"U+{c:04X}")
+def test_bidi_zero_width_and_separators_are_shown_as_their_code_point(code: int) -> None:
+    assert safe_text(f"10{chr(code)}.0") == f"10\\u{{{code:04x}}}.0"
+    assert without_hidden(f"/tr{chr(code)}ansfers") == "/transfers"
+    encoded = safe_json(json.dumps({"v": chr(code)}, ensure_ascii=False))
+    assert chr(code) not in encoded and json.loads(encoded) == {"v": chr(code)}
+
+
+def test_nel_is_a_c1_control_and_shown_as_hex() -> None:
+    assert safe_text("a\x85b") == "a\\x85b"
+
+
+def test_a_right_to_left_override_cannot_reverse_an_amount() -> None:
+    # "amount 10.00 EUR" typed as U+202E "RUE 00.01": a terminal would show "amount 10.00 EUR"
+    shown = safe_text("amount \u202eRUE 00.01")
+    assert shown == "amount \\u{202e}RUE 00.01"
+    assert all(ch.isprintable() for ch in shown)
 
 
 def test_safe_json_escapes_del_and_c1_and_keeps_the_value() -> None:
@@ -202,7 +243,7 @@ def test_list_show_and_operations_commands_are_clean(tmp_path: Path, fmt: str | 
     ctx = context(tmp_path, answer, tty=True)
     output = choice(fmt, True, BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS)
     run_list(ctx, ListOptions(statuses=["RUNNING", "PAUSED"], wanted=5, offset=0, output=output))
-    run_show(ctx, ShowOptions("1", choice(fmt, True, BULK_ALL_FIELDS, BULK_ALL_FIELDS)))
+    run_show(ctx, ShowOptions(BULK["bulkId"], choice(fmt, True, BULK_ALL_FIELDS, BULK_ALL_FIELDS)))
     options = OperationsOptions(
         "1", [], None, 5, 0, choice(fmt, True, OPERATION_ALL_FIELDS, OPERATION_FIELDS)
     )
@@ -226,7 +267,7 @@ def test_api_errors_notes_and_warnings_are_clean(tmp_path: Path, capsys: Any) ->
             httpx.Response(
                 status,
                 json=body,
-                headers={"location": b"/\x1b]0;t\x07", "request-ref": HOSTILE.encode("latin-1")},
+                headers={"location": b"/\x1b]0;t\x07", "request-ref": HOSTILE.encode()},
             ),
             "listing bulks",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import re
 import ssl
@@ -230,9 +231,21 @@ def _excerpt(body: bytes) -> str:
     return body[:60].decode("utf-8", "replace")
 
 
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent; 1e400 (inf to Python) is no number."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON has neither
+
+
 def _json_body(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content)
+        return json.loads(response.content, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deep enough to recurse out
         return None
 
@@ -416,7 +429,7 @@ class ApiClient:
         check_bulk_id(bulk_id)
         what = f"get bulk {bulk_id}"
         body = self._call("GET", f"/bulks/{bulk_id}", what=what, deadline=deadline)
-        return self._decode(parse_bulk, body, what)
+        return self._decode(lambda obj: parse_bulk(obj, bulk_id), body, what)
 
     def list_operations(
         self,

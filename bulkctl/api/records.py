@@ -1,14 +1,18 @@
-"""Typed records decoded from API answers, tolerant of whatever a real server sends.
+"""Typed records decoded from API answers: numbers strict, text tolerant.
 
-Unknown fields are ignored (but kept in ``raw`` for ``--json``), unknown status strings
-are kept as they are, missing or ill-typed fields become ``None``, and ``bulkId`` is an
-opaque string. Only an answer whose overall shape is wrong raises ``MalformedResponse``.
+Every integer field is parsed once, here, and must be a JSON integer within the spec's
+format (int32 or int64); counts are never negative, and a timestamp (epoch milliseconds)
+must be a date that ``datetime`` can represent. Anything else (a string such as ``"--5"``,
+a boolean, a float, 400 digits) makes the whole answer malformed (``ShapeError``, naming the
+field), so no code past this module meets a number it cannot use. Text is tolerant:
+unknown fields are ignored (but kept in ``raw`` for ``--json``), unknown status strings are
+kept as they are, a missing or ill-typed text field becomes ``None``, and ``bulkId`` is an
+opaque string.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -40,27 +44,41 @@ CONFLICT_CODES: tuple[str, ...] = (
 )
 
 INT32_MAX = 2_147_483_647
+INT32 = (-(2**31), INT32_MAX)
+INT64 = (-(2**63), 2**63 - 1)
+COUNT = (0, INT64[1])  # a count: never negative
+PAGE_COUNT = (0, INT32_MAX)  # the paged answers' count and responseCount are int32
+# epoch milliseconds of 0001-01-02 and 9999-12-30 UTC: a day inside what datetime can
+# represent, so any time zone can show it
+TIMESTAMP = (-62_135_510_400_000, 253_402_128_000_000)
 
 
 class ShapeError(ValueError):
     """The answer's overall shape is not what the spec describes."""
 
 
+def _shown(value: Any) -> str:
+    """A short picture of a refused value for the message (it is server text)."""
+    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def as_int(value: Any) -> int | None:
-    """An integer field as sent, or None when it is missing or not a number."""
-    if type(value) is int:  # the common case first: this runs for every field of every record
-        return value
-    if value is None or isinstance(value, bool):
+    """An integer of bulkctl's own files (the journal), or None when it is anything else."""
+    return value if type(value) is int else None
+
+
+def api_int(value: Any, name: str, bounds: tuple[int, int] = INT64) -> int | None:
+    """The integer field ``name``: None when absent or null, else a JSON integer within
+    ``bounds`` (inclusive); anything else raises ``ShapeError`` naming the field."""
+    if value is None:
         return None
-    if isinstance(value, int):
+    # type() is int: a bool is an int to isinstance, and a float is never an integer here
+    if type(value) is int and bounds[0] <= value <= bounds[1]:
         return value
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit() and text.isascii() and len(text) < 40:
-            return int(text)
-    return None
+    if type(value) is int:
+        raise ShapeError(f"'{name}' is {_shown(value)}, outside {bounds[0]}..{bounds[1]}")
+    raise ShapeError(f"'{name}' is {_shown(value)}, not an integer")
 
 
 def as_text(value: Any) -> str | None:
@@ -194,35 +212,42 @@ class Page:
     records: list[Any]
     count: int | None
     response_count: int | None
-    reported_count: int | None = None  # ``count`` as sent, even when negative or absurd
+    reported_count: int | None = None  # the same as ``count``, which is never negative
 
 
 def content_key(raw: dict[str, Any]) -> str:
     return "raw:" + json.dumps(raw, sort_keys=True, default=str)
 
 
-def parse_bulk(obj: Any) -> BulkProcess:
+def parse_bulk(obj: Any, bulk_id: str | None = None) -> BulkProcess:
+    """A bulk process object; with ``bulk_id`` (the id asked for), an answer that names
+    another id is a ``ShapeError``."""
     if not isinstance(obj, dict):
         raise ShapeError(f"expected a bulk process object, got {type(obj).__name__}")
     counts: list[OperationStatusCount] = []
     raw_counts = obj.get("operationStatusCounts")
     if raw_counts is not None and isinstance(raw_counts, list):
-        for entry in raw_counts:
+        for index, entry in enumerate(raw_counts):
             if isinstance(entry, dict):
-                counts.append(
-                    OperationStatusCount(as_text(entry.get("status")), as_int(entry.get("count")))
-                )
-    return BulkProcess(
+                count = api_int(entry.get("count"), f"operationStatusCounts[{index}].count", COUNT)
+                counts.append(OperationStatusCount(as_text(entry.get("status")), count))
+    record = BulkProcess(
         raw=obj,
         bulk_id=as_text(obj.get("bulkId")),
         status=as_text(obj.get("status")),
-        submitted_items_count=as_int(obj.get("submittedItemsCount")),
-        execution_start=as_int(obj.get("executionStart")),
-        execution_finish=as_int(obj.get("executionFinish")),
+        submitted_items_count=api_int(obj.get("submittedItemsCount"), "submittedItemsCount", COUNT),
+        execution_start=api_int(obj.get("executionStart"), "executionStart", TIMESTAMP),
+        execution_finish=api_int(obj.get("executionFinish"), "executionFinish", TIMESTAMP),
         operation=as_text(obj.get("operation")),
         mode=as_text(obj.get("mode")),
         operation_status_counts=tuple(counts),
     )
+    if bulk_id is not None:
+        for name in ("bulkId", "id"):
+            named = as_text(obj.get(name))
+            if named is not None and named != bulk_id:
+                raise ShapeError(f"'{name}' is {_shown(named)}: an answer for another bulk")
+    return record
 
 
 def parse_operation(obj: Any) -> BulkOperation:
@@ -231,7 +256,7 @@ def parse_operation(obj: Any) -> BulkOperation:
     return BulkOperation(
         raw=obj,
         operation_id=as_text(obj.get("operationId")),
-        sequence=as_int(obj.get("sequence")),
+        sequence=api_int(obj.get("sequence"), "sequence", INT32),
         method=as_text(obj.get("method")),
         path=as_text(obj.get("path")),
         status=as_text(obj.get("status")),
@@ -248,16 +273,18 @@ def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
         items = []
     if not isinstance(items, list):
         raise ShapeError(f"'{key}' is not a list")
-    records = [parse_item(item) for item in items]
-    reported = as_int(obj.get("count"))
-    count = reported
-    if count is not None and not 0 <= count <= INT32_MAX:
-        count = None  # a negative or absurd total tells nothing: page until the answers run out
+    records = []
+    for index, item in enumerate(items):
+        try:
+            records.append(parse_item(item))
+        except ShapeError as exc:  # which record: the field alone could be any of them
+            raise ShapeError(f"{key}[{index}]: {exc}") from None
+    count = api_int(obj.get("count"), "count", PAGE_COUNT)
     return Page(
         records=records,
         count=count,
-        response_count=as_int(obj.get("responseCount")),
-        reported_count=reported,
+        response_count=api_int(obj.get("responseCount"), "responseCount", PAGE_COUNT),
+        reported_count=count,
     )
 
 
@@ -308,6 +335,6 @@ def parse_bulk_submitted(obj: Any) -> BulkSubmitted:
     return BulkSubmitted(
         raw=obj,
         bulk_id=bulk_id,
-        operation_count=as_int(obj.get("operationCount")),
+        operation_count=api_int(obj.get("operationCount"), "operationCount", COUNT),
         path=as_text(obj.get("path")),
     )

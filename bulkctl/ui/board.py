@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess
+from bulkctl.safetext import without_hidden
 from bulkctl.ui.backend import Backend
 
 PAGE_SIZE = 100
@@ -102,8 +103,8 @@ class Board:
         """The loaded rows that pass the client-side operation filter."""
         if not self.operation:
             return self.rows
-        wanted = self.operation.lower()
-        return [b for b in self.rows if wanted in (b.operation or "").lower()]
+        wanted = without_hidden(self.operation).lower()  # as it reads: no zero widths
+        return [b for b in self.rows if wanted in without_hidden(b.operation or "").lower()]
 
     # -- refresh ------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@ does it), then wrapped in ``rich.text.Text``.
 
 Every string that came from the API (ids, statuses, operations, payloads, error messages)
 goes through ``safe`` before any widget sees it: control characters are written as
-``\\xHH``, and a ``Text`` is never read as markup by Textual, so ``[/]`` stays text and
-``[@click=app.quit]x`` never becomes an action.
+``\\xHH``, bidi and zero-width characters as ``\\u{HHHH}`` (so U+202E cannot reverse an
+amount in the details), and a ``Text`` is never read as markup by Textual, so ``[/]`` stays
+text and ``[@click=app.quit]x`` never becomes an action.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from bulkctl.safetext import safe_text
 
 
 def safe_str(value: Any) -> str:
-    """``value`` as text with every control character escaped (``None`` is empty)."""
+    """``value`` as text with every control and hidden character escaped (``None`` is
+    empty)."""
     return safe_text("" if value is None else value)
 
 
