@@ -7,9 +7,12 @@ record is shared by the user's bulkctl processes through a small binary file in 
 folder, read and written under a lock, pruned to the largest window.
 
 Quota answers from the server (429, 409 TOO_MANY_REQUESTS) block every request of every
-process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``); without
-such a header, probes follow with growing delays. Windows the server names in
-``x-ratelimit-limit`` are learned and paced from then on.
+process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``), shared for
+at most a day; without such a header, probes follow with growing delays. Windows the server
+names in ``x-ratelimit-limit`` are evidence, not law: each is paced until the window after the
+named reset ends (a day at most); one that allows fewer than ``SUSPECT_LIMIT`` requests is used
+by this command only, never shared; and one that the next answered request contradicts is
+dropped. ``forget_learned`` (``bulkctl config reset-limits``) forgets them all.
 
 Without any header the pacer learns the server's fixed window from the answers alone: the
 run of answered requests before a refusal that lasts is the limit N, and each wait ends at
@@ -25,6 +28,7 @@ import hashlib
 import math
 import os
 import re
+import stat
 import struct
 import sys
 import threading
@@ -35,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bulkctl.errors import UsageError
+from bulkctl.errors import StorageError, UnsafePath, UsageError
+from bulkctl.safefile import check_private_dir, refuse_symlink
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -54,9 +59,11 @@ GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from i
 PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this much further
 BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
 IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
-MAGIC = b"bulkctl-pacer\x01"
+SHARED_MAX = 86400.0  # seconds: the longest a server-named wait or a learned window is shared
+SUSPECT_LIMIT = 5  # a learned window allowing fewer requests is kept for one command only
+MAGIC = b"bulkctl-pacer\x02"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
-WINDOW = struct.Struct("<I d")  # limit, seconds
+WINDOW = struct.Struct("<I d d")  # limit, seconds, expires (wall time)
 MAX_STATE_BYTES = 1 << 20  # a larger file is not ours: start afresh
 MAX_ENTRIES = 100_000
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -138,11 +145,16 @@ def parse_limit_header(value: str | None) -> tuple[Window, ...]:
 
 
 class QuotaWaitTooLong(Exception):
-    """The quota allows the next request only later than the caller can wait."""
+    """The quota allows the next request only later than the caller can wait: why, in how
+    many seconds it could start, whether the API itself said so, and how long was left."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, why: str, wait: float, *, blocked: bool, left: float) -> None:
+        self.why, self.wait, self.blocked, self.left = why, wait, blocked, left
+        self.message = (
+            f"{why}: the next request could start in {format_seconds(wait)}, "
+            f"later than bulkctl may wait ({format_seconds(left)} left)"
+        )
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,7 @@ class PaceUsage:
 class _Record:
     starts: list[float]
     blocked_until: float
-    learned: tuple[Window, ...]
+    learned: dict[Window, float]  # a window learned from an answer -> when it expires
 
 
 def state_file(state_dir: Path, base_url: str, api_key: str | None) -> Path:
@@ -174,12 +186,12 @@ def encode(record: _Record) -> bytes:
     offsets = array("I", [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts])
     if sys.byteorder != "little":
         offsets.byteswap()
-    learned = record.learned[:64]
+    learned = sorted(record.learned.items())[:64]
     return b"".join(
         [
             MAGIC,
             HEADER.pack(base, record.blocked_until, len(offsets), len(learned)),
-            *(WINDOW.pack(w.limit, w.seconds) for w in learned),
+            *(WINDOW.pack(w.limit, w.seconds, expires) for w, expires in learned),
             offsets.tobytes(),
         ]
     )
@@ -193,12 +205,13 @@ def decode(data: bytes) -> _Record | None:
         at = len(MAGIC)
         base, blocked, count, n_learned = HEADER.unpack_from(data, at)
         at += HEADER.size
-        learned = []
+        learned: dict[Window, float] = {}
         for _ in range(n_learned):
-            limit, seconds = WINDOW.unpack_from(data, at)
+            limit, seconds, expires = WINDOW.unpack_from(data, at)
             at += WINDOW.size
-            if 1 <= limit <= MAX_ENTRIES and 0 < seconds <= 86400:
-                learned.append(Window(seconds, limit))
+            fits = SUSPECT_LIMIT <= limit <= MAX_ENTRIES and 0 < seconds <= SHARED_MAX
+            if fits and math.isfinite(expires):
+                learned[Window(seconds, limit)] = expires
         if count > MAX_ENTRIES or len(data) != at + 4 * count:
             return None
         offsets = array("I", data[at:])
@@ -208,7 +221,7 @@ def decode(data: bytes) -> _Record | None:
         return None
     if not (math.isfinite(base) and math.isfinite(blocked)):
         return None
-    return _Record(sorted(base + o / 1000 for o in offsets), blocked, merge_windows(learned))
+    return _Record(sorted(base + o / 1000 for o in offsets), blocked, learned)
 
 
 class Pacer:
@@ -227,7 +240,10 @@ class Pacer:
         self.path = path
         self.note = note
         self._lock = threading.Lock()
-        self._memory = _Record([], 0.0, ())
+        self._memory = _Record([], 0.0, {})
+        self._local: dict[Window, float] = {}  # suspect learned windows: this command only
+        # the latest answer that named windows: when, until when a success contradicts them
+        self._named: tuple[float, float, tuple[Window, ...]] | None = None
         self._probe = 0.0  # the delay of the last probe after a header-less quota answer
         self._answers = 0  # quota answers since the last request answered
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
@@ -260,11 +276,8 @@ class Pacer:
                     return now
             wait = ready - now
             if wait > max_wait - waited + 1e-9:
-                left = format_seconds(max(0.0, max_wait - waited))
-                raise QuotaWaitTooLong(
-                    f"{why}: the next request could start in {format_seconds(wait)}, "
-                    f"later than bulkctl may wait ({left} left)"
-                )
+                left = max(0.0, max_wait - waited)
+                raise QuotaWaitTooLong(why, wait, blocked=blocked, left=left)
             self._begin_wait(why, blocked, max_wait)
             self.clock.sleep(wait)
             waited += wait
@@ -276,15 +289,25 @@ class Pacer:
         the server named, else until the next probe; learn the windows it named."""
         with self._state() as record:
             now = self.clock.now()
+            reset = max(0.0, retry_after or 0.0)
+            for window in windows:
+                # a window that allows almost nothing may be a hostile answer: this command only
+                book = self._local if window.limit < SUSPECT_LIMIT else record.learned
+                # evidence for the window now ending and one more after it, a day at most
+                ends = now + min(reset + window.seconds, SHARED_MAX)
+                book[window] = max(book.get(window, 0.0), ends)
             if windows:
-                record.learned = merge_windows((*record.learned, *windows))
+                # an answer before the first of them could have reset contradicts them
+                opens = retry_after if retry_after is not None else min(w.seconds for w in windows)
+                self._named = (now, now + max(0.0, opens), windows)
             if windows or retry_after is not None:
                 self._told = True
             fresh = started > self._last_quota_at  # not one more answer to the same burst
             if self._probe_out is not None and started >= self._probe_out:
                 self._probe_out = None
             if retry_after is not None and (retry_after >= PROBE_FIRST or self._answers == 0):
-                until = now + max(0.0, retry_after)
+                # shared with every process for a day at most, however far the server names
+                until = now + min(max(0.0, retry_after), SHARED_MAX)
             else:
                 # no header, or "try now" said again: probe with growing delays, never a loop
                 if fresh or self._probe == 0:
@@ -300,6 +323,14 @@ class Pacer:
     def success(self, started: float) -> None:
         """A request started at ``started`` was answered: probes start short again (answers to
         requests sent before the last quota answer tell nothing)."""
+        named = self._named
+        if named is not None and started >= named[0]:
+            self._named = None
+            if started < named[1]:  # answered before the named windows could reset: not so
+                with self._state() as record:
+                    for window in named[2]:
+                        record.learned.pop(window, None)
+                        self._local.pop(window, None)
         with self._lock:
             if self._probe_out is not None and started >= self._probe_out:
                 self._probe_out = None
@@ -360,7 +391,11 @@ class Pacer:
     # -- inside ---------------------------------------------------------------------------
 
     def _windows(self, record: _Record) -> tuple[Window, ...]:
-        return merge_windows((*self.windows, *record.learned))
+        now = self.clock.now()
+        learned = [
+            w for book in (record.learned, self._local) for w, ends in book.items() if ends > now
+        ]
+        return merge_windows((*self.windows, *learned))
 
     def _ready_at(self, record: _Record, now: float) -> tuple[float, str, bool]:
         """When the next start may be, why, and whether the API itself said so."""
@@ -438,7 +473,7 @@ class Pacer:
         if self._file is None and self.path is not None:
             try:
                 self._file = _SharedFile(self.path)
-            except OSError:
+            except (OSError, StorageError):
                 # an unusable state folder must not stop requests: pace this process alone
                 self.path = None
         return self._file
@@ -454,8 +489,12 @@ class Pacer:
         if starts and (starts[0] <= now - horizon or starts[-1] > now):
             # a clock set back must not leave starts in the future blocking for ever
             record.starts = sorted(min(t, now) for t in starts if t > now - horizon)
-        if record.blocked_until > now + 86400:
-            record.blocked_until = now
+        if record.blocked_until > now + SHARED_MAX:  # a day at most, never "now"
+            record.blocked_until = now + SHARED_MAX
+        for book in (record.learned, self._local):
+            for window, ends in list(book.items()):
+                if ends <= now or ends > now + SHARED_MAX:
+                    del book[window]
 
     def _read(self, shared: _SharedFile) -> _Record:
         try:
@@ -465,7 +504,7 @@ class Pacer:
         record = decode(data) if len(data) <= MAX_STATE_BYTES else None
         if record is None:  # new, corrupt or foreign: start afresh from what this process saw
             memory = self._memory
-            return _Record(list(memory.starts), memory.blocked_until, memory.learned)
+            return _Record(list(memory.starts), memory.blocked_until, dict(memory.learned))
         return record
 
 
@@ -644,6 +683,33 @@ class _Learner:
         return latest
 
 
+WHAT_FILE = "the pacer's state file"
+
+
+def forget_learned(state_dir: Path) -> list[Path]:
+    """Forget what answers taught (learned windows, a wait the server named) in every pacer
+    file of ``state_dir``; the times of recent requests stay. Returns the files changed."""
+    changed = []
+    for path in sorted(state_dir.glob("pacer-*.bin")):
+        shared = _SharedFile(path)
+        try:
+            shared.lock()
+            try:
+                data = shared.read(MAX_STATE_BYTES + 1)
+                record = decode(data)
+                if (record is None and data) or (
+                    record and (record.learned or record.blocked_until)
+                ):
+                    kept = record.starts if record is not None else []
+                    shared.write(encode(_Record(kept, 0.0, {})))
+                    changed.append(path)
+            finally:
+                shared.unlock()
+        finally:
+            shared.close()
+    return changed
+
+
 class _SharedFile:
     """The record file, opened once and locked around each read-and-write.
 
@@ -653,9 +719,21 @@ class _SharedFile:
     LOCK_TIMEOUT = 10.0
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the file; UnsafePath for a file or folder another user may have
+        written (another owner, a link, group or other write), as for the config file."""
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private_dir(path.parent, "the state folder")
+        refuse_symlink(path, WHAT_FILE)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         self.fd = os.open(path, flags, 0o600)
+        mode = stat.S_IMODE(os.fstat(self.fd).st_mode)
+        if mode & 0o022:
+            os.close(self.fd)
+            raise UnsafePath(
+                f"{WHAT_FILE} {path} is writable by other users (mode {mode:o}), so they could "
+                "decide when bulkctl may send; bulkctl does not trust it",
+                hint=f"run: chmod 600 {path}   (or remove it: it holds only request times)",
+            )
         self.fallback: BaseFileLock | None = None
         if fcntl is None:
             from filelock import FileLock
