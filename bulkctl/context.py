@@ -83,6 +83,8 @@ class Context:
     stdin_tty: bool = False
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
     read_secret: Callable[[str], str] | None = field(default=None, repr=False)
+    # the command's hard deadline (monotonic): every client built, logins included, keeps it
+    deadline: float | None = None
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
     _store: ConfigStore | None = None
@@ -200,6 +202,18 @@ class Context:
         return self._client
 
     def build_client(
+        self,
+        settings: Resolved,
+        *,
+        api_key: str | None,
+        token: str | None,
+        reauth: Callable[[], str | None] | None,
+    ) -> ApiClient:
+        client = self._new_client(settings, api_key=api_key, token=token, reauth=reauth)
+        client.deadline = self.deadline
+        return client
+
+    def _new_client(
         self,
         settings: Resolved,
         *,

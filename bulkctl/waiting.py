@@ -72,7 +72,13 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
     clock = ctx.clock
     started = clock.monotonic()
     deadline = started + options.timeout
-    client = ctx.client()
+    # the deadline holds from here: a login (first or again) waits within it too
+    outer = ctx.deadline
+    ctx.deadline = deadline if outer is None else min(outer, deadline)
+    try:
+        client = ctx.client()
+    finally:
+        ctx.deadline = outer
     earlier = client.deadline
     client.deadline = deadline if earlier is None else min(earlier, deadline)
     report = JUnitReport(ctx, client, deadline) if options.junit is not None else None
@@ -87,15 +93,20 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
     )
     heartbeat = Heartbeat(ctx, poller, started) if live is None else None
     timed_out = False
+    why_early: str | None = None  # what ended the wait before the deadline (a named time)
     try:
         while True:
             try:
+                ctx.deadline = client.deadline  # a re-login within the poll keeps it
                 changes = poller.poll()
                 if report is not None:
                     report.catch_up()
-            except DeadlineReached:
+            except DeadlineReached as exc:
                 timed_out = True
+                why_early = exc.message
                 break
+            finally:
+                ctx.deadline = outer
             for bulk_id, previous, bulk in changes:
                 if previous != bulk.status:
                     waiting = describe_wait(bulk_id, bulk)
@@ -151,13 +162,26 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
             f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
             for i in pending
         )
-        ctx.error([f"timed out after {options.timeout:g}s; still pending: {states}"])
+        waited = clock.monotonic() - started
+        if why_early is not None and waited < options.timeout - 0.05:
+            # ended early, by a time the API named or the rate limit: say so, and when
+            ctx.error([f"{why_early}; ended after {measured(waited)}", f"still pending: {states}"])
+        else:  # the time measured, never the one asked for
+            ctx.error([f"timed out after {measured(waited)}; still pending: {states}"])
         return ExitCode.TIMEOUT
     code = outcome_code(finals)
     if code:
         worst = [f"{b.bulk_id} {b.status}" for b in finals if FINAL_CODES.get(b.status or "")]
         ctx.note(f"finished, not all completed: {', '.join(worst)}")
     return code
+
+
+def measured(seconds: float) -> str:
+    """A time measured, as said: '0.2s', '10s', '8m 18s'."""
+    whole = round(seconds)
+    if whole >= 60:
+        return human_duration(whole)
+    return f"{whole}s" if abs(seconds - whole) < 0.05 else f"{seconds:.1f}s"
 
 
 class Heartbeat:
