@@ -59,6 +59,7 @@ GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from i
 PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this much further
 BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
 IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
+LATTICE_KEEP = 12  # brackets of window boundaries kept to fit one window length to them all
 SHARED_MAX = 86400.0  # seconds: the longest a server-named wait or a learned window is shared
 SUSPECT_LIMIT = 5  # a learned window allowing fewer requests is kept for one command only
 MAGIC = b"bulkctl-pacer\x02"
@@ -545,6 +546,9 @@ class _Learner:
         self.w_hi = math.inf  # ... and below this
         # the latest boundary lies after the first time and at or before the second
         self.bracket: tuple[float, float] | None = None
+        # every recent boundary seen through a refusal: (refused at, answered at]
+        self.brackets: list[tuple[float, float]] = []
+        self.fit: Fit | None = None  # the lattice they fit, while it agrees with w_lo, w_hi
         self.stale = False  # the caller paused since the bracket: windows may have passed
         self.last: float | None = None  # the latest start
         self.wait_began: float | None = None  # a refusal, or a hold, began a wait
@@ -627,6 +631,7 @@ class _Learner:
             # held back at a guess and answered at once: no window showed, so the refusal
             # it came from was none; forget what it taught
             self.guess, self.bracket, self.w_lo, self.w_hi = None, None, 0.0, math.inf
+            self.brackets, self.fit = [], None
             self.first = None  # the next start bounds W from below, not the first
         else:
             if at_first_probe and (self.candidate or 0) >= GUESS_MIN_RUN:
@@ -660,12 +665,47 @@ class _Learner:
             else:
                 self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
         self.bracket = (after, opened)
+        # every boundary seen lies on one lattice B + kW, however many windows passed between
+        # two waits (another client sharing the quota, a pause): the longest W that fits all
+        # of them narrows, or corrects, what pairs of neighbouring waits taught
+        self.brackets = [*self.brackets, (after, opened)][-LATTICE_KEEP:]
+        self.fit = lattice_window(self.brackets, PROBE_FIRST)
+        if self.fit is None:
+            self.brackets = self.brackets[-1:]  # the window changed: start again from here
+            return
+        lo, hi, _ = self.fit
+        if lo < self.w_hi and hi > self.w_lo:
+            self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
+        else:
+            self.w_lo, self.w_hi = lo, hi
+
+    def _lattice_span(self, now: float) -> tuple[float, float] | None:
+        """Where the boundary after the latest refusal can lie, by every bracket at once."""
+        if self.fit is None or self.stale:
+            return None
+        _, _, ks = self.fit
+        w_lo, w_hi = self.w_lo, self.w_hi
+        for k in range(ks[-1] + 1, ks[-1] + 100):
+            lo = max(
+                after + (k - was) * w_lo for (after, _), was in zip(self.brackets, ks, strict=True)
+            )
+            hi = min(at + (k - was) * w_hi for (_, at), was in zip(self.brackets, ks, strict=True))
+            if hi > self.shut:
+                earliest = max(now, lo, self.shut)
+                return (earliest, hi) if lo <= hi and earliest < hi else None
+        return None
 
     def _probe_at(self, now: float, fallback: float) -> float:
         """Where the next window can begin: halfway into that span first, then its end;
         growing delays while nothing is known, or since the caller paused."""
         if self.bracket is None or self.stale:
             return fallback
+        span = self._lattice_span(now)
+        if span is not None:
+            earliest, latest = span
+            if self.probes == 0 and latest - earliest > BISECT_SPAN:
+                return (earliest + latest) / 2
+            return latest
         after, at = self.bracket
         earliest = max(now, after + self.w_lo, self.shut)
         latest = at + self.w_hi
@@ -708,6 +748,66 @@ def forget_learned(state_dir: Path) -> list[Path]:
         finally:
             shared.close()
     return changed
+
+
+Fit = tuple[float, float, list[int]]  # W at least, W at most, each bracket's k
+
+
+def lattice_window(
+    brackets: list[tuple[float, float]], floor: float, most: int = 1000
+) -> Fit | None:
+    """The range of the longest window length W (at least ``floor``) for which each bracket
+    ``(after, at)``, in time order, holds one boundary ``B + kW`` of a single fixed-window
+    lattice, k rising, and each bracket's k; None with fewer than two brackets, or when
+    none fits."""
+    if len(brackets) < 2:
+        return None
+    first_after, first_at = brackets[0]
+    last_after, last_at = brackets[-1]
+    # m windows from the first boundary to the last: the fewest first, so the longest W
+    for m in range(len(brackets) - 1, most + 1):
+        hi = (last_at - first_after) / m
+        if hi < floor:
+            return None
+        lo = max(floor, (last_after - first_at) / m)
+        fit = _fit(brackets, [0], lo, hi, m, [2000])
+        if fit is not None:
+            return fit
+    return None
+
+
+def _fit(
+    brackets: list[tuple[float, float]],
+    ks: list[int],
+    lo: float,
+    hi: float,
+    m: int,
+    budget: list[int],
+) -> Fit | None:
+    """A range of W that fits every bracket, the first ``len(ks)`` at multiples ``ks`` of it
+    after the first and the last at ``m``; a depth-first search, ``budget`` steps at most."""
+    index = len(ks)
+    if index == len(brackets):
+        return lo, hi, ks
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    after, at = brackets[index]
+    left = len(brackets) - 1 - index  # brackets still to place, each at least one window on
+    first = max(ks[-1] + 1, math.ceil((after - brackets[0][1]) / hi - 1e-9))
+    last = min(m - left, math.floor((at - brackets[0][0]) / lo + 1e-9))
+    if left == 0:
+        first, last = max(first, m), min(last, m)
+    for k in range(first, last + 1):
+        k_lo, k_hi = lo, hi
+        for (was_after, was_at), was_k in zip(brackets, ks, strict=False):
+            k_lo = max(k_lo, (after - was_at) / (k - was_k))
+            k_hi = min(k_hi, (at - was_after) / (k - was_k))
+        if k_lo <= k_hi:
+            fit = _fit(brackets, [*ks, k], k_lo, k_hi, m, budget)
+            if fit is not None:
+                return fit
+    return None
 
 
 class _SharedFile:
