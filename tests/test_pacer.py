@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bulkctl.api.learner import lattice_window
 from bulkctl.api.pacer import (
     MAGIC,
     Pacer,
@@ -16,7 +17,6 @@ from bulkctl.api.pacer import (
     Window,
     decode,
     encode,
-    lattice_window,
     parse_limit_header,
     parse_rate_limit,
     state_file,

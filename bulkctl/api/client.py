@@ -25,7 +25,8 @@ import httpx
 
 from bulkctl import __version__
 from bulkctl.api.kinds import MAX_ITEMS, Kind
-from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, format_seconds, parse_limit_header
+from bulkctl.api.learner import format_seconds
+from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
