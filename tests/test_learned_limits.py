@@ -28,14 +28,21 @@ from tests.test_pacer import SharedFakeClock
 DAY_OF_ONE = "1, 1;w=86400"
 
 
-def test_a_window_allowing_almost_nothing_is_used_by_this_command_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("header", "seconds", "limit"),
+    [(DAY_OF_ONE, 86400, 1), ("1000, 1000;w=172800", 172800, 1000)],
+    ids=["fewer than 5", "longer than a day"],
+)
+def test_a_suspect_window_is_used_by_this_command_only(
+    tmp_path: Path, header: str, seconds: int, limit: int
+) -> None:
     clock = SharedFakeClock()
     path = tmp_path / "pacer.bin"
     first = Pacer((Window(60, 100),), clock=clock, path=path)
-    first.quota_answer(first.acquire(0), 5, parse_limit_header(DAY_OF_ONE))
-    assert first.usage(86400).limit == 1  # believed here, for this command ...
+    first.quota_answer(first.acquire(0), 5, parse_limit_header(header))
+    assert first.usage(seconds).limit == limit  # believed here, for this command ...
     second = Pacer((Window(60, 100),), clock=clock, path=path)
-    assert second.usage(86400).limit is None  # ... but never handed to other processes
+    assert second.usage(seconds).limit is None  # ... but never handed to other processes
 
 
 def test_a_header_the_next_answer_contradicts_is_dropped() -> None:

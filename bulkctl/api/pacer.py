@@ -131,7 +131,7 @@ def parse_limit_header(value: str | None) -> tuple[Window, ...]:
         if match is None or not limit.strip().isdigit():
             continue
         n, seconds = int(limit), int(match.group(1))
-        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 86400:
+        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 7 * 86400:  # past a day: suspect
             windows.append(Window(float(seconds), n))
     return merge_windows(windows)
 
@@ -283,8 +283,10 @@ class Pacer:
             now = self.clock.now()
             reset = max(0.0, retry_after or 0.0)
             for window in windows:
-                # a window that allows almost nothing may be a hostile answer: this command only
-                book = self._local if window.limit < SUSPECT_LIMIT else record.learned
+                # a window that allows almost nothing, or lasts past a day, may be a hostile
+                # answer: believed by this command only, never shared
+                suspect = window.limit < SUSPECT_LIMIT or window.seconds > SHARED_MAX
+                book = self._local if suspect else record.learned
                 # evidence for the window now ending and one more after it, a day at most
                 ends = now + min(reset + window.seconds, SHARED_MAX)
                 book[window] = max(book.get(window, 0.0), ends)
