@@ -626,7 +626,7 @@ class ApiClient:
                 if not expect_body:
                     return None, response
                 return self._parse_success(response, what, excerpt=not secret_answer), response
-            error = error_from_response(response, what, self.pacer.clock.now())
+            error = error_from_response(response, what, self._wall_now())
             if isinstance(error, Unauthorized) and authenticated and not budget.relogged:
                 budget.relogged = True  # at most one re-login per request: never a loop
                 if self._refresh(sent_token):
@@ -665,7 +665,7 @@ class ApiClient:
             return self.pacer.acquire(allowed)
         except QuotaWaitTooLong as exc:
             if by_deadline:
-                start = when_text(exc.wait, self.pacer.clock.now())
+                start = when_text(exc.wait, self._wall_now())
                 if exc.blocked:
                     raise DeadlineReached(
                         f"{what}: {exc.why}; the next request could start {start}, "
@@ -677,6 +677,11 @@ class ApiClient:
                     f"{format_seconds(exc.left)} left)"
                 ) from None
             raise Throttled(f"{what}: {exc.message}", hint=self._quota_hint()) from None
+
+    def _wall_now(self) -> float:
+        """The wall time, from the command's clock (a client without a pacer has none)."""
+        clock = self.pacer.clock
+        return time.time() if isinstance(clock, _PolicyClock) else clock.now()
 
     def _quota_hint(self) -> str:
         """The ways out of a quota wait, and where the waits are shared."""
@@ -699,7 +704,7 @@ class ApiClient:
         past_deadline = budget.hard is not None and now + named > budget.hard
         if not past_deadline and named <= self.quota_wait - waited + 1e-9:
             return
-        start = when_text(named, self.pacer.clock.now())
+        start = when_text(named, self._wall_now())
         quota_wait = f"later than quota_wait ({format_seconds(self.quota_wait)}) allows"
         if budget.hard is not None:
             left = format_seconds(max(0.0, budget.hard - now))
