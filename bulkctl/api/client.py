@@ -239,7 +239,7 @@ def parse_reset(value: str | None) -> float | None:
     value = value.strip()
     if not (value.isascii() and value.isdigit()):
         return None
-    return float(min(int(value[:20]) if len(value) <= 20 else 10**20, NAMED_WAIT_MAX))
+    return min(float(int(value)), NAMED_WAIT_MAX) if len(value) <= 20 else NAMED_WAIT_MAX
 
 
 def when_text(seconds: float, now: float) -> str:
