@@ -5,6 +5,10 @@ Back Office API: POST /access_token with the api-key and an identity (no passwor
 the natural flow for CI. Either way the token (never the password) is stored in the profile,
 by an automatic re-login only when every credential used came from that profile (and the
 base URL is the profile's own); otherwise it lives for the command only.
+
+A login fails with its own cause: only answers that need a person (credentials refused, an
+account whose password expired, locked or gone) are "not logged in" (exit 3); a network
+failure, a quota, a server error or a malformed answer keep their own exit codes.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from typing import TYPE_CHECKING
 
 from bulkctl.config import Resolved, parse_identity
 from bulkctl.errors import (
+    AccountState,
+    ApiError,
     BulkctlError,
     Forbidden,
-    MalformedResponse,
     NotAuthenticated,
+    Throttled,
     Unauthorized,
     UsageError,
 )
@@ -25,6 +31,14 @@ from bulkctl.wire import check_credential
 
 if TYPE_CHECKING:
     from bulkctl.context import Context
+
+# login answers that need a person, beyond 401 and 403: the account states the spec
+# documents for /login_with_password
+ACCOUNT_STATES = {
+    409: "the password has expired; set a new one where you signed up",
+    410: "the login is gone (expired)",
+    423: "the account is locked after failed logins; the API says to try again in 30 minutes",
+}
 
 
 def not_logged_in(settings: Resolved) -> BulkctlError:
@@ -94,6 +108,17 @@ def login(
             exc.message = f"login: wrong email or password for {email} ({settings.where()})"
             exc.hint = f"try again: {login_command(settings, email=email, identity=None)}"
         raise
+    except ApiError as exc:
+        state = ACCOUNT_STATES.get(exc.status or 0)
+        if state is None or isinstance(exc, Throttled) or (identity and exc.status == 409):
+            raise  # access_token's 409 is about the identity asked for (a conflict, exit 5)
+        raise AccountState(
+            f"login: {state} ({settings.where()})",
+            hint=f"once that is sorted: {login_command(settings, email=email, identity=identity)}",
+            status=exc.status,
+            request_ref=exc.request_ref,
+            error_code=exc.error_code,
+        ) from None
     finally:
         client.close()
 
@@ -123,35 +148,40 @@ class Reauthenticator:
         s = self.settings
         if s.get("auth_token") and s.get("api_key"):
             return
-        if self.means() is None:
+        how = self.means()
+        if how is None:
             raise not_logged_in(s)
-        token = self.refresh()
-        if not token:
-            raise not_logged_in(s)
-        s.values["auth_token"] = token
+        # the login's own error, whatever it is: refused credentials exit 3, a network
+        # failure 6, a quota or a server error 1
+        s.values["auth_token"] = self._login(how, first=True)
 
     def refresh(self) -> str | None:
-        """A new token, stored in the profile; None when there are no means to get one."""
+        """A new token, stored in the profile; None when there are no means to get one, or
+        when the login needs a person (credentials refused, the account's state). Any other
+        failure (network, quota, server, malformed answer) is raised with its own class."""
         how = self.means()
         if how is None:
             return None
+        try:
+            return self._login(how, first=False)
+        except (Unauthorized, Forbidden, AccountState, NotAuthenticated) as exc:
+            self.ctx.note(f"automatic login failed: {exc.message}")
+            return None
+
+    def _login(self, how: str, *, first: bool) -> str:
         s = self.settings
         api_key = s.get("api_key") or ""
         password = s.password
         if how == "prompt":
-            self.ctx.note(f"The token for {s.get('email')} on {s.where()} has expired.")
+            if not first:
+                self.ctx.note(f"The token for {s.get('email')} on {s.where()} has expired.")
             password = self.ctx.secret("Password")
-        try:
-            if how == "identity":
-                token = login(self.ctx, s, api_key=api_key, identity=s.get("identity"))
-            else:
-                token = login(self.ctx, s, api_key=api_key, email=s.get("email"), password=password)
-        except MalformedResponse:
-            raise  # the server's answer is at fault (e.g. an implausible token): exit 1
-        except BulkctlError as exc:
-            self.ctx.note(f"automatic login failed: {exc.message}")
-            return None
-        self.ctx.note(f"logged in again as {s.get('identity') or s.get('email')} ({s.where()})")
+        if how == "identity":
+            token = login(self.ctx, s, api_key=api_key, identity=s.get("identity"))
+        else:
+            token = login(self.ctx, s, api_key=api_key, email=s.get("email"), password=password)
+        again = "" if first else " again"
+        self.ctx.note(f"logged in{again} as {s.get('identity') or s.get('email')} ({s.where()})")
         used = ("api_key", "identity") if how == "identity" else ("api_key", "email")
         # BULKCTL_PASSWORD is the environment's; a password typed at the prompt is the user's
         if how != "password" and s.may_store_token(used):

@@ -250,6 +250,11 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
                 "bulkctl.commands.config.profiles",
                 "Print the profile names, one a line (demo is built in).",
             ),
+            "reset-limits": Lazy(
+                "bulkctl.commands.config.reset_limits",
+                "Forget the request windows and quota waits learned from the API's answers "
+                "(every host and key); the rate_limit setting stays.",
+            ),
         },
     ),
     "emulator": lazy_group(

@@ -114,6 +114,8 @@ class Context:
     # many seconds it wants to run again (None: no wish)
     while_waiting: Callable[[], float | None] | None = field(default=None, repr=False)
     _stderr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the command's hard deadline (monotonic): every client built, logins included, keeps it
+    deadline: float | None = None
     _resolved: Resolved | None = None
     _client: ApiClient | None = None
     _store: ConfigStore | None = None
@@ -259,6 +261,18 @@ class Context:
         return self._client
 
     def build_client(
+        self,
+        settings: Resolved,
+        *,
+        api_key: str | None,
+        token: str | None,
+        reauth: Callable[[], str | None] | None,
+    ) -> ApiClient:
+        client = self._new_client(settings, api_key=api_key, token=token, reauth=reauth)
+        client.deadline = self.deadline
+        return client
+
+    def _new_client(
         self,
         settings: Resolved,
         *,

@@ -36,17 +36,17 @@ class ExitCode(IntEnum):
 
 EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.OK: "success; nothing matching is success too",
-    ExitCode.ERROR: "API or server error, malformed answer, throttled after retries, list changed under --strict; local I/O failure (a file could not be read or saved)",
+    ExitCode.ERROR: "API or server error (a 4xx the spec does not list is named, with the server's message), malformed answer, throttled (the quota's wait is longer than quota_wait allows), list changed under --strict; local I/O failure (a file could not be read or saved); the same during an automatic login",
     ExitCode.USAGE: "invalid usage or input (an unknown profile too), checked before any request is sent (submit names every bad line; rerun of a bulk not final or with nothing to rerun); the API answered 400",
-    ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials)",
+    ExitCode.AUTH: "not authenticated or not allowed (401, 403, missing credentials); a login that needs a person: credentials refused (401, 403), password expired (409), 410, account locked (423)",
     ExitCode.NOT_FOUND: "not found (404)",
     ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
-    ExitCode.NETWORK: "network failure: connect, timeout, TLS, connection dropped; a card-removals submission whose answer was lost (unknown outcome)",
+    ExitCode.NETWORK: "network failure: connect, unknown host, timeout, TLS, connection dropped, during an automatic login too; a card-removals submission whose answer was lost (unknown outcome)",
     ExitCode.CHECK_FAILED: "summary --fail-on: a named status has bulks",
     ExitCode.CANCELLED: "wait / watch / --wait of submit and rerun: the worst bulk ended CANCELLED",
     ExitCode.PARTIALLY_COMPLETED: "wait / watch / --wait: the worst bulk ended PARTIALLY_COMPLETED",
     ExitCode.FAILED: "wait / watch / --wait: the worst bulk ended FAILED",
-    ExitCode.TIMEOUT: "wait, and --wait of submit and rerun: the timeout passed before every bulk was final",
+    ExitCode.TIMEOUT: "wait, and --wait of submit and rerun: the timeout passed before every bulk was final, or a wait the API names (or the rate limit) ends past it, said at once with the time",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); `bulkctl ui` is the exception: q and Ctrl-C exit 0",
     141: "the reader of stdout went away (e.g. `| head`), as for any Unix tool",
     ExitCode.TERMINATED: "stopped by SIGTERM (a cancelled CI job), handled like Ctrl-C: `wait --junit` writes its report first; `bulkctl ui` restores the terminal first",
@@ -184,6 +184,13 @@ class Unauthorized(ApiError):
 
 
 class Forbidden(ApiError):
+    exit_code = ExitCode.AUTH
+
+
+class AccountState(ApiError):
+    """A login answered with a state of the account that a person must resolve (password
+    expired, locked, gone): never retried, exit 3 like refused credentials."""
+
     exit_code = ExitCode.AUTH
 
 

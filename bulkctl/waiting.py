@@ -33,7 +33,7 @@ from bulkctl.polling import (
     poll_interval,
 )
 from bulkctl.progress import Heartbeat, LiveTable, progress_mode
-from bulkctl.render import RenderOptions, render
+from bulkctl.render import RenderOptions, human_duration, render
 
 
 @dataclass
@@ -96,7 +96,13 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
     clock = ctx.clock
     started = clock.monotonic()
     deadline = started + options.timeout
-    client = ctx.client()
+    # the deadline holds from here: a login (first or again) waits within it too
+    outer = ctx.deadline
+    ctx.deadline = deadline if outer is None else min(outer, deadline)
+    try:
+        client = ctx.client()
+    finally:
+        ctx.deadline = outer
     earlier = client.deadline
     client.deadline = deadline if earlier is None else min(earlier, deadline)
     mode = progress_mode(ctx, options.progress)
@@ -137,17 +143,21 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
 
         ctx.while_waiting = refresh
     timed_out = False
+    why_early: str | None = None  # what ended the wait before the deadline (a named time)
     try:
         while True:
             try:
+                ctx.deadline = client.deadline  # a re-login within the poll keeps it
                 changes = poller.poll()
                 failures.catch_up()
-            except DeadlineReached:
+            except DeadlineReached as exc:
                 timed_out = True
+                why_early = exc.message
                 break
             finally:
                 if heartbeat is not None:
                     heartbeat.doing(None)
+                ctx.deadline = outer
             for bulk_id, previous, bulk in changes:
                 if previous != bulk.status and mode != "none":
                     waiting = describe_wait(bulk_id, bulk)
@@ -192,7 +202,12 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
             f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
             for i in pending
         )
-        message = f"timed out after {options.timeout:g}s"
+        waited = clock.monotonic() - started
+        if why_early is not None and waited < options.timeout - 0.05:
+            # ended early, by a time the API named or the rate limit: say so, and when
+            message = f"{why_early}; ended after {measured(waited)}"
+        else:  # the time measured, never the one asked for
+            message = f"timed out after {measured(waited)}"
         record.ending = Ending("timeout", message, "timeout")
         ctx.error([f"{message}; still pending: {states}"])
         return ExitCode.TIMEOUT
@@ -211,3 +226,11 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
         ]
         ctx.note(f"finished, not all completed: {', '.join(worst)}")
     return code
+
+
+def measured(seconds: float) -> str:
+    """A time measured, as said: '0.2s', '10s', '8m 18s'."""
+    whole = round(seconds)
+    if whole >= 60:
+        return human_duration(whole)
+    return f"{whole}s" if abs(seconds - whole) < 0.05 else f"{seconds:.1f}s"

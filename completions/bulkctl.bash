@@ -3,7 +3,7 @@ _bulkctl_subcommands() {
   case "$1" in
     "") echo "list show operations execute submit rerun pause resume cancel wait watch summary completion ui auth config emulator" ;;
     "auth") echo "login status logout token" ;;
-    "config") echo "path list get set unset profiles" ;;
+    "config") echo "path list get set unset profiles reset-limits" ;;
     "emulator") echo "serve" ;;
   esac
 }
@@ -36,6 +36,7 @@ _bulkctl_options() {
     "config set") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "config unset") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "config profiles") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "config reset-limits") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "emulator") echo "--help -h" ;;
     "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --profile --base-url --debug --quiet -q --no-input --help -h" ;;
   esac
@@ -155,6 +156,8 @@ _bulkctl_option_kind() {
     "config unset/--base-url") echo 'free' ;;
     "config profiles/--profile") echo 'profile' ;;
     "config profiles/--base-url") echo 'free' ;;
+    "config reset-limits/--profile") echo 'profile' ;;
+    "config reset-limits/--base-url") echo 'free' ;;
     "emulator serve/--host") echo 'free' ;;
     "emulator serve/--port") echo 'free' ;;
     "emulator serve/--bulks") echo 'free' ;;

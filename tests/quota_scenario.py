@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulkctl.api.pacer import Pacer
+from bulkctl.api.pacer import Pacer, QuotaWaitTooLong, parse_rate_limit
 from bulkctl.commands import list as list_cmd
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults, Request, Response
-from bulkctl.emulator.quota import parse_quota
+from bulkctl.emulator.quota import Quota, parse_quota
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.transport import EmulatorTransport
 from bulkctl.errors import BulkctlError
@@ -278,3 +278,47 @@ def list_against_fixed_windows(
     more = -(-max(0, requests - used.get(first, 0)) // limit)
     least = (first + more) * seconds if more else base + phase
     return counts, (last - least) / seconds
+
+
+@dataclass
+class Runner:
+    """One runner of ``runners_sharing_a_quota``: its pacer, and what the server answered."""
+
+    pacer: Pacer
+    answered: int = 0
+    refused: int = 0
+
+
+def runners_sharing_a_quota(
+    phase: float,
+    *,
+    runners: int = 3,
+    requests: int = 600,
+    latency: float = 0.05,
+    rate_limit: str = "100/60s",
+    quota: str = "100/60s",
+) -> list[Runner]:
+    """Runners on separate machines (a pacer each, no shared file) against one server's
+    fixed windows that name nothing, as a discrete-event simulation on one fake clock: each
+    runner sends one request at a time, ``latency`` s apart, and waits as its pacer says."""
+    clock = SerialClock(T0 + phase)
+    server = Quota(parse_quota(quota))
+    fleet = [Runner(Pacer(parse_rate_limit(rate_limit), clock=clock)) for _ in range(runners)]
+    due = [clock.t + i * 0.01 for i in range(runners)]
+    while busy := [i for i, r in enumerate(fleet) if r.answered < requests]:
+        i = min(busy, key=lambda j: due[j])
+        clock.t = max(clock.t, due[i])
+        runner = fleet[i]
+        try:
+            started = runner.pacer.acquire(0)
+        except QuotaWaitTooLong as exc:  # the runner would sleep this long: others go on
+            due[i] = clock.t + exc.wait
+            continue
+        if server.admit(started) is None:
+            runner.answered += 1
+            runner.pacer.success(started)
+        else:
+            runner.refused += 1
+            runner.pacer.quota_answer(started, None, ())
+        due[i] = clock.t + latency
+    return fleet

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bulkctl.api.learner import lattice_window
 from bulkctl.api.pacer import (
     MAGIC,
     Pacer,
@@ -24,7 +25,7 @@ from bulkctl.config import validate_value
 from bulkctl.emulator.server import running
 from bulkctl.errors import UsageError
 from tests.conftest import Served, make_emulator, run_bulkctl
-from tests.quota_scenario import SerialClock, list_against_fixed_windows
+from tests.quota_scenario import SerialClock, list_against_fixed_windows, runners_sharing_a_quota
 
 
 class SharedFakeClock:
@@ -487,3 +488,33 @@ def test_a_pause_between_bursts_teaches_nothing_about_the_window() -> None:
                 pacer.quota_answer(started, None, ())
         assert clock.t - began < 40, (pause, clock.t - began)  # 3 windows, and a little
     assert pacer._learn.w_hi < 60
+
+
+@pytest.mark.parametrize("phase", [0.0, 13.0, 29.0, 47.0])
+@pytest.mark.parametrize(
+    ("runners", "rate_limit"), [(3, "100/60s"), (1, "0")], ids=["3 paced runners", "1 unpaced"]
+)
+def test_runners_sharing_a_quota_each_learn_its_window_within_ten_percent(
+    phase: float, runners: int, rate_limit: str
+) -> None:
+    """A 100/60s quota that names nothing, shared by runners on separate machines (each
+    paced to the whole quota, as by default), or met by one runner that does not pace:
+    each learns a window of 60 s, give or take 10% (an earlier learner bounded it only
+    between 47 s and 92 s, taking any two waits for neighbouring windows)."""
+    fleet = runners_sharing_a_quota(
+        phase, runners=runners, requests=1800 // runners, rate_limit=rate_limit
+    )
+    for runner in fleet:
+        learned = runner.pacer._learn
+        assert learned.limit is not None
+        assert 54 <= learned.w_lo <= 60 <= learned.w_hi <= 66, (learned.w_lo, learned.w_hi)
+
+
+def test_a_fixed_window_lattice_is_fitted_to_boundaries_some_windows_apart() -> None:
+    # boundaries at 40 + 60k seen around windows 0, 1, 4 and 9: pairs of waits alone would
+    # take 180 s and 300 s for the window; one lattice fits them all at 60 s
+    brackets = [(31.0, 41.0), (95.0, 102.0), (275.0, 281.0), (579.0, 583.0)]
+    fit = lattice_window(brackets, 1.0)
+    assert fit is not None
+    lo, hi, ks = fit
+    assert ks == [0, 1, 4, 9] and 59 <= lo <= 60 <= hi <= 61

@@ -7,7 +7,9 @@ transport exception or a malformed body escape as anything else.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import http
 import json
 import math
 import random
@@ -24,7 +26,8 @@ import httpx
 
 from bulkctl import __version__
 from bulkctl.api.kinds import MAX_ITEMS, Kind
-from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, format_seconds, parse_limit_header
+from bulkctl.api.learner import format_seconds
+from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
@@ -53,6 +56,7 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
+from bulkctl.safetext import safe_text
 from bulkctl.wire import check_base_url, check_credential, goes_direct
 
 RecordT = TypeVar("RecordT")
@@ -62,6 +66,7 @@ RETRYABLE_STATUSES = frozenset({502, 503, 504})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 60.0
+NAMED_WAIT_MAX = 10.0**12  # seconds: a larger number still means "far ahead", never "now"
 MAX_ANSWER_BYTES = 32 * 1024 * 1024  # decoded; real pages are tens of KB
 SUBMIT_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 SUBMIT_SECONDS_PER_ITEM = 0.01  # on top of request_timeout: 10,000 items get 100 s more
@@ -216,15 +221,35 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(min(int(value), 10**6))
+        return parse_reset(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None or when.tzinfo is None:
         return None
     delta = when.timestamp() - (time.time() if now is None else now)
-    return delta if delta > 0 else None
+    return min(delta, NAMED_WAIT_MAX) if delta > 0 else None
+
+
+def parse_reset(value: str | None) -> float | None:
+    """Seconds from ``x-ratelimit-reset`` (seconds until the window resets, as the spec says);
+    a number too large to mean anything (an epoch time, say) is read as far ahead, never now."""
+    if not value:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(float(int(value)), NAMED_WAIT_MAX) if len(value) <= 20 else NAMED_WAIT_MAX
+
+
+def when_text(seconds: float, now: float) -> str:
+    """'at 2026-12-06 22:30:00 UTC (in 10m)' for a wait of ``seconds`` from wall time ``now``."""
+    try:
+        at = datetime.datetime.fromtimestamp(now + seconds, tz=datetime.UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"in {format_seconds(seconds)}"
+    return f"at {at:%Y-%m-%d %H:%M:%S} UTC (in {format_seconds(seconds)})"
 
 
 def _excerpt(body: bytes) -> str:
@@ -243,6 +268,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON has neither
 
 
+def _text_field(obj: dict[str, Any], *names: str) -> str | None:
+    """The first of ``names`` that holds a string, made safe (the server's text)."""
+    for name in names:
+        value = obj.get(name)
+        if isinstance(value, str) and value.strip():
+            return safe_text(value[:300])
+    return None
+
+
 def _json_body(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content, parse_float=_finite, parse_constant=_no_constant)
@@ -250,12 +284,13 @@ def _json_body(response: httpx.Response) -> Any:
         return None
 
 
-def error_from_response(response: httpx.Response, what: str) -> ApiError:
-    """Map a non-2xx answer to the project's error, keeping status, request-ref and details."""
+def error_from_response(response: httpx.Response, what: str, now: float | None = None) -> ApiError:
+    """Map a non-2xx answer to the project's error, keeping status, request-ref and details;
+    ``now`` (wall time) reads a ``Retry-After`` date."""
     status = response.status_code
     body = _json_body(response)
     obj = body if isinstance(body, dict) else {}
-    api_message = obj.get("message") if isinstance(obj.get("message"), str) else None
+    api_message = _text_field(obj, "message", "title", "detail")
     error_code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
     if error_code is None and isinstance(obj.get("code"), str):
         error_code = obj["code"]
@@ -272,10 +307,10 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
         "error_code": error_code,
         "invalid_fields": invalid,
     }
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     quota = status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS")
     if retry_after is None and quota:  # the bulk endpoints' 409 may carry it too
-        retry_after = parse_retry_after(response.headers.get("x-ratelimit-reset"))
+        retry_after = parse_reset(response.headers.get("x-ratelimit-reset"))
     if quota:
         return Throttled(f"{what}: throttled by the API", retry_after=retry_after, **common)
     if status == 400:
@@ -297,13 +332,17 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
     if status == 409:
         return Conflict(f"{what}: conflict", **common)
     if 300 <= status < 400:
-        from bulkctl.safetext import safe_text  # the header is the server's text
-
         location = safe_text(response.headers.get("location", "?"))
         return ServerError(
             f"{what}: unexpected redirect to {location}; not followed, credentials not sent",
             **common,
         )
+    if 400 <= status < 500:  # a status the spec does not list: its name and the server's words
+        try:
+            name = http.HTTPStatus(status).phrase.lower()
+        except ValueError:
+            name = "refused by the API"
+        return ApiError(f"{what}: {name}", **common)
     return ServerError(f"{what}: server error", retry_after=retry_after, **common)
 
 
@@ -482,6 +521,7 @@ class ApiClient:
             json_body={"email": email, "password": {"value": password}},
             what="login",
             authenticated=False,
+            secret_answer=True,
         )
         return self._decode(parse_token, body, "login", excerpt=False)
 
@@ -492,6 +532,7 @@ class ApiClient:
             json_body={"identity": {"type": identity_type, "id": identity_id}},
             what="access token",
             authenticated=False,
+            secret_answer=True,
         )
         return self._decode(parse_token, body, "access token", excerpt=False)
 
@@ -549,6 +590,7 @@ class ApiClient:
         expect_body: bool = True,
         timeout: float | None = None,
         deadline: float | None = None,
+        secret_answer: bool = False,
     ) -> tuple[Any, httpx.Response]:
         """One logical request, with its own retry budget; returns (decoded JSON, answer).
 
@@ -558,6 +600,7 @@ class ApiClient:
         ``retry_statuses`` are retried too. ``timeout`` replaces ``request_timeout`` for
         this request (e.g. scaled to a submission's size); ``deadline`` is an absolute
         monotonic deadline for this call, on top of the client's ``deadline``.
+        ``secret_answer``: the answer holds a secret (a token), so no error quotes it.
         Quota answers (429, 409 TOO_MANY_REQUESTS) are waited out and use no attempt.
         """
         policy = self.retry
@@ -595,8 +638,8 @@ class ApiClient:
                 self.pacer.success(started)
                 if not expect_body:
                     return None, response
-                return self._parse_success(response, what), response
-            error = error_from_response(response, what)
+                return self._parse_success(response, what, excerpt=not secret_answer), response
+            error = error_from_response(response, what, self._wall_now())
             if isinstance(error, Unauthorized) and authenticated and not budget.relogged:
                 budget.relogged = True  # at most one re-login per request: never a loop
                 if self._refresh(sent_token):
@@ -612,6 +655,8 @@ class ApiClient:
                     budget.quota_since = policy.monotonic()
                 if self._closed:
                     raise error
+                if error.retry_after is not None:
+                    self._check_named_wait(what, error, error.retry_after, budget)
                 continue  # the pacer holds the next attempt back; no attempt is used
             self.pacer.answered(started)
             retryable = repeatable and response.status_code in retry_statuses
@@ -633,12 +678,60 @@ class ApiClient:
             return self.pacer.acquire(allowed)
         except QuotaWaitTooLong as exc:
             if by_deadline:
-                raise DeadlineReached(f"{what}: {exc.message}, past the deadline") from None
-            raise Throttled(
-                f"{what}: {exc.message}",
-                hint=f"quota_wait is {format_seconds(self.quota_wait)}: raise it "
-                "(bulkctl config set quota_wait SECONDS), or ask for less",
-            ) from None
+                start = when_text(exc.wait, self._wall_now())
+                if exc.blocked:
+                    raise DeadlineReached(
+                        f"{what}: {exc.why}; the next request could start {start}, "
+                        f"after the deadline ({format_seconds(exc.left)} left)"
+                    ) from None
+                raise DeadlineReached(
+                    f"{what}: the rate limit leaves no request before the deadline "
+                    f"({exc.why}; the next could start {start}, "
+                    f"{format_seconds(exc.left)} left)"
+                ) from None
+            raise Throttled(f"{what}: {exc.message}", hint=self._quota_hint()) from None
+
+    def _wall_now(self) -> float:
+        """The wall time, from the command's clock (a client without a pacer has none)."""
+        clock = self.pacer.clock
+        return time.time() if isinstance(clock, _PolicyClock) else clock.now()
+
+    def _quota_hint(self) -> str:
+        """The ways out of a quota wait, and where the waits are shared."""
+        path = self.pacer.path
+        where = f"quota waits are shared through {path}; " if path is not None else ""
+        return (
+            f"{where}raise quota_wait (now {format_seconds(self.quota_wait)}: bulkctl config "
+            "set quota_wait SECONDS), set rate_limit (0 turns pacing and sharing off), or "
+            "forget what answers taught: bulkctl config reset-limits"
+        )
+
+    def _check_named_wait(
+        self, what: str, error: Throttled, named: float, budget: _Attempts
+    ) -> None:
+        """A wait the server named that ends past the deadline or past quota_wait ends the
+        command now, naming the time (a deadline's command exits 124, others 1); a state
+        change is so never sent twice for one quota answer."""
+        now = self.retry.monotonic()
+        waited = 0.0 if budget.quota_since is None else now - budget.quota_since
+        past_deadline = budget.hard is not None and now + named > budget.hard
+        if not past_deadline and named <= self.quota_wait - waited + 1e-9:
+            return
+        start = when_text(named, self._wall_now())
+        quota_wait = f"later than quota_wait ({format_seconds(self.quota_wait)}) allows"
+        if budget.hard is not None:
+            left = format_seconds(max(0.0, budget.hard - now))
+            beyond = f"after the deadline ({left} left)" if past_deadline else quota_wait
+            raise DeadlineReached(
+                f"{what}: the API's quota allows the next request {start}, {beyond}"
+            )
+        raise Throttled(
+            f"{what}: the API's quota allows the next request {start}, {quota_wait}",
+            hint=self._quota_hint(),
+            status=error.status,
+            request_ref=error.request_ref,
+            error_code=error.error_code,
+        )
 
     def _maybe_retry(
         self, budget: _Attempts, error: BulkctlError, why: str, retry_after: float | None, what: str
@@ -655,7 +748,8 @@ class ApiClient:
         wait = policy.backoff(attempt, retry_after)
         now = policy.monotonic()
         if budget.hard is not None and now + wait >= budget.hard:
-            raise DeadlineReached(f"{what}: {why}, and the deadline comes before a retry")
+            policy.sleep(max(0.0, budget.hard - now))  # a wait of bulkctl's ends at the deadline
+            raise DeadlineReached(f"{what}: {why}, and the deadline came before a retry")
         if now + wait > budget.retry_until:
             error.message += " (no time left to retry)"
             raise error
@@ -742,10 +836,13 @@ class ApiClient:
                 k: ("<redacted>" if k.lower() in ("api-key", "authorization") else v)
                 for k, v in headers.items()
             }
+            # the answer's header values are the server's text: made safe like any other
+            ref = safe_text(response.headers.get("request-ref", "-")[:200])
             self.debug(
-                f"{method} {response.request.url} -> {response.status_code} "
-                f"({elapsed:.0f} ms, request-ref {response.headers.get('request-ref', '-')}) "
-                f"headers {shown}"
+                safe_text(
+                    f"{method} {response.request.url} -> {response.status_code} "
+                    f"({elapsed:.0f} ms, request-ref {ref}) headers {shown}"
+                )
             )
         return response
 
@@ -809,7 +906,7 @@ class ApiClient:
             )
         return NetworkError(f"network failure talking to {self.base_url}: {text}")
 
-    def _parse_success(self, response: httpx.Response, what: str) -> Any:
+    def _parse_success(self, response: httpx.Response, what: str, *, excerpt: bool) -> Any:
         if response.status_code == 204 or not response.content:
             return None
         ctype = response.headers.get("content-type", "")
@@ -819,7 +916,7 @@ class ApiClient:
                 f"{what}: the answer is not JSON" + (f" (content-type {ctype})" if ctype else ""),
                 status=response.status_code,
                 request_ref=response.headers.get("request-ref"),
-                body_excerpt=_excerpt(response.content),
+                body_excerpt=_excerpt(response.content) if excerpt else None,
             )
         return data
 

@@ -7,9 +7,12 @@ record is shared by the user's bulkctl processes through a small binary file in 
 folder, read and written under a lock, pruned to the largest window.
 
 Quota answers from the server (429, 409 TOO_MANY_REQUESTS) block every request of every
-process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``); without
-such a header, probes follow with growing delays. Windows the server names in
-``x-ratelimit-limit`` are learned and paced from then on.
+process until the time the server named (``Retry-After`` / ``x-ratelimit-reset``), shared for
+at most a day; without such a header, probes follow with growing delays. Windows the server
+names in ``x-ratelimit-limit`` are evidence, not law: each is paced until the window after the
+named reset ends (a day at most); one that allows fewer than ``SUSPECT_LIMIT`` requests is used
+by this command only, never shared; and one that the next answered request contradicts is
+dropped. ``forget_learned`` (``bulkctl config reset-limits``) forgets them all.
 
 Without any header the pacer learns the server's fixed window from the answers alone: the
 run of answered requests before a refusal that lasts is the limit N, and each wait ends at
@@ -25,6 +28,7 @@ import hashlib
 import math
 import os
 import re
+import stat
 import struct
 import sys
 import threading
@@ -35,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bulkctl.errors import UsageError
+from bulkctl.api.learner import (
+    PROBE_CAP,
+    PROBE_FIRST,
+    Learner,
+    format_seconds,
+)
+from bulkctl.errors import StorageError, UnsafePath, UsageError
+from bulkctl.safefile import check_private_dir, refuse_symlink
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -46,17 +57,13 @@ except ImportError:  # not POSIX: the filelock package locks instead
     fcntl = None  # type: ignore[assignment]
 
 DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
-PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
-PROBE_CAP = 60.0
 PROBE_POLL = 0.05  # seconds between looks while another thread's probe is out
 PROBE_STALE = 120.0  # a probe out longer than this lost its answer (past request_timeout)
-GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from it
-PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this much further
-BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
-IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
-MAGIC = b"bulkctl-pacer\x01"
+SHARED_MAX = 86400.0  # seconds: the longest a server-named wait or a learned window is shared
+SUSPECT_LIMIT = 5  # a learned window allowing fewer requests is kept for one command only
+MAGIC = b"bulkctl-pacer\x02"
 HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
-WINDOW = struct.Struct("<I d")  # limit, seconds
+WINDOW = struct.Struct("<I d d")  # limit, seconds, expires (wall time)
 MAX_STATE_BYTES = 1 << 20  # a larger file is not ours: start afresh
 MAX_ENTRIES = 100_000
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -80,14 +87,6 @@ class Window:
 
     def __str__(self) -> str:
         return f"{self.limit} requests per {format_seconds(self.seconds)}"
-
-
-def format_seconds(seconds: float) -> str:
-    """60 -> '60s', 3600 -> '1h', 600 -> '10m', 90.5 -> '91s'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and abs(seconds - round(seconds / size) * size) < 0.01:
-            return f"{round(seconds / size)}{unit}"
-    return f"{math.ceil(seconds - 0.01)}s"
 
 
 def parse_rate_limit(text: str) -> tuple[Window, ...]:
@@ -132,17 +131,22 @@ def parse_limit_header(value: str | None) -> tuple[Window, ...]:
         if match is None or not limit.strip().isdigit():
             continue
         n, seconds = int(limit), int(match.group(1))
-        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 86400:
+        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 7 * 86400:  # past a day: suspect
             windows.append(Window(float(seconds), n))
     return merge_windows(windows)
 
 
 class QuotaWaitTooLong(Exception):
-    """The quota allows the next request only later than the caller can wait."""
+    """The quota allows the next request only later than the caller can wait: why, in how
+    many seconds it could start, whether the API itself said so, and how long was left."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, why: str, wait: float, *, blocked: bool, left: float) -> None:
+        self.why, self.wait, self.blocked, self.left = why, wait, blocked, left
+        self.message = (
+            f"{why}: the next request could start in {format_seconds(wait)}, "
+            f"later than bulkctl may wait ({format_seconds(left)} left)"
+        )
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ class PaceUsage:
 class _Record:
     starts: list[float]
     blocked_until: float
-    learned: tuple[Window, ...]
+    learned: dict[Window, float]  # a window learned from an answer -> when it expires
 
 
 def state_file(state_dir: Path, base_url: str, api_key: str | None) -> Path:
@@ -174,12 +178,12 @@ def encode(record: _Record) -> bytes:
     offsets = array("I", [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts])
     if sys.byteorder != "little":
         offsets.byteswap()
-    learned = record.learned[:64]
+    learned = sorted(record.learned.items())[:64]
     return b"".join(
         [
             MAGIC,
             HEADER.pack(base, record.blocked_until, len(offsets), len(learned)),
-            *(WINDOW.pack(w.limit, w.seconds) for w in learned),
+            *(WINDOW.pack(w.limit, w.seconds, expires) for w, expires in learned),
             offsets.tobytes(),
         ]
     )
@@ -193,12 +197,13 @@ def decode(data: bytes) -> _Record | None:
         at = len(MAGIC)
         base, blocked, count, n_learned = HEADER.unpack_from(data, at)
         at += HEADER.size
-        learned = []
+        learned: dict[Window, float] = {}
         for _ in range(n_learned):
-            limit, seconds = WINDOW.unpack_from(data, at)
+            limit, seconds, expires = WINDOW.unpack_from(data, at)
             at += WINDOW.size
-            if 1 <= limit <= MAX_ENTRIES and 0 < seconds <= 86400:
-                learned.append(Window(seconds, limit))
+            fits = SUSPECT_LIMIT <= limit <= MAX_ENTRIES and 0 < seconds <= SHARED_MAX
+            if fits and math.isfinite(expires):
+                learned[Window(seconds, limit)] = expires
         if count > MAX_ENTRIES or len(data) != at + 4 * count:
             return None
         offsets = array("I", data[at:])
@@ -208,7 +213,7 @@ def decode(data: bytes) -> _Record | None:
         return None
     if not (math.isfinite(base) and math.isfinite(blocked)):
         return None
-    return _Record(sorted(base + o / 1000 for o in offsets), blocked, merge_windows(learned))
+    return _Record(sorted(base + o / 1000 for o in offsets), blocked, learned)
 
 
 class Pacer:
@@ -227,7 +232,10 @@ class Pacer:
         self.path = path
         self.note = note
         self._lock = threading.Lock()
-        self._memory = _Record([], 0.0, ())
+        self._memory = _Record([], 0.0, {})
+        self._local: dict[Window, float] = {}  # suspect learned windows: this command only
+        # the latest answer that named windows: when, until when a success contradicts them
+        self._named: tuple[float, float, tuple[Window, ...]] | None = None
         self._probe = 0.0  # the delay of the last probe after a header-less quota answer
         self._answers = 0  # quota answers since the last request answered
         self._last_quota_at = -math.inf  # wall time of the latest quota answer taken in
@@ -236,8 +244,8 @@ class Pacer:
         self._pacing_noted = False
         self._told = False  # a header explained a quota answer: nothing to learn
         self._probe_out: float | None = None  # the start of the one request out during a wait
-        # what header-less quota answers teach about a server's fixed window (see _Learner)
-        self._learn = _Learner()
+        # what header-less quota answers teach about a server's fixed window (see Learner)
+        self._learn = Learner()
         self._file: _SharedFile | None = None
 
     # -- what requests call ---------------------------------------------------------------
@@ -260,11 +268,8 @@ class Pacer:
                     return now
             wait = ready - now
             if wait > max_wait - waited + 1e-9:
-                left = format_seconds(max(0.0, max_wait - waited))
-                raise QuotaWaitTooLong(
-                    f"{why}: the next request could start in {format_seconds(wait)}, "
-                    f"later than bulkctl may wait ({left} left)"
-                )
+                left = max(0.0, max_wait - waited)
+                raise QuotaWaitTooLong(why, wait, blocked=blocked, left=left)
             self._begin_wait(why, blocked, max_wait)
             self.clock.sleep(wait)
             waited += wait
@@ -276,15 +281,27 @@ class Pacer:
         the server named, else until the next probe; learn the windows it named."""
         with self._state() as record:
             now = self.clock.now()
+            reset = max(0.0, retry_after or 0.0)
+            for window in windows:
+                # a window that allows almost nothing, or lasts past a day, may be a hostile
+                # answer: believed by this command only, never shared
+                suspect = window.limit < SUSPECT_LIMIT or window.seconds > SHARED_MAX
+                book = self._local if suspect else record.learned
+                # evidence for the window now ending and one more after it, a day at most
+                ends = now + min(reset + window.seconds, SHARED_MAX)
+                book[window] = max(book.get(window, 0.0), ends)
             if windows:
-                record.learned = merge_windows((*record.learned, *windows))
+                # an answer before the first of them could have reset contradicts them
+                opens = retry_after if retry_after is not None else min(w.seconds for w in windows)
+                self._named = (now, now + max(0.0, opens), windows)
             if windows or retry_after is not None:
                 self._told = True
             fresh = started > self._last_quota_at  # not one more answer to the same burst
             if self._probe_out is not None and started >= self._probe_out:
                 self._probe_out = None
             if retry_after is not None and (retry_after >= PROBE_FIRST or self._answers == 0):
-                until = now + max(0.0, retry_after)
+                # shared with every process for a day at most, however far the server names
+                until = now + min(max(0.0, retry_after), SHARED_MAX)
             else:
                 # no header, or "try now" said again: probe with growing delays, never a loop
                 if fresh or self._probe == 0:
@@ -300,6 +317,14 @@ class Pacer:
     def success(self, started: float) -> None:
         """A request started at ``started`` was answered: probes start short again (answers to
         requests sent before the last quota answer tell nothing)."""
+        named = self._named
+        if named is not None and started >= named[0]:
+            self._named = None
+            if started < named[1]:  # answered before the named windows could reset: not so
+                with self._state() as record:
+                    for window in named[2]:
+                        record.learned.pop(window, None)
+                        self._local.pop(window, None)
         with self._lock:
             if self._probe_out is not None and started >= self._probe_out:
                 self._probe_out = None
@@ -360,7 +385,11 @@ class Pacer:
     # -- inside ---------------------------------------------------------------------------
 
     def _windows(self, record: _Record) -> tuple[Window, ...]:
-        return merge_windows((*self.windows, *record.learned))
+        now = self.clock.now()
+        learned = [
+            w for book in (record.learned, self._local) for w, ends in book.items() if ends > now
+        ]
+        return merge_windows((*self.windows, *learned))
 
     def _ready_at(self, record: _Record, now: float) -> tuple[float, str, bool]:
         """When the next start may be, why, and whether the API itself said so."""
@@ -438,7 +467,7 @@ class Pacer:
         if self._file is None and self.path is not None:
             try:
                 self._file = _SharedFile(self.path)
-            except OSError:
+            except (OSError, StorageError):
                 # an unusable state folder must not stop requests: pace this process alone
                 self.path = None
         return self._file
@@ -454,8 +483,12 @@ class Pacer:
         if starts and (starts[0] <= now - horizon or starts[-1] > now):
             # a clock set back must not leave starts in the future blocking for ever
             record.starts = sorted(min(t, now) for t in starts if t > now - horizon)
-        if record.blocked_until > now + 86400:
-            record.blocked_until = now
+        if record.blocked_until > now + SHARED_MAX:  # a day at most, never "now"
+            record.blocked_until = now + SHARED_MAX
+        for book in (record.learned, self._local):
+            for window, ends in list(book.items()):
+                if ends <= now or ends > now + SHARED_MAX:
+                    del book[window]
 
     def _read(self, shared: _SharedFile) -> _Record:
         try:
@@ -465,183 +498,35 @@ class Pacer:
         record = decode(data) if len(data) <= MAX_STATE_BYTES else None
         if record is None:  # new, corrupt or foreign: start afresh from what this process saw
             memory = self._memory
-            return _Record(list(memory.starts), memory.blocked_until, memory.learned)
+            return _Record(list(memory.starts), memory.blocked_until, dict(memory.learned))
         return record
 
 
-class _Learner:
-    """What header-less quota answers teach about a server's fixed window: N requests per W
-    seconds, its boundaries at B + kW. Kept for one command, never in the shared file.
+WHAT_FILE = "the pacer's state file"
 
-    A refusal ends a run of answered requests; when the next probe is refused too, the
-    quota stayed shut, so the run filled a window: its length is N. Each wait ends at a
-    boundary, which lies between the last start known refused (or where holding back began)
-    and the first answered start. Every wait leaves such a bracket, and the next boundary is
-    looked for one W after the latest. The first bracket bounds W from below (the first
-    window began at or before the first start); each later one bounds it from both sides
-    and narrows what was learned, or replaces it when it disagrees.
 
-    Once N is known, requests are held back after N starts in a window, and the probe goes
-    where the next boundary can lie: halfway into that span first, then at its latest;
-    while W is unbounded above, at ``PROBE_GROWTH`` times the least W, and again. A run
-    refused before N starts shows N too high (another client shares the quota, or the first
-    run began near a window's end and spanned two): N is learned again from that run.
-
-    A wait that ends at its first probe leaves N unconfirmed (the window may have ended just
-    then, or the refusal was no window at all): the run's length is held to as a guess. The
-    next run is held back at it too; a refused probe confirms it, and a probe answered at
-    once drops it with what it taught, so a refusal that was no window costs one short wait.
-    A pause of the caller's (``watch`` between polls, a stopped pager) may hide any number
-    of windows: the next boundary is then looked for afresh and teaches nothing about W.
-    """
-
-    def __init__(self) -> None:
-        self.first: float | None = None  # the command's first start
-        self.run_starts = 0  # starts since the current run of answers began
-        self.run_ok = 0  # answered among them
-        self.candidate: int | None = None  # a run's length at its refusal, until confirmed
-        self.limit: int | None = None  # N, learned
-        self.guess: int | None = None  # N from one run whose wait ended at its first probe
-        self.w_lo = 0.0  # W lies above this ...
-        self.w_hi = math.inf  # ... and below this
-        # the latest boundary lies after the first time and at or before the second
-        self.bracket: tuple[float, float] | None = None
-        self.stale = False  # the caller paused since the bracket: windows may have passed
-        self.last: float | None = None  # the latest start
-        self.wait_began: float | None = None  # a refusal, or a hold, began a wait
-        self.held = False  # this wait began by holding back, not by a refusal
-        self.shut = -math.inf  # the latest start known to lie in a full window
-        self.probes = 0  # refused probes in this wait
-        self.next_probe: float | None = None
-
-    @property
-    def waiting(self) -> bool:
-        return self.wait_began is not None
-
-    def started(self, now: float) -> None:
-        if self.first is None:
-            self.first = now
-        self.last = now
-        self.run_starts += 1
-
-    def hold(self, now: float) -> float | None:
-        """When the next request may start, while N starts have filled this window."""
-        if self.wait_began is None:
-            self._notice_pause(now)
-            limit = self.limit if self.limit is not None else self.guess
-            if limit is None or self.run_starts < limit:
-                return None
-            self.wait_began, self.held, self.probes = now, True, 0
-            self.shut = now  # taken to lie in the full window (the run fit in it)
-            # a guess is tried at once: if it was no limit, that costs one short wait
-            guessed = self.limit is None
-            self.next_probe = (
-                now + PROBE_FIRST if guessed else self._probe_at(now, now + PROBE_FIRST)
-            )
-        return self.next_probe
-
-    def _notice_pause(self, now: float) -> None:
-        """The caller sent nothing for a while, outside any wait (``watch`` between polls, a
-        stopped pager): how many windows passed is unknown, so the next boundary teaches
-        nothing about W; past the longest W a new window surely began."""
-        if self.last is None or now - self.last <= max(IDLE_GAP, self.w_lo):
-            return
-        self.stale = self.bracket is not None
-        if now - self.last >= self.w_hi:
-            self.run_starts = self.run_ok = 0
-        self.last = now
-
-    def refused(self, started: float, now: float, fresh: bool, fallback: float) -> float:
-        """A header-less quota answer to a request started at ``started``: when to probe
-        (``fallback`` is the growing delay's time)."""
-        if self.wait_began is None:  # the refusal ends a run
-            self.wait_began, self.held, self.probes = started, False, 0
-            self.shut = started
-            # held back at N, a run is refused only when N is too high (another client shares
-            # the quota): a run half as long or more is a new candidate; a shorter one began
-            # at an opening that was none (a run that spanned a boundary) and teaches nothing
-            limit = self.limit if self.limit is not None else self.guess
-            self.candidate = self.run_ok if limit is None or 2 * self.run_ok >= limit else None
-            self.guess = None
-        elif fresh:  # a probe: the quota stayed shut
-            self.probes += 1
-            if self.candidate is not None and self.candidate >= GUESS_MIN_RUN:
-                self.limit = self.candidate
-            elif self.held and self.limit is None and self.guess is not None:
-                self.limit = self.guess  # a second run filled a window at the same length
-            self.candidate = self.guess = None
-        self.shut = max(self.shut, started)
-        self.next_probe = self._probe_at(now, fallback)
-        return self.next_probe
-
-    def answered(self, started: float, *, told: bool) -> bool:
-        """A request started at ``started`` was answered; True when that ends a wait."""
-        if self.wait_began is None or started < self.wait_began:
-            self.run_ok += 1  # part of the run (perhaps answered after its refusal)
-            if self.candidate is not None:
-                self.candidate += 1
-            return False
-        at_first_probe = self.limit is None and not self.probes
-        if told:
-            pass
-        elif at_first_probe and self.held:
-            # held back at a guess and answered at once: no window showed, so the refusal
-            # it came from was none; forget what it taught
-            self.guess, self.bracket, self.w_lo, self.w_hi = None, None, 0.0, math.inf
-            self.first = None  # the next start bounds W from below, not the first
-        else:
-            if at_first_probe and (self.candidate or 0) >= GUESS_MIN_RUN:
-                self.guess = self.candidate  # the run's refusal ended at once: N unconfirmed
-            self._opened(started)
-        self.wait_began, self.next_probe, self.candidate = None, None, None
-        self.run_starts = self.run_ok = 1
-        return True
-
-    def describe(self) -> str | None:
-        if self.limit is None:
-            return None
-        if math.isinf(self.w_hi):
-            return f"{self.limit} requests a window (learned)"
-        return f"{self.limit} requests a window of {format_seconds(self.w_hi)} or less (learned)"
-
-    def _opened(self, opened: float) -> None:
-        """A wait ended at ``opened``: the boundary it waited for is bracketed; learn W (not
-        across a pause of the caller's, which may hide any number of windows)."""
-        after = self.shut
-        if self.stale:
-            self.stale = False
-        elif self.bracket is None:
-            if self.first is not None:
-                self.w_lo = max(self.w_lo, after - self.first)
-        else:
-            before_after, before_at = self.bracket
-            lo, hi = after - before_at, opened - before_after
-            if lo >= self.w_hi or hi <= self.w_lo:  # not as learned: start again from these
-                self.w_lo, self.w_hi = max(0.0, lo), hi
-            else:
-                self.w_lo, self.w_hi = max(self.w_lo, lo), min(self.w_hi, hi)
-        self.bracket = (after, opened)
-
-    def _probe_at(self, now: float, fallback: float) -> float:
-        """Where the next window can begin: halfway into that span first, then its end;
-        growing delays while nothing is known, or since the caller paused."""
-        if self.bracket is None or self.stale:
-            return fallback
-        after, at = self.bracket
-        earliest = max(now, after + self.w_lo, self.shut)
-        latest = at + self.w_hi
-        if latest <= now:  # refused past the latest: the window is not what was learned
-            self.w_hi = math.inf
-        if math.isinf(self.w_hi):
-            # the next boundary lies W after the last one at most: try W as PROBE_GROWTH
-            # times the least window learned, and again, past every start known refused
-            length = max(PROBE_FIRST, self.w_lo)
-            while at + length <= max(earliest, now + 1e-3):
-                length *= PROBE_GROWTH
-            return min(at + length, now + PROBE_CAP)
-        if self.probes == 0 and latest - earliest > BISECT_SPAN:
-            return (earliest + latest) / 2
-        return latest
+def forget_learned(state_dir: Path) -> list[Path]:
+    """Forget what answers taught (learned windows, a wait the server named) in every pacer
+    file of ``state_dir``; the times of recent requests stay. Returns the files changed."""
+    changed = []
+    for path in sorted(state_dir.glob("pacer-*.bin")):
+        shared = _SharedFile(path)
+        try:
+            shared.lock()
+            try:
+                data = shared.read(MAX_STATE_BYTES + 1)
+                record = decode(data)
+                if (record is None and data) or (
+                    record and (record.learned or record.blocked_until)
+                ):
+                    kept = record.starts if record is not None else []
+                    shared.write(encode(_Record(kept, 0.0, {})))
+                    changed.append(path)
+            finally:
+                shared.unlock()
+        finally:
+            shared.close()
+    return changed
 
 
 class _SharedFile:
@@ -653,9 +538,21 @@ class _SharedFile:
     LOCK_TIMEOUT = 10.0
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the file; UnsafePath for a file or folder another user may have
+        written (another owner, a link, group or other write), as for the config file."""
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private_dir(path.parent, "the state folder")
+        refuse_symlink(path, WHAT_FILE)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         self.fd = os.open(path, flags, 0o600)
+        mode = stat.S_IMODE(os.fstat(self.fd).st_mode)
+        if mode & 0o022:
+            os.close(self.fd)
+            raise UnsafePath(
+                f"{WHAT_FILE} {path} is writable by other users (mode {mode:o}), so they could "
+                "decide when bulkctl may send; bulkctl does not trust it",
+                hint=f"run: chmod 600 {path}   (or remove it: it holds only request times)",
+            )
         self.fallback: BaseFileLock | None = None
         if fcntl is None:
             from filelock import FileLock

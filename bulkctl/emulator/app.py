@@ -69,6 +69,20 @@ class Response:
     trickle: float = 0.0  # served mode: seconds between the body's bytes
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """One answer to rehearse against, given instead of the emulator's own to requests of
+    one route (``"POST /bulks/{bulk_id}/execute"``, ``"POST /access_token"``: the path
+    after the API's prefix): after ``skip`` such requests, ``times`` times (None: always)."""
+
+    route: str
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    skip: int = 0
+    times: int | None = None
+
+
 @dataclass
 class Faults:
     """Misbehaviour to rehearse against; every rate is a probability per request."""
@@ -84,6 +98,7 @@ class Faults:
     quota_headers: bool = False  # send x-ratelimit-limit / -reset with quota answers
     quota_answer: str = "spec"  # "spec": 409 TOO_MANY_REQUESTS where documented, else 429
     slow_body: float = 0.0  # served mode: seconds between the bytes of each answer body
+    scripted: tuple[Scripted, ...] = ()  # answers given instead of the emulator's own
 
 
 class Emulator:
@@ -111,6 +126,7 @@ class Emulator:
         # requests per route ("GET /multi/bulks/{bulk_id}") and quota answers per route
         self.route_counts: Counter[str] = Counter()
         self.quota_answer_counts: Counter[str] = Counter()
+        self._scripted_seen: Counter[int] = Counter()  # requests matched per scripted answer
         self.state.tokens[DEMO_TOKEN] = TokenInfo("any", 0.0, expires_when_idle=False)
 
     # -- entry point --------------------------------------------------------------------------
@@ -144,7 +160,7 @@ class Emulator:
             if refusal is not None:
                 self.quota_answer_counts[key] += 1
                 return self._quota_answer(route, refusal)
-        fault = self._fault()
+        fault = self._scripted(request.method, route) or self._fault()
         if fault is not None:
             return fault
         if api is None:
@@ -182,6 +198,21 @@ class Emulator:
         if answer == "409":
             return Response(409, json.dumps({"errorCode": "TOO_MANY_REQUESTS"}).encode(), headers)
         return Response(429, None, headers)
+
+    def _scripted(self, method: str, route: str) -> Response | None:
+        for index, scripted in enumerate(self.faults.scripted):
+            want_method, _, want_route = scripted.route.partition(" ")
+            if method != want_method or not route.endswith(want_route):
+                continue
+            seen = self._scripted_seen[index]
+            self._scripted_seen[index] += 1
+            if seen < scripted.skip:
+                return None
+            if scripted.times is not None and seen >= scripted.skip + scripted.times:
+                continue
+            body = None if scripted.body is None else json.dumps(scripted.body).encode()
+            return Response(scripted.status, body, dict(scripted.headers))
+        return None
 
     def _fault(self) -> Response | None:
         f, rng = self.faults, self._fault_rng
