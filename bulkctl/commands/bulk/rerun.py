@@ -77,7 +77,7 @@ def parse(
         raise UsageError(
             "say which operations to rerun: --failed (for now the only choice; "
             "--not-run adds those that never ran)",
-            hint=f"bulkctl rerun {bulk_id} --failed",
+            suggest=("rerun", bulk_id, "--failed"),
         )
     codes = [c.strip() for c in error_codes or () if c.strip()]
     if error_codes and not codes:
@@ -132,10 +132,8 @@ def run(ctx: Context, options: RerunOptions) -> int:
             ctx.stdout.flush()
         else:
             atomic_write(options.output_file, text.encode("utf-8"), "the items to rerun")
-            ctx.note(
-                f"wrote {chosen} to {options.output_file}; after fixing them: "
-                f"bulkctl submit {plan.kind.name} {options.output_file}"
-            )
+            again = ctx.suggest("submit", plan.kind.name, str(options.output_file))
+            ctx.note(f"wrote {chosen} to {options.output_file}; after fixing them: {again}")
         return ExitCode.OK
     check_before_sending(ctx, plan.kind, options.send)
     plan.check()
