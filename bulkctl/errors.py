@@ -163,8 +163,9 @@ class ApiError(BulkctlError):
         error_code: str | None = None,
         invalid_fields: list[dict[str, Any]] | None = None,
         body_excerpt: str | None = None,
+        suggest: Sequence[str] = (),
     ) -> None:
-        super().__init__(message, hint)
+        super().__init__(message, hint, suggest=suggest)
         self.status = status
         self.request_ref = request_ref
         self.api_message = api_message

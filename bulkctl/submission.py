@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, Schema, kind_of_operation
 from bulkctl.api.kinds import path_params_of as _path_params_of
-from bulkctl.api.records import BulkOperation, BulkProcess, BulkSubmitted, as_int, as_text
+from bulkctl.api.records import (
+    BulkOperation,
+    BulkProcess,
+    BulkSubmitted,
+    as_int,
+    as_text,
+    is_bulk_id,
+)
 from bulkctl.errors import BulkctlError, StorageError, UsageError
 from bulkctl.paging import listing
 from bulkctl.safefile import atomic_write, make_private_dir, read_private, refuse_symlink
@@ -671,7 +678,8 @@ def require_offered(kind: Kind, api: str) -> None:
     label = "Back Office" if api == BACKOFFICE else api
     raise UsageError(
         f"the {label} API has no bulk {kind.name}; it offers only {', '.join(offered)}",
-        hint="use a profile of the Multi API (bulkctl config set api multi)",
+        hint="use a profile of the Multi API:",
+        suggest=("config", "set", "api", "multi"),
     )
 
 
@@ -854,7 +862,8 @@ def plan_rerun(
         raise RerunRefused(
             f"bulk {bulk_id} is {bulk.status or 'in no known status'}: only a final bulk "
             "(COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED) can be rerun",
-            hint=f"wait for it first: bulkctl wait {bulk_id}",
+            hint="wait for it first:" if is_bulk_id(bulk.bulk_id) else None,
+            suggest=("wait", bulk_id) if is_bulk_id(bulk.bulk_id) else (),
         )
     kind = kind_of_operation(bulk.operation)
     if kind is None:

@@ -151,5 +151,6 @@ def check_credential(label: str, value: str, *, secret: bool = True, header: boo
     raise NotAuthenticated(
         f"{label} holds {problem}, so it cannot be sent in a request (value {shown}); "
         "nothing was sent",
-        hint="set it again: bulkctl auth login, or fix where it comes from",
+        hint="fix where it comes from, or set it again:",
+        suggest=("auth", "login"),
     )

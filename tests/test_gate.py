@@ -269,7 +269,11 @@ def test_every_printed_hint_run_as_printed_reaches_the_named_profile(
     # show's "next:" on a terminal-less run names operations on stderr
     shown = run_bulkctl(*named, "show", failed)
     hints += hints_in(shown.stderr)
-    # an action answered 5xx: "check before trying again"
+    # an id that is not digits: "find ids with"
+    wrong_id = run_bulkctl(*named, "show", "12x")
+    assert wrong_id.code == ExitCode.USAGE
+    hints += hints_in(wrong_id.stderr)
+    assert any(h.endswith(" list") for h in hints), hints
     assert any(" execute " in h for h in hints), hints
     assert any(" submit transfers " in h for h in hints), hints
     assert hints, "no hint found"

@@ -85,6 +85,7 @@ def submit_bulk(
             deadline=deadline,
         )
     except OutcomeUnknown as exc:
-        exc.hint = f"check with: bulkctl list --operation '{kind.operation}' before sending again"
+        exc.hint = "check before sending again:"
+        exc.suggest = ("list", "--operation", kind.operation)
         raise
     return client._decode(parse_bulk_submitted, body, what)

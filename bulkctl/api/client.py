@@ -70,7 +70,8 @@ def check_bulk_id(bulk_id: str) -> str:
     if not PATH_ID.fullmatch(bulk_id):
         raise UsageError(
             f"invalid bulk id {bulk_id!r}: a bulk id is digits only (0-9)",
-            hint="find ids with: bulkctl list",
+            hint="find ids with:",
+            suggest=("list",),
         )
     return bulk_id
 
@@ -267,7 +268,8 @@ def error_from_response(response: httpx.Response, what: str) -> ApiError:
     if status == 401:
         return Unauthorized(
             f"{what}: not authenticated (the token is missing, wrong or expired)",
-            hint="run: bulkctl auth login",
+            hint="run:",
+            suggest=("auth", "login"),
             **common,
         )
     if status == 403:
