@@ -274,3 +274,92 @@ def test_the_word_typed_before_the_question_appears_sends_nothing(
     child.send("\x1b\r")
     assert finish(child) == 0
     assert posts(served) == []
+
+
+# -- the ui's keys, the same gate ------------------------------------------------------------
+
+
+def spawn_ui(served: Served, tunnel: TlsTunnel) -> Any:
+    pytest.importorskip("textual")
+    command = bulkctl_command()
+    env = dict(
+        os.environ,
+        BULKCTL_BASE_URL=PRODUCTION,
+        BULKCTL_API_KEY=DEMO_API_KEY,
+        BULKCTL_AUTH_TOKEN=DEMO_TOKEN,
+        TERM="xterm-256color",
+        **tunnel.env(),
+    )
+    return pexpect.spawn(
+        command[0],
+        [*command[1:], "ui"],
+        env=env,
+        dimensions=(30, 120),
+        encoding="utf-8",
+        timeout=30,
+    )
+
+
+def newest_is(served: Served, status: str) -> str:
+    """Put a bulk in ``status`` first in the listing, so the ui's cursor starts on it."""
+    state = served.state
+    bulk_id = state.listing(status)[0]
+    state.order.remove(bulk_id)
+    state.order.insert(0, bulk_id)
+    state._version += 1
+    return bulk_id
+
+
+UI_WORD = "type production, then Enter"
+
+
+def settle() -> None:
+    threading.Event().wait(0.4)  # the question is drawn before keys are taken as answers
+
+
+@pytest.mark.parametrize(
+    ("key", "action", "status"), [("x", *ACTIONS[0]), ("r", *ACTIONS[1]), ("c", *ACTIONS[2])]
+)
+def test_the_uis_keys_on_production_send_only_after_the_typed_word(
+    served: Served, tunnel: TlsTunnel, key: str, action: str, status: str
+) -> None:
+    bulk_id = newest_is(served, status)
+    child = spawn_ui(served, tunnel)
+    child.expect_exact("PRODUCTION")
+    child.expect_exact(bulk_id)
+    settle()
+    for answer in ("y\r", "prod\r", "\x1b"):
+        child.send(key)
+        child.expect_exact(UI_WORD)
+        settle()
+        child.send(answer)
+        child.expect_exact("skipped")
+        settle()
+        assert posts(served) == [], answer
+    child.send(key)
+    child.expect_exact(UI_WORD)
+    settle()
+    child.send("production\r")
+    child.expect_exact("accepted")
+    settle()
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert posts(served) == [f"/multi/bulks/{bulk_id}/{action}"]
+
+
+def test_the_word_typed_before_the_uis_question_is_drawn_sends_nothing(
+    served: Served, tunnel: TlsTunnel
+) -> None:
+    bulk_id = newest_is(served, "SUBMITTED")
+    child = spawn_ui(served, tunnel)
+    child.expect_exact(bulk_id)
+    settle()
+    child.send("xproduction\r")  # the key and the word at once: the word came before the question
+    child.expect_exact(UI_WORD)
+    settle()
+    child.send("\x1b")
+    child.expect_exact("skipped")
+    settle()
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert posts(served) == []
