@@ -363,3 +363,33 @@ def test_the_word_typed_before_the_uis_question_is_drawn_sends_nothing(
     child.send("q")
     child.expect(pexpect.EOF)
     assert posts(served) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("submit", "transfers", str(EXAMPLES / "transfers.jsonl")),
+        ("rerun", "1100000000000001", "--failed"),
+        ("resume", "PAUSED"),
+        ("pause", "RUNNING"),
+    ],
+)
+def test_in_a_pipe_on_production_a_change_that_asks_needs_yes_before_any_request(
+    served: Served, tunnel: TlsTunnel, args: tuple[str, ...]
+) -> None:
+    from tests.conftest import run_bulkctl
+
+    env = {
+        "BULKCTL_BASE_URL": PRODUCTION,
+        "BULKCTL_API_KEY": DEMO_API_KEY,
+        "BULKCTL_AUTH_TOKEN": DEMO_TOKEN,
+        **tunnel.env(),
+    }
+    if args[0] in ("resume", "pause"):  # read first: the status speaks before --yes does
+        args = (args[0], bulk_in(served, args[1]))
+    result = run_bulkctl(*args, env=env)
+    assert result.code == 2, result.stderr
+    assert "pass --yes" in result.stderr
+    if args[0] in ("submit", "rerun"):  # refused before the file or the operations are read
+        assert tunnel.connects == [] and served.emulator.request_count == 0
+    assert posts(served) == []

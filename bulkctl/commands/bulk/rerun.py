@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from bulkctl.actions import refuse_unconfirmable
 from bulkctl.api.kinds import MAX_ITEMS
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
@@ -116,6 +117,9 @@ def parse(
 def run(ctx: Context, options: RerunOptions) -> int:
     """Plan the rerun from the bulk's operations, then write it or send it; returns the exit
     code (wait's with ``--wait``)."""
+    if options.output_file is None and not options.send.dry_run:
+        # a question that cannot be asked is refused before the operations are read
+        refuse_unconfirmable(ctx, execute=options.send.execute, yes=options.send.yes)
     plan = read_rerun_plan(
         ctx.client(), options.bulk_id, options.selection, concurrency=ctx.concurrency()
     )
