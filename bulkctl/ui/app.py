@@ -74,9 +74,11 @@ async def in_thread(call: Callable[..., T], *args: Any) -> T:
     return await asyncio.wrap_future(in_background(lambda: call(*args)))
 
 
-def error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException, command: Callable[..., str] | None = None) -> str:
+    """An error for a notification; ``command`` builds a command it suggests (the profile
+    in force, as the commands print it)."""
     if isinstance(exc, BulkctlError):
-        return safe_str(" ".join(exc.lines()))
+        return safe_str(" ".join(exc.lines(command)))
     return safe_str(f"internal error: {type(exc).__name__}: {exc}")
 
 
@@ -507,7 +509,7 @@ class DetailScreen(Screen[None]):
             self.draw_failures()
             await self.load_page()
         except Exception as exc:
-            self.problem = error_text(exc)
+            self.problem = error_text(exc, self.bulk_app.backend.suggest)
             self.draw_failures()
 
     async def load_page(self) -> None:
@@ -539,7 +541,9 @@ class DetailScreen(Screen[None]):
         try:
             await self.load_page()
         except Exception as exc:
-            self.app.notify(error_text(exc), severity="error", markup=False)
+            self.app.notify(
+                error_text(exc, self.bulk_app.backend.suggest), severity="error", markup=False
+            )
 
     def action_cycle_status(self) -> None:
         choices: list[str | None] = [None, *OPERATION_STATUSES]
@@ -795,7 +799,7 @@ class BulkApp(App[None]):
             board.apply_extras(await in_thread(board.read_extras, visible, focus))
             delay = board.finish()
         except Exception as exc:
-            delay = board.fail(error_text(exc))
+            delay = board.fail(error_text(exc, self.backend.suggest))
             self.notify(board.error or "", title="refresh failed", severity="error", markup=False)
         try:
             self.quota_line = await in_thread(self.backend.quota_text)
@@ -874,7 +878,12 @@ class BulkApp(App[None]):
         try:
             bulk = await in_thread(self.backend.get_bulk, bulk_id)
         except Exception as exc:
-            self.notify(error_text(exc), title=f"cannot {action}", severity="error", markup=False)
+            self.notify(
+                error_text(exc, self.backend.suggest),
+                title=f"cannot {action}",
+                severity="error",
+                markup=False,
+            )
             return
         self.board.details[bulk_id] = bulk
         self.decide(action, bulk)
@@ -924,7 +933,12 @@ class BulkApp(App[None]):
         try:
             plan = await in_thread(self.backend.plan_rerun, bulk_id)
         except Exception as exc:
-            self.notify(error_text(exc), title="cannot rerun", severity="error", markup=False)
+            self.notify(
+                error_text(exc, self.backend.suggest),
+                title="cannot rerun",
+                severity="error",
+                markup=False,
+            )
             return
         where = self.backend.where.text
         question = rerun_confirmation_text(bulk_id, plan.kind.name, len(plan.items), where)
@@ -966,7 +980,11 @@ class BulkApp(App[None]):
                 )
         except Exception as exc:
             self.notify(
-                error_text(exc), title="rerun failed", severity="error", markup=False, timeout=15
+                error_text(exc, self.backend.suggest),
+                title="rerun failed",
+                severity="error",
+                markup=False,
+                timeout=15,
             )
         self.board.reset()
         self.refresh_now()
@@ -987,7 +1005,7 @@ class BulkApp(App[None]):
         except Exception as exc:
             # OutcomeUnknown says it may or may not have happened, as the commands do
             self.notify(
-                error_text(exc),
+                error_text(exc, self.backend.suggest),
                 title=f"{action} failed",
                 severity="error",
                 markup=False,

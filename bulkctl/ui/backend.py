@@ -55,6 +55,7 @@ class Backend:
     quota: Callable[[], str | None] | None = None  # e.g. "paced: 12 of 100 this minute"
     journal: Callable[[], Journal] | None = None  # rerun's journal: the commands' own
     api: str = "multi"  # which API the profile speaks (a rerun's kind must be offered)
+    suggest: Callable[..., str] | None = None  # a command to suggest, with the profile in force
     _closed: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -86,6 +87,7 @@ class Backend:
             quota=quota or (lambda: quota_words(client.pace_usage())),
             journal=lambda: _journal_for(ctx),
             api=settings.api,
+            suggest=ctx.suggest,
         )
 
     # -- reads --------------------------------------------------------------------------------
