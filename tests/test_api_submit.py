@@ -103,7 +103,7 @@ def test_card_removals_carry_no_ref_and_a_lost_answer_is_an_unknown_outcome() ->
     script.verify()
     assert len(script.requests) == 1 and slept == []
     assert "idempotency-ref" not in script.requests[0].headers
-    assert "bulkctl list" in (caught.value.hint or "")
+    assert "bulkctl list --operation" in caught.value.lines()[-1]
 
 
 def test_card_removals_are_not_repeated_after_a_5xx() -> None:

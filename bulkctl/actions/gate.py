@@ -260,7 +260,7 @@ def ask_submission(ctx: Context, text: str, *, execute: bool, yes: bool) -> bool
     change = CREATE_EXECUTE if execute else CREATE
     if not needs_asking(ctx, change, yes=yes):
         return True
-    return ask(ctx, change, f"{text}")
+    return ask(ctx, change, text)
 
 
 def refuse_unconfirmable(ctx: Context, *, execute: bool, yes: bool) -> None:
