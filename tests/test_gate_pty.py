@@ -347,24 +347,6 @@ def test_the_uis_keys_on_production_send_only_after_the_typed_word(
     assert posts(served) == [f"/multi/bulks/{bulk_id}/{action}"]
 
 
-def test_the_word_typed_before_the_uis_question_is_drawn_sends_nothing(
-    served: Served, tunnel: TlsTunnel
-) -> None:
-    bulk_id = newest_is(served, "SUBMITTED")
-    child = spawn_ui(served, tunnel)
-    child.expect_exact(bulk_id)
-    settle()
-    child.send("xproduction\r")  # the key and the word at once: the word came before the question
-    child.expect_exact(UI_WORD)
-    settle()
-    child.send("\x1b")
-    child.expect_exact("skipped")
-    settle()
-    child.send("q")
-    child.expect(pexpect.EOF)
-    assert posts(served) == []
-
-
 @pytest.mark.parametrize(
     "args",
     [
