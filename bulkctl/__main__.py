@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _error([exc.format_message()] + ([hint] if hint else []))
         code = getattr(exc, "exit_code", ExitCode.USAGE)
     except BulkctlError as exc:
-        _error(exc.lines())
+        _error(exc.lines())  # no settings here: a suggested command names no profile
         code = exc.exit_code
         if debug:
             raise

@@ -13,7 +13,6 @@ failure, a quota, a server error or a malformed answer keep their own exit codes
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from bulkctl.config import Resolved, parse_identity
@@ -48,11 +47,11 @@ def not_logged_in(settings: Resolved) -> BulkctlError:
         known = ", ".join(settings.known_profiles)
         return UsageError(
             f"unknown profile {settings.profile!r} (known: {known})",
-            hint=f"create it: {settings.command('auth login')}   (or pick one of those)",
+            hint=f"create it: {settings.suggest('auth', 'login')}   (or pick one of those)",
         )
     return NotAuthenticated(
         f"not logged in (profile {settings.profile}, {settings.host})",
-        hint=f"run: {settings.command('auth login')}   "
+        hint=f"run: {settings.suggest('auth', 'login')}   "
         "(or try the demo: bulkctl --profile demo list)",
     )
 
@@ -63,14 +62,10 @@ def login_command(settings: Resolved, *, email: str | None, identity: str | None
     (global options are taken after the command too)."""
     words = ["auth", "login"]
     if identity:
-        words += ["--identity", shlex.quote(identity)]
+        words += ["--identity", identity]
     elif email:
-        words += ["--email", shlex.quote(email)]
-    if settings.sources.get("environment", "").startswith("flag"):
-        words += ["--environment", shlex.quote(settings.get("environment") or "")]
-    if settings.sources.get("base_url", "").startswith("flag"):
-        words += ["--base-url", shlex.quote(settings.get("base_url") or "")]
-    return settings.command(" ".join(words))
+        words += ["--email", email]
+    return settings.suggest(*words)  # the profile, a --base-url or --environment flag
 
 
 def login(

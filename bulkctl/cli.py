@@ -176,8 +176,10 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
         "bulkctl.commands.bulk.rerun",
         "Submit a new bulk of the same kind from a finished bulk's failed operations.",
     ),
-    "pause": Lazy("bulkctl.commands.bulk.pause", "Pause one or more RUNNING bulks."),
-    "resume": Lazy("bulkctl.commands.bulk.resume", "Resume one or more PAUSED bulks."),
+    "pause": Lazy("bulkctl.commands.bulk.pause", "Pause one or more RUNNING bulks (asks first)."),
+    "resume": Lazy(
+        "bulkctl.commands.bulk.resume", "Resume one or more PAUSED bulks (asks first; moves money)."
+    ),
     "cancel": Lazy(
         "bulkctl.commands.bulk.cancel",
         "Cancel one or more RUNNING or PAUSED bulks (asks first; final).",

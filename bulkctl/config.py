@@ -32,6 +32,7 @@ from bulkctl.wire import (
     check_credential,
     credential_problem,
     is_loopback,
+    request_host,
     shown_masked,
 )
 
@@ -243,10 +244,18 @@ class Resolved:
     demo: bool = False
     known_profiles: tuple[str, ...] = ()  # the built-in demo, then the file's profiles
     known: bool = True  # False: a profile named by --profile or the env but in no file
+    profile_given: bool = True  # False: the default profile, named by neither flag nor env
 
     def command(self, rest: str) -> str:
-        """A bulkctl command to suggest, with this profile: ``bulkctl --profile ops REST``."""
-        return command_line(self.profile, rest)
+        """A bulkctl command to suggest, from words written in the code (split on spaces):
+        ``bulkctl --profile ops REST``. Anything from outside goes through ``suggest``."""
+        return self.suggest(*rest.split())
+
+    def suggest(self, *words: str) -> str:
+        """One suggested command, built from its parts and the options in force: the
+        profile (unless it is the default one by default), a ``--base-url`` flag, an
+        ``--environment`` flag (``auth login``'s); every part shlex-quoted, on one line."""
+        return suggested_command(self, *words)
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
@@ -270,11 +279,35 @@ class Resolved:
         return urlsplit(self.base_url).netloc
 
     @property
+    def request_host(self) -> str:
+        """The host requests really reach: IDNA-mapped, lower-cased, no trailing dot."""
+        return request_host(self.base_url)
+
+    @property
+    def environment(self) -> str:
+        """The one verdict every confirmation, ``auth status`` and the ui header show:
+        demo, loopback, sandbox or production.
+
+        Decided from the host requests really reach. A host that is neither the sandbox,
+        nor loopback, nor the demo (a company gateway, say) is production, unless this
+        profile sets ``environment = sandbox`` itself."""
+        host = self.request_host
+        if self.demo and host == request_host(DEMO_BASE_URL):
+            return "demo"
+        if is_loopback(host):
+            return "loopback"
+        if host == request_host(ENVIRONMENTS["sandbox"]):
+            return "sandbox"
+        if host == request_host(ENVIRONMENTS["production"]):
+            return "production"
+        explicit = self.sources.get("environment") == f"profile {self.profile}"
+        if explicit and self.values.get("environment") == "sandbox":
+            return "sandbox"
+        return "production"
+
+    @property
     def is_production(self) -> bool:
-        return (
-            is_loopback(self.host) is False
-            and (urlsplit(self.base_url).hostname or "").rstrip(".") == "api.weavr.io"
-        )
+        return self.environment == "production"
 
     @property
     def api(self) -> str:
@@ -287,8 +320,8 @@ class Resolved:
         """'production (api.weavr.io, profile live)': for prompts and status lines."""
         if self.demo:
             return "the built-in demo emulator (profile demo)"
-        env = "production" if self.is_production else self.values.get("environment") or "sandbox"
-        if self.values.get("base_url") and not self.is_production:
+        env = self.environment
+        if env == "loopback":
             env = "custom base URL"
         return f"{env} ({self.host}, profile {self.profile})"
 
@@ -425,27 +458,28 @@ def profile_name(profile_flag: str | None, env: Mapping[str, str]) -> str:
     return profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
 
 
-# the first words of bulkctl's commands, so a hint's "bulkctl auth login" is told apart
-# from prose such as "bulkctl does not trust it"
-_HINTED_COMMAND = re.compile(
-    r"\bbulkctl (?!--profile )(?=(?:auth|config|list|show|operations|execute|pause|resume|"
-    r"cancel|wait|watch|summary|submit|rerun|ui|emulator|completion)\b)"
-)
-
-
-def with_profile(text: str, profile: str) -> str:
-    """``text`` with ``--profile NAME`` put into every bulkctl command it suggests, so a hint
-    can be run as it is (nothing changes for the default profile)."""
-    if profile == DEFAULT_PROFILE:
-        return text
+def suggested_command(settings: Resolved | None, *words: str, profile: str | None = None) -> str:
+    """``bulkctl [--profile P] [--base-url U] WORDS...`` [``--environment E``]: the one way a
+    hint names a command. Each part is shlex-quoted and the result is one line, so a hint
+    printed and run as it is reaches the same profile and host."""
     import shlex
 
-    return _HINTED_COMMAND.sub(f"bulkctl --profile {shlex.quote(profile)} ", text)
-
-
-def command_line(profile: str, rest: str) -> str:
-    """A bulkctl command to suggest: ``bulkctl [--profile NAME] REST``."""
-    return with_profile(f"bulkctl {rest}", profile)
+    parts = ["bulkctl"]
+    if settings is not None and (settings.profile_given or settings.profile != DEFAULT_PROFILE):
+        parts += ["--profile", settings.profile]
+    elif settings is None and profile is not None and profile != DEFAULT_PROFILE:
+        parts += ["--profile", profile]
+    if settings is not None and settings.sources.get("base_url", "").startswith("flag"):
+        parts += ["--base-url", settings.get("base_url") or ""]
+    parts += words
+    login = tuple(words[:2]) == ("auth", "login")  # the one command that takes --environment
+    if (
+        login
+        and settings is not None
+        and settings.sources.get("environment", "").startswith("flag")
+    ):
+        parts += ["--environment", settings.get("environment") or ""]
+    return " ".join(shlex.quote(" ".join(part.splitlines())) for part in parts)
 
 
 def resolve(
@@ -502,4 +536,5 @@ def resolve(
         demo=demo,
         known_profiles=(DEMO_PROFILE, *(n for n in names if n != DEMO_PROFILE)),
         known=demo or profile == DEFAULT_PROFILE or profile in names,
+        profile_given=bool(profile_flag or env.get(PROFILE_ENV)),
     )

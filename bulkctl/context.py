@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.auth import Reauthenticator
-from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, with_profile
+from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, suggested_command
 from bulkctl.demo import demo_transport
-from bulkctl.errors import error_text
+from bulkctl.errors import BulkctlError, error_text
 from bulkctl.safetext import safe_text
 
 if TYPE_CHECKING:
@@ -168,9 +168,17 @@ class Context:
 
     def error(self, lines: Sequence[str]) -> None:
         """An error's lines on stderr, as ``bulkctl: error: ...``; the exit code is the caller's.
-        A bulkctl command a line suggests gets the profile in use."""
-        profile = self.profile
-        self.say(error_text([with_profile(x, profile) for x in lines]))
+        A command an error suggests is built with ``suggest`` (``exc.lines(ctx.suggest)``)."""
+        self.say(error_text(lines))
+
+    def suggest(self, *words: str) -> str:
+        """A bulkctl command to suggest, from its words and the options in force (profile,
+        a --base-url flag); with the profile alone when the settings cannot be read."""
+        try:
+            settings = self.settings()
+        except BulkctlError:
+            return suggested_command(None, *words, profile=self.profile)
+        return suggested_command(settings, *words)
 
     @property
     def profile(self) -> str:

@@ -6,7 +6,7 @@ Every error bulkctl raises on purpose is a ``BulkctlError`` carrying its code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -57,18 +57,39 @@ class BulkctlError(Exception):
     """An error with a message for people and an exit code for scripts."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    # the words of a bulkctl command the hint suggests, after the hint's text; it is built
+    # when printed, with the profile and options in force (Context.suggest), never rewritten
+    suggest: tuple[str, ...] = ()
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, suggest: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if suggest:
+            self.suggest = tuple(suggest)
 
-    def lines(self) -> list[str]:
-        """The one or two lines printed on stderr."""
-        out = [self.message]
-        if self.hint:
-            out.append(self.hint)
-        return out
+    def lines(self, command: Callable[..., str] | None = None) -> list[str]:
+        """The one or two lines printed on stderr; ``command`` builds the suggested command
+        from its words (default: ``bulkctl WORDS``, each shlex-quoted)."""
+        hint = self.hint_text(command)
+        return [self.message, *([hint] if hint else [])]
+
+    def hint_text(self, command: Callable[..., str] | None = None) -> str:
+        """The hint, with the command it suggests built from its words (see ``lines``)."""
+        hint = self.hint or ""
+        if self.suggest:
+            built = (command or plain_command)(*self.suggest)
+            hint = f"{hint} {built}" if hint else built
+        return hint
+
+
+def plain_command(*words: str) -> str:
+    """``bulkctl WORDS`` with each word shlex-quoted: a suggestion with no options in force."""
+    import shlex
+
+    return " ".join(shlex.quote(word) for word in ("bulkctl", *words))
 
 
 class UsageError(BulkctlError):
@@ -142,8 +163,9 @@ class ApiError(BulkctlError):
         error_code: str | None = None,
         invalid_fields: list[dict[str, Any]] | None = None,
         body_excerpt: str | None = None,
+        suggest: Sequence[str] = (),
     ) -> None:
-        super().__init__(message, hint)
+        super().__init__(message, hint, suggest=suggest)
         self.status = status
         self.request_ref = request_ref
         self.api_message = api_message
@@ -151,7 +173,7 @@ class ApiError(BulkctlError):
         self.invalid_fields = invalid_fields or []
         self.body_excerpt = body_excerpt
 
-    def lines(self) -> list[str]:
+    def lines(self, command: Callable[..., str] | None = None) -> list[str]:
         details: list[str] = []
         if self.status is not None:
             details.append(f"HTTP {self.status}")
@@ -172,7 +194,8 @@ class ApiError(BulkctlError):
         first = self.message
         if details:
             first = f"{first} ({'; '.join(details)})"
-        return [safe_text(first)] + ([safe_text(self.hint)] if self.hint else [])
+        hint = self.hint_text(command)
+        return [safe_text(first)] + ([safe_text(hint)] if hint else [])
 
 
 class BadRequest(ApiError):

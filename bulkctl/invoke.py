@@ -32,7 +32,7 @@ def invoke(
     except BulkctlError as exc:
         if ctx.options.debug:
             raise  # the entry point prints it, then the traceback
-        ctx.error(exc.lines())
+        ctx.error(exc.lines(ctx.suggest))
         code = exc.exit_code
     finally:
         ctx.close()

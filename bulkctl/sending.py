@@ -2,8 +2,9 @@
 show the plan (``--dry-run``) or submit every chunk, print the new bulks, execute them after
 one confirmation (``--execute``), and wait for them (``--wait``).
 
-The planning (chunks, refs, the journal) is ``bulkctl.submission``; the confirmation and the
-execution are ``bulkctl.actions``; waiting is ``bulkctl.waiting``.
+The planning (chunks, refs, the journal) is ``bulkctl.submission``; the question, the
+submission's requests and the execution pass the gate, ``bulkctl.actions``; waiting is
+``bulkctl.waiting``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 
 from bulkctl.actions import (
     DEFAULT_MODE,
-    ActionOptions,
-    confirm_bulks,
+    ask_submission,
+    execute_submitted,
     refuse_unconfirmable,
-    run_action,
+    submission_text,
+    submitter,
+    where_text,
 )
 from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.context import Context
@@ -73,7 +76,7 @@ class SendOptions:
         if self.wait and not self.execute:
             raise UsageError(
                 "--wait needs --execute: a SUBMITTED bulk waits until someone executes it",
-                hint="add --execute, or run bulkctl execute and bulkctl wait later",
+                hint="add --execute, or execute the bulks and wait for them later",
             )
         if self.dry_run and (self.execute or self.wait):
             raise UsageError("--dry-run sends nothing, so it cannot --execute or --wait")
@@ -125,8 +128,8 @@ def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None
     """What can be refused before the input is read: the kind on this API (exit 2), and
     ``--execute`` with no way to confirm it."""
     require_offered(kind, ctx.settings().api)
-    if options.execute:
-        refuse_unconfirmable(ctx, "execute", options.yes)
+    if not options.dry_run:
+        refuse_unconfirmable(ctx, execute=options.execute, yes=options.yes)
     if options.wait and options.junit is not None:
         check_junit_path(options.junit)  # an unwritable report is refused before any bulk exists
 
@@ -177,6 +180,17 @@ def _send(
         )
         return ExitCode.OK
 
+    question = submission_text(
+        kind.name,
+        len(items),
+        len(chunks),
+        where_text(settings),
+        options.mode if options.execute else None,
+    )
+    if not ask_submission(ctx, question, execute=options.execute, yes=options.yes):
+        ctx.note("not submitted; nothing sent")
+        return ExitCode.OK
+
     def told(outcome: ChunkOutcome) -> None:
         where = f"chunk {outcome.chunk.index + 1} of {len(chunks)}"
         count = outcome.operation_count
@@ -187,7 +201,7 @@ def _send(
             ctx.note(f"{where}: submitted as bulk {outcome.bulk_id} ({ops})")
 
     outcomes = submit_chunks(
-        ctx.client(),
+        submitter(ctx.client()),
         kind,
         chunks,
         journal_for(ctx),
@@ -200,9 +214,9 @@ def _send(
     if record is not None:
         record.bulk_ids = bulk_ids  # a report written from here on names them
     if not options.execute:
-        ctx.note(f"to start them: {ctx.settings().command('execute ' + ' '.join(bulk_ids))}")
+        ctx.note(f"to start them: {ctx.suggest('execute', *bulk_ids)}")
         return ExitCode.OK
-    code = _execute(ctx, kind, outcomes, options)
+    code = execute_submitted(ctx, bulk_ids, options.mode)
     if code != ExitCode.OK or not options.wait:
         return code
     return wait_for(
@@ -232,31 +246,3 @@ def _print(ctx: Context, outcomes: list[ChunkOutcome], *, as_json: bool) -> None
             RenderOptions(fmt="plain", fields=SUBMITTED_FIELDS[:1], header=False),
             ctx.stdout,
         )
-
-
-def _execute(ctx: Context, kind: Kind, outcomes: list[ChunkOutcome], options: SendOptions) -> int:
-    """Execute the bulks still SUBMITTED after one confirmation covering them all."""
-    client = ctx.client()
-    ids: list[str] = []
-    for outcome in outcomes:
-        if outcome.already:
-            # a repeat: the bulk may have been executed by the run that made it
-            status = client.get_bulk(outcome.bulk_id).status
-            if status != "SUBMITTED":
-                ctx.note(f"bulk {outcome.bulk_id} is already {status}; not executed again")
-                continue
-        if outcome.bulk_id not in ids:
-            ids.append(outcome.bulk_id)
-    if not ids:
-        return ExitCode.OK
-    operations = sum(
-        o.operation_count if o.operation_count is not None else len(o.chunk.items)
-        for o in outcomes
-        if o.bulk_id in ids
-    )
-    what = f"{operations:,} × {kind.name} in all, {options.mode}"
-    if not confirm_bulks(ctx, "execute", ids, what, yes=options.yes):
-        later = ctx.settings().command("execute " + " ".join(ids))
-        ctx.note(f"not executed; to start them later: {later}")
-        return ExitCode.OK
-    return run_action(ctx, ActionOptions("execute", ids, mode=options.mode, yes=True))

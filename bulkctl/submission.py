@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, Schema, kind_of_operation
 from bulkctl.api.kinds import path_params_of as _path_params_of
-from bulkctl.api.records import BulkOperation, BulkProcess, as_int, as_text
+from bulkctl.api.records import (
+    BulkOperation,
+    BulkProcess,
+    BulkSubmitted,
+    as_int,
+    as_text,
+    is_bulk_id,
+)
 from bulkctl.errors import BulkctlError, StorageError, UsageError
 from bulkctl.paging import listing
 from bulkctl.safefile import atomic_write, make_private_dir, read_private, refuse_symlink
@@ -65,10 +72,9 @@ class InvalidInput(UsageError):
         self.source = source
         self.problems = list(problems)
 
-    def lines(self) -> list[str]:
-        return [self.message, *(f"  {p}" for p in self.problems)] + (
-            [self.hint] if self.hint else []
-        )
+    def lines(self, command: Callable[..., str] | None = None) -> list[str]:
+        hint = self.hint_text(command)
+        return [self.message, *(f"  {p}" for p in self.problems)] + ([hint] if hint else [])
 
 
 class RerunRefused(UsageError):
@@ -672,7 +678,8 @@ def require_offered(kind: Kind, api: str) -> None:
     label = "Back Office" if api == BACKOFFICE else api
     raise UsageError(
         f"the {label} API has no bulk {kind.name}; it offers only {', '.join(offered)}",
-        hint="use a profile of the Multi API (bulkctl config set api multi)",
+        hint="use a profile of the Multi API:",
+        suggest=("config", "set", "api", "multi"),
     )
 
 
@@ -715,7 +722,7 @@ class ChunkOutcome:
 
 
 def submit_chunks(
-    client: ApiClient,
+    submit: Callable[[Kind, list[dict[str, Any]], str | None], BulkSubmitted],
     kind: Kind,
     chunks: Sequence[Chunk],
     journal: Journal,
@@ -724,7 +731,8 @@ def submit_chunks(
     on_outcome: Callable[[ChunkOutcome], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[ChunkOutcome]:
-    """Submit the chunks in order, one request each, and journal every answer.
+    """Submit the chunks in order, one request each, and journal every answer. ``submit``
+    sends one chunk: the gate's (``bulkctl.actions.submitter``), handed out once asked.
 
     A chunk the journal already knows is not sent again: its outcome names the existing
     bulk. The first error stops the rest and is raised with its exit code, its message
@@ -737,7 +745,7 @@ def submit_chunks(
             outcome = ChunkOutcome(chunk, known.bulk_id, known.operation_count, None, True)
         else:
             try:
-                result = client.submit_bulk(kind, chunk.items, chunk.idempotency_ref)
+                result = submit(kind, chunk.items, chunk.idempotency_ref)
             except BulkctlError as exc:
                 where = f"chunk {chunk.index + 1} of {len(chunks)}"
                 if outcomes:
@@ -854,7 +862,8 @@ def plan_rerun(
         raise RerunRefused(
             f"bulk {bulk_id} is {bulk.status or 'in no known status'}: only a final bulk "
             "(COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED) can be rerun",
-            hint=f"wait for it first: bulkctl wait {bulk_id}",
+            hint="wait for it first:" if is_bulk_id(bulk.bulk_id) else None,
+            suggest=("wait", bulk_id) if is_bulk_id(bulk.bulk_id) else (),
         )
     kind = kind_of_operation(bulk.operation)
     if kind is None:

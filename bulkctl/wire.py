@@ -1,6 +1,8 @@
 """What bulkctl lets onto the wire: where credentials may travel, and what a header may hold.
 
-Base URLs: https anywhere; plain http only to a literal loopback address (127.0.0.0/8, ::1) or the
+Base URLs: the host must be written in plain ASCII (a host with ``。`` or ``．`` for dots, or
+any other letter outside ASCII, is refused naming the ASCII form the HTTP layer would reach);
+https anywhere; plain http only to a literal loopback address (127.0.0.0/8, ::1) or the
 name ``localhost``, which never go through a proxy. ``*.localhost`` names are not special:
 they are looked up in DNS like any other name. A base URL never carries a user name or
 password, and one that does is never echoed.
@@ -60,11 +62,44 @@ def check_base_url(url: str) -> None:
     host = parts.hostname if parts is not None else None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise UsageError(f"invalid base URL {url!r}", hint="use https://HOST[/PATH]")
+    if not host.isascii():
+        ascii_form = ascii_host(host)
+        raise UsageError(
+            f"the base URL's host {safe_text(host)!r} is not plain ASCII; requests would go to "
+            + (f"{ascii_form}" if ascii_form else "a host it does not name plainly"),
+            hint=f"write the host as {ascii_form}" if ascii_form else "write the host in ASCII",
+        )
     if parts.scheme == "http" and not is_loopback(host):
         raise UsageError(
             f"refusing plain http:// to {host}: the API key would travel in clear",
             hint="use https://, or http:// only to 127.0.0.1, ::1 or localhost",
         )
+
+
+def ascii_host(host: str) -> str | None:
+    """``host`` as the HTTP layer sends it: IDNA-mapped (UTS 46, as browsers and httpx map
+    ``。`` ``．`` ``｡`` to dots), lower-cased, without a trailing dot; None when it cannot be."""
+    text = host.strip("[]")
+    if text.isascii():
+        return text.lower().rstrip(".")
+    try:
+        import idna  # httpx's own dependency, so the mapping is the one the request gets
+
+        mapped = idna.encode(text, uts46=True).decode("ascii")
+    except (ImportError, UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
+        try:
+            mapped = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return mapped.lower().rstrip(".")
+
+
+def request_host(url: str) -> str:
+    """The host a request to ``url`` really reaches, in the form production is decided on:
+    ASCII, lower-cased, no trailing dot ('' when the URL has none)."""
+    parts = _split(url)
+    host = parts.hostname if parts is not None else None
+    return (ascii_host(host) or "") if host else ""
 
 
 def goes_direct(url: str) -> bool:
@@ -116,5 +151,6 @@ def check_credential(label: str, value: str, *, secret: bool = True, header: boo
     raise NotAuthenticated(
         f"{label} holds {problem}, so it cannot be sent in a request (value {shown}); "
         "nothing was sent",
-        hint="set it again: bulkctl auth login, or fix where it comes from",
+        hint="fix where it comes from, or set it again:",
+        suggest=("auth", "login"),
     )

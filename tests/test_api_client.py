@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkctl import __version__
+from bulkctl.api import changes
 from bulkctl.api.client import ApiClient, RetryPolicy, parse_retry_after
 from bulkctl.api.pacer import Pacer, Window
 from bulkctl.api.records import ShapeError, parse_bulk_page, parse_operation_page, parse_token
@@ -127,8 +128,8 @@ def test_list_sends_the_spec_headers_and_params() -> None:
 def test_execute_sends_its_body_and_pause_sends_none() -> None:
     script = Script([httpx.Response(204), httpx.Response(204)])
     client, _, _ = client_for(script)
-    client.act("123", "execute", {"mode": "ON_FAILURE_STOP"})
-    client.act("123", "pause")
+    changes.act(client, "123", "execute", {"mode": "ON_FAILURE_STOP"})
+    changes.act(client, "123", "pause")
     assert json.loads(script.requests[0].content) == {"mode": "ON_FAILURE_STOP"}
     assert script.requests[1].content == b""
     assert script.requests[1].url.path == "/multi/bulks/123/pause"
@@ -390,7 +391,7 @@ def test_connection_refused_is_retried_then_a_network_error() -> None:
 def test_a_state_change_is_retried_when_the_connection_was_never_made() -> None:
     script = Script([httpx.ConnectError("refused"), httpx.Response(204)])
     client, slept, _ = client_for(script)
-    client.act("5", "pause")
+    changes.act(client, "5", "pause")
     assert len(slept) == 1
     script.verify()
 
@@ -404,7 +405,7 @@ def test_a_state_change_without_an_answer_is_outcome_unknown_and_not_repeated(
     script = Script([failure])
     client, slept, _ = client_for(script)
     with pytest.raises(OutcomeUnknown) as caught:
-        client.act("5", "cancel")
+        changes.act(client, "5", "cancel")
     assert "may or may not" in caught.value.message
     assert "bulkctl show" in (caught.value.hint or "")
     assert slept == []
@@ -415,14 +416,14 @@ def test_a_state_change_that_got_503_is_not_repeated() -> None:
     script = Script([answer(503)])
     client, slept, _ = client_for(script)
     with pytest.raises(ServerError):
-        client.act("5", "execute", {"mode": "ON_FAILURE_STOP"})
+        changes.act(client, "5", "execute", {"mode": "ON_FAILURE_STOP"})
     assert slept == []
 
 
 def test_a_state_change_is_retried_when_throttled() -> None:
     script = Script([answer(409, {"errorCode": "TOO_MANY_REQUESTS"}), httpx.Response(204)])
     client, slept, _ = client_for(script)
-    client.act("5", "resume")
+    changes.act(client, "5", "resume")
     assert len(slept) == 1
     script.verify()
 
@@ -667,7 +668,7 @@ def test_a_state_change_answered_2xx_with_any_body_is_accepted() -> None:
         [httpx.Response(200, content=b"<html>ok</html>", headers={"content-type": "text/html"})]
     )
     client, _, _ = client_for(script)
-    client.act("5", "pause")
+    changes.act(client, "5", "pause")
     script.verify()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bulkctl.api import changes
 from bulkctl.api.client import ApiClient, RetryPolicy
 from bulkctl.errors import (
     DeadlineReached,
@@ -306,7 +307,7 @@ def test_a_plain_state_change_is_still_not_repeated_once_sent() -> None:
     script = Script([httpx.ReadTimeout("slow")])
     client, _, _ = client_for(script)
     with pytest.raises(OutcomeUnknown):
-        client.act("5", "cancel")
+        changes.act(client, "5", "cancel")
     script.verify()
 
 

@@ -80,12 +80,12 @@ def test_pause_resume_cancel(served: Served) -> None:
     env = served.env()
     assert run_main("execute", bulk_id, "-y", env=env).code == 0  # pause, resume, cancel: real
     served.clock.advance(2)
-    assert run_bulkctl("pause", bulk_id, env=env).code == 0
+    assert run_bulkctl("pause", bulk_id, "--yes", env=env).code == 0
     paused = show_json(served, bulk_id)
     assert paused["status"] == "PAUSED"
     served.clock.advance(100)
     assert counts(show_json(served, bulk_id)) == counts(paused)  # nothing moves while paused
-    assert run_bulkctl("resume", bulk_id, env=env).code == 0
+    assert run_bulkctl("resume", bulk_id, "--yes", env=env).code == 0
     served.clock.advance(1)
     assert run_bulkctl("cancel", bulk_id, "--yes", env=env).code == 0
     bulk = show_json(served, bulk_id)
@@ -284,7 +284,7 @@ def test_the_demo_profile_remembers_actions_between_commands() -> None:
     assert run_bulkctl("--profile", "demo", "execute", bulk_id, "--yes").code == 0
     shown = json.loads(run_main("--profile", "demo", "show", bulk_id, "--json").stdout)
     assert shown["status"] in ("RUNNING", "COMPLETED", "PARTIALLY_COMPLETED", "FAILED")
-    assert run_main("--profile", "demo", "pause", bulk_id).code in (0, 5)
+    assert run_main("--profile", "demo", "pause", bulk_id, "--yes").code in (0, 5)
     again = run_bulkctl("--profile", "demo", "execute", bulk_id, "--yes")
     assert again.code == 5
 

@@ -623,7 +623,8 @@ def test_auth_login_says_the_token_was_not_saved_and_never_prints_it(
         folder.chmod(0o700)
     assert result.returncode == ExitCode.ERROR, result.stderr
     assert "logged in as corporate:1001, but the token was not saved" in result.stderr
-    assert "then run bulkctl auth login --identity corporate:1001 --base-url " in result.stderr
+    again = f"then run bulkctl --base-url {served.backoffice} auth login --identity corporate:1001"
+    assert again in result.stderr
     issued = [t for t in served.state.tokens if t.startswith("bo-")]
     assert len(issued) == 1
     assert issued[0] not in result.stdout + result.stderr

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from bulkctl.api.records import BULK_STATUSES, parse_bulk
-from bulkctl.config import command_line, with_profile
+from bulkctl.config import ConfigStore, resolve, suggested_command
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL
 from bulkctl.errors import UsageError
 from bulkctl.filters import BulkFilter, parse_when
@@ -75,14 +75,21 @@ def test_an_unknown_profile_says_so_and_lists_the_known_ones() -> None:
     assert "bulkctl --profile opz auth login" in result.stderr
 
 
-def test_with_profile_puts_the_profile_into_suggested_commands_only() -> None:
-    hint = "run: bulkctl auth login   (or try the demo: bulkctl --profile demo list)"
-    assert with_profile(hint, "ops") == (
-        "run: bulkctl --profile ops auth login   (or try the demo: bulkctl --profile demo list)"
+def test_a_suggested_command_is_built_from_parts_each_quoted(tmp_path: object) -> None:
+    from pathlib import Path
+
+    store = ConfigStore(Path(str(tmp_path)))
+    named = resolve(store, {}, profile_flag="my ops", base_url_flag="https://gw.example/multi")
+    assert suggested_command(named, "show", "12") == (
+        "bulkctl --profile 'my ops' --base-url https://gw.example/multi show 12"
     )
-    assert with_profile(hint, "default") == hint
-    assert with_profile("bulkctl does not trust it", "ops") == "bulkctl does not trust it"
-    assert command_line("my ops", "list") == "bulkctl --profile 'my ops' list"
+    # the default profile named by nothing stays out; named by the environment, it is kept
+    assert suggested_command(resolve(store, {}), "list") == "bulkctl list"
+    by_env = resolve(store, {"BULKCTL_PROFILE": "default"})
+    assert suggested_command(by_env, "list") == "bulkctl --profile default list"
+    # a part that holds shell words or a line break stays one quoted word on one line
+    text = suggested_command(named, "submit", "transfers", "a b;$(x)\nc.jsonl")
+    assert "\n" not in text and "'a b;$(x)" in text
 
 
 def login(served: Served, api_key: str, password: str, *more: str) -> str:
@@ -109,11 +116,14 @@ def test_a_rejected_api_key_and_a_wrong_password_say_which(served: Served) -> No
     assert f"wrong email or password for {DEMO_EMAIL}" in wrong
     assert "not allowed" not in wrong
     # the retry keeps the base URL and the email given as flags: it works as printed
-    again = f"try again: bulkctl --profile emu auth login --email {DEMO_EMAIL} --base-url "
-    assert again + served.multi in wrong, wrong
+    again = f"try again: bulkctl --profile emu --base-url {served.multi} auth login --email "
+    assert again + DEMO_EMAIL in wrong, wrong
     # and the environment, when it was given: without it the retry would go to the profile's
     wrong = login(served, DEMO_API_KEY, "not-the-password", "--environment", "production")
-    assert f"--email {DEMO_EMAIL} --environment production --base-url {served.multi}" in wrong
+    assert (
+        f"--base-url {served.multi} auth login --email {DEMO_EMAIL} --environment production"
+        in wrong
+    )
 
 
 @pytest.mark.parametrize(

@@ -412,7 +412,7 @@ def test_summary_survives_any_count(tmp_path: Path, count: Any, fmt: str) -> Non
 def test_actions_survive_any_answer(tmp_path: Path, status: int, body: Any) -> None:
     ctx = context(tmp_path, lambda request: (status, body))
     code: list[int] = []
-    options = ActionOptions("pause", ["5", "6"], as_json=True)
+    options = ActionOptions("pause", ["5", "6"], yes=True, as_json=True)
     assert survives(ctx, lambda: code.append(run_action(ctx, options))) is None
 
     # each bulk is read first (the same answer): an error, no bulk, an answer for another

@@ -359,7 +359,7 @@ def test_an_action_answered_5xx_says_it_may_have_happened_and_how_to_check(
     proc = in_process(tmp_path)
     proc.ctx.transport = httpx.MockTransport(answer)
     with pytest.raises(ServerError) as caught:
-        run_action(proc.ctx, action_options("pause", ["12"]))
+        run_action(proc.ctx, action_options("pause", ["12"], yes=True))
     proc.ctx.close()
     lines = caught.value.lines()
     assert "may or may not have happened" in lines[0]

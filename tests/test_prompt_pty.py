@@ -9,6 +9,7 @@ import os
 import pytest
 
 from bulkctl.actions import confirmation_text, refusal
+from bulkctl.actions.rules import unknown_status_note
 from bulkctl.api.records import parse_bulk
 from tests.conftest import Served, bulkctl_command
 
@@ -94,6 +95,8 @@ def test_refusal_names_the_status_and_what_the_action_needs(
         assert reason.startswith(f"bulk 12 is {status}; only a")
 
 
-def test_a_hostile_status_in_a_refusal_is_made_safe() -> None:
-    reason = refusal("execute", parse_bulk({"bulkId": "1", "status": "DONE\x1b]0;x\x07"}), "1")
-    assert reason is not None and reason.isprintable() and "\\x1b]0;x\\x07" in reason
+def test_a_hostile_status_is_left_to_the_server_with_a_note_made_safe() -> None:
+    bulk = parse_bulk({"bulkId": "1", "status": "DONE\x1b]0;x\x07"})
+    assert refusal("execute", bulk, "1") is None  # no status the spec knows: not refused here
+    note = unknown_status_note("1", bulk, "execute")
+    assert note is not None and note.isprintable() and "\\x1b]0;x\\x07" in note

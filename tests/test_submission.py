@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bulkctl.actions import submitter as gate_submitter
+from bulkctl.actions.gate import Submit
 from bulkctl.api.client import ApiClient, RetryPolicy
 from bulkctl.api.kinds import KIND_NAMES, KINDS, MAX_ITEMS, kind_of_operation, path_params_of
 from bulkctl.api.records import parse_bulk, parse_operation
@@ -624,7 +626,12 @@ class Server:
         return httpx.Response(201, json={"bulkId": bulk_id, "operationCount": count, "path": "x"})
 
 
-def submitter(server: Server, attempts: int = 2) -> ApiClient:
+def submitter(server: Server, attempts: int = 2) -> Submit:
+    """The gate's sender of one chunk, on a client answered by ``server``."""
+    return gate_submitter(client_of(server, attempts))
+
+
+def client_of(server: Server, attempts: int = 2) -> ApiClient:
     return ApiClient(
         base_url="https://api.example.com/multi",
         api_key="k",
@@ -698,7 +705,7 @@ def test_a_failed_chunk_names_the_bulks_before_it(tmp_path: Path) -> None:
         retry=RetryPolicy(attempts=4, sleep=lambda _: None, monotonic=lambda: 0.0),
     )
     with pytest.raises(OutcomeUnknown) as caught:
-        submit_chunks(client, KINDS["card-removals"], chunks, Journal(tmp_path))
+        submit_chunks(gate_submitter(client), KINDS["card-removals"], chunks, Journal(tmp_path))
     assert server_calls["n"] == 2, "card-removals are never repeated"
     assert "chunk 2 of 2; the chunks before it are bulks 1000" in caught.value.message
 

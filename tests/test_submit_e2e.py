@@ -610,14 +610,16 @@ def test_new_makes_a_second_bulk_of_the_same_items(tmp_path: Path, emu: Served) 
 def test_one_confirmation_names_where_and_production_wants_the_word(
     tmp_path: Path, base_url: str, answer: str, go: bool
 ) -> None:
-    from bulkctl.actions import confirm_bulks
+    from bulkctl.actions import CREATE_EXECUTE, ask, submission_text, where_text
 
     p = in_process(tmp_path, env={"BULKCTL_BASE_URL": base_url})
     p.ctx.stdin = io.StringIO(answer + "\n")
     p.ctx.stdin_tty = p.ctx.stderr_tty = True
-    assert confirm_bulks(p.ctx, "execute", ["11", "12"], "3 × transfers", yes=False) is go
+    where = where_text(p.ctx.settings())
+    text = submission_text("transfers", 3, 2, where, "ON_FAILURE_STOP")
+    assert ask(p.ctx, CREATE_EXECUTE, text) is go
     prompt = p.err
-    assert "execute 2 bulks 11, 12" in prompt and "3 × transfers" in prompt
+    assert "submit and execute 3 × transfers in 2 bulks" in prompt
     if "api.weavr.io" in base_url:
         assert "PRODUCTION (api.weavr.io, profile default)" in prompt
         assert "Type 'production'" in prompt
@@ -632,34 +634,30 @@ def test_one_confirmation_names_where_and_production_wants_the_word(
         ("https://api.weavr.io/multi", " Production ", True),
     ],
 )
-def test_execute_and_cancel_on_production_want_the_word_too(
+def test_execute_resume_and_cancel_on_production_want_the_word_too(
     tmp_path: Path, base_url: str, answer: str, go: bool
 ) -> None:
-    """The one-bulk question of execute and cancel follows submit's rule (and the ui's)."""
-    from bulkctl.actions import ActionOptions, confirm
-    from bulkctl.api.records import parse_bulk
+    """The one-bulk question of execute, resume and cancel follows submit's rule (and the
+    ui's): the gate's table."""
+    from bulkctl.actions import ask
 
-    bulk = parse_bulk(
-        {"bulkId": "11", "status": "SUBMITTED", "operation": "/transfers", "submittedItemsCount": 3}
-    )
-    for action in ("execute", "cancel"):
+    for action in ("execute", "resume", "cancel"):
         p = in_process(tmp_path, env={"BULKCTL_BASE_URL": base_url})
         p.ctx.stdin = io.StringIO(answer + "\n")
         p.ctx.stdin_tty = p.ctx.stderr_tty = True
-        options = ActionOptions(action=action, bulk_ids=["11"], yes=False)
-        assert confirm(p.ctx, options, bulk, "11") is go, (action, answer)
+        assert ask(p.ctx, action, f"{action} bulk 11?") is go, (action, answer)
         assert ("Type 'production'" in p.err) is ("api.weavr.io" in base_url)
         assert p.emulator.request_count == 0
 
 
 def test_without_a_terminal_the_confirmation_refuses_unless_yes(tmp_path: Path) -> None:
-    from bulkctl.actions import confirm_bulks
+    from bulkctl.actions import CREATE_EXECUTE, needs_asking
     from bulkctl.errors import UsageError
 
     p = in_process(tmp_path)
     with pytest.raises(UsageError, match="without confirmation"):
-        confirm_bulks(p.ctx, "execute", ["11"], "1 × transfers", yes=False)
-    assert confirm_bulks(p.ctx, "execute", ["11"], "1 × transfers", yes=True)
+        needs_asking(p.ctx, CREATE_EXECUTE, yes=False)
+    assert needs_asking(p.ctx, CREATE_EXECUTE, yes=True) is False
 
 
 def test_the_journal_of_one_host_never_answers_for_another(tmp_path: Path) -> None:

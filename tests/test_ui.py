@@ -21,7 +21,15 @@ from textual.widgets import DataTable
 
 from bulkctl.emulator import submissions as emulator_submissions
 from bulkctl.emulator.app import Emulator
-from bulkctl.ui.app import BulkApp, ConfirmScreen, DetailScreen, MainScreen, TooSmallScreen, settled
+from bulkctl.ui.app import (
+    BulkApp,
+    ConfirmScreen,
+    DetailScreen,
+    MainScreen,
+    ProductionConfirmScreen,
+    TooSmallScreen,
+    settled,
+)
 from bulkctl.ui.backend import Backend
 from tests.conftest import ManualClock, in_process, make_emulator
 
@@ -277,7 +285,7 @@ PRODUCTION = {"BULKCTL_BASE_URL": "https://api.weavr.io/multi"}  # served in-pro
 
 @pytest.mark.parametrize(
     ("key", "action", "status"),
-    [("x", "execute", "SUBMITTED"), ("p", "pause", "RUNNING"), ("c", "cancel", "RUNNING")],
+    [("x", "execute", "SUBMITTED"), ("r", "resume", "PAUSED"), ("c", "cancel", "RUNNING")],
 )
 async def test_on_production_only_the_word_production_goes_ahead(
     tmp_path: Path, key: str, action: str, status: str
@@ -301,6 +309,20 @@ async def test_on_production_only_the_word_production_goes_ahead(
         await ui.press(key, *" Production ", "enter")  # as the commands take it
         assert ui.posts() == [f"/multi/bulks/{bulk_id}/{action}"]
         assert any(f"bulk {bulk_id}: {action} accepted (production" in n for n in ui.notes())
+
+
+async def test_on_production_pause_is_a_yes_or_no_as_in_the_commands(tmp_path: Path) -> None:
+    """Pause stops money from moving: the gate's table asks y/N for it everywhere."""
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("RUNNING")
+        await ui.press("p")
+        dialog = ui.app.screen
+        assert isinstance(dialog, ConfirmScreen) and not isinstance(dialog, ProductionConfirmScreen)
+        await ui.press("n")
+        assert ui.posts() == []
+        await ui.press("p")
+        await ui.press("y")
+        assert ui.posts() == [f"/multi/bulks/{bulk_id}/pause"]
 
 
 async def test_on_production_arrows_switch_the_mode_and_letters_are_the_answer(
@@ -351,31 +373,23 @@ async def test_a_key_the_status_forbids_says_why_and_sends_nothing(
         assert len(ui.emulator.requests) == sent
 
 
-async def test_rerun_asks_then_submits_the_failed_operations_without_executing(
+async def test_rerun_submits_the_failed_operations_without_executing_or_asking_off_production(
     tmp_path: Path,
 ) -> None:
+    """As ``rerun`` without --execute: creating a bulk starts nothing, so off production
+    the gate's table asks nothing (its execute, the x key, asks)."""
     async with running_ui(tmp_path) as ui:
         bulk_id = ui.select("FAILED")
         source = ui.emulator.state.bulks[bulk_id]
-        await ui.press("R")
-        dialog = ui.app.screen
-        assert isinstance(dialog, ConfirmScreen)
-        question = dialog.question.plain
-        assert question.startswith(
-            f"rerun bulk {bulk_id} on custom base URL (127.0.0.1:9, profile default): submit its "
-        )
-        assert "FAILED operations as a new" in question and "not executed" in question
-        await ui.press("enter")  # No is the default
-        assert ui.posts() == []
-        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
         before = set(ui.emulator.state.bulks)
-        await ui.press("R", "y")
+        await ui.press("R")
+        assert not isinstance(ui.app.screen, ConfirmScreen)
         assert len(ui.posts()) == 1 and not ui.posts()[0].endswith("/execute")
         new = [b for i, b in ui.emulator.state.bulks.items() if i not in before]
         assert len(new) == 1 and new[0].status == "SUBMITTED"
         assert new[0].operation == source.operation
         assert any(f"rerun submitted as bulk {new[0].bulk_id}" in n for n in ui.notes())
-        await ui.press("R", "y")  # the journal knows it: nothing is sent twice
+        await ui.press("R")  # the journal knows it: nothing is sent twice
         assert len(ui.posts()) == 1
         assert any(f"rerun already submitted as bulk {new[0].bulk_id}" in n for n in ui.notes())
 
@@ -436,10 +450,12 @@ async def test_hostile_strings_stay_text_on_every_screen(
     async with running_ui(tmp_path, emulator, size=(120, 40)) as ui:
         main = ui.text()
         assert SHOWN in main and "\x1b" not in main
-        # a status nobody knows: the refusal names it, escaped
+        # a status nobody knows: the server decides; the gate's note names it, escaped
         ui.select(HOSTILE)
         await ui.press("c")
-        assert any(SHOWN in n for n in ui.notes())
+        assert any(SHOWN in n and "left to the server" in n for n in ui.notes())
+        assert isinstance(ui.app.screen, ConfirmScreen)
+        await ui.press("n")
         ui.select("SUBMITTED")
         await ui.press("x")
         dialog = ui.app.screen

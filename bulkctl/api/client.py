@@ -25,18 +25,15 @@ from typing import Any, TypeVar
 import httpx
 
 from bulkctl import __version__
-from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.api.learner import format_seconds
 from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
-    BulkSubmitted,
     Page,
     ShapeError,
     parse_bulk,
     parse_bulk_page,
-    parse_bulk_submitted,
     parse_operation_page,
     parse_token,
 )
@@ -79,7 +76,8 @@ def check_bulk_id(bulk_id: str) -> str:
     if not PATH_ID.fullmatch(bulk_id):
         raise UsageError(
             f"invalid bulk id {bulk_id!r}: a bulk id is digits only (0-9)",
-            hint="find ids with: bulkctl list",
+            hint="find ids with:",
+            suggest=("list",),
         )
     return bulk_id
 
@@ -318,7 +316,8 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
     if status == 401:
         return Unauthorized(
             f"{what}: not authenticated (the token is missing, wrong or expired)",
-            hint="run: bulkctl auth login",
+            hint="run:",
+            suggest=("auth", "login"),
             **common,
         )
     if status == 403:
@@ -491,26 +490,6 @@ class ApiClient:
             "GET", f"/bulks/{bulk_id}/operations", params=params, what=what, deadline=deadline
         )
         return self._decode(parse_operation_page, body, what)
-
-    def act(
-        self,
-        bulk_id: str,
-        action: str,
-        body: dict[str, Any] | None = None,
-        *,
-        deadline: float | None = None,
-    ) -> None:
-        """POST /bulks/{id}/execute|pause|resume|cancel; only execute carries a body."""
-        check_bulk_id(bulk_id)
-        self._call(
-            "POST",
-            f"/bulks/{bulk_id}/{action}",
-            json_body=body,
-            what=f"{action} bulk {bulk_id}",
-            state_change=True,
-            expect_body=False,  # the spec answers 204; any 2xx means it was accepted
-            deadline=deadline,
-        )
 
     # A token request changes nothing that a repeat would harm: both are retried like reads.
 
@@ -919,50 +898,3 @@ class ApiClient:
                 body_excerpt=_excerpt(response.content) if excerpt else None,
             )
         return data
-
-    # -- submissions (issue 14) -------------------------------------------------------------
-
-    def submit_bulk(
-        self,
-        kind: Kind,
-        items: list[dict[str, Any]],
-        idempotency_ref: str | None,
-        *,
-        deadline: float | None = None,
-    ) -> BulkSubmitted:
-        """Submit one chunk of 1..10,000 validated items ``{pathParams[, requestBody]}`` as a
-        new SUBMITTED bulk of ``kind``.
-
-        With an ``idempotency_ref`` (only for kinds whose endpoint documents one) the request
-        is repeated like a read after transport errors and 5xx: the same ref and payload name
-        the same bulk. Without one (card-removals) it is never repeated, and a lost answer
-        raises ``OutcomeUnknown``. Its request deadline grows with its size.
-        """
-        if not 1 <= len(items) <= MAX_ITEMS:
-            raise UsageError(f"a bulk holds 1 to {MAX_ITEMS} items, not {len(items)}")
-        headers: dict[str, str] = {}
-        if idempotency_ref is not None:
-            if not kind.idempotent:
-                raise UsageError(f"{kind.name}: the API documents no idempotency-ref")
-            headers["idempotency-ref"] = idempotency_ref
-        what = f"submit {len(items)} {kind.name}"
-        try:
-            body = self._call(
-                kind.method,
-                kind.path,
-                json_body=items,
-                what=what,
-                state_change=True,
-                # with a ref a repeat names the same bulk: retried like a read, 500 included
-                idempotent=idempotency_ref is not None,
-                retry_statuses=SUBMIT_RETRY_STATUSES,
-                headers=headers,
-                timeout=self.request_timeout + len(items) * SUBMIT_SECONDS_PER_ITEM,
-                deadline=deadline,
-            )
-        except OutcomeUnknown as exc:
-            exc.hint = (
-                f"check with: bulkctl list --operation '{kind.operation}' before sending again"
-            )
-            raise
-        return self._decode(parse_bulk_submitted, body, what)

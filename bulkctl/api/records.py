@@ -63,6 +63,18 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+MAX_BULK_ID = 64
+
+
+def is_bulk_id(value: str | None) -> bool:
+    """Whether an id from an answer may be used: 1 to 64 ASCII digits (the spec's path id
+    ``^[0-9]+$``). Anything else is shown made safe, never put in a hint, a URL, the
+    clipboard or the journal."""
+    return (
+        value is not None and 0 < len(value) <= MAX_BULK_ID and value.isascii() and value.isdigit()
+    )
+
+
 def as_int(value: Any) -> int | None:
     """An integer of bulkctl's own files (the journal), or None when it is anything else."""
     return value if type(value) is int else None
@@ -332,6 +344,9 @@ def parse_bulk_submitted(obj: Any) -> BulkSubmitted:
     bulk_id = as_text(obj.get("bulkId"))
     if not bulk_id:
         raise ShapeError("the answer holds no bulkId")
+    if not is_bulk_id(bulk_id):
+        # it would go into hints, the journal and the next request's path
+        raise ShapeError("its field bulkId is not 1 to 64 digits (the spec's ^[0-9]+$)")
     return BulkSubmitted(
         raw=obj,
         bulk_id=bulk_id,

@@ -40,6 +40,7 @@ def command(ctx: typer.Context) -> None:
 
     Keys: Enter details, Esc back, 1-7 toggle a status, 0 all, / filter by operation,
     y copy the id, x p r c execute, pause, resume, cancel, R rerun the failed operations
-    (each asks first), F5 refresh, q quit. q and Ctrl-C exit 0; SIGTERM exits 143.
+    (each asks as the commands do), F5 refresh, q quit. q and Ctrl-C exit 0; SIGTERM
+    exits 143.
     """
     invoke(ctx, parse, run)

@@ -31,15 +31,18 @@ from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker
 
 from bulkctl.actions import (
+    CREATE,
     DEFAULT_MODE,
     PRODUCTION_ANSWER,
+    Question,
     confirmation_text,
     invalid_state_text,
+    question_for,
     refusal,
     rerun_confirmation_text,
     typed_production,
 )
-from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess
+from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess, is_bulk_id
 from bulkctl.errors import BulkctlError, Conflict
 from bulkctl.render import AGE_FIELD, GAP, MIN_CUT_WIDTH, STATUS_STYLES, cells, cut_to, short_age
 from bulkctl.render import column_widths as render_widths
@@ -71,9 +74,11 @@ async def in_thread(call: Callable[..., T], *args: Any) -> T:
     return await asyncio.wrap_future(in_background(lambda: call(*args)))
 
 
-def error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException, command: Callable[..., str] | None = None) -> str:
+    """An error for a notification; ``command`` builds a command it suggests (the profile
+    in force, as the commands print it)."""
     if isinstance(exc, BulkctlError):
-        return safe_str(" ".join(exc.lines()))
+        return safe_str(" ".join(exc.lines(command)))
     return safe_str(f"internal error: {type(exc).__name__}: {exc}")
 
 
@@ -315,8 +320,10 @@ class MainScreen(Screen[None]):
 
     def action_copy_id(self) -> None:
         bulk = self.selected_bulk()
-        if bulk is not None and bulk.bulk_id:
-            self.app.copy_to_clipboard(bulk.bulk_id)
+        if bulk is not None and bulk.bulk_id and not is_bulk_id(bulk.bulk_id):
+            self.app.notify("not copied: that id is not digits only", markup=False)
+        elif bulk is not None and is_bulk_id(bulk.bulk_id):  # OSC 52 carries digits only
+            self.app.copy_to_clipboard(bulk.bulk_id or "")
             self.app.notify(safe_str(f"copied {bulk.bulk_id}"), markup=False)
 
     @on(DataTable.RowSelected, "#bulks")
@@ -502,7 +509,7 @@ class DetailScreen(Screen[None]):
             self.draw_failures()
             await self.load_page()
         except Exception as exc:
-            self.problem = error_text(exc)
+            self.problem = error_text(exc, self.bulk_app.backend.suggest)
             self.draw_failures()
 
     async def load_page(self) -> None:
@@ -534,7 +541,9 @@ class DetailScreen(Screen[None]):
         try:
             await self.load_page()
         except Exception as exc:
-            self.app.notify(error_text(exc), severity="error", markup=False)
+            self.app.notify(
+                error_text(exc, self.bulk_app.backend.suggest), severity="error", markup=False
+            )
 
     def action_cycle_status(self) -> None:
         choices: list[str | None] = [None, *OPERATION_STATUSES]
@@ -548,12 +557,18 @@ class DetailScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_copy_id(self) -> None:
+        if not is_bulk_id(self.bulk_id):  # OSC 52 carries digits only
+            self.app.notify("not copied: that id is not digits only", markup=False)
+            return
         self.app.copy_to_clipboard(self.bulk_id)
         self.app.notify(safe_str(f"copied {self.bulk_id}"), markup=False)
 
 
 class ConfirmScreen(ModalScreen[str | None]):
-    """Yes or No (the default) before an action; for execute, ``m`` switches the mode."""
+    """Yes or No (the default) before an action; for execute, ``m`` switches the mode.
+
+    Keys that arrived before the question was drawn answer nothing (``BulkApp.on_event``
+    drops them): a key typed while the bulk was read never meets a question unseen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", show=False),
@@ -572,6 +587,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         self.mode = DEFAULT_MODE
         self.fixed_question = question  # rerun's, from its plan
         self.question = Text()
+        self.drawn_at: float | None = None  # when the question was on screen, Textual's clock
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -585,6 +601,16 @@ class ConfirmScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.draw()
         self.answer_widget().focus()
+        self.call_after_refresh(self.drawn)
+
+    def drawn(self) -> None:
+        from textual._time import get_time  # the clock Textual stamps each key with
+
+        self.drawn_at = get_time()
+
+    def accepts(self, event: events.Event) -> bool:
+        """Whether a key may answer: only one pressed after the question was drawn."""
+        return self.drawn_at is not None and event.time >= self.drawn_at
 
     def answer_widget(self) -> Widget:
         return self.query_one("#no", Button)
@@ -612,7 +638,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
 
 class ProductionConfirmScreen(ConfirmScreen, inherit_bindings=False):
-    """On production a key is not enough (as in ``actions.confirm_bulks``): the word
+    """Where the gate's table says so, a key is not enough (as in ``actions.ask``): the word
     ``production`` typed, then Enter, goes ahead; anything else, or Esc, does not. ↑/↓
     switch execute's mode (the letters go into the answer)."""
 
@@ -773,7 +799,7 @@ class BulkApp(App[None]):
             board.apply_extras(await in_thread(board.read_extras, visible, focus))
             delay = board.finish()
         except Exception as exc:
-            delay = board.fail(error_text(exc))
+            delay = board.fail(error_text(exc, self.backend.suggest))
             self.notify(board.error or "", title="refresh failed", severity="error", markup=False)
         try:
             self.quota_line = await in_thread(self.backend.quota_text)
@@ -818,6 +844,13 @@ class BulkApp(App[None]):
             line.append_text(safe(quota))
         return line
 
+    async def on_event(self, event: events.Event) -> None:
+        screen = self.screen if self._screen_stack else None
+        early = isinstance(screen, ConfirmScreen) and not screen.accepts(event)
+        if isinstance(event, events.Key) and early:
+            return  # typed before the question was drawn: it answers nothing
+        await super().on_event(event)
+
     # -- actions ------------------------------------------------------------------------------
 
     def current_bulk(self) -> BulkProcess | None:
@@ -832,6 +865,9 @@ class BulkApp(App[None]):
         bulk = self.current_bulk()
         if bulk is None or not bulk.bulk_id:
             return
+        if not is_bulk_id(bulk.bulk_id):
+            self.notify("this bulk's id is not digits only: no action can name it", markup=False)
+            return
         if action == "rerun" and bulk.is_final and bulk.bulk_id not in self.board.details:
             # a listing carries no counts per operation status: read them before deciding
             self.run_worker(self.read_then_act(bulk.bulk_id, action), exit_on_error=False)
@@ -842,23 +878,40 @@ class BulkApp(App[None]):
         try:
             bulk = await in_thread(self.backend.get_bulk, bulk_id)
         except Exception as exc:
-            self.notify(error_text(exc), title=f"cannot {action}", severity="error", markup=False)
+            self.notify(
+                error_text(exc, self.backend.suggest),
+                title=f"cannot {action}",
+                severity="error",
+                markup=False,
+            )
             return
         self.board.details[bulk_id] = bulk
         self.decide(action, bulk)
 
     def decide(self, action: str, bulk: BulkProcess) -> None:
-        """Refuse with the reason, or ask; nothing is sent before Yes."""
-        reason = refusal(action, bulk)
-        if reason is not None:
-            self.notify(
-                safe_str(reason), title=f"cannot {action}", severity="warning", markup=False
-            )
-            return
+        """The gate's verdict: refuse with the reason, or ask as the table says (the
+        commands' question); nothing is sent before the answer."""
         bulk_id = bulk.bulk_id or ""
         if action == "rerun":
+            reason = refusal("rerun", bulk)
+            if reason is not None:
+                self.notify(
+                    safe_str(reason), title="cannot rerun", severity="warning", markup=False
+                )
+                return
             self.run_worker(self.plan_then_ask(bulk), exit_on_error=False)
             return
+        decision = self.backend.decide(action, bulk)
+        if decision.refused is not None:
+            self.notify(
+                safe_str(decision.refused),
+                title=f"cannot {action}",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if decision.note is not None:
+            self.notify(safe_str(decision.note), markup=False)
 
         def answered(mode: str | None) -> None:
             if mode is None:
@@ -866,7 +919,12 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_action(bulk_id, action, mode), exit_on_error=False)
 
-        self.push_screen(self.confirmation(action, bulk), answered)
+        if decision.question is Question.NONE:
+            answered(DEFAULT_MODE)
+            return
+        self.push_screen(
+            self.confirmation(action, bulk, production=decision.question is Question.WORD), answered
+        )
 
     async def plan_then_ask(self, bulk: BulkProcess) -> None:
         """Read the FAILED operations and plan the rerun, then ask (nothing is sent before Yes)."""
@@ -875,7 +933,12 @@ class BulkApp(App[None]):
         try:
             plan = await in_thread(self.backend.plan_rerun, bulk_id)
         except Exception as exc:
-            self.notify(error_text(exc), title="cannot rerun", severity="error", markup=False)
+            self.notify(
+                error_text(exc, self.backend.suggest),
+                title="cannot rerun",
+                severity="error",
+                markup=False,
+            )
             return
         where = self.backend.where.text
         question = rerun_confirmation_text(bulk_id, plan.kind.name, len(plan.items), where)
@@ -886,13 +949,18 @@ class BulkApp(App[None]):
                 return
             self.run_worker(self.send_rerun(plan), exit_on_error=False)
 
-        self.push_screen(self.confirmation("rerun", bulk, question), answered)
+        asked = question_for(CREATE, self.backend.where.production)  # as submit and rerun ask
+        if asked is Question.NONE:
+            answered(DEFAULT_MODE)
+            return
+        screen = self.confirmation("rerun", bulk, question, production=asked is Question.WORD)
+        self.push_screen(screen, answered)
 
     def confirmation(
-        self, action: str, bulk: BulkProcess, question: str | None = None
+        self, action: str, bulk: BulkProcess, question: str | None = None, *, production: bool
     ) -> ConfirmScreen:
-        """The question before an action: Yes or No, or on production the word typed."""
-        screen = ProductionConfirmScreen if self.backend.where.production else ConfirmScreen
+        """The question before an action: Yes or No, or the word typed (as the gate says)."""
+        screen = ProductionConfirmScreen if production else ConfirmScreen
         return screen(action, bulk, self.backend, question)
 
     async def send_rerun(self, plan: RerunPlan) -> None:
@@ -912,7 +980,11 @@ class BulkApp(App[None]):
                 )
         except Exception as exc:
             self.notify(
-                error_text(exc), title="rerun failed", severity="error", markup=False, timeout=15
+                error_text(exc, self.backend.suggest),
+                title="rerun failed",
+                severity="error",
+                markup=False,
+                timeout=15,
             )
         self.board.reset()
         self.refresh_now()
@@ -933,7 +1005,7 @@ class BulkApp(App[None]):
         except Exception as exc:
             # OutcomeUnknown says it may or may not have happened, as the commands do
             self.notify(
-                error_text(exc),
+                error_text(exc, self.backend.suggest),
                 title=f"{action} failed",
                 severity="error",
                 markup=False,

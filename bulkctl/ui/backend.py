@@ -1,5 +1,6 @@
-"""The ui's one door to data and actions: typed reads and state changes over ``ApiClient``,
-where they land, the clock, and the quota state for the footer.
+"""The ui's one door to data and actions: typed reads over ``ApiClient``, state changes
+through the gate (``bulkctl.actions``: the same decision, question and requests as the
+commands), where they land, the clock, and the quota state for the footer.
 
 Every request the ui sends goes through here, so a test can count them and the lead can
 rewire them (the shared pacer, the rerun planner) in one place. Methods block: the app calls
@@ -11,9 +12,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bulkctl.actions import DEFAULT_MODE, where_text
+from bulkctl.actions import Decision, action_body, decide, send_action, submitter, where_text
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -54,6 +55,7 @@ class Backend:
     quota: Callable[[], str | None] | None = None  # e.g. "paced: 12 of 100 this minute"
     journal: Callable[[], Journal] | None = None  # rerun's journal: the commands' own
     api: str = "multi"  # which API the profile speaks (a rerun's kind must be offered)
+    suggest: Callable[..., str] | None = None  # a command to suggest, with the profile in force
     _closed: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -67,14 +69,7 @@ class Backend:
     ) -> Backend:
         """Log in (or fail with the usual error) before any screen is drawn."""
         settings = ctx.settings()
-        if settings.demo:
-            environment = "demo"
-        elif settings.is_production:
-            environment = "production"
-        elif settings.get("base_url"):
-            environment = "custom"
-        else:
-            environment = settings.get("environment") or "sandbox"
+        environment = settings.environment  # the verdict auth status and every question show
         where = Where(
             profile=settings.profile,
             environment=environment,
@@ -92,6 +87,7 @@ class Backend:
             quota=quota or (lambda: quota_words(client.pace_usage())),
             journal=lambda: _journal_for(ctx),
             api=settings.api,
+            suggest=ctx.suggest,
         )
 
     # -- reads --------------------------------------------------------------------------------
@@ -115,12 +111,16 @@ class Backend:
 
     # -- actions ------------------------------------------------------------------------------
 
+    def decide(self, action: str, bulk: BulkProcess, mode: str | None = None) -> Decision:
+        """The gate's verdict on ``action`` for ``bulk``: refused, or which question to ask
+        (the table the commands follow) and its words."""
+        bulk_id = bulk.bulk_id or "?"
+        return decide(action, bulk_id, bulk, self.where.text, self.where.production, mode)
+
     def act(self, bulk_id: str, action: str, mode: str | None = None) -> str:
-        """Send one state change; returns the message for a notification, or raises."""
-        body: dict[str, Any] | None = None
-        if action == "execute":
-            body = {"mode": mode or DEFAULT_MODE}
-        self.client.act(bulk_id, action, body)
+        """Send one state change through the gate, once decided and answered; returns the
+        message for a notification, or raises."""
+        send_action(self.client, bulk_id, action, action_body(action, mode))
         return f"bulk {bulk_id}: {action} accepted ({self.where.plain})"
 
     def current_status(self, bulk_id: str) -> str:
@@ -150,7 +150,7 @@ class Backend:
             raise RuntimeError("the ui's backend has no submission journal")
         chunks = plan_chunks(plan.kind, plan.items, source_bulk=plan.source_bulk)
         return submit_chunks(
-            self.client, plan.kind, chunks, self.journal(), source_bulk=plan.source_bulk
+            submitter(self.client), plan.kind, chunks, self.journal(), source_bulk=plan.source_bulk
         )
 
     # -- end ----------------------------------------------------------------------------------

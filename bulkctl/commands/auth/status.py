@@ -41,7 +41,7 @@ def run(ctx: Context, options: StatusOptions) -> int:
             works = False
             failed = exc.exit_code  # 3 for a token that fails; 6 when the network is down
             problem = exc.message
-    env_name = "production" if settings.is_production else settings.get("environment")
+    env_name = settings.environment  # the verdict every confirmation and the ui show
     credentials: dict[str, dict[str, Any]] = {
         name: {
             "value": mask(settings.get(name)) if SETTINGS[name].secret else settings.get(name),

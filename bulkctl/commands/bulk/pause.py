@@ -36,7 +36,7 @@ def command(
     dry_run: DryRunOption = False,
     json_flag: ActionJsonOption = False,
 ) -> None:
-    """Pause one or more RUNNING bulks."""
+    """Pause one or more RUNNING bulks (asks first)."""
     invoke(
         ctx,
         lambda c: parse(c, bulk_ids=bulk_ids, yes=yes, dry_run=dry_run, json_flag=json_flag),

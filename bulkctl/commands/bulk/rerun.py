@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from bulkctl.actions import refuse_unconfirmable
 from bulkctl.api.kinds import MAX_ITEMS
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
@@ -77,7 +78,7 @@ def parse(
         raise UsageError(
             "say which operations to rerun: --failed (for now the only choice; "
             "--not-run adds those that never ran)",
-            hint=f"bulkctl rerun {bulk_id} --failed",
+            suggest=("rerun", bulk_id, "--failed"),
         )
     codes = [c.strip() for c in error_codes or () if c.strip()]
     if error_codes and not codes:
@@ -116,6 +117,9 @@ def parse(
 def run(ctx: Context, options: RerunOptions) -> int:
     """Plan the rerun from the bulk's operations, then write it or send it; returns the exit
     code (wait's with ``--wait``)."""
+    if options.output_file is None and not options.send.dry_run:
+        # a question that cannot be asked is refused before the operations are read
+        refuse_unconfirmable(ctx, execute=options.send.execute, yes=options.send.yes)
     plan = read_rerun_plan(
         ctx.client(), options.bulk_id, options.selection, concurrency=ctx.concurrency()
     )
@@ -132,10 +136,8 @@ def run(ctx: Context, options: RerunOptions) -> int:
             ctx.stdout.flush()
         else:
             atomic_write(options.output_file, text.encode("utf-8"), "the items to rerun")
-            ctx.note(
-                f"wrote {chosen} to {options.output_file}; after fixing them: "
-                f"bulkctl submit {plan.kind.name} {options.output_file}"
-            )
+            again = ctx.suggest("submit", plan.kind.name, str(options.output_file))
+            ctx.note(f"wrote {chosen} to {options.output_file}; after fixing them: {again}")
         return ExitCode.OK
     check_before_sending(ctx, plan.kind, options.send)
     plan.check()

@@ -36,7 +36,7 @@ def command(
     dry_run: DryRunOption = False,
     json_flag: ActionJsonOption = False,
 ) -> None:
-    """Resume one or more PAUSED bulks."""
+    """Resume one or more PAUSED bulks (asks first; moves money)."""
     invoke(
         ctx,
         lambda c: parse(c, bulk_ids=bulk_ids, yes=yes, dry_run=dry_run, json_flag=json_flag),

@@ -30,8 +30,10 @@ def parse(ctx: Context, *, key: str, value: str | None = None) -> SetOptions:
     if setting.secret:
         if value is not None:
             raise UsageError(
-                f"{key} is a secret: it is not taken from the command line (it would leak into ps and shell history)",
-                hint=f"run: bulkctl config set {key}   (then type it), or pipe it on stdin",
+                f"{key} is a secret: it is not taken from the command line (it would leak into ps "
+                "and shell history); type it after the command below, or pipe it on stdin",
+                hint="run:",
+                suggest=("config", "set", key),
             )
     elif value is None:
         raise UsageError(f"give a value: bulkctl config set {key} VALUE")
