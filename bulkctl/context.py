@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bulkctl.auth import Reauthenticator
+from bulkctl.auth import Reauthenticator, unknown_profile
 from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, with_profile
 from bulkctl.demo import demo_transport
 from bulkctl.errors import error_text
@@ -187,6 +187,8 @@ class Context:
         """The API client for the settings in force (one per command, shared by its threads)."""
         if self._client is None:
             settings = self.settings()
+            if not settings.known:  # a mistyped name, whatever credentials the environment holds
+                raise unknown_profile(settings)
             settings.check_credentials()
             reauth = Reauthenticator(self, settings)
             if require_token:
