@@ -23,7 +23,7 @@ from bulkctl.actions import (
 from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
-from bulkctl.options import check_interval, parse_duration, parse_mode
+from bulkctl.options import check_interval, parse_mode, parse_wait
 from bulkctl.render import Field, RenderOptions, render, render_record
 from bulkctl.submission import (
     ChunkOutcome,
@@ -101,7 +101,7 @@ def send_options(
         mode=parse_mode(mode),
         yes=yes,
         wait=wait,
-        timeout=parse_duration(timeout, "--timeout"),
+        timeout=parse_wait(timeout, "--timeout"),
         interval=check_interval(interval) if interval is not None else 5.0,
         adaptive=interval is None,
         junit=Path(junit) if junit is not None else None,

@@ -22,7 +22,7 @@ from bulkctl.options import (
     BulkIdsArgument,
     check_interval,
     option,
-    parse_duration,
+    parse_wait,
 )
 from bulkctl.waiting import WaitOptions, wait_for
 
@@ -43,7 +43,7 @@ def parse(
         check_bulk_id(bulk_id)
     return WaitOptions(
         bulk_ids=list(dict.fromkeys(bulk_ids)),
-        timeout=parse_duration(timeout, "--timeout"),
+        timeout=parse_wait(timeout, "--timeout"),
         interval=check_interval(interval) if interval is not None else 0.0,
         as_json=json_flag,
         junit=Path(junit) if junit is not None else None,
