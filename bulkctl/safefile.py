@@ -23,6 +23,10 @@ PRIVATE_DIR_MODE = 0o700
 MAX_PRIVATE_FILE = 1 << 20  # a config file or journal larger than this is not ours
 
 
+class TooLarge(UnsafePath):
+    """A private file over MAX_PRIVATE_FILE: not ours, or left by an older bulkctl."""
+
+
 def _user(uid: int) -> str:
     """'uid 1000 (ana)', or 'uid 1000' when the name is unknown."""
     try:
@@ -130,7 +134,7 @@ def read_private(path: Path, what: str, note: Callable[[str], None]) -> bytes | 
         while chunk := os.read(fd, 65536):
             size += len(chunk)
             if size > MAX_PRIVATE_FILE:
-                raise UnsafePath(f"{what} {path} is larger than 1 MiB", hint="move it away")
+                raise TooLarge(f"{what} {path} is larger than 1 MiB", hint="move it away")
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:

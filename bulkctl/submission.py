@@ -26,7 +26,14 @@ from bulkctl.api.kinds import path_params_of as _path_params_of
 from bulkctl.api.records import BulkOperation, BulkProcess, as_int, as_text
 from bulkctl.errors import BulkctlError, StorageError, UsageError
 from bulkctl.paging import listing
-from bulkctl.safefile import atomic_write, make_private_dir, read_private, refuse_symlink
+from bulkctl.safefile import (
+    MAX_PRIVATE_FILE,
+    TooLarge,
+    atomic_write,
+    make_private_dir,
+    read_private,
+    refuse_symlink,
+)
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -36,6 +43,9 @@ Item = dict[str, Any]  # {"pathParams": {...}, "requestBody": {...}} as sent; no
 REF_PREFIX = "bulkctl-"
 JOURNAL_FILE = "submissions.json"
 JOURNAL_KEEP_SECONDS = 30 * 24 * 3600  # the API keeps refs at least 24 h; the journal longer
+JOURNAL_LIMIT = MAX_PRIVATE_FILE - 4096  # bytes written, below what a reader accepts
+JOURNAL_TRIMMED = JOURNAL_LIMIT * 3 // 4  # a full journal drops to this, so trims are rare
+MAX_BULK_ID = 64  # characters of a bulk id the journal stores; a longer one is no id
 NOT_RUN_STATUSES = frozenset({"CANCELLED", "SUBMITTED"})
 _DIGITS_RE = re.compile(DIGITS)
 _INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
@@ -585,7 +595,9 @@ class Journal:
     """Which chunk key (idempotency-ref) became which bulk, in the state folder.
 
     Written atomically under a lock after every answered submission, so a repeat of the
-    same command can name the bulk that already exists. Entries older than 30 days go.
+    same command can name the bulk that already exists. Entries older than 30 days go, and
+    the oldest go first when the file would grow past JOURNAL_LIMIT: it is never refused
+    for its size. A bulk id over 64 characters is never stored.
     """
 
     def __init__(self, state_dir: Path, now: Callable[[], float] = time.time) -> None:
@@ -595,7 +607,7 @@ class Journal:
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
             raw = read_private(self.path, "submission journal", lambda _note: None)
-        except StorageError:
+        except (StorageError, TooLarge):
             return {}  # unreadable: no memory of past submissions (the refs still protect)
         if raw is None:
             return {}
@@ -609,7 +621,10 @@ class Journal:
         return {
             k: v
             for k, v in entries.items()
-            if isinstance(v, dict) and isinstance(v.get("submittedAt"), int | float)
+            if isinstance(v, dict)
+            and isinstance(v.get("submittedAt"), int | float)
+            and isinstance(v.get("bulkId"), str)
+            and len(v["bulkId"]) <= MAX_BULK_ID
         }
 
     def find(self, key: str) -> JournalEntry | None:
@@ -638,6 +653,10 @@ class Journal:
     ) -> None:
         from filelock import FileLock
 
+        if len(bulk_id) > MAX_BULK_ID:
+            raise StorageError(
+                f"a bulk id of {len(bulk_id):,} characters (at most {MAX_BULK_ID}) is not journalled"
+            )
         what = f"the journal entry of bulk {bulk_id}"
         make_private_dir(self.path.parent, "state folder", what)
         lock = self.path.with_name(self.path.name + ".lock")
@@ -657,8 +676,24 @@ class Journal:
                 "sourceBulk": source_bulk,
                 "submittedAt": now,
             }
-            payload = json.dumps({"submissions": entries}, indent=1, sort_keys=True)
-            atomic_write(self.path, payload.encode("utf-8"), what)
+            atomic_write(self.path, _journal_payload(entries), what)
+
+
+def _journal_payload(entries: dict[str, dict[str, Any]]) -> bytes:
+    """The journal's bytes: every entry when they fit in JOURNAL_LIMIT, else the newest that
+    fit in JOURNAL_TRIMMED (each entry measured once: linear in the entries)."""
+    payload = json.dumps({"submissions": entries}, sort_keys=True)  # ASCII: a byte a character
+    if len(payload) <= JOURNAL_LIMIT:
+        return payload.encode()
+    newest_first = sorted(entries, key=lambda k: float(entries[k]["submittedAt"]), reverse=True)
+    kept: dict[str, dict[str, Any]] = {}
+    size = len('{"submissions": {}}')
+    for key in newest_first:
+        size += len(json.dumps({key: entries[key]})) - 2 + len(", ")
+        if size > JOURNAL_TRIMMED:
+            break
+        kept[key] = entries[key]
+    return json.dumps({"submissions": kept}, sort_keys=True).encode()
 
 
 # -- submitting -------------------------------------------------------------------------------

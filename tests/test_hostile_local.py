@@ -3,9 +3,19 @@ that stays within its limit, bounded waits, and a profile name that is never ign
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import pytest
 
+from bulkctl.api.kinds import KINDS
+from bulkctl.errors import StorageError
+from bulkctl.safefile import MAX_PRIVATE_FILE
+from bulkctl.submission import JOURNAL_LIMIT, Journal
 from tests.conftest import Served, run_bulkctl
+
+BLOCKS = KINDS["card-blocks"]
 
 # -- profiles ---------------------------------------------------------------------------------
 
@@ -59,3 +69,96 @@ def test_seven_days_is_still_a_wait_and_a_look_back_may_be_longer() -> None:
     now = 1_800_000_000.0
     assert parse_when("30d", now, "--since") == now - 30 * 86400
     assert parse_when("400d", now, "--since") == now - 400 * 86400
+
+
+# -- the journal ------------------------------------------------------------------------------
+
+
+def _honest_entry(index: int, at: float) -> dict[str, object]:
+    return {
+        "bulkId": f"{1_100_000_000_000_000 + index}",
+        "kind": "card-blocks",
+        "chunk": index % 7,
+        "operationCount": 10_000,
+        "sourceBulk": None,
+        "submittedAt": at,
+    }
+
+
+def _fill_journal(path: Path, now: float, limit: int) -> int:
+    """Honest entries, oldest first, up to just under ``limit`` bytes; returns their count."""
+    entries = {f"bulkctl-{i:040x}": _honest_entry(i, now - 86400 + i) for i in range(6000)}
+    while len(json.dumps({"submissions": entries})) > limit:
+        for key in list(entries)[-20:]:
+            del entries[key]
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(json.dumps({"submissions": entries}, sort_keys=True))
+    path.chmod(0o600)
+    return len(entries)
+
+
+def test_a_full_journal_drops_its_oldest_entries_and_stays_readable(tmp_path: Path) -> None:
+    now = 1_800_000_000.0
+    journal = Journal(tmp_path / "state", now=lambda: now)
+    count = _fill_journal(journal.path, now, JOURNAL_LIMIT - 2000)
+    assert 4_000 < count < 6_000  # about 4,700 honest entries a month fill the megabyte
+    for index in range(30):
+        key = f"new-{index}"
+        journal.record(key, bulk_id=str(9_000 + index), kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.path.stat().st_size <= MAX_PRIVATE_FILE
+    assert journal.find("new-0") is not None and journal.find("new-29") is not None
+    assert journal.find(f"bulkctl-{0:040x}") is None  # the oldest went first
+    assert journal.find(f"bulkctl-{count - 1:040x}") is not None  # the newest old ones stay
+
+
+def test_a_megabyte_bulk_id_is_never_journalled(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state", now=lambda: 1000.0)
+    journal.record("before", bulk_id="42", kind=BLOCKS, chunk=0, operation_count=1)
+    with pytest.raises(StorageError, match="not journalled") as caught:
+        journal.record("huge", bulk_id="7" * 1_100_000, kind=BLOCKS, chunk=0, operation_count=1)
+    assert len(str(caught.value)) < 200
+    assert journal.path.stat().st_size < 4096
+    assert journal.find("huge") is None
+    found = journal.find("before")
+    assert found is not None and found.bulk_id == "42"
+    journal.record("after", bulk_id="43", kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.find("after") is not None
+
+
+def test_a_journal_left_over_the_limit_is_forgotten_not_refused(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state", now=lambda: 1000.0)
+    journal.path.parent.mkdir(parents=True)
+    entries = {f"k{i}": {**_honest_entry(i, 999.0), "bulkId": "9" * 64} for i in range(9000)}
+    journal.path.write_text(json.dumps({"submissions": entries}))
+    journal.path.chmod(0o600)
+    assert journal.path.stat().st_size > MAX_PRIVATE_FILE
+    assert journal.find("k1") is None
+    journal.record("next", bulk_id="44", kind=BLOCKS, chunk=0, operation_count=1)
+    assert journal.find("next") is not None
+    assert journal.path.stat().st_size <= MAX_PRIVATE_FILE
+
+
+def test_two_hundred_chunks_of_one_on_a_nearly_full_journal_complete_and_repeat(
+    served: Served, tmp_path: Path
+) -> None:
+    env = served.env(BULKCTL_RATE_LIMIT="0")
+    source = tmp_path / "blocks.jsonl"
+    source.write_text(json.dumps({"pathParams": {"_id_": "5000000"}}) + "\n")
+    first = run_bulkctl("submit", "card-blocks", str(source), "--json", env=env)
+    assert first.code == 0, first.stderr[-2000:]
+    [path] = (tmp_path / "state").rglob("submissions.json")
+    _fill_journal(path, time.time(), JOURNAL_LIMIT - 1000)
+    source.write_text(
+        "".join(json.dumps({"pathParams": {"_id_": f"{6_000_000 + i}"}}) + "\n" for i in range(200))
+    )
+    second = run_bulkctl("submit", "card-blocks", str(source), "--chunk-size", "1", "--json",
+                         env=env, timeout=120)  # fmt: skip
+    assert second.code == 0, second.stderr[-2000:]
+    assert len(json.loads(second.stdout)) == 200
+    assert path.stat().st_size <= MAX_PRIVATE_FILE
+    before = served.emulator.request_count
+    again = run_bulkctl("submit", "card-blocks", str(source), "--chunk-size", "1", "--json",
+                        env=env, timeout=120)  # fmt: skip
+    assert again.code == 0, again.stderr[-2000:]
+    assert all(r["alreadySubmitted"] for r in json.loads(again.stdout))
+    assert served.emulator.request_count == before  # the journal named every bulk
