@@ -30,6 +30,7 @@ from bulkctl.safefile import (
     MAX_PRIVATE_FILE,
     TooLarge,
     atomic_write,
+    check_private_dir,
     make_private_dir,
     read_private,
     refuse_symlink,
@@ -606,6 +607,7 @@ class Journal:
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
+            check_private_dir(self.path.parent, "state folder")  # another user's: refused
             raw = read_private(self.path, "submission journal", lambda _note: None)
         except (StorageError, TooLarge):
             return {}  # unreadable: no memory of past submissions (the refs still protect)

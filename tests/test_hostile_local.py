@@ -4,16 +4,20 @@ that stays within its limit, bounded waits, and a profile name that is never ign
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from bulkctl.api.kinds import KINDS
+from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD
 from bulkctl.errors import StorageError
 from bulkctl.safefile import MAX_PRIVATE_FILE
 from bulkctl.submission import JOURNAL_LIMIT, Journal
-from tests.conftest import Served, run_bulkctl
+from tests.conftest import Served, bulkctl_command, run_bulkctl
 
 BLOCKS = KINDS["card-blocks"]
 
@@ -162,3 +166,153 @@ def test_two_hundred_chunks_of_one_on_a_nearly_full_journal_complete_and_repeat(
     assert again.code == 0, again.stderr[-2000:]
     assert all(r["alreadySubmitted"] for r in json.loads(again.stdout))
     assert served.emulator.request_count == before  # the journal named every bulk
+
+
+# -- folders, as ssh checks them --------------------------------------------------------------
+
+OTHER_UID = 65534  # nobody
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="planting another user's folder needs chown, which needs root"
+)
+
+
+def _run_with_umask(
+    umask: int, *args: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*bulkctl_command(), *args],
+        env=dict(os.environ, **env),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.umask(umask) and None,
+    )
+
+
+def test_under_umask_000_every_folder_bulkctl_makes_is_0700(tmp_path: Path, served: Served) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = {
+        **served.env(BULKCTL_RATE_LIMIT="0"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+    }
+    made = _run_with_umask(0, "config", "set", "environment", "sandbox", env=env)
+    assert made.returncode == 0, made.stderr
+    source = tmp_path / "blocks.jsonl"
+    source.write_text(json.dumps({"pathParams": {"_id_": "5100001"}}) + "\n")
+    sent = _run_with_umask(0, "submit", "card-blocks", str(source), env=env)
+    assert sent.returncode == 0, sent.stderr
+    folders = [p for p in home.rglob("*") if p.is_dir()]
+    assert {home / ".config", home / ".config" / "bulkctl", home / ".local"} <= set(folders)
+    assert home / ".local" / "state" / "bulkctl" / "submissions" in folders
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {"0o700"}
+
+
+@needs_root
+def test_a_config_folder_swapped_for_another_user_s_link_is_never_followed(
+    tmp_path: Path, served: Served, isolated_home: Path
+) -> None:
+    # the victim's own folder (a cloned repository) holding the attacker's base_url
+    repo = tmp_path / "repo"
+    repo.mkdir(mode=0o700)
+    (repo / "config.toml").write_text(f'[profiles.default]\nbase_url = "{served.multi}"\n')
+    (repo / "config.toml").chmod(0o600)
+    (isolated_home / "config").mkdir(mode=0o700)
+    link = isolated_home / "config" / "bulkctl"
+    link.symlink_to(repo, target_is_directory=True)
+    os.lchown(link, OTHER_UID, OTHER_UID)
+    result = run_bulkctl(
+        "auth", "login", "--email", DEMO_EMAIL, input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n"
+    )
+    assert result.code == 2, result.stderr
+    assert f"{link} is a symbolic link of uid {OTHER_UID}" in result.stderr
+    assert "remove it" in result.stderr
+    assert not served.emulator.requests  # the key never went to the planted base_url
+
+
+def test_a_link_of_the_user_s_own_is_followed_as_a_dotfiles_setup(isolated_home: Path) -> None:
+    dotfiles = isolated_home / "dotfiles" / "bulkctl"
+    dotfiles.mkdir(parents=True, mode=0o700)
+    (isolated_home / "config").mkdir(mode=0o700)
+    (isolated_home / "config" / "bulkctl").symlink_to(dotfiles, target_is_directory=True)
+    assert run_bulkctl("config", "set", "environment", "production").code == 0
+    assert 'environment = "production"' in (dotfiles / "config.toml").read_text()
+    assert run_bulkctl("config", "get", "environment").stdout.strip() == "production"
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("owner", "mode", "refused"),
+    [
+        (OTHER_UID, 0o755, "belongs to uid 65534"),
+        (0, 0o777, "writable by other users (mode 777)"),
+        (0, 0o775, "writable by other users (mode 775)"),
+        (OTHER_UID, 0o1777, "belongs to uid 65534"),  # sticky, but not root's
+        (0, 0o1777, None),  # root's sticky folder, as /tmp
+        (0, 0o755, None),
+    ],
+)
+def test_every_folder_above_the_config_is_checked_up_to_the_root(
+    tmp_path: Path, owner: int, mode: int, refused: str | None
+) -> None:
+    above = tmp_path / "shared"
+    above.mkdir()
+    os.chown(above, owner, owner)
+    above.chmod(mode)
+    config = above / "me" / "config"
+    config.mkdir(parents=True, mode=0o700)
+    (above / "me").chmod(0o700)
+    env = {"XDG_CONFIG_HOME": str(config)}
+    result = run_bulkctl("config", "set", "environment", "sandbox", env=env)
+    listed = run_bulkctl("config", "list", env=env)
+    if refused is None:
+        assert result.code == 0 and listed.code == 0, result.stderr + listed.stderr
+        return
+    for answer in (result, listed):
+        assert answer.code == 2, answer.stderr
+        assert f"the folder {above} above it" in answer.stderr
+        assert refused in answer.stderr
+    assert not (config / "bulkctl").exists()  # nothing made under a folder others control
+
+
+@needs_root
+def test_a_state_folder_under_another_user_s_folder_is_refused(
+    tmp_path: Path, served: Served
+) -> None:
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    os.chown(planted, OTHER_UID, OTHER_UID)
+    source = tmp_path / "blocks.jsonl"
+    source.write_text(json.dumps({"pathParams": {"_id_": "5100002"}}) + "\n")
+    env = served.env(XDG_STATE_HOME=str(planted / "state"))
+    result = run_bulkctl("submit", "card-blocks", str(source), env=env)
+    assert result.code == 2, result.stderr
+    assert f"the folder {planted} above it belongs to uid {OTHER_UID}" in result.stderr
+    assert served.emulator.request_count == 0
+
+
+@needs_root
+def test_open_private_refuses_another_user_s_file_and_a_link_and_tightens_our_own(
+    tmp_path: Path,
+) -> None:
+    from bulkctl.errors import UnsafePath
+    from bulkctl.safefile import open_private
+
+    folder = tmp_path / "state" / "pacer"
+    path = folder / "limits.json"
+    os.close(open_private(path, "pacer file", "the pacer's record"))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    path.chmod(0o666)
+    os.close(open_private(path, "pacer file", "the pacer's record"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chown(path, OTHER_UID, OTHER_UID)
+    with pytest.raises(UnsafePath, match="belongs to uid 65534"):
+        open_private(path, "pacer file", "the pacer's record")
+    path.unlink()
+    path.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafePath, match="symbolic link"):
+        open_private(path, "pacer file", "the pacer's record")
+    assert not (tmp_path / "elsewhere").exists()
