@@ -5,16 +5,19 @@ sent. No HTTP here; ``bulkctl.submission`` chunks and sends what this module rea
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import math
 import re
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
-from bulkctl.api.kinds import DIGITS, KINDS, Kind, Schema
+from bulkctl.api.kinds import DIGITS, INT64_MAX, INT64_MIN, KINDS, Kind, Schema
 from bulkctl.errors import UsageError
 
 FORMATS: tuple[str, ...] = ("jsonl", "json", "csv")
@@ -40,17 +43,21 @@ class Problem:
 class InvalidInput(UsageError):
     """Every problem found in the input; nothing was sent (exit 2)."""
 
-    def __init__(self, source: str, problems: Sequence[Problem], hint: str | None = None) -> None:
-        count = len(problems)
+    def __init__(
+        self, source: str, problems: Sequence[Problem], hint: str | None = None, *, more: int = 0
+    ) -> None:
+        count = len(problems) + more
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{source}: {count} {noun}, nothing was sent", hint=hint)
+        super().__init__(f"{source}: {count:,} {noun}, nothing was sent", hint=hint)
         self.source = source
         self.problems = list(problems)
+        self.more = more  # problems found but not listed
 
     def lines(self) -> list[str]:
-        return [self.message, *(f"  {p}" for p in self.problems)] + (
-            [self.hint] if self.hint else []
-        )
+        listed = [f"  {p}" for p in self.problems]
+        if self.more:
+            listed.append(f"  ... and {self.more:,} more")
+        return [self.message, *listed] + ([self.hint] if self.hint else [])
 
 
 def kind_named(name: str) -> Kind:
@@ -62,6 +69,50 @@ def kind_named(name: str) -> Kind:
 
 
 # -- reading ----------------------------------------------------------------------------------
+
+MAX_LINE = 1 << 20  # a line (a JSON array's item) longer than this is refused, never held whole
+MAX_PROBLEMS = 1000  # problems listed; the rest are counted
+MAX_COLUMN_NAME = 1000  # characters of a CSV column name
+MAX_COLUMN_DEPTH = 32  # dotted levels of a CSV column name (a.b.c is 3)
+_BLOCK = 1 << 16
+_BOM = b"\xef\xbb\xbf"
+
+
+class OutOfRange:
+    """A number in the input that no field's format holds: an integer beyond int64, a float
+    beyond a float's range, NaN or Infinity. Kept as text, so it is named, never converted."""
+
+    def __init__(self, text: str, what: str) -> None:
+        self.text = text
+        self.what = what
+
+    def __str__(self) -> str:
+        short = self.text if len(self.text) <= 24 else self.text[:21] + "..."
+        return f"{short} ({self.what})"
+
+
+def _parse_int(text: str) -> int | OutOfRange:
+    if len(text.lstrip("-")) > 19:  # before int(): 5,000 digits are no int64, and slow
+        return OutOfRange(text, "beyond a 64-bit integer")
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else OutOfRange(text, "beyond a 64-bit integer")
+
+
+def _parse_float(text: str) -> float | OutOfRange:
+    value = float(text)
+    return value if math.isfinite(value) else OutOfRange(text, "beyond a float's range")
+
+
+NOT_JSON = "which JSON does not allow"
+
+
+def _parse_constant(text: str) -> OutOfRange:
+    return OutOfRange(text, NOT_JSON)
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
+)
 
 
 def shown(value: Any) -> str:
@@ -82,8 +133,216 @@ def detect_format(name: str, text: str) -> str:
     return "csv"
 
 
+class _Stop(Exception):
+    """Reading cannot go on: the problem, at its place."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+Record = tuple[str, Any]  # where ("line 3", "row 4"), and the record read there
+Read = tuple[str, Any, str | None]  # where, the record (None when unreadable), the problem
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """Each line's number and bytes, split on b"\\n" only (never on U+2028 or U+0085, which
+    JSON allows in strings); None for a line over MAX_LINE, skipped without holding it."""
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := handle.readline(_BLOCK)) and not rest.endswith(b"\n"):
+                pass  # the rest of the long line, a block at a time
+            yield number, None
+            continue
+        yield number, line
+
+
+def _decoded(line: bytes, where: str) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Stop(Problem(where, f"not UTF-8 text (byte {exc.start + 1} of the line)")) from exc
+
+
+def _json_reason(exc: Exception) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+
+
+def _read_jsonl(handle: BinaryIO) -> Iterator[Read]:
+    for number, line in _lines(handle):
+        where = f"line {number}"
+        if line is None:
+            yield where, None, f"longer than {MAX_LINE:,} bytes"
+            continue
+        try:
+            text = _decoded(line, where)
+        except _Stop as stop:
+            yield where, None, stop.problem.message
+            continue
+        if not text.strip():
+            continue
+        try:
+            yield where, _DECODER.decode(text), None
+        except (ValueError, RecursionError) as exc:
+            yield where, None, f"not JSON ({_json_reason(exc)})"
+
+
+class _TextBuffer:
+    """The text of a binary file, decoded a block at a time, with the line number of its
+    first character, so a JSON array is read without holding more than an item."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+
+    def fill(self) -> None:
+        """More text; raises _Stop on bytes that are not UTF-8."""
+        if self.pos:
+            self.line += self.text.count("\n", 0, self.pos)
+            self.text = self.text[self.pos :]
+            self.pos = 0
+        block = self.handle.read(_BLOCK)
+        try:
+            self.text += self.decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            raise _Stop(Problem(f"line {self.where_line()}", "not UTF-8 text")) from exc
+        self.eof = not block
+
+    def where_line(self) -> int:
+        return self.line + self.text.count("\n", 0, self.pos)
+
+    def skip_space(self) -> bool:
+        """Past JSON whitespace; False at the end of the file."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.text):
+                return True
+            if self.eof:
+                return False
+            self.fill()
+
+    def value(self) -> Any:
+        """The JSON value at pos, read as far as it goes (up to MAX_LINE); raises _Stop."""
+        where = f"line {self.where_line()}"
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+                if end - self.pos > MAX_LINE:
+                    break
+                if end < len(self.text) or self.eof:  # a number may go on in the next block
+                    self.pos = end
+                    return value
+            except RecursionError as exc:
+                raise _Stop(
+                    Problem(where, "not JSON (nested too deeply); reading stopped")
+                ) from exc
+            except ValueError as exc:
+                if self.eof:
+                    reason = _json_reason(exc)
+                    raise _Stop(Problem(where, f"not JSON ({reason}); reading stopped")) from exc
+            if len(self.text) - self.pos > MAX_LINE:
+                break
+            self.fill()
+        raise _Stop(Problem(where, f"an item longer than {MAX_LINE:,} bytes; reading stopped"))
+
+
+def _read_json_array(handle: BinaryIO) -> Iterator[Read]:
+    """Element by element, so that each item is named by the line it starts on."""
+    buffer = _TextBuffer(handle)
+    try:
+        if not buffer.skip_space() or buffer.text[buffer.pos] != "[":
+            raise _Stop(Problem(f"line {buffer.where_line()}", "expected a JSON array '['"))
+        buffer.pos += 1
+        if buffer.skip_space() and buffer.text[buffer.pos] == "]":
+            buffer.pos += 1
+        else:
+            while True:
+                if not buffer.skip_space():
+                    break
+                where = f"line {buffer.where_line()}"
+                yield where, buffer.value(), None
+                ended = not buffer.skip_space()
+                if not ended and buffer.text[buffer.pos] == ",":
+                    buffer.pos += 1
+                    continue
+                if not ended and buffer.text[buffer.pos] == "]":
+                    buffer.pos += 1
+                    if not buffer.skip_space():
+                        return
+                problem = "expected ',' or the closing ']' of the array"
+                raise _Stop(Problem(f"line {buffer.where_line()}", problem))
+        if buffer.skip_space():
+            problem = "expected ',' or the closing ']' of the array"
+            raise _Stop(Problem(f"line {buffer.where_line()}", problem))
+    except _Stop as stop:
+        yield stop.problem.where, None, stop.problem.message
+
+
+def _csv_lines(handle: BinaryIO) -> Iterator[str]:
+    for number, line in _lines(handle):
+        if line is None:
+            problem = f"longer than {MAX_LINE:,} bytes; reading stopped"
+            raise _Stop(Problem(f"line {number}", problem))
+        yield _decoded(line, f"line {number}")
+
+
+def _read_csv(handle: BinaryIO) -> Iterator[Read]:
+    csv.field_size_limit(MAX_LINE)
+    reader = csv.reader(_csv_lines(handle))
+    try:
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise _Stop(Problem("row 1", f"not CSV ({exc})")) from exc
+        if header is None:
+            return
+        columns = [h.strip() for h in header]
+        header_problems = _check_header(columns)
+        if header_problems:
+            for problem in header_problems:
+                yield "row 1", None, problem
+            return
+        row_number = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise _Stop(Problem(f"row {row_number + 1}", f"not CSV ({exc})")) from exc
+            row_number += 1
+            if not any(cell.strip() for cell in row):
+                continue
+            where = f"row {row_number}"
+            if len(row) > len(columns):
+                yield where, None, f"{len(row)} cells, but the header names {len(columns)}"
+                continue
+            cells = {c: v for c, v in zip(columns, row, strict=False) if v != ""}
+            yield where, _unflatten(cells), None
+    except _Stop as stop:
+        yield stop.problem.where, None, stop.problem.message
+
+
+_READERS: dict[str, Callable[[BinaryIO], Iterator[Read]]] = {
+    "jsonl": _read_jsonl,
+    "json": _read_json_array,
+    "csv": _read_csv,
+}
+
+
 def read_source(source: str, stdin: TextIO) -> str:
-    """The text of FILE, or of stdin for ``-`` (UTF-8; a byte-order mark is dropped)."""
+    """The text of FILE, or of stdin for ``-`` (UTF-8; a byte-order mark is dropped); whole,
+    for callers that want it so (``submit`` streams: see ``InputFile``)."""
     if source == "-":
         text = stdin.read()
     else:
@@ -98,129 +357,56 @@ def read_source(source: str, stdin: TextIO) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _line_of(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
-
-
-def parse_records(text: str, fmt: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
+def parse_records(text: str, fmt: str) -> tuple[list[Record], list[Problem]]:
     """Each record of the text with where it is, and the problems of the text itself.
 
     CSV records are nested objects built from dotted headers (``a.b`` -> {"a": {"b": …}},
     a numeric segment an array index), every value a string, empty cells left out.
     """
-    if fmt == "jsonl":
-        return _parse_jsonl(text)
-    if fmt == "json":
-        return _parse_json_array(text)
-    if fmt == "csv":
-        return _parse_csv(text)
-    raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
-
-
-def _parse_jsonl(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    records: list[tuple[str, Any]] = []
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
+    records: list[Record] = []
     problems: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append((f"line {number}", json.loads(line)))
-        except (ValueError, RecursionError) as exc:
-            problems.append(Problem(f"line {number}", f"not JSON ({_json_reason(exc)})"))
-    return records, problems
-
-
-def _json_reason(exc: Exception) -> str:
-    return exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-
-
-def _parse_json_array(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    """Element by element, so that each item is named by the line it starts on."""
-    decoder = json.JSONDecoder()
-    records: list[tuple[str, Any]] = []
-    pos = _skip_space(text, 0)
-    if not text.startswith("[", pos):
-        return [], [Problem(f"line {_line_of(text, pos)}", "expected a JSON array '['")]
-    pos = _skip_space(text, pos + 1)
-    if text.startswith("]", pos):
-        return [], []
-    while True:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
-            where = f"line {_line_of(text, pos)}"
-            return records, [Problem(where, f"not JSON ({_json_reason(exc)}); reading stopped")]
-        records.append((f"line {_line_of(text, pos)}", value))
-        pos = _skip_space(text, end)
-        if text.startswith(",", pos):
-            pos = _skip_space(text, pos + 1)
-            continue
-        if text.startswith("]", pos) and not text[pos + 1 :].strip():
-            return records, []
-        where = f"line {_line_of(text, pos)}"
-        return records, [Problem(where, "expected ',' or the closing ']' of the array")]
-
-
-def _skip_space(text: str, pos: int) -> int:
-    """The first position at or after ``pos`` that is not JSON whitespace."""
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def _parse_csv(text: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    problems: list[Problem] = []
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        return [], [Problem("row 1", f"not CSV ({exc})")]
-    if header is None:
-        return [], []
-    columns = [h.strip() for h in header]
-    header_problems = _check_header(columns)
-    if header_problems:
-        return [], [Problem("row 1", p) for p in header_problems]
-    records: list[tuple[str, Any]] = []
-    row_number = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(Problem(f"row {row_number + 1}", f"not CSV ({exc})"))
-            break
-        row_number += 1
-        if not any(cell.strip() for cell in row):
-            continue
-        where = f"row {row_number}"
-        if len(row) > len(columns):
-            problems.append(
-                Problem(where, f"{len(row)} cells, but the header names {len(columns)}")
-            )
-            continue
-        cells = {c: v for c, v in zip(columns, row, strict=False) if v != ""}
-        records.append((where, _unflatten(cells)))
+    for where, record, problem in reader(io.BytesIO(text.encode("utf-8", "surrogatepass"))):
+        if problem is not None:
+            problems.append(Problem(where, problem))
+        else:
+            records.append((where, record))
     return records, problems
 
 
 def _check_header(columns: list[str]) -> list[str]:
-    problems: list[str] = []
+    """The problems of a CSV header, in time linear in its size (names are bounded)."""
+    problems: dict[str, None] = {}  # in order, each once
     seen: set[str] = set()
     for index, name in enumerate(columns, start=1):
-        if not name or any(not part for part in name.split(".")):
-            problems.append(f"column {index} has no usable name ({name!r})")
+        parts = name.split(".", MAX_COLUMN_DEPTH)
+        if len(name) > MAX_COLUMN_NAME:
+            problems[f"column {index}: a name over {MAX_COLUMN_NAME:,} characters"] = None
+        elif not name or any(not part for part in parts):
+            problems[f"column {index} has no usable name ({_named(name)})"] = None
+        elif len(parts) > MAX_COLUMN_DEPTH:
+            problems[f"column {index} nests deeper than {MAX_COLUMN_DEPTH} levels"] = None
         elif name in seen:
-            problems.append(f"column {name!r} appears twice")
-        seen.add(name)
+            problems[f"column {_named(name)} appears twice"] = None
+        else:
+            seen.add(name)
     for name in seen:
-        parts = name.split(".")
-        for cut in range(1, len(parts)):
-            prefix = ".".join(parts[:cut])
+        prefix = ""
+        for part in name.split(".")[:-1]:
+            prefix = f"{prefix}.{part}" if prefix else part
             if prefix in seen:
-                problems.append(f"column {prefix!r} is both a value and the object of {name!r}")
-    return sorted(set(problems), key=problems.index)
+                problem = (
+                    f"column {_named(prefix)} is both a value and the object of {_named(name)}"
+                )
+                problems[problem] = None
+    return list(problems)
+
+
+def _named(name: str) -> str:
+    """A column name for a message, quoted as Python does (escapes shown), kept short."""
+    return repr(name if len(name) <= 40 else name[:37] + "...")
 
 
 def _unflatten(cells: dict[str, str]) -> dict[str, Any]:
@@ -250,7 +436,7 @@ def _coerce(value: Any, schema: Schema | None) -> Any:
         return value
     if isinstance(value, str):
         if schema.type == "integer" and _INTEGER_TEXT.match(value.strip()):
-            return int(value.strip())
+            return _parse_int(value.strip())
         if schema.type == "boolean" and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         return value
@@ -298,6 +484,8 @@ def check_value(value: Any, schema: Schema, name: str) -> list[str]:
             for index, entry in enumerate(value):
                 problems += check_value(entry, schema.items, _join(name, str(index)))
         return problems
+    if isinstance(value, OutOfRange):  # whatever the field: no format holds it
+        return [f"{label}: the number {value}"]
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             hint = " (in the smallest unit, e.g. cents)" if name.endswith("mount") else ""
@@ -442,14 +630,29 @@ def _normalize_bare(kind: Kind, record: dict[str, Any], from_text: bool) -> tupl
 
 
 def _unsendable(item: Item) -> list[str]:
-    """What would keep the item from being sent as JSON in UTF-8: NaN, lone surrogates."""
+    """What would keep the item from being sent as JSON in UTF-8: NaN, lone surrogates, a
+    number out of range in a field the spec does not name."""
     try:
-        json.dumps(item, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        json.dumps(item, ensure_ascii=False, allow_nan=False, default=_refuse).encode("utf-8")
+    except _Unsendable as exc:
+        if exc.number.what == NOT_JSON:
+            return [f"holds NaN or Infinity, {NOT_JSON}"]
+        return [f"holds the number {exc.number}"]
     except ValueError as exc:
         if isinstance(exc, UnicodeEncodeError):
             return ["holds text that is not valid Unicode (a lone surrogate escape)"]
         return ["holds NaN or Infinity, which JSON does not allow"]
     return []
+
+
+class _Unsendable(Exception):
+    def __init__(self, number: OutOfRange) -> None:
+        super().__init__(str(number))
+        self.number = number
+
+
+def _refuse(value: Any) -> Any:
+    raise _Unsendable(value) if isinstance(value, OutOfRange) else TypeError(type(value).__name__)
 
 
 def validate_records(
@@ -459,28 +662,112 @@ def validate_records(
     items: list[Item] = []
     problems: list[Problem] = []
     for where, record in records:
-        item, messages = normalize_item(kind, record, from_text=from_text)
-        messages += _unsendable(item)
+        item, messages = _checked_item(kind, record, from_text)
         problems += [Problem(where, m) for m in messages]
         items.append(item)
     return items, problems
 
 
+def _checked_item(kind: Kind, record: Any, from_text: bool) -> tuple[Item, list[str]]:
+    item, messages = normalize_item(kind, record, from_text=from_text)
+    return item, messages + ([] if messages else _unsendable(item))
+
+
+class InputFile:
+    """A file of items for ``submit``, read twice and never held whole: once to validate
+    every record (``check``), once to send (``items``). Stdin is first spooled to a private
+    temporary file, so it can be read twice too."""
+
+    def __init__(self, kind: Kind, source: str, stdin: TextIO, fmt: str | None = None) -> None:
+        self.kind = kind
+        self.name = "stdin" if source == "-" else source
+        self.handle = _spooled(stdin) if source == "-" else _opened(source)
+        head = self.handle.read(_BLOCK)
+        self.start = len(_BOM) if head.startswith(_BOM) else 0
+        self.fmt = fmt or detect_format(self.name, head[self.start :].decode("utf-8", "replace"))
+        if self.fmt not in _READERS:
+            raise UsageError(f"unknown format {self.fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
+        self.count = 0
+
+    def _read(self) -> Iterator[Read]:
+        self.handle.seek(self.start)
+        return _READERS[self.fmt](self.handle)
+
+    def check(self) -> int:
+        """Validate every record in one pass; the number of items, or ``InvalidInput``
+        naming the problems (the first MAX_PROBLEMS, the rest counted), or a UsageError when
+        there are none."""
+        problems: list[Problem] = []
+        more = 0
+        count = 0
+        for where, record, problem in self._read():
+            messages = [problem] if problem is not None else []
+            if problem is None:
+                count += 1
+                messages = _checked_item(self.kind, record, self.fmt == "csv")[1]
+            for message in messages:
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(Problem(where, message))
+                else:
+                    more += 1
+        if problems:
+            problems.sort(key=_position)
+            raise InvalidInput(self.name, problems, more=more)
+        if not count:
+            raise UsageError(f"{self.name}: no items to submit")
+        self.count = count
+        return count
+
+    def items(self) -> Iterator[Item]:
+        """The items, read again after ``check``; a record that is wrong now (the file
+        changed meanwhile) stops the reading with a UsageError."""
+        for where, record, problem in self._read():
+            item, messages = (
+                ({}, [problem])
+                if problem is not None
+                else _checked_item(self.kind, record, self.fmt == "csv")
+            )
+            if messages:
+                raise UsageError(
+                    f"{self.name} changed while it was read: {where}: {messages[0]}",
+                    hint="send it again once it no longer changes",
+                )
+            yield item
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _opened(source: str) -> BinaryIO:
+    try:
+        return open(source, "rb")  # closed by InputFile.close
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from exc
+
+
+def _spooled(stdin: TextIO) -> BinaryIO:
+    """Stdin copied to a private temporary file (0600, already unlinked), a block at a time."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  closed by InputFile.close
+    raw = getattr(stdin, "buffer", None)
+    while True:
+        block = raw.read(_BLOCK) if raw is not None else stdin.read(_BLOCK).encode("utf-8")
+        if not block:
+            break
+        spool.write(block)
+    spool.seek(0)
+    return spool
+
+
 def load_items(kind: Kind, source: str, stdin: TextIO, fmt: str | None = None) -> list[Item]:
     """The validated items of FILE (or ``-``), ready to send; ``InvalidInput`` naming every
-    problem, with its line or row, when any record is wrong, or when there are none."""
-    text = read_source(source, stdin)
-    name = "stdin" if source == "-" else source
-    chosen = fmt or detect_format(name, text)
-    records, problems = parse_records(text, chosen)
-    items, item_problems = validate_records(kind, records, from_text=chosen == "csv")
-    problems += item_problems
-    problems.sort(key=_position)
-    if problems:
-        raise InvalidInput(name, problems)
-    if not items:
-        raise UsageError(f"{name}: no items to submit")
-    return items
+    problem, with its line or row, when any record is wrong, or when there are none. Holds
+    every item: ``submit`` streams through ``InputFile`` instead."""
+    source_file = InputFile(kind, source, stdin, fmt)
+    try:
+        source_file.check()
+        return list(source_file.items())
+    finally:
+        source_file.close()
 
 
 def _position(problem: Problem) -> int:

@@ -9,6 +9,7 @@ execution are ``bulkctl.actions``; waiting is ``bulkctl.waiting``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ from bulkctl.errors import ExitCode, UsageError
 from bulkctl.options import check_interval, parse_mode, parse_wait
 from bulkctl.render import Field, RenderOptions, render, render_record
 from bulkctl.submission import (
+    Chunk,
     ChunkOutcome,
+    ChunkStream,
+    InputFile,
     Item,
     Journal,
     describe_plan,
@@ -132,17 +136,22 @@ def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None
 def send(
     ctx: Context,
     kind: Kind,
-    items: list[Item],
+    items: list[Item] | InputFile,
     options: SendOptions,
     *,
     source_bulk: str | None = None,
 ) -> int:
-    """Submit ``items`` as bulks of ``kind`` (or describe them with ``dry_run``), print the new
-    bulks, then execute and wait as asked; returns the exit code."""
+    """Submit ``items`` (a list, or a checked file read again chunk by chunk) as bulks of
+    ``kind`` (or describe them with ``dry_run``), print the new bulks, then execute and wait
+    as asked; returns the exit code."""
     check_before_sending(ctx, kind, options)
     settings = ctx.settings()
-    chunks = plan_chunks(
-        kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+    chunks: Collection[Chunk] = (
+        ChunkStream(kind, items, chunk_size=options.chunk_size, new=options.new)
+        if isinstance(items, InputFile)
+        else plan_chunks(
+            kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+        )
     )
     bulks = "bulk" if len(chunks) == 1 else "bulks"
     if options.dry_run:
@@ -150,7 +159,7 @@ def send(
         plan["sourceBulk"] = source_bulk
         render_record(plan, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
         ctx.note(
-            f"dry run: {len(items):,} {kind.name} in {len(chunks)} {bulks} would be sent "
+            f"dry run: {plan['items']:,} {kind.name} in {len(chunks)} {bulks} would be sent "
             f"to {settings.where()}; nothing sent"
         )
         return ExitCode.OK

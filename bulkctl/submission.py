@@ -9,12 +9,13 @@ bulk; and a rerun is planned from a bulk's operations.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from bulkctl.errors import BulkctlError, StorageError, UsageError
 from bulkctl.paging import listing
 from bulkctl.reading import (
     FORMATS,
+    InputFile,
     InvalidInput,
     Item,
     Problem,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [  # the reading names, re-exported: callers import them from here
     "FORMATS",
+    "InputFile",
     "InvalidInput",
     "Item",
     "Problem",
@@ -136,6 +139,42 @@ def plan_chunks(
         key = derive_ref(kind, part, index, source_bulk=source_bulk, nonce=salt)
         chunks.append(Chunk(index, part, key, key if kind.idempotent else None))
     return chunks
+
+
+class ChunkStream(Collection[Chunk]):
+    """The chunks of a checked ``InputFile``, made as they are iterated, each read from the
+    file again, so no more than one chunk of items is held; refs as ``plan_chunks`` gives."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        source: InputFile,
+        *,
+        chunk_size: int = MAX_ITEMS,
+        new: bool = False,
+        nonce: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        if not 1 <= chunk_size <= MAX_ITEMS:
+            raise UsageError(f"chunk size must be 1 to {MAX_ITEMS}, not {chunk_size}")
+        self.kind = kind
+        self.source = source
+        self.chunk_size = chunk_size
+        self.salt = nonce() if new else None
+
+    def __len__(self) -> int:
+        return -(-self.source.count // self.chunk_size)
+
+    def __contains__(self, chunk: object) -> bool:
+        return any(c == chunk for c in self)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        items = self.source.items()
+        for index in itertools.count():
+            part = list(itertools.islice(items, self.chunk_size))
+            if not part:
+                return
+            key = derive_ref(self.kind, part, index, nonce=self.salt)
+            yield Chunk(index, part, key, key if self.kind.idempotent else None)
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -273,18 +312,28 @@ def require_offered(kind: Kind, api: str) -> None:
     )
 
 
-def describe_plan(kind: Kind, chunks: Sequence[Chunk]) -> dict[str, Any]:
-    """What ``--dry-run`` shows: the request, the counts, each chunk's ref, the first item."""
+def describe_plan(kind: Kind, chunks: Iterable[Chunk]) -> dict[str, Any]:
+    """What ``--dry-run`` shows: the request, the counts, each chunk's ref, the first item
+    (the chunks are gone through once, so a ``ChunkStream`` reads its file once)."""
+    described: list[dict[str, Any]] = []
+    first: Item | None = None
+    for chunk in chunks:
+        if first is None and chunk.items:
+            first = chunk.items[0]
+        described.append(
+            {
+                "chunk": chunk.index + 1,
+                "items": len(chunk.items),
+                "idempotencyRef": chunk.idempotency_ref,
+            }
+        )
     return {
         "kind": kind.name,
         "method": kind.method,
         "path": kind.path,
-        "items": sum(len(c.items) for c in chunks),
-        "chunks": [
-            {"chunk": c.index + 1, "items": len(c.items), "idempotencyRef": c.idempotency_ref}
-            for c in chunks
-        ],
-        "firstItem": chunks[0].items[0] if chunks and chunks[0].items else None,
+        "items": sum(c["items"] for c in described),
+        "chunks": described,
+        "firstItem": first,
     }
 
 
@@ -314,7 +363,7 @@ class ChunkOutcome:
 def submit_chunks(
     client: ApiClient,
     kind: Kind,
-    chunks: Sequence[Chunk],
+    chunks: Collection[Chunk],
     journal: Journal,
     *,
     source_bulk: str | None = None,
