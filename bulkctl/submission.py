@@ -28,18 +28,10 @@ from bulkctl.paging import listing
 from bulkctl.reading import (
     FORMATS,
     InputFile,
-    InvalidInput,
-    Item,
-    Problem,
-    check_value,
     detect_format,
-    kind_named,
     load_items,
-    normalize_item,
     parse_records,
     read_source,
-    shown,
-    validate_records,
 )
 from bulkctl.safefile import (
     MAX_PRIVATE_FILE,
@@ -49,6 +41,16 @@ from bulkctl.safefile import (
     make_private_dir,
     read_private,
     refuse_symlink,
+)
+from bulkctl.validation import (
+    InvalidInput,
+    Item,
+    Problem,
+    check_value,
+    kind_named,
+    normalize_item,
+    shown,
+    validate_records,
 )
 
 if TYPE_CHECKING:
