@@ -68,6 +68,23 @@ def _default_state_dir() -> Path:
     return user_state_path("bulkctl", appauthor=False)
 
 
+PR_SET_DUMPABLE = 4
+
+
+def not_dumpable() -> None:
+    """On Linux, make this process not dumpable from the moment it reads secrets (as
+    ssh-agent does): no core file holds them, and other processes of the same user cannot
+    attach to it or read its memory. Elsewhere, or when it fails, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class Context:
     stdout: TextIO
@@ -164,6 +181,8 @@ class Context:
 
     def settings(self) -> Resolved:
         if self._resolved is None:
+            if self.transport is None:  # a real process (tests in-process keep theirs)
+                not_dumpable()
             self._resolved = resolve(
                 self.store,
                 self.env,

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -316,3 +317,32 @@ def test_open_private_refuses_another_user_s_file_and_a_link_and_tightens_our_ow
     with pytest.raises(UnsafePath, match="symbolic link"):
         open_private(path, "pacer file", "the pacer's record")
     assert not (tmp_path / "elsewhere").exists()
+
+
+# -- a process that holds secrets cannot be dumped ----------------------------------------------
+
+DUMPABLE_AFTER = """
+import ctypes, sys
+from bulkctl.__main__ import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+finally:
+    print("dumpable", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), file=sys.stderr)  # PR_GET_DUMPABLE
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.parametrize(
+    ("args", "dumpable"), [(["--profile", "demo", "list"], 0), (["--version"], 1)]
+)
+def test_a_process_that_read_secrets_is_not_dumpable(args: list[str], dumpable: int) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", DUMPABLE_AFTER, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, BULKCTL_API_KEY="a-secret-key-0001"),
+    )
+    assert f"dumpable {dumpable}" in proc.stderr.splitlines(), proc.stderr[-2000:]
