@@ -124,15 +124,16 @@ class _TextBuffer:
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.text = ""
         self.pos = 0
-        self.line = 1
+        self.line = 1  # the line number at ``counted``
+        self.counted = 0  # newlines are counted up to here, once each: linear in the file
         self.eof = False
 
     def fill(self) -> None:
         """More text; raises _Stop on bytes that are not UTF-8."""
         if self.pos:
-            self.line += self.text.count("\n", 0, self.pos)
+            self.line = self.where_line()
             self.text = self.text[self.pos :]
-            self.pos = 0
+            self.pos = self.counted = 0
         block = self.handle.read(_BLOCK)
         try:
             self.text += self.decoder.decode(block, final=not block)
@@ -141,7 +142,10 @@ class _TextBuffer:
         self.eof = not block
 
     def where_line(self) -> int:
-        return self.line + self.text.count("\n", 0, self.pos)
+        """The line number at ``pos`` (which only moves forward)."""
+        self.line += self.text.count("\n", self.counted, self.pos)
+        self.counted = self.pos
+        return self.line
 
     def skip_space(self) -> bool:
         """Past JSON whitespace; False at the end of the file."""
