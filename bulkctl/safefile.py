@@ -174,7 +174,9 @@ def make_private_dir(directory: Path, what: str, not_saved: str) -> None:
     for folder in reversed(missing):
         try:
             os.mkdir(folder, PRIVATE_DIR_MODE)
-            os.chmod(folder, PRIVATE_DIR_MODE, follow_symlinks=False)  # the umask took bits
+            os.chmod(
+                folder, PRIVATE_DIR_MODE
+            )  # the umask may have taken bits; no one else can swap it
         except FileExistsError:
             pass  # another bulkctl made it meanwhile; checked below
         except OSError as exc:
