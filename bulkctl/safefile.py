@@ -174,9 +174,8 @@ def make_private_dir(directory: Path, what: str, not_saved: str) -> None:
     for folder in reversed(missing):
         try:
             os.mkdir(folder, PRIVATE_DIR_MODE)
-            os.chmod(
-                folder, PRIVATE_DIR_MODE
-            )  # the umask may have taken bits; no one else can swap it
+            # the umask may have taken bits; under checked parents no one can swap the folder
+            os.chmod(folder, PRIVATE_DIR_MODE)
         except FileExistsError:
             pass  # another bulkctl made it meanwhile; checked below
         except OSError as exc:
