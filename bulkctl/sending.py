@@ -234,7 +234,7 @@ def _execute(ctx: Context, kind: Kind, outcomes: list[ChunkOutcome], options: Se
     if not ids:
         return ExitCode.OK
     operations = sum(
-        o.operation_count if o.operation_count is not None else len(o.chunk.items)
+        o.operation_count if o.operation_count is not None else o.chunk.size
         for o in outcomes
         if o.bulk_id in ids
     )

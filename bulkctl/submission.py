@@ -92,12 +92,18 @@ class RerunRefused(UsageError):
 @dataclass(frozen=True)
 class Chunk:
     """One bulk to submit: its 0-based index, items, journal key and idempotency-ref (the key
-    itself, or None for a kind whose endpoint documents no ref)."""
+    itself, or None for a kind whose endpoint documents no ref), and how many items it has
+    (which stays when a ``ChunkStream`` lets go of the items once they are sent)."""
 
     index: int
     items: list[Item]
     key: str
     idempotency_ref: str | None
+    size: int = -1  # len(items), filled in
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            object.__setattr__(self, "size", len(self.items))
 
 
 def derive_ref(
@@ -145,7 +151,8 @@ def plan_chunks(
 
 class ChunkStream(Collection[Chunk]):
     """The chunks of a checked ``InputFile``, made as they are iterated, each read from the
-    file again, so no more than one chunk of items is held; refs as ``plan_chunks`` gives."""
+    file again, so no more than one chunk of items is held: a chunk's items are let go (its
+    ``size`` stays) when the next one is asked for. Refs as ``plan_chunks`` gives."""
 
     def __init__(
         self,
@@ -177,6 +184,7 @@ class ChunkStream(Collection[Chunk]):
                 return
             key = derive_ref(self.kind, part, index, nonce=self.salt)
             yield Chunk(index, part, key, key if self.kind.idempotent else None)
+            part.clear()  # sent (or described): an outcome keeps the chunk, not its items
 
 
 # -- submitting -------------------------------------------------------------------------------
@@ -205,7 +213,7 @@ def describe_plan(kind: Kind, chunks: Iterable[Chunk]) -> dict[str, Any]:
         described.append(
             {
                 "chunk": chunk.index + 1,
-                "items": len(chunk.items),
+                "items": chunk.size,
                 "idempotencyRef": chunk.idempotency_ref,
             }
         )
@@ -236,7 +244,7 @@ class ChunkOutcome:
             "operationCount": self.operation_count,
             "path": self.path,
             "chunk": self.chunk.index + 1,
-            "items": len(self.chunk.items),
+            "items": self.chunk.size,
             "idempotencyRef": self.chunk.idempotency_ref,
             "alreadySubmitted": self.already,
         }

@@ -247,3 +247,23 @@ def test_u2028_and_u0085_in_a_payload_survive_rerun_then_submit(
     [operation] = operations_of(served.emulator, new_id)
     sent = json.loads(operation["requestPayload"])
     assert sent["description"] == "rent\u2028second line\u0085third"
+
+
+def test_a_chunk_stream_lets_go_of_each_chunk_s_items_once_the_next_is_asked_for() -> None:
+    from bulkctl.submission import ChunkStream, plan_chunks
+
+    text = "".join(f'{{"id": "{i + 1}"}}\n' for i in range(25))
+    source = InputFile(BLOCKS, "-", io.StringIO(text))
+    try:
+        source.check()
+        stream = ChunkStream(BLOCKS, source, chunk_size=10)
+        assert len(stream) == 3
+        seen = []
+        for chunk in stream:
+            assert all(not earlier.items for earlier in seen)  # sent: let go
+            seen.append(chunk)
+        assert [c.size for c in seen] == [10, 10, 5]
+        listed = plan_chunks(BLOCKS, load_items(BLOCKS, "-", io.StringIO(text)), chunk_size=10)
+        assert [c.key for c in seen] == [c.key for c in listed]  # the same refs either way
+    finally:
+        source.close()
