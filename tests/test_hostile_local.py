@@ -36,6 +36,14 @@ def test_an_unknown_profile_is_refused_even_when_the_environment_has_every_crede
     assert served.emulator.request_count == 0  # refused before any request
 
 
+def test_auth_token_of_an_unknown_profile_is_refused_not_taken_from_the_environment(
+    served: Served,
+) -> None:
+    result = run_bulkctl("--profile", "opz", "auth", "token", env=served.env())
+    assert result.code == 2 and result.stdout == ""
+    assert "unknown profile 'opz'" in result.stderr
+
+
 def test_the_profile_flag_beats_the_profile_variable(served: Served) -> None:
     refused = run_bulkctl("list", env=served.env(BULKCTL_PROFILE="opz"))
     assert refused.code == 2
