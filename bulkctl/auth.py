@@ -40,15 +40,21 @@ ACCOUNT_STATES = {
 }
 
 
+def unknown_profile(settings: Resolved) -> UsageError:
+    """The error for a profile named by --profile or BULKCTL_PROFILE that is in no file, with
+    the known ones (a mistyped name: usage, exit 2)."""
+    known = ", ".join(settings.known_profiles)
+    return UsageError(
+        f"unknown profile {settings.profile!r} (known: {known})",
+        hint=f"create it: {settings.suggest('auth', 'login')}   (or pick one of those)",
+    )
+
+
 def not_logged_in(settings: Resolved) -> BulkctlError:
     """The error for a profile without a token or the means to get one; a profile that is in
-    no file is named as unknown, with the known ones (a mistyped name: usage, exit 2)."""
+    no file is named as unknown (see ``unknown_profile``)."""
     if not settings.known:
-        known = ", ".join(settings.known_profiles)
-        return UsageError(
-            f"unknown profile {settings.profile!r} (known: {known})",
-            hint=f"create it: {settings.suggest('auth', 'login')}   (or pick one of those)",
-        )
+        return unknown_profile(settings)
     return NotAuthenticated(
         f"not logged in (profile {settings.profile}, {settings.host})",
         hint=f"run: {settings.suggest('auth', 'login')}   "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bulkctl.auth import Reauthenticator
+from bulkctl.auth import Reauthenticator, unknown_profile
 from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, suggested_command
 from bulkctl.demo import demo_transport
 from bulkctl.errors import BulkctlError, error_text
@@ -92,6 +92,23 @@ def _default_state_dir() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("bulkctl", appauthor=False)
+
+
+PR_SET_DUMPABLE = 4
+
+
+def not_dumpable() -> None:
+    """On Linux, make this process not dumpable from the moment it reads secrets (as
+    ssh-agent does): no core file holds them, and other processes of the same user cannot
+    attach to it or read its memory. Elsewhere, or when it fails, nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -233,6 +250,8 @@ class Context:
 
     def settings(self) -> Resolved:
         if self._resolved is None:
+            if self.transport is None:  # a real process (tests in-process keep theirs)
+                not_dumpable()
             self._resolved = resolve(
                 self.store,
                 self.env,
@@ -256,6 +275,8 @@ class Context:
         """The API client for the settings in force (one per command, shared by its threads)."""
         if self._client is None:
             settings = self.settings()
+            if not settings.known:  # a mistyped name, whatever credentials the environment holds
+                raise unknown_profile(settings)
             settings.check_credentials()
             reauth = Reauthenticator(self, settings)
             if require_token:

@@ -1,7 +1,8 @@
-"""Private files bulkctl can trust: the config file and the demo's journal.
+"""Private files bulkctl can trust: the config file, the journals and the pacer's state.
 
-A folder or file is trusted only when the user running bulkctl owns it and no one else can
-write to the folder (as ssh's StrictModes). Files are opened without following symbolic
+A folder or file is trusted only when the user running bulkctl owns it, no one else can
+write to it or to any folder above it, and no link on the way is another user's (as ssh's
+StrictModes). Files are opened without following symbolic
 links, tightened to 0600 through the open descriptor, and replaced atomically, so a failed
 write leaves the old file as it was. Imports nothing but ``bulkctl.errors``, so the emulator
 can use it too.
@@ -21,6 +22,10 @@ from bulkctl.errors import StorageError, UnsafePath
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 MAX_PRIVATE_FILE = 1 << 20  # a config file or journal larger than this is not ours
+
+
+class TooLarge(UnsafePath):
+    """A private file over MAX_PRIVATE_FILE: not ours, or left by an older bulkctl."""
 
 
 def _user(uid: int) -> str:
@@ -47,34 +52,164 @@ def _check_owner(path: Path, what: str, st: os.stat_result) -> None:
         )
 
 
+MAX_LINKS = 40  # symbolic links followed while resolving one path, as Linux's ELOOP
+
+
 def check_private_dir(directory: Path, what: str) -> None:
-    """Refuse a folder that another user owns or that others may write to; absent is fine."""
+    """Refuse a folder another user could redirect or fill; absent is fine.
+
+    As ssh's StrictModes: every symbolic link met on the way must be the user's or root's
+    (a dotfiles setup is followed), the folder must be the user's own and writable by no
+    one else, and each folder above it, up to the home folder (up to the root outside the
+    home), must be the user's or root's and writable by no one else, unless it is a
+    root-owned sticky folder such as /tmp. UnsafePath (exit 2) names the folder and the fix.
+    This is the check for any private file's folder, such as the pacer's state file.
+    """
+    resolved, missing = _resolve_checked(directory, what)
+    if not missing:
+        try:
+            st = os.stat(resolved)
+        except OSError as exc:
+            raise StorageError(f"cannot read {what} {directory}: {_reason(exc)}") from exc
+        if not stat.S_ISDIR(st.st_mode):  # a storage problem, not one of trust (exit 1)
+            raise StorageError(f"{what} {directory} is not a folder", hint="move it away")
+        _check_owner(directory, what, st)
+        mode = stat.S_IMODE(st.st_mode)
+        if mode & 0o022:
+            raise UnsafePath(
+                f"{what} {directory} is writable by other users (mode {mode:o}), "
+                "so they could replace its files; bulkctl does not trust it",
+                hint=f"run: chmod go-w {directory}",
+            )
+    _check_ancestors(resolved if missing else resolved.parent, directory, what)
+
+
+def _resolve_checked(path: Path, what: str) -> tuple[Path, bool]:
+    """``path`` with its links resolved, refusing a link owned by anyone but the user or root,
+    and False; or, when some part of it is missing, the last folder that exists, and True."""
+    me = os.geteuid()
+    pending = list(reversed(Path(os.path.abspath(path)).parts))
+    current = Path(pending.pop())  # the root
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            current = current.parent
+            continue
+        candidate = current / part
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            return current, True
+        except OSError as exc:
+            raise StorageError(f"cannot read {what} {path}: {_reason(exc)}") from exc
+        if not stat.S_ISLNK(st.st_mode):
+            current = candidate
+            continue
+        if st.st_uid not in (me, 0):
+            raise UnsafePath(
+                f"{what} {path}: {candidate} is a symbolic link of {_user(st.st_uid)}, who "
+                "could point it anywhere; bulkctl does not follow it",
+                hint=f"if the link is yours: chown -h {me} {candidate}; if not, remove it",
+            )
+        links += 1
+        if links > MAX_LINKS:
+            raise UnsafePath(f"{what} {path}: too many symbolic links", hint="remove the loop")
+        target = Path(os.readlink(candidate))
+        if target.is_absolute():
+            current = Path(target.anchor)
+        pending.extend(reversed([p for p in target.parts if p != target.anchor]))
+    return current, False
+
+
+def _check_ancestors(start: Path, directory: Path, what: str) -> None:
+    """Each real folder from ``start`` up to the home folder (or the root): the user's or
+    root's, and writable by no one else unless root's and sticky (/tmp)."""
+    me = os.geteuid()
     try:
-        st = directory.stat()
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StorageError(f"cannot read {what} {directory}: {_reason(exc)}") from exc
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePath(f"{what} {directory} is not a folder", hint="move it away")
-    _check_owner(directory, what, st)
-    mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o022:
-        raise UnsafePath(
-            f"{what} {directory} is writable by other users (mode {mode:o}), "
-            "so they could replace its files; bulkctl does not trust it",
-            hint=f"run: chmod go-w {directory}",
-        )
+        home: Path | None = Path.home().resolve()
+    except (OSError, RuntimeError):
+        home = None
+    if home is not None and home != start and home not in start.parents:
+        home = None  # outside the home: up to the root
+    folder = start
+    while True:
+        try:
+            st = os.stat(folder)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot read {folder}, above {what} {directory}: {_reason(exc)}"
+            ) from exc
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in (me, 0):
+            raise UnsafePath(
+                f"{what} {directory}: the folder {folder} above it belongs to "
+                f"{_user(st.st_uid)}, who could replace it; bulkctl does not trust it",
+                hint=f"if it is yours: chown {me} {folder}; if not, point XDG_CONFIG_HOME "
+                "or XDG_STATE_HOME at a folder of your own",
+            )
+        sticky_root = st.st_uid == 0 and bool(st.st_mode & stat.S_ISVTX)
+        if mode & 0o022 and not sticky_root:
+            raise UnsafePath(
+                f"{what} {directory}: the folder {folder} above it is writable by other "
+                f"users (mode {mode:o}), so they could replace it; bulkctl does not trust it",
+                hint=f"run: chmod go-w {folder}",
+            )
+        if folder == home or folder.parent == folder:
+            return
+        folder = folder.parent
 
 
 def make_private_dir(directory: Path, what: str, not_saved: str) -> None:
-    """Create ``directory`` (0700) when missing, then check it as ``check_private_dir`` does."""
-    try:
-        directory.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        cause = f"cannot create {what} {directory}: {_reason(exc)}"
-        raise StorageError(f"{not_saved} not saved: {cause}", cause=cause) from exc
+    """Create ``directory`` and its missing parents, each 0700 whatever the umask, after
+    checking what exists as ``check_private_dir`` does; then check the whole."""
     check_private_dir(directory, what)
+    missing: list[Path] = []
+    folder = Path(os.path.abspath(directory))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR_MODE)
+            # the umask may have taken bits; under checked parents no one can swap the folder
+            os.chmod(folder, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            pass  # another bulkctl made it meanwhile; checked below
+        except OSError as exc:
+            cause = f"cannot create {what} {folder}: {_reason(exc)}"
+            raise StorageError(f"{not_saved} not saved: {cause}", cause=cause) from exc
+    check_private_dir(directory, what)
+
+
+def open_private(path: Path, what: str, not_saved: str) -> int:
+    """A descriptor (read and write) of the private file ``path``, created 0600 when absent,
+    in a folder made and checked by ``make_private_dir``: no link followed, refused when
+    another user owns it or it is no regular file, tightened to 0600 when others may read
+    it. For a state file kept open, such as the pacer's; the caller closes it."""
+    make_private_dir(path.parent, "state folder", not_saved)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK, PRIVATE_FILE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise _symlink(path, what) from exc
+        raise StorageError(f"cannot open {what} {path}: {_reason(exc)}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePath(f"{what} {path} is not a regular file", hint="move it away")
+        _check_owner(path, what, st)
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    except BaseException as exc:
+        os.close(fd)
+        if isinstance(exc, OSError):
+            raise StorageError(f"cannot open {what} {path}: {_reason(exc)}") from exc
+        raise
+    return fd
 
 
 def refuse_symlink(path: Path, what: str) -> None:
@@ -130,7 +265,7 @@ def read_private(path: Path, what: str, note: Callable[[str], None]) -> bytes | 
         while chunk := os.read(fd, 65536):
             size += len(chunk)
             if size > MAX_PRIVATE_FILE:
-                raise UnsafePath(f"{what} {path} is larger than 1 MiB", hint="move it away")
+                raise TooLarge(f"{what} {path} is larger than 1 MiB", hint="move it away")
             chunks.append(chunk)
         return b"".join(chunks)
     except OSError as exc:

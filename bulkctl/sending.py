@@ -10,6 +10,7 @@ submission's requests and the execution pass the gate, ``bulkctl.actions``; wait
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,14 @@ from bulkctl.api.kinds import MAX_ITEMS, Kind
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.junit import check_junit_path
-from bulkctl.options import check_interval, parse_duration, parse_mode
+from bulkctl.options import check_interval, parse_mode, parse_wait
 from bulkctl.outcomes import WaitRecord
 from bulkctl.render import Field, RenderOptions, render, render_record
 from bulkctl.submission import (
+    Chunk,
     ChunkOutcome,
+    ChunkStream,
+    InputFile,
     Item,
     Journal,
     describe_plan,
@@ -106,7 +110,7 @@ def send_options(
         mode=parse_mode(mode),
         yes=yes,
         wait=wait,
-        timeout=parse_duration(timeout, "--timeout"),
+        timeout=parse_wait(timeout, "--timeout"),
         interval=check_interval(interval) if interval is not None else 5.0,
         adaptive=interval is None,
         junit=Path(junit) if junit is not None else None,
@@ -137,14 +141,15 @@ def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None
 def send(
     ctx: Context,
     kind: Kind,
-    items: list[Item],
+    items: list[Item] | InputFile,
     options: SendOptions,
     *,
     source_bulk: str | None = None,
 ) -> int:
-    """Submit ``items`` as bulks of ``kind`` (or describe them with ``dry_run``), print the new
-    bulks, then execute and wait as asked; returns the exit code. With ``--wait``, the
-    wait's reports (``--junit``, GitHub's) are written on every exit from here on."""
+    """Submit ``items`` (a list, or a checked file read again chunk by chunk) as bulks of
+    ``kind`` (or describe them with ``dry_run``), print the new bulks, then execute and wait
+    as asked; returns the exit code. With ``--wait``, the wait's reports (``--junit``,
+    GitHub's) are written on every exit from here on."""
     check_before_sending(ctx, kind, options)
     if not options.wait:
         return _send(ctx, kind, items, options, source_bulk=source_bulk, record=None)
@@ -159,15 +164,19 @@ def send(
 def _send(
     ctx: Context,
     kind: Kind,
-    items: list[Item],
+    items: list[Item] | InputFile,
     options: SendOptions,
     *,
     source_bulk: str | None,
     record: WaitRecord | None,
 ) -> int:
     settings = ctx.settings()
-    chunks = plan_chunks(
-        kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+    chunks: Collection[Chunk] = (
+        ChunkStream(kind, items, chunk_size=options.chunk_size, new=options.new)
+        if isinstance(items, InputFile)
+        else plan_chunks(
+            kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+        )
     )
     bulks = "bulk" if len(chunks) == 1 else "bulks"
     if options.dry_run:
@@ -175,14 +184,14 @@ def _send(
         plan["sourceBulk"] = source_bulk
         render_record(plan, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
         ctx.note(
-            f"dry run: {len(items):,} {kind.name} in {len(chunks)} {bulks} would be sent "
+            f"dry run: {plan['items']:,} {kind.name} in {len(chunks)} {bulks} would be sent "
             f"to {settings.where()}; nothing sent"
         )
         return ExitCode.OK
 
     question = submission_text(
         kind.name,
-        len(items),
+        items.count if isinstance(items, InputFile) else len(items),
         len(chunks),
         where_text(settings),
         options.mode if options.execute else None,

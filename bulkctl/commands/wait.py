@@ -35,10 +35,10 @@ from bulkctl.options import (
     check_interval,
     option,
     parse_accept,
-    parse_duration,
     parse_max_failures,
     parse_progress,
     parse_statuses,
+    parse_wait,
 )
 from bulkctl.outcomes import MAX_FAILURES
 from bulkctl.waiting import WaitOptions, reports_on_exit, wait_for
@@ -86,7 +86,7 @@ def parse(
         )
     return WaitCommandOptions(
         bulk_ids=list(dict.fromkeys(ids)),
-        timeout=parse_duration(timeout, "--timeout"),
+        timeout=parse_wait(timeout, "--timeout"),
         interval=check_interval(interval) if interval is not None else 0.0,
         as_json=json_flag,
         junit=Path(junit) if junit is not None else None,

@@ -443,7 +443,8 @@ class Emulator:
         sequence: int | None = None
         for key, raw in query:
             if key == "sequence":
-                if not re.fullmatch(r"-?[0-9]+", raw) or abs(int(raw)) > INT64_MAX:
+                in_range = re.fullmatch(r"-?[0-9]{1,19}", raw) is not None
+                if not in_range or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
                     self.violations.append(f"sequence={raw!r} is not an int64")
                     return _syntax_error("sequence", "RANGE", [])
                 sequence = int(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,10 +44,28 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(response.trickle)
                 self.wfile.write(payload[i : i + 1])
                 self.wfile.flush()
-        elif payload:
+        elif payload and self.command != "HEAD":  # HEAD: the headers of the answer, no body
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Every method (TRACE, OPTIONS, HEAD, PROPFIND, ...) goes to the emulator, which
+        answers with a JSON error, never the stdlib's HTML page."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The server's own refusals (a malformed request line, headers too long) in JSON."""
+        payload = json.dumps({"code": "BAD_REQUEST", "message": message or ""}).encode("utf-8")
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.send_header("connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(payload)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.log is not None:

@@ -84,7 +84,7 @@ def check_items(kind: SubmissionKind, body: Any) -> list[Problem]:
             problems.append((name, "IN", ["object"]))
             continue
         params = item.get("pathParams")
-        if params is not None and not isinstance(params, dict):
+        if "pathParams" in item and not isinstance(params, dict):  # null is no object either
             problems.append((f"{name}.pathParams", "IN", ["object"]))
         elif kind.path_param is not None:
             value = (params or {}).get(kind.path_param)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import typer
 
-from bulkctl.auth import not_logged_in
+from bulkctl.auth import not_logged_in, unknown_profile
 from bulkctl.context import Context
 from bulkctl.invoke import invoke
 
@@ -24,6 +24,8 @@ def parse(ctx: Context) -> TokenOptions:
 def run(ctx: Context, options: TokenOptions) -> int:
     """Print the token; not logged in is exit 3."""
     settings = ctx.settings()
+    if not settings.known:  # a mistyped profile, whatever token the environment holds
+        raise unknown_profile(settings)
     token = settings.get("auth_token")
     if not token:
         raise not_logged_in(settings)

@@ -32,7 +32,7 @@ from bulkctl.options import (
     option,
 )
 from bulkctl.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.submission import FORMATS, kind_named, load_items
+from bulkctl.submission import FORMATS, InputFile, kind_named
 
 
 @dataclass
@@ -89,8 +89,12 @@ def run(ctx: Context, options: SubmitOptions) -> int:
     """Read and validate every item (exit 2 naming each bad one), then send; returns the
     exit code (wait's with ``--wait``)."""
     check_before_sending(ctx, options.kind, options.send)
-    items = load_items(options.kind, options.source, ctx.stdin, options.fmt)
-    return send(ctx, options.kind, items, options.send)
+    source = InputFile(options.kind, options.source, ctx.stdin, options.fmt)
+    try:
+        source.check()  # every item, before anything is sent
+        return send(ctx, options.kind, source, options.send)
+    finally:
+        source.close()
 
 
 def command(
