@@ -22,7 +22,7 @@ from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Request, Response
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.transport import EmulatorTransport
-from bulkctl.waiting import WaitOptions, wait_for
+from bulkctl.waiting.wait import WaitOptions, wait_for
 
 T0 = 1_790_000_000.0
 HOUR = 3600.0

@@ -84,8 +84,8 @@ def header_seconds(columns: int, *, empty: bool) -> float:
     import io
 
     from bulkctl.api.kinds import KINDS
-    from bulkctl.reading import InputFile
-    from bulkctl.submission import InvalidInput
+    from bulkctl.files.reading import InputFile
+    from bulkctl.files.submission import InvalidInput
 
     names = ["" if empty else f"c{index}" for index in range(columns)]
     text = ",".join(names) + "\n" + ",".join("1" for _ in names) + "\n"

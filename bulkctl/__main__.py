@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # typer, typing (in errors) and the registry only past the --version fast path
     import typer
 
-    from bulkctl.cli import app
+    from bulkctl.cli.app import app
     from bulkctl.errors import BulkctlError, ExitCode, Terminated
 
     command = typer.main.get_command(app)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bulkctl.api.wire import check_credential
 from bulkctl.config import Resolved, parse_identity
 from bulkctl.errors import (
     AccountState,
@@ -26,7 +27,6 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
-from bulkctl.wire import check_credential
 
 if TYPE_CHECKING:
     from bulkctl.context import Context

@@ -18,6 +18,14 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from bulkctl.api.wire import (
+    check_base_url,
+    check_credential,
+    credential_problem,
+    is_loopback,
+    request_host,
+    shown_masked,
+)
 from bulkctl.demo import DEMO_API_KEY, DEMO_BASE_URL, DEMO_TOKEN
 from bulkctl.errors import ConfigError, StorageError, UsageError
 from bulkctl.safefile import (
@@ -26,14 +34,6 @@ from bulkctl.safefile import (
     make_private_dir,
     read_private,
     refuse_symlink,
-)
-from bulkctl.wire import (
-    check_base_url,
-    check_credential,
-    credential_problem,
-    is_loopback,
-    request_host,
-    shown_masked,
 )
 
 CONFIG_FILE = "config.toml"
@@ -149,7 +149,7 @@ SETTINGS: dict[str, Setting] = {
         ),
     )
 }
-# the grammar bulkctl.api.pacer.parse_rate_limit reads (windows up to a day)
+# the grammar bulkctl.pacing.pacer.parse_rate_limit reads (windows up to a day)
 RATE_LIMIT = re.compile(
     r"0|[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?(,[1-9]\d{0,5}(/(\d+(\.\d+)?)[smhd]?)?)*"
 )

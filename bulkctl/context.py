@@ -310,7 +310,7 @@ class Context:
         reauth: Callable[[], str | None] | None,
     ) -> ApiClient:
         from bulkctl.api.client import ApiClient, RetryPolicy
-        from bulkctl.api.pacer import Pacer, parse_rate_limit, state_file
+        from bulkctl.pacing.pacer import Pacer, parse_rate_limit, state_file
 
         transport = self.transport
         if transport is None and settings.in_process:

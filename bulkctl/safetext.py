@@ -13,7 +13,7 @@ controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), the zero-width 
 invisible format characters (U+180E, U+200B-U+200D, U+2060-U+206F, U+FEFF) and the line and
 paragraph separators (U+2028, U+2029). ``HIDDEN`` lists them all; ``without_hidden`` drops
 them, for filters that compare text. The output formats build on these functions (see
-``bulkctl.render``).
+``bulkctl.output.render``).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bulkctl.cli import root_command  # noqa: E402
-from bulkctl.completion import SHELLS, script  # noqa: E402
-from bulkctl.reference import update_readme  # noqa: E402
+from bulkctl.cli.app import root_command  # noqa: E402
+from bulkctl.cli.completion import SHELLS, script  # noqa: E402
+from bulkctl.cli.reference import update_readme  # noqa: E402
 
 FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
 

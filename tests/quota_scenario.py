@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulkctl.api.pacer import Pacer, QuotaWaitTooLong, parse_rate_limit
+from bulkctl.cli.options import choose_output
 from bulkctl.commands import list as list_cmd
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults, Request, Response
@@ -25,8 +25,8 @@ from bulkctl.emulator.quota import Quota, parse_quota
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.transport import EmulatorTransport
 from bulkctl.errors import BulkctlError
-from bulkctl.options import choose_output
-from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
+from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS
+from bulkctl.pacing.pacer import Pacer, QuotaWaitTooLong, parse_rate_limit
 
 T0 = 1_790_000_000.0  # a multiple of 10 and 60: the command starts as a window opens
 

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from bulkctl import __version__
 from bulkctl.api import changes
 from bulkctl.api.client import ApiClient, RetryPolicy, parse_retry_after
-from bulkctl.api.pacer import Pacer, Window
 from bulkctl.api.records import ShapeError, parse_bulk_page, parse_operation_page, parse_token
 from bulkctl.errors import (
     ApiError,
@@ -34,6 +33,7 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
+from bulkctl.pacing.pacer import Pacer, Window
 
 PAGE = {"count": 1, "responseCount": 1, "bulkProcesses": [{"bulkId": "1", "status": "RUNNING"}]}
 

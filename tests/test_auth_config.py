@@ -542,21 +542,21 @@ def test_login_on_a_terminal_asks_with_hidden_prompts(served: Served) -> None:
     ("text", "seconds"), [("90s", 90), ("5m", 300), ("2h", 7200), ("1.5d", 129600), ("45", 45)]
 )
 def test_durations(text: str, seconds: float) -> None:
-    from bulkctl.options import parse_duration
+    from bulkctl.cli.options import parse_duration
 
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "soon", "5 minutes", "-3m", "m"])
 def test_bad_durations(text: str) -> None:
-    from bulkctl.options import parse_duration
+    from bulkctl.cli.options import parse_duration
 
     with pytest.raises(UsageError):
         parse_duration(text)
 
 
 def test_when_accepts_ages_dates_and_offsets() -> None:
-    from bulkctl.filters import parse_when
+    from bulkctl.lists.filters import parse_when
 
     now = 1_800_000_000.0
     assert parse_when("2h", now, "--since") == now - 7200

@@ -19,7 +19,7 @@ from bulkctl.commands import wait as wait_cmd
 from bulkctl.context import Context, GlobalOptions
 from bulkctl.emulator.app import Faults
 from bulkctl.emulator.quota import parse_quota
-from bulkctl.progress import progress_mode
+from bulkctl.waiting.progress import progress_mode
 from tests.conftest import (
     LinkedClock,
     ManualClock,

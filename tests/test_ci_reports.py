@@ -182,7 +182,7 @@ def test_a_usage_error_after_the_path_is_checked_writes_a_report(tmp_path: Path)
 
 
 def test_a_long_read_says_which_page_it_is_on(tmp_path: Path) -> None:
-    from bulkctl.outcomes import FailedOperations
+    from bulkctl.waiting.outcomes import FailedOperations
 
     proc = waiter(tmp_path)
     bulk_id = ended_bulk(proc, items=250, fails=tuple(range(250)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bulkctl import demo
-from bulkctl.cli import COMMANDS, Lazy, LazyGroup, root_command
+from bulkctl.cli.app import COMMANDS, Lazy, LazyGroup, root_command
 from bulkctl.emulator import app as emulator_app
 
 COMMANDS_DIR = Path(__file__).resolve().parent.parent / "bulkctl" / "commands"

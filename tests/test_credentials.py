@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bulkctl.api.client import ApiClient
+from bulkctl.api.wire import check_base_url, goes_direct
 from bulkctl.auth import Reauthenticator
 from bulkctl.config import ConfigStore, resolve
 from bulkctl.context import Context, GlobalOptions
@@ -31,7 +32,6 @@ from bulkctl.emulator.app import (
     Response,
 )
 from bulkctl.errors import ExitCode, NotAuthenticated, StorageError, UnsafePath, UsageError
-from bulkctl.wire import check_base_url, goes_direct
 from tests.conftest import Served, bulkctl_command, run_bulkctl
 
 OTHER_UID = 65534  # nobody

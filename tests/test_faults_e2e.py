@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bulkctl.cli.options import choose_output
 from bulkctl.commands import list as list_cmd
 from bulkctl.emulator.app import Emulator, Faults, Request, Response
 from bulkctl.errors import BulkctlError
-from bulkctl.filters import BulkFilter
-from bulkctl.options import choose_output
-from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS
 from tests.conftest import (
     InProcess,
     LinkedClock,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bulkctl.api.records import parse_bulk
-from bulkctl.filters import BulkFilter
+from bulkctl.lists.filters import BulkFilter
 
 EDGE_MS = 1_795_000_000_123  # a moment with a millisecond part
 EDGE_ISO = "2026-11-18T11:06:40.123Z"

@@ -25,9 +25,9 @@ from bulkctl.actions import (
 )
 from bulkctl.actions.rules import TABLE_END, TABLE_START
 from bulkctl.api.records import is_bulk_id
+from bulkctl.api.wire import check_base_url
 from bulkctl.config import ConfigStore, resolve
 from bulkctl.errors import ExitCode, UsageError
-from bulkctl.wire import check_base_url
 from tests.conftest import Served, in_process, run_bulkctl
 
 ROOT = Path(__file__).resolve().parent.parent

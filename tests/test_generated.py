@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkctl import completion, reference
-from bulkctl.cli import root_command
+from bulkctl.cli import completion, reference
+from bulkctl.cli.app import root_command
 from tests.conftest import run_bulkctl, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def test_the_reference_changes_when_an_options_help_changes(
 ) -> None:
     import typer
 
-    from bulkctl.cli import app
+    from bulkctl.cli.app import app
 
     before = reference.reference_markdown()
     command = typer.main.get_command(app)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bulkctl.commands import wait as wait_cmd
-from bulkctl.github import escape_data, escape_property, workflow_command
+from bulkctl.waiting.github import escape_data, escape_property, workflow_command
 from tests.conftest import InProcess, LinkedClock, in_process
 
 COMMAND = re.compile(r"^::(?P<name>[a-z-]+)(?: (?P<props>[^:]*))?::(?P<message>.*)$")

@@ -9,11 +9,11 @@ from datetime import datetime
 import pytest
 
 from bulkctl.api.records import BULK_STATUSES, parse_bulk
+from bulkctl.cli.options import near_miss, parse_statuses
 from bulkctl.config import ConfigStore, resolve, suggested_command
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL
 from bulkctl.errors import UsageError
-from bulkctl.filters import BulkFilter, parse_when
-from bulkctl.options import near_miss, parse_statuses
+from bulkctl.lists.filters import BulkFilter, parse_when
 from tests.conftest import Served, run_bulkctl, run_main
 
 

@@ -28,6 +28,7 @@ from bulkctl.api.records import (
     parse_operation,
     parse_operation_page,
 )
+from bulkctl.cli.options import choose_output
 from bulkctl.commands.bulk.operations import OperationsOptions
 from bulkctl.commands.bulk.operations import run as run_operations
 from bulkctl.commands.bulk.show import ShowOptions
@@ -40,16 +41,15 @@ from bulkctl.commands.wait import WaitOptions
 from bulkctl.commands.wait import run as run_wait
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.errors import BulkctlError, ExitCode, MalformedResponse
-from bulkctl.filters import BulkFilter
-from bulkctl.options import choose_output
-from bulkctl.polling import FINAL_CODES
-from bulkctl.render import (
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     BULK_FIELDS,
     FORMATS,
     OPERATION_ALL_FIELDS,
     OPERATION_FIELDS,
 )
+from bulkctl.waiting.polling import FINAL_CODES
 
 
 class FakeClock(Clock):

@@ -15,8 +15,8 @@ import pytest
 
 from bulkctl.api.kinds import KINDS
 from bulkctl.errors import ExitCode
-from bulkctl.reading import MAX_LINE, InputFile
-from bulkctl.submission import InvalidInput, load_items
+from bulkctl.files.reading import MAX_LINE, InputFile
+from bulkctl.files.submission import InvalidInput, load_items
 from tests.conftest import Served, run_bulkctl
 from tests.test_submit_e2e import operations_of, time_passing
 
@@ -250,7 +250,7 @@ def test_u2028_and_u0085_in_a_payload_survive_rerun_then_submit(
 
 
 def test_a_chunk_stream_lets_go_of_each_chunk_s_items_once_the_next_is_asked_for() -> None:
-    from bulkctl.submission import ChunkStream, plan_chunks
+    from bulkctl.files.submission import ChunkStream, plan_chunks
 
     text = "".join(f'{{"id": "{i + 1}"}}\n' for i in range(25))
     source = InputFile(BLOCKS, "-", io.StringIO(text))

@@ -16,8 +16,8 @@ import pytest
 from bulkctl.api.kinds import KINDS
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD
 from bulkctl.errors import StorageError
+from bulkctl.files.submission import JOURNAL_LIMIT, Journal
 from bulkctl.safefile import MAX_PRIVATE_FILE
-from bulkctl.submission import JOURNAL_LIMIT, Journal
 from tests.conftest import Served, bulkctl_command, run_bulkctl
 
 BLOCKS = KINDS["card-blocks"]
@@ -74,8 +74,8 @@ def test_a_wait_over_seven_days_is_a_usage_error(served: Served, args: list[str]
 
 
 def test_seven_days_is_still_a_wait_and_a_look_back_may_be_longer() -> None:
-    from bulkctl.filters import parse_when
-    from bulkctl.options import check_interval, parse_wait
+    from bulkctl.cli.options import check_interval, parse_wait
+    from bulkctl.lists.filters import parse_when
 
     assert check_interval("7d") == 7 * 86400
     assert parse_wait("604800", "--timeout") == 604800

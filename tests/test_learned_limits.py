@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkctl.api.pacer import (
+from bulkctl.context import Clock
+from bulkctl.emulator.app import DEMO_API_KEY
+from bulkctl.errors import ApiError, ExitCode
+from bulkctl.pacing.pacer import (
     SHARED_MAX,
     Pacer,
     Window,
@@ -18,9 +21,6 @@ from bulkctl.api.pacer import (
     parse_limit_header,
     state_file,
 )
-from bulkctl.context import Clock
-from bulkctl.emulator.app import DEMO_API_KEY
-from bulkctl.errors import ApiError, ExitCode
 from tests.conftest import Served, run_bulkctl
 from tests.test_api_client import PAGE, Script, answer, client_for
 from tests.test_pacer import SharedFakeClock

@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from bulkctl.api.records import BULK_STATUSES
+from bulkctl.cli.options import choose_output
 from bulkctl.commands import list as list_cmd
 from bulkctl.commands import summary as summary_cmd
 from bulkctl.commands import wait as wait_cmd
 from bulkctl.errors import ExitCode, MalformedResponse
-from bulkctl.filters import BulkFilter
-from bulkctl.options import choose_output
-from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS
 from tests.conftest import (
     InProcess,
     LinkedClock,

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bulkctl.api.learner import lattice_window
-from bulkctl.api.pacer import (
+from bulkctl.config import validate_value
+from bulkctl.emulator.server import running
+from bulkctl.errors import UsageError
+from bulkctl.pacing.learner import lattice_window
+from bulkctl.pacing.pacer import (
     MAGIC,
     Pacer,
     QuotaWaitTooLong,
@@ -21,9 +24,6 @@ from bulkctl.api.pacer import (
     parse_rate_limit,
     state_file,
 )
-from bulkctl.config import validate_value
-from bulkctl.emulator.server import running
-from bulkctl.errors import UsageError
 from tests.conftest import Served, make_emulator, run_bulkctl
 from tests.quota_scenario import SerialClock, list_against_fixed_windows, runners_sharing_a_quota
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkctl.api.records import Page
-from bulkctl.paging import MAX_REQUESTS, STALE_PAGES, UNKNOWN_COUNT_MAX_REQUESTS, Pager
+from bulkctl.lists.paging import MAX_REQUESTS, STALE_PAGES, UNKNOWN_COUNT_MAX_REQUESTS, Pager
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from bulkctl.api.records import parse_bulk, parse_operation
 from bulkctl.commands import watch as watch_cmd
 from bulkctl.emulator.app import Emulator
 from bulkctl.errors import ExitCode, NetworkError
-from bulkctl.junit import build_junit, xml_safe
-from bulkctl.outcomes import BulkFailures, Ending, FailedOperations, WaitRecord
-from bulkctl.polling import poll_interval, unreachable
-from bulkctl.progress import bulk_elapsed
-from bulkctl.waiting import WaitOptions, wait_for
+from bulkctl.waiting.junit import build_junit, xml_safe
+from bulkctl.waiting.outcomes import BulkFailures, Ending, FailedOperations, WaitRecord
+from bulkctl.waiting.polling import poll_interval, unreachable
+from bulkctl.waiting.progress import bulk_elapsed
+from bulkctl.waiting.wait import WaitOptions, wait_for
 from tests.conftest import T0, InProcess, LinkedClock, ManualClock, in_process, make_emulator
 from tests.junit_schema import valid_report, valid_xml
 

@@ -10,9 +10,9 @@ import pytest
 
 from bulkctl.api import changes
 from bulkctl.api.client import parse_reset, parse_retry_after
-from bulkctl.api.pacer import SHARED_MAX, Pacer, QuotaWaitTooLong, Window
 from bulkctl.emulator.app import Faults, Scripted
 from bulkctl.errors import DeadlineReached, ExitCode, Throttled
+from bulkctl.pacing.pacer import SHARED_MAX, Pacer, QuotaWaitTooLong, Window
 from tests.conftest import logged_in, make_emulator, run_bulkctl, serving
 from tests.test_api_client import Script, answer, client_for
 from tests.test_pacer import SharedFakeClock

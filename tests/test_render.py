@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkctl.errors import UsageError
-from bulkctl.render import (
+from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     BULK_FIELDS,
     BULK_TABLE_FIELDS,
@@ -237,7 +237,7 @@ def test_plain_shows_bidi_and_zero_widths_as_code_points_and_reads_them_back() -
 def test_json_written_element_by_element_is_the_same_document() -> None:
     """``--json`` holds each element's text rather than parsed records (half the memory at
     100,000 records): the bytes must be what one json.dumps of the list gives."""
-    from bulkctl.render import _json_element, json_text
+    from bulkctl.output.render import _json_element, json_text
 
     values: list[object] = [
         {"a": 1, "b": [1, {"c": "x\u0085\u007f"}], "d": {}, "e": [], "f": None},
@@ -367,7 +367,7 @@ def test_markdown_tables_render_server_text_as_text(text: str) -> None:
 
 @pytest.mark.parametrize("text", [*MARKDOWN_ATTACKS, *BLOCK_ATTACKS])
 def test_escaped_markdown_is_text_on_a_line_of_its_own_too(text: str) -> None:
-    from bulkctl.render import escape_markdown
+    from bulkctl.output.render import escape_markdown
 
     tokens = markdown_tokens(escape_markdown(text) + "\n")
     assert active(tokens) == []
@@ -378,7 +378,7 @@ def test_escaped_markdown_is_text_on_a_line_of_its_own_too(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_any_ascii_server_text_renders_as_itself(text: str) -> None:
-    from bulkctl.render import escape_markdown
+    from bulkctl.output.render import escape_markdown
 
     tokens = markdown_tokens("| a |\n| --- |\n| " + escape_markdown(text) + " |\n")
     assert active(tokens) == []

@@ -17,6 +17,7 @@ import pytest
 
 from bulkctl.api.client import error_from_response
 from bulkctl.api.records import BulkOperation, group_failures
+from bulkctl.cli.options import choose_output
 from bulkctl.commands.bulk.operations import OperationsOptions
 from bulkctl.commands.bulk.operations import run as run_operations
 from bulkctl.commands.bulk.show import ShowOptions
@@ -25,8 +26,7 @@ from bulkctl.commands.list import ListOptions
 from bulkctl.commands.list import run as run_list
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.errors import ApiError
-from bulkctl.options import choose_output
-from bulkctl.render import (
+from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     BULK_FIELDS,
     BULK_TABLE_FIELDS,
@@ -287,7 +287,7 @@ def test_api_errors_notes_and_warnings_are_clean(tmp_path: Path, capsys: Any) ->
 def test_live_views_are_clean(tmp_path: Path) -> None:
     from bulkctl.api.records import parse_bulk
     from bulkctl.commands.watch import BulkView, ListView, change_line
-    from bulkctl.progress import LiveTable
+    from bulkctl.waiting.progress import LiveTable
 
     ctx = context(tmp_path, lambda r: (200, {}), tty=True)
     bulk = parse_bulk(BULK)
@@ -298,7 +298,7 @@ def test_live_views_are_clean(tmp_path: Path) -> None:
     one.update(bulk, HOSTILE)
     one.stop()
 
-    from bulkctl.polling import Poller
+    from bulkctl.waiting.polling import Poller
 
     poller = Poller(
         ctx,

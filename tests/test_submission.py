@@ -16,7 +16,7 @@ from bulkctl.api.client import ApiClient, RetryPolicy
 from bulkctl.api.kinds import KIND_NAMES, KINDS, MAX_ITEMS, kind_of_operation, path_params_of
 from bulkctl.api.records import parse_bulk, parse_operation
 from bulkctl.errors import ExitCode, NetworkError, OutcomeUnknown, UsageError
-from bulkctl.submission import (
+from bulkctl.files.submission import (
     InvalidInput,
     Journal,
     RerunRefused,

@@ -28,7 +28,7 @@ from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Request, Re
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.submissions import FAILURE_CODES
 from bulkctl.errors import ExitCode, NetworkError, OutcomeUnknown
-from bulkctl.submission import InvalidInput, RerunRefused
+from bulkctl.files.submission import InvalidInput, RerunRefused
 from tests.conftest import (
     InProcess,
     LinkedClock,
@@ -661,7 +661,7 @@ def test_without_a_terminal_the_confirmation_refuses_unless_yes(tmp_path: Path) 
 
 
 def test_the_journal_of_one_host_never_answers_for_another(tmp_path: Path) -> None:
-    from bulkctl.sending import journal_for
+    from bulkctl.actions.sending import journal_for
 
     sandbox = in_process(tmp_path, env={"BULKCTL_BASE_URL": "https://sandbox.weavr.io/multi"})
     live = in_process(tmp_path, env={"BULKCTL_BASE_URL": "https://api.weavr.io/multi"})

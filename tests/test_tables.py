@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from bulkctl.render import (
+from bulkctl.output.render import (
     BULK_TABLE_FIELDS,
     FAILURE_FIELDS,
     OPERATION_ALL_FIELDS,
@@ -252,6 +252,6 @@ def test_terminal_width_reads_columns_then_the_terminal() -> None:
 def test_rich_output_loses_its_trailing_spaces_and_keeps_its_colour_codes(
     line: str, trimmed: str
 ) -> None:
-    from bulkctl.render import _trimmed
+    from bulkctl.output.render import _trimmed
 
     assert _trimmed(line) == trimmed

@@ -10,10 +10,10 @@ import pytest
 from rich.text import Text
 
 from bulkctl.actions import confirmation_text, refusal
-from bulkctl.api.pacer import PaceUsage
 from bulkctl.api.records import BulkOperation, BulkProcess, parse_bulk
 from bulkctl.context import Clock
 from bulkctl.emulator.app import Emulator
+from bulkctl.pacing.pacer import PaceUsage
 from bulkctl.ui.backend import Backend, quota_words
 from bulkctl.ui.board import (
     COUNTS_EVERY,

@@ -11,7 +11,7 @@ import pytest
 
 from bulkctl.api.records import parse_bulk
 from bulkctl.commands import wait as wait_cmd
-from bulkctl.polling import outcome_code
+from bulkctl.waiting.polling import outcome_code
 from tests.conftest import InProcess, LinkedClock, in_process
 
 

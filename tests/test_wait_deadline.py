@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkctl.api.pacer import Pacer, Window, state_file
 from bulkctl.emulator.app import DEMO_EMAIL, DEMO_PASSWORD
 from bulkctl.errors import DeadlineReached, ExitCode
-from bulkctl.waiting import WaitOptions, wait_for
+from bulkctl.pacing.pacer import Pacer, Window, state_file
+from bulkctl.waiting.wait import WaitOptions, wait_for
 from tests.conftest import LinkedClock, in_process
 
 BASE_URL = "http://127.0.0.1:9/multi"

@@ -34,7 +34,7 @@ from bulkctl.actions.rules import (
 from bulkctl.api.records import BulkProcess, BulkSubmitted
 from bulkctl.context import Context
 from bulkctl.errors import BulkctlError, Conflict, ServerError, UsageError
-from bulkctl.render import RenderOptions, render
+from bulkctl.output.render import RenderOptions, render
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient

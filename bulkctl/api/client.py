@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 import httpx
 
 from bulkctl import __version__
-from bulkctl.api.learner import format_seconds
-from bulkctl.api.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
@@ -37,6 +35,7 @@ from bulkctl.api.records import (
     parse_operation_page,
     parse_token,
 )
+from bulkctl.api.wire import check_base_url, check_credential, goes_direct
 from bulkctl.errors import (
     ApiError,
     BadRequest,
@@ -53,8 +52,9 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
+from bulkctl.pacing.learner import format_seconds
+from bulkctl.pacing.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.safetext import safe_text
-from bulkctl.wire import check_base_url, check_credential, goes_direct
 
 RecordT = TypeVar("RecordT")
 USER_AGENT = f"bulkctl/{__version__}"

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bulkctl.wire import credential_problem
+from bulkctl.api.wire import credential_problem
 
 BULK_STATUSES: tuple[str, ...] = (
     "SUBMITTED",

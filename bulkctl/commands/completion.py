@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from bulkctl.completion import script
+from bulkctl.cli.completion import script
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import SHELL_VALUES, SHELLS, argument
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import SHELL_VALUES, SHELLS, argument
 
 
 @dataclass

@@ -11,12 +11,8 @@ from dataclasses import dataclass, field
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
-from bulkctl.context import Context
-from bulkctl.errors import ApiError
-from bulkctl.filters import BulkFilter
-from bulkctl.invoke import invoke
-from bulkctl.listing import matching_bulks
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     AllOption,
     ConcurrencyOption,
     FieldsOption,
@@ -38,7 +34,11 @@ from bulkctl.options import (
     choose_output,
     parse_statuses,
 )
-from bulkctl.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
+from bulkctl.context import Context
+from bulkctl.errors import ApiError
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.matching import matching_bulks
+from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
 
 
 @dataclass

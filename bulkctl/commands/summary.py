@@ -14,13 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
-from bulkctl.context import Context
-from bulkctl.errors import ExitCode, UsageError
-from bulkctl.filters import BulkFilter
-from bulkctl.github import summary_table
-from bulkctl.invoke import invoke
-from bulkctl.listing import Selection, matching_bulks
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     BULK_STATUS_VALUES,
     ConcurrencyOption,
     ModeOption,
@@ -33,7 +28,12 @@ from bulkctl.options import (
     option,
     parse_statuses,
 )
-from bulkctl.render import Field, RenderOptions, check_format, render, render_record
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
+from bulkctl.waiting.github import summary_table
 
 SUMMARY_FIELDS = (Field("status", "STATUS", "status"), Field("count", "COUNT", "int"))
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.cli.invoke import invoke
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
 
 
 @dataclass

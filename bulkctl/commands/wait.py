@@ -20,11 +20,8 @@ from typing import Annotated
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
-from bulkctl.context import Context
-from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.listing import Selection, matching_bulks
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     BULK_STATUS_VALUES,
     FILE_VALUES,
     AcceptOption,
@@ -40,8 +37,11 @@ from bulkctl.options import (
     parse_statuses,
     parse_wait,
 )
-from bulkctl.outcomes import MAX_FAILURES
-from bulkctl.waiting import WaitOptions, reports_on_exit, wait_for
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.waiting.outcomes import MAX_FAILURES
+from bulkctl.waiting.wait import WaitOptions, reports_on_exit, wait_for
 
 STDIN = "-"
 

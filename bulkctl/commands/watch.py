@@ -19,12 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
-from bulkctl.context import Context
-from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
-from bulkctl.filters import BulkFilter
-from bulkctl.invoke import invoke
-from bulkctl.listing import Selection, matching_bulks
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     AllOption,
     AutoIntervalOption,
     ConcurrencyOption,
@@ -39,16 +35,11 @@ from bulkctl.options import (
     check_paging,
     parse_statuses,
 )
-from bulkctl.polling import (
-    DETAILS_PER_POLL,
-    Poller,
-    describe_wait,
-    outcome_code,
-    poll_interval,
-    progress_numbers,
-    unreachable,
-)
-from bulkctl.render import (
+from bulkctl.context import Context
+from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.output.render import (
     BULK_TABLE_FIELDS,
     STATUS_STYLES,
     Field,
@@ -60,6 +51,15 @@ from bulkctl.render import (
     terminal_width,
 )
 from bulkctl.safetext import safe_text
+from bulkctl.waiting.polling import (
+    DETAILS_PER_POLL,
+    Poller,
+    describe_wait,
+    outcome_code,
+    poll_interval,
+    progress_numbers,
+    unreachable,
+)
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient

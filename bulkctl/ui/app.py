@@ -44,8 +44,16 @@ from bulkctl.actions import (
 )
 from bulkctl.api.records import MODES, OPERATION_STATUSES, BulkOperation, BulkProcess, is_bulk_id
 from bulkctl.errors import BulkctlError, Conflict
-from bulkctl.render import AGE_FIELD, GAP, MIN_CUT_WIDTH, STATUS_STYLES, cells, cut_to, short_age
-from bulkctl.render import column_widths as render_widths
+from bulkctl.output.render import (
+    AGE_FIELD,
+    GAP,
+    MIN_CUT_WIDTH,
+    STATUS_STYLES,
+    cells,
+    cut_to,
+    short_age,
+)
+from bulkctl.output.render import column_widths as render_widths
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
     STATUS_KEYS,
@@ -58,7 +66,7 @@ from bulkctl.ui.board import (
 from bulkctl.ui.safe import safe, safe_str
 
 if TYPE_CHECKING:
-    from bulkctl.submission import RerunPlan
+    from bulkctl.files.submission import RerunPlan
 
 T = TypeVar("T")
 MIN_WIDTH, MIN_HEIGHT = 60, 15

@@ -18,10 +18,10 @@ from bulkctl.actions import Decision, action_body, decide, send_action, submitte
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
-    from bulkctl.api.pacer import PaceUsage
     from bulkctl.api.records import BulkProcess, Page
     from bulkctl.context import Context
-    from bulkctl.submission import ChunkOutcome, Journal, RerunPlan
+    from bulkctl.files.submission import ChunkOutcome, Journal, RerunPlan
+    from bulkctl.pacing.pacer import PaceUsage
 
 
 def quota_words(usage: PaceUsage) -> str:
@@ -135,7 +135,7 @@ class Backend:
     def plan_rerun(self, bulk_id: str) -> RerunPlan:
         """The rerun of a final bulk's FAILED operations, read and checked as ``rerun`` does;
         raises (``RerunRefused``, ``InvalidInput``, ``UsageError``) with the commands' words."""
-        from bulkctl.submission import RerunSelection, read_rerun_plan, require_offered
+        from bulkctl.files.submission import RerunSelection, read_rerun_plan, require_offered
 
         plan = read_rerun_plan(self.client, bulk_id, RerunSelection(failed=True))
         require_offered(plan.kind, self.api)
@@ -144,7 +144,7 @@ class Backend:
 
     def submit_rerun(self, plan: RerunPlan) -> list[ChunkOutcome]:
         """Submit the plan's items as new bulks (never executed), in ``rerun``'s journal."""
-        from bulkctl.submission import plan_chunks, submit_chunks
+        from bulkctl.files.submission import plan_chunks, submit_chunks
 
         if self.journal is None:
             raise RuntimeError("the ui's backend has no submission journal")
@@ -166,6 +166,6 @@ class Backend:
 
 
 def _journal_for(ctx: Context) -> Journal:
-    from bulkctl.sending import journal_for  # only when R is answered Yes
+    from bulkctl.actions.sending import journal_for  # only when R is answered Yes
 
     return journal_for(ctx)

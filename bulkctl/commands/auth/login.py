@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from bulkctl.auth import login, login_command
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import ENVIRONMENT_VALUES, IDENTITY_VALUES, option
 from bulkctl.config import DEMO_PROFILE, SETTINGS, parse_identity, validate_value
 from bulkctl.context import Context
 from bulkctl.errors import StorageError, UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import ENVIRONMENT_VALUES, IDENTITY_VALUES, option
 
 
 @dataclass

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import JsonObjectOption
 from bulkctl.config import SETTINGS, mask
 from bulkctl.context import Context
 from bulkctl.errors import BulkctlError, ExitCode
-from bulkctl.invoke import invoke
-from bulkctl.options import JsonObjectOption
-from bulkctl.render import RenderOptions, render_record
+from bulkctl.output.render import RenderOptions, render_record
 
 
 @dataclass

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import typer
 
 from bulkctl.auth import not_logged_in, unknown_profile
+from bulkctl.cli.invoke import invoke
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
 
 
 @dataclass

@@ -9,10 +9,8 @@ import typer
 
 from bulkctl.actions import ActionOptions, action_options, run_action
 from bulkctl.api.records import INT32_MAX
-from bulkctl.context import Context
-from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     MODE_VALUES,
     ActionJsonOption,
     BulkIdsArgument,
@@ -21,6 +19,8 @@ from bulkctl.options import (
     option,
     parse_mode,
 )
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
 
 __all__ = ["ActionOptions", "command", "parse", "run"]
 

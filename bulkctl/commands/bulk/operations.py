@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES, BulkOperation, group_failures
-from bulkctl.context import Context
-from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     OPERATION_STATUS_HELP,
     OPERATION_STATUS_VALUES,
     AllOption,
@@ -31,8 +29,10 @@ from bulkctl.options import (
     option,
     parse_statuses,
 )
-from bulkctl.paging import listing
-from bulkctl.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render, render_failures
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.lists.paging import listing
+from bulkctl.output.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render, render_failures
 
 
 @dataclass

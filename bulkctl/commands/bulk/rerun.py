@@ -1,6 +1,6 @@
 """``bulkctl rerun BULK --failed``: a new bulk of the same kind from the operations of a
-finished bulk that failed (or never ran). The planning is ``bulkctl.submission``
-(``read_rerun_plan``); sending, executing and waiting are ``bulkctl.sending``."""
+finished bulk that failed (or never ran). The planning is ``bulkctl.files.submission``
+(``read_rerun_plan``); sending, executing and waiting are ``bulkctl.actions.sending``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Annotated
 import typer
 
 from bulkctl.actions import refuse_unconfirmable
+from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
 from bulkctl.api.kinds import MAX_ITEMS
-from bulkctl.context import Context
-from bulkctl.errors import ExitCode, UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     FILE_VALUES,
     AutoIntervalOption,
     BulkIdArgument,
@@ -31,15 +30,16 @@ from bulkctl.options import (
     YesOption,
     option,
 )
-from bulkctl.safefile import atomic_write
-from bulkctl.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.submission import (
+from bulkctl.context import Context
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.files.submission import (
     RerunSelection,
     describe_left_out,
     items_to_jsonl,
     parse_sequences,
     read_rerun_plan,
 )
+from bulkctl.safefile import atomic_write
 
 
 @dataclass

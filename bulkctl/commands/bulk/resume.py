@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from bulkctl.actions import ActionOptions, action_options, run_action
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import ActionJsonOption, BulkIdsArgument, DryRunOption, YesOption
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
-from bulkctl.options import ActionJsonOption, BulkIdsArgument, DryRunOption, YesOption
 
 __all__ = ["ActionOptions", "command", "parse", "run"]
 

@@ -8,17 +8,16 @@ from typing import Annotated, Any
 import typer
 
 from bulkctl.api.records import BulkProcess, FailureGroup, group_failures
-from bulkctl.context import Context
-from bulkctl.invoke import invoke
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     BulkIdArgument,
     FieldsOption,
     OutputChoice,
     OutputOption,
     choose_output,
 )
-from bulkctl.polling import progress_numbers
-from bulkctl.render import (
+from bulkctl.context import Context
+from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     RenderOptions,
     print_rich,
@@ -28,6 +27,7 @@ from bulkctl.render import (
     terminal_width,
 )
 from bulkctl.safetext import safe_text
+from bulkctl.waiting.polling import progress_numbers
 
 # a bulk in one of these ends with "why did it fail": its failed operations by errorCode
 FAILED_STATUSES = ("FAILED", "PARTIALLY_COMPLETED")

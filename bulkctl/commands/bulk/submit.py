@@ -1,6 +1,6 @@
 """``bulkctl submit KIND FILE``: new bulks from a file of items, checked before anything is
-sent. Reading and validation are ``bulkctl.submission``; sending, executing and waiting are
-``bulkctl.sending``."""
+sent. Reading and validation are ``bulkctl.files.submission``; sending, executing and waiting are
+``bulkctl.actions.sending``."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
+from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
 from bulkctl.api.kinds import MAX_ITEMS, Kind
-from bulkctl.context import Context
-from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import (
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import (
     FILE_VALUES,
     INPUT_FORMAT_VALUES,
     KIND_VALUES,
@@ -31,8 +30,9 @@ from bulkctl.options import (
     argument,
     option,
 )
-from bulkctl.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.submission import FORMATS, InputFile, kind_named
+from bulkctl.context import Context
+from bulkctl.errors import UsageError
+from bulkctl.files.submission import FORMATS, InputFile, kind_named
 
 
 @dataclass

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import SettingArgument
 from bulkctl.config import mask, setting_named
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode
-from bulkctl.invoke import invoke
-from bulkctl.options import SettingArgument
 
 
 @dataclass

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.cli.invoke import invoke
 from bulkctl.config import DEMO_PROFILE
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
 
 
 @dataclass

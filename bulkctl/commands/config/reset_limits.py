@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.cli.invoke import invoke
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
 
 
 @dataclass
@@ -22,7 +22,7 @@ def parse(ctx: Context) -> ResetLimitsOptions:
 
 def run(ctx: Context, options: ResetLimitsOptions) -> int:
     """Clear learned windows and waits the API named from every pacer file; print each file."""
-    from bulkctl.api.pacer import forget_learned
+    from bulkctl.pacing.pacer import forget_learned
 
     changed = forget_learned(ctx.state_dir)
     for path in changed:

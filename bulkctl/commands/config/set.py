@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import SettingArgument
 from bulkctl.config import DEMO_PROFILE, profile_name, setting_named, validate_value
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
-from bulkctl.options import SettingArgument
 
 
 @dataclass

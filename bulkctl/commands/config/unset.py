@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.cli.invoke import invoke
+from bulkctl.cli.options import SettingArgument
 from bulkctl.config import profile_name, setting_named
 from bulkctl.context import Context
-from bulkctl.invoke import invoke
-from bulkctl.options import SettingArgument
 
 
 @dataclass

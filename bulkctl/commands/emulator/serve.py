@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bulkctl.cli.invoke import invoke
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
-from bulkctl.invoke import invoke
 
 if TYPE_CHECKING:
     from bulkctl.emulator.quota import Window

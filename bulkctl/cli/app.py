@@ -19,8 +19,8 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo
 
 from bulkctl import __version__
+from bulkctl.cli.options import PROFILE_VALUES, Values, option
 from bulkctl.context import GlobalOptions
-from bulkctl.options import PROFILE_VALUES, Values, option
 
 
 @dataclass(frozen=True)

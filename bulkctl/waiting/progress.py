@@ -14,14 +14,14 @@ from typing import Any
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.polling import Poller
-from bulkctl.render import (
+from bulkctl.output.render import (
     Field,
     RenderOptions,
     human_duration,
     table_lines,
     terminal_width,
 )
+from bulkctl.waiting.polling import Poller
 
 HEARTBEAT_SECONDS = 60.0  # plain: a line at least this often, so CI never sees a silent job
 PROGRESS_MODES = ("live", "plain", "none")

@@ -2,7 +2,7 @@
 
 The scripts carry the commands, options and fixed values (statuses, formats, modes,
 fields, setting names) themselves, so Tab never starts Python; each option declares its
-values where it is declared (``bulkctl.options.option(..., values=...)``); only profile names,
+values where it is declared (``bulkctl.cli.options.option(..., values=...)``); only profile names,
 which live in the config file, are asked of ``bulkctl config profiles``.
 ``scripts/generate.py`` writes them to ``completions/``; ``bulkctl completion SHELL``
 prints the same text.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkctl.options import SHELLS, completion_values
+from bulkctl.cli.options import SHELLS, completion_values
 
 __all__ = ["SHELLS", "Command", "Option", "command_tree", "script"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from bulkctl.cli import app
+from bulkctl.cli.app import app
 from bulkctl.errors import EXIT_CODE_MEANINGS
 
 START = (

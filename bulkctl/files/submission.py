@@ -1,6 +1,6 @@
 """From a file, or a finished bulk, to chunks ready to submit; no HTTP here.
 
-``submit`` and ``rerun`` call this module: items read and validated by ``bulkctl.reading``
+``submit`` and ``rerun`` call this module: items read and validated by ``bulkctl.files.reading``
 (its public names are importable from here too) are split into chunks of at most 10,000
 with a deterministic idempotency-ref each; the journal remembers which ref became which
 bulk; and a rerun is planned from a bulk's operations.
@@ -22,7 +22,7 @@ from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, kind_o
 from bulkctl.api.kinds import path_params_of as _path_params_of
 from bulkctl.api.records import BulkOperation, BulkProcess, BulkSubmitted, is_bulk_id
 from bulkctl.errors import BulkctlError, UsageError
-from bulkctl.journal import (
+from bulkctl.files.journal import (
     JOURNAL_FILE,
     JOURNAL_KEEP_SECONDS,
     JOURNAL_LIMIT,
@@ -31,8 +31,7 @@ from bulkctl.journal import (
     Journal,
     JournalEntry,
 )
-from bulkctl.paging import listing
-from bulkctl.reading import (
+from bulkctl.files.reading import (
     FORMATS,
     InputFile,
     detect_format,
@@ -40,7 +39,7 @@ from bulkctl.reading import (
     parse_records,
     read_source,
 )
-from bulkctl.validation import (
+from bulkctl.files.validation import (
     InvalidInput,
     Item,
     Problem,
@@ -50,6 +49,7 @@ from bulkctl.validation import (
     shown,
     validate_records,
 )
+from bulkctl.lists.paging import listing
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from bulkctl.api.records import BulkOperation, BulkProcess
 from bulkctl.context import Context
 from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, Terminated
-from bulkctl.polling import PAGE
+from bulkctl.waiting.polling import PAGE
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient

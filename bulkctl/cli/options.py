@@ -20,7 +20,7 @@ from bulkctl.api.kinds import KIND_NAMES, MAX_ITEMS
 from bulkctl.api.records import BULK_STATUSES, INT32_MAX, OPERATION_STATUSES
 from bulkctl.config import ENVIRONMENTS, SETTINGS
 from bulkctl.errors import UsageError
-from bulkctl.render import (
+from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     FORMATS,
     OPERATION_ALL_FIELDS,

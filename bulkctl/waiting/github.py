@@ -14,10 +14,10 @@ from pathlib import Path
 
 from bulkctl.api.records import BulkProcess, group_failures
 from bulkctl.context import Context
-from bulkctl.outcomes import Ending, WaitRecord
-from bulkctl.polling import done_of_total
-from bulkctl.render import escape_markdown
+from bulkctl.output.render import escape_markdown
 from bulkctl.safetext import safe_text
+from bulkctl.waiting.outcomes import Ending, WaitRecord
+from bulkctl.waiting.polling import done_of_total
 
 TOP_CODES = 5  # errorCodes named in an annotation
 

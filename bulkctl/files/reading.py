@@ -1,6 +1,6 @@
 """Reading a file of items for ``submit``: JSON Lines, a JSON array or CSV, streamed, each
-record named by its line or row, and checked (``bulkctl.validation``) before anything is
-sent. No HTTP here; ``bulkctl.submission`` chunks and sends what this module reads.
+record named by its line or row, and checked (``bulkctl.files.validation``) before anything is
+sent. No HTTP here; ``bulkctl.files.submission`` chunks and sends what this module reads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, TextIO
 
 from bulkctl.api.kinds import Kind
 from bulkctl.errors import UsageError
-from bulkctl.validation import (
+from bulkctl.files.validation import (
     InvalidInput,
     Item,
     Problem,

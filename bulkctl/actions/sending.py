@@ -2,9 +2,9 @@
 show the plan (``--dry-run``) or submit every chunk, print the new bulks, execute them after
 one confirmation (``--execute``), and wait for them (``--wait``).
 
-The planning (chunks, refs, the journal) is ``bulkctl.submission``; the question, the
+The planning (chunks, refs, the journal) is ``bulkctl.files.submission``; the question, the
 submission's requests and the execution pass the gate, ``bulkctl.actions``; waiting is
-``bulkctl.waiting``.
+``bulkctl.waiting.wait``.
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ from bulkctl.actions import (
     where_text,
 )
 from bulkctl.api.kinds import MAX_ITEMS, Kind
+from bulkctl.cli.options import check_interval, parse_mode, parse_wait
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
-from bulkctl.junit import check_junit_path
-from bulkctl.options import check_interval, parse_mode, parse_wait
-from bulkctl.outcomes import WaitRecord
-from bulkctl.render import Field, RenderOptions, render, render_record
-from bulkctl.submission import (
+from bulkctl.files.submission import (
     Chunk,
     ChunkOutcome,
     ChunkStream,
@@ -43,7 +40,10 @@ from bulkctl.submission import (
     require_offered,
     submit_chunks,
 )
-from bulkctl.waiting import WaitOptions, reports_on_exit, wait_for
+from bulkctl.output.render import Field, RenderOptions, render, render_record
+from bulkctl.waiting.junit import check_junit_path
+from bulkctl.waiting.outcomes import WaitRecord
+from bulkctl.waiting.wait import WaitOptions, reports_on_exit, wait_for
 
 SUBMITTED_FIELDS = (
     Field("bulkId", "BULK ID"),

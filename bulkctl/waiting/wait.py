@@ -1,5 +1,5 @@
 """Waiting for bulks to end: the polling loop (its live table and heartbeat are
-``bulkctl.progress``, its JUnit report ``bulkctl.junit``).
+``bulkctl.waiting.progress``, its JUnit report ``bulkctl.waiting.junit``).
 
 Shared by ``bulkctl wait`` and the commands that wait after acting (``submit --wait``,
 ``rerun --wait``). The exit code says how the bulks ended: 0 all COMPLETED; otherwise the
@@ -21,10 +21,11 @@ from pathlib import Path
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
 from bulkctl.errors import DeadlineReached, ExitCode
-from bulkctl.github import in_github_actions, report_to_github
-from bulkctl.junit import JUnitReport, check_junit_path
-from bulkctl.outcomes import MAX_FAILURES, Ending, FailedOperations, WaitRecord
-from bulkctl.polling import (
+from bulkctl.output.render import RenderOptions, human_duration, render
+from bulkctl.waiting.github import in_github_actions, report_to_github
+from bulkctl.waiting.junit import JUnitReport, check_junit_path
+from bulkctl.waiting.outcomes import MAX_FAILURES, Ending, FailedOperations, WaitRecord
+from bulkctl.waiting.polling import (
     FINAL_CODES,
     Poller,
     describe_wait,
@@ -32,8 +33,7 @@ from bulkctl.polling import (
     outcome_code,
     poll_interval,
 )
-from bulkctl.progress import Heartbeat, LiveTable, progress_mode
-from bulkctl.render import RenderOptions, human_duration, render
+from bulkctl.waiting.progress import Heartbeat, LiveTable, progress_mode
 
 
 @dataclass

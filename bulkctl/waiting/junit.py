@@ -24,9 +24,9 @@ from typing import Any
 from bulkctl.api.records import BulkOperation, BulkProcess, failure_reason
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
-from bulkctl.outcomes import BulkFailures, Ending, WaitRecord
-from bulkctl.polling import done_of_total
-from bulkctl.render import short_payload
+from bulkctl.output.render import short_payload
+from bulkctl.waiting.outcomes import BulkFailures, Ending, WaitRecord
+from bulkctl.waiting.polling import done_of_total
 
 
 def check_junit_path(path: Path) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bulkctl.api.records import BulkProcess
+from bulkctl.cli.options import parse_duration, parse_mode
 from bulkctl.errors import UsageError
-from bulkctl.options import parse_duration, parse_mode
 from bulkctl.safetext import without_hidden
 
 

@@ -39,13 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bulkctl.api.learner import (
+from bulkctl.errors import StorageError, UnsafePath, UsageError
+from bulkctl.pacing.learner import (
     PROBE_CAP,
     PROBE_FIRST,
     Learner,
     format_seconds,
 )
-from bulkctl.errors import StorageError, UnsafePath, UsageError
 from bulkctl.safefile import check_private_dir, refuse_symlink
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Checking the items of a submission against what the spec states, each problem named by
 the field and by where the item was read ("line 3", "row 4", "sequence 17"); numbers that
 no format holds are kept as ``OutOfRange`` and named, never converted. No file reading here:
-``bulkctl.reading`` reads, and ``bulkctl.submission`` (rerun) checks items of its own.
+``bulkctl.files.reading`` reads, and ``bulkctl.files.submission`` (rerun) checks items of its own.
 """
 
 from __future__ import annotations

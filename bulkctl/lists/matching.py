@@ -10,8 +10,8 @@ from typing import Protocol
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.filters import BulkFilter
-from bulkctl.paging import Pager, listing
+from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.paging import Pager, listing
 
 
 class BulkSelection(Protocol):

@@ -1,0 +1,3 @@
+"""Files of items for ``submit`` and ``rerun``: streamed reading (``reading``), checks against
+the spec (``validation``), chunks, refs and rerun plans (``submission``), and the journal of
+which chunk became which bulk (``journal``)."""
