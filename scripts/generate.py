@@ -1,5 +1,5 @@
-"""Regenerate what is generated from the CLI itself: completions/, the README reference and
-docs/ui.svg.
+"""Regenerate what is generated from the CLI itself: completions/, the README's exit code
+table, a page per command in docs/commands/ (a page no command has is removed) and docs/ui.svg.
 
 python scripts/generate.py          # write the files
 python scripts/generate.py --check  # exit 1 when a committed file is out of date
@@ -16,7 +16,12 @@ sys.path.insert(0, str(ROOT))
 
 from bulkctl.cli.app import root_command  # noqa: E402
 from bulkctl.cli.completion import SHELLS, script  # noqa: E402
-from bulkctl.cli.reference import update_readme  # noqa: E402
+from bulkctl.cli.reference import (  # noqa: E402
+    PAGES_FOLDER,
+    command_pages,
+    committed_pages,
+    update_readme,
+)
 
 FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
 
@@ -26,6 +31,7 @@ def wanted() -> dict[Path, str]:
     files = {ROOT / "completions" / FILES[shell]: script(shell, root) for shell in SHELLS}
     readme = ROOT / "README.md"
     files[readme] = update_readme(readme.read_text(encoding="utf-8"))
+    files.update({ROOT / PAGES_FOLDER / name: text for name, text in command_pages().items()})
     files.update(ui_screens())
     return files
 
@@ -45,11 +51,20 @@ def ui_screens() -> dict[Path, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Regenerate completions and the README reference.")
+    parser = argparse.ArgumentParser(
+        description="Regenerate completions, command pages, exit codes."
+    )
     parser.add_argument("--check", action="store_true", help="only report files that differ")
     args = parser.parse_args()
     stale = []
-    for path, text in wanted().items():
+    files = wanted()
+    for name in committed_pages(ROOT / PAGES_FOLDER):  # a page no command has any more
+        extra = ROOT / PAGES_FOLDER / name
+        if extra not in files:
+            stale.append(extra.relative_to(ROOT))
+            if not args.check:
+                extra.unlink()
+    for path, text in files.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue
@@ -58,7 +73,7 @@ def main() -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     for path in stale:
-        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+        print(f"{'out of date' if args.check else 'wrote or removed'}: {path}")
     return 1 if args.check and stale else 0
 
 

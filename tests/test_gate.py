@@ -1,6 +1,6 @@
-"""The one gate: its table of questions is the README's, production is decided from the host
-the requests reach, every change asks as the table says, ids from answers are checked, and a
-re-run converges on the bulk the server hands back."""
+"""The one gate: its table of questions is the manual's (docs/managing-bulks.md), production is
+decided from the host the requests reach, every change asks as the table says, ids from answers
+are checked, and a re-run converges on the bulk the server hands back."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ EXAMPLES = ROOT / "examples"
 # -- one rule for questions -------------------------------------------------------------------
 
 
-def test_the_readme_table_of_questions_is_the_gates_table() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = readme.index(TABLE_START), readme.index(TABLE_END) + len(TABLE_END)
-    assert readme[start:end] == questions_markdown(), "run: the README's table drifted"
+def test_the_manuals_table_of_questions_is_the_gates_table() -> None:
+    page = (ROOT / "docs" / "managing-bulks.md").read_text(encoding="utf-8")
+    start, end = page.index(TABLE_START), page.index(TABLE_END) + len(TABLE_END)
+    assert page[start:end] == questions_markdown(), "docs/managing-bulks.md's table drifted"
 
 
 def test_the_table_asks_for_the_word_on_production_for_every_change_that_moves_money() -> None:

@@ -1,19 +1,23 @@
-"""Generated files cannot drift: completions and the README reference are regenerated and
-compared, and the completion scripts are run in their shells."""
+"""Generated files cannot drift: completions, the command pages in docs/commands/ and the
+README's exit codes are regenerated and compared, and the completion scripts are run in their
+shells."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bulkctl.cli import completion, reference
 from bulkctl.cli.app import root_command
+from bulkctl.errors import EXIT_CODE_MEANINGS, ExitCode
 from tests.conftest import run_bulkctl, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / reference.PAGES_FOLDER
 FILES = {"bash": "bulkctl.bash", "zsh": "_bulkctl", "fish": "bulkctl.fish"}
 
 
@@ -25,19 +29,78 @@ def test_committed_completions_are_what_the_cli_generates(shell: str) -> None:
     assert run("completion", shell).stdout == committed
 
 
-def test_the_readme_reference_is_what_the_cli_generates() -> None:
+def test_the_readmes_exit_codes_are_what_the_code_generates() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert reference.update_readme(readme) == readme, "run: python scripts/generate.py"
+    for code, meaning in EXIT_CODE_MEANINGS.items():
+        assert f"| {int(code)} | {meaning} |" in readme
 
 
-def test_the_reference_changes_when_an_options_help_changes(
+def test_the_readme_exit_codes_change_when_a_meaning_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    monkeypatch.setitem(EXIT_CODE_MEANINGS, ExitCode.NOT_FOUND, "not found, said differently")
+    assert reference.update_readme(readme) != readme
+
+
+def test_the_command_pages_are_what_the_cli_generates() -> None:
+    committed = reference.committed_pages(PAGES)
+    assert reference.page_drift(committed, reference.command_pages()) == [], (
+        "run: python scripts/generate.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ("stale", "out of date: list.md"),
+        ("missing", "missing: auth-login.md"),
+        ("extra", "extra: logs.md"),
+    ],
+)
+def test_a_drifted_page_is_named(change: str, problem: str) -> None:
+    wanted = reference.command_pages()
+    committed = dict(wanted)
+    if change == "stale":
+        committed["list.md"] = committed["list.md"].replace("--limit", "--max")
+    elif change == "missing":
+        del committed["auth-login.md"]
+    else:
+        committed["logs.md"] = "# `bulkctl logs`\n"
+    assert reference.page_drift(committed, wanted) == [problem]
+
+
+def test_the_generator_removes_a_page_no_command_has(tmp_path: Path) -> None:
+    # the real script, on a copy: a page for a removed command does not outlive it
+    copy = tmp_path / "repo"
+    for part in ("bulkctl", "scripts", "completions", "docs", "README.md"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, copy / part)
+    (copy / "docs" / "commands" / "logs.md").write_text("# `bulkctl logs`\n", encoding="utf-8")
+    (copy / "docs" / "commands" / "list.md").unlink()
+    script = [sys.executable, str(copy / "scripts" / "generate.py")]
+    check = subprocess.run([*script, "--check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 1
+    assert "docs/commands/logs.md" in check.stdout and "docs/commands/list.md" in check.stdout
+    subprocess.run(script, capture_output=True, text=True, timeout=120, check=True)
+    assert not (copy / "docs" / "commands" / "logs.md").exists()
+    assert (copy / "docs" / "commands" / "list.md").read_text(encoding="utf-8") == (
+        PAGES / "list.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_a_pages_text_changes_when_an_options_help_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import typer
 
     from bulkctl.cli.app import app
 
-    before = reference.reference_markdown()
+    before = reference.command_pages()
     command = typer.main.get_command(app)
     original = typer.main.get_command
 
@@ -49,17 +112,33 @@ def test_the_reference_changes_when_an_options_help_changes(
         return cmd
 
     monkeypatch.setattr(typer.main, "get_command", patched)
-    after = reference.reference_markdown()
-    assert before != after
-    assert "A different help text." in after
+    after = reference.command_pages()
+    assert reference.page_drift(before, after) == ["out of date: list.md"]
+    assert "A different help text." in after["list.md"]
     assert command is not None
 
 
-def test_every_command_is_in_the_reference() -> None:
-    text = reference.reference_markdown()
+def test_every_command_has_a_page_and_a_line_in_the_index() -> None:
+    pages = reference.command_pages()
     commands, _ = completion.command_tree(root_command())
-    for entry in commands:
-        assert f"#### `{('bulkctl ' + entry.path).strip()}`" in text
+    paths = ["bulkctl"] + [("bulkctl " + entry.path).strip() for entry in commands]
+    for path in paths:
+        name = reference.page_name(path)
+        assert f"# `{path}`" in pages[name]
+        assert f"| [`{path}`]({name}) |" in pages[reference.INDEX]
+    assert len(pages) == len(set(paths)) + 1  # and nothing else but the index
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("bulkctl", "bulkctl.md"),
+        ("bulkctl list", "list.md"),
+        ("bulkctl auth login", "auth-login.md"),
+    ],
+)
+def test_a_commands_page_is_named_by_its_words(path: str, name: str) -> None:
+    assert reference.page_name(path) == name
 
 
 # -- the scripts in their shells ----------------------------------------------------------------

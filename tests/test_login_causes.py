@@ -96,7 +96,7 @@ def free_port() -> int:
 
 
 def ci_env(base_url: str, **extra: str) -> dict[str, str]:
-    """The README's CI setup: a key and an identity in the environment, no token."""
+    """The CI setup of the README and docs/ci.md: a key and an identity in the environment, no token."""
     return {
         "BULKCTL_BASE_URL": base_url,
         "BULKCTL_API_KEY": DEMO_API_KEY,

@@ -418,7 +418,7 @@ def time_passing(served: Served, step: float = 30.0, every: float = 0.1) -> Iter
 def test_the_walk_through_csv_execute_wait_rerun_fixed_failures(
     tmp_path: Path, emu: Served
 ) -> None:
-    """The README's walk-through, as real processes."""
+    """The walk-through of docs/submitting.md, as real processes."""
     env = emu.env()
     run = ("--execute", "--yes", "--wait", "--interval", "1s", "--timeout", "5m")
     with time_passing(emu):
