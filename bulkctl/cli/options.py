@@ -309,7 +309,15 @@ StrictOption = Annotated[
     ),
 ]
 
-# polling: wait and watch
+# polling: wait and watch (without --interval the pause adapts: polling.poll_interval)
+AutoIntervalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
+        metavar="DURATION",
+    ),
+]
 IntervalOption = Annotated[
     str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
 ]
@@ -332,6 +340,19 @@ DryRunOption = Annotated[
 ActionJsonOption = Annotated[
     bool, typer.Option("--json", help="Results as a JSON array on stdout.")
 ]
+
+
+@dataclass(frozen=True)
+class ActionFlags:
+    """The options every change of state takes (``bound`` spreads them into a command)."""
+
+    yes: YesOption = False
+    dry_run: DryRunOption = False
+    json_flag: ActionJsonOption = False
+
+
+NO_ACTION_FLAGS = ActionFlags()  # a change as typed with no option
+
 
 # config get, set and unset
 KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
@@ -440,6 +461,27 @@ NoStepSummaryOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class SendFlags:
+    """The options ``submit`` and ``rerun`` share, as typed: each declared here once, and
+    ``bound`` spreads them into both commands. ``actions.sending.send_options`` checks them."""
+
+    chunk_size: ChunkSizeOption = MAX_ITEMS
+    new: NewOption = False
+    dry_run: SendDryRunOption = False
+    json_flag: SendJsonOption = False
+    execute: ExecuteFlagOption = False
+    mode: SendModeOption = "on-failure-stop"
+    yes: YesOption = False
+    wait: WaitFlagOption = False
+    timeout: TimeoutOption = "30m"
+    interval: AutoIntervalOption = None
+    junit: JunitOption = None
+
+
+NO_FLAGS = SendFlags()  # submit and rerun as typed with no option
+
+
 def parse_progress(value: str | None) -> str | None:
     """--progress: live, plain or none (any case); None when not given."""
     if value is None:
@@ -462,14 +504,3 @@ def parse_max_failures(value: int) -> int:
     if value < 0:
         raise UsageError(f"--junit-max-failures must be 0 or more (got {value})")
     return value
-
-
-# wait and watch: without --interval the pause adapts (polling.poll_interval)
-AutoIntervalOption = Annotated[
-    str | None,
-    typer.Option(
-        "--interval",
-        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
-        metavar="DURATION",
-    ),
-]

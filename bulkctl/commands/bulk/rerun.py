@@ -12,24 +12,8 @@ import typer
 
 from bulkctl.actions import refuse_unconfirmable
 from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.api.kinds import MAX_ITEMS
-from bulkctl.cli.invoke import invoke
-from bulkctl.cli.options import (
-    FILE_VALUES,
-    AutoIntervalOption,
-    BulkIdArgument,
-    ChunkSizeOption,
-    ExecuteFlagOption,
-    JunitOption,
-    NewOption,
-    SendDryRunOption,
-    SendJsonOption,
-    SendModeOption,
-    TimeoutOption,
-    WaitFlagOption,
-    YesOption,
-    option,
-)
+from bulkctl.cli.invoke import bound, invoke
+from bulkctl.cli.options import FILE_VALUES, NO_FLAGS, BulkIdArgument, SendFlags, option
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.files.submission import (
@@ -59,17 +43,7 @@ def parse(
     error_codes: list[str] | None = None,
     sequences: list[str] | None = None,
     output_file: str | None = None,
-    chunk_size: int = MAX_ITEMS,
-    new: bool = False,
-    dry_run: bool = False,
-    json_flag: bool = False,
-    execute: bool = False,
-    mode: str = "on-failure-stop",
-    yes: bool = False,
-    wait: bool = False,
-    timeout: str = "30m",
-    interval: str | None = None,
-    junit: str | None = None,
+    send: SendFlags = NO_FLAGS,
 ) -> RerunOptions:
     """The arguments of ``rerun``, checked (nothing is sent yet)."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
@@ -83,20 +57,8 @@ def parse(
     codes = [c.strip() for c in error_codes or () if c.strip()]
     if error_codes and not codes:
         raise UsageError("--error-code needs a code, e.g. --error-code FUNDS_INSUFFICIENT")
-    send = send_options(
-        chunk_size=chunk_size,
-        new=new,
-        dry_run=dry_run,
-        json_flag=json_flag,
-        execute=execute,
-        mode=mode,
-        yes=yes,
-        wait=wait,
-        timeout=timeout,
-        interval=interval,
-        junit=junit,
-    )
-    if output_file is not None and (send.execute or send.dry_run or send.as_json):
+    checked = send_options(send)
+    if output_file is not None and (checked.execute or checked.dry_run or checked.as_json):
         raise UsageError(
             "--output-file writes the items instead of submitting them",
             hint=("send the file later with: bulkctl submit KIND FILE"),
@@ -110,7 +72,7 @@ def parse(
             sequences=tuple(parse_sequences(sequences or ())),
         ),
         output_file=Path(output_file) if output_file is not None else None,
-        send=send,
+        send=checked,
     )
 
 
@@ -144,6 +106,7 @@ def run(ctx: Context, options: RerunOptions) -> int:
     return send(ctx, plan.kind, plan.items, options.send, source_bulk=plan.source_bulk)
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_id: BulkIdArgument,
@@ -183,17 +146,7 @@ def command(
             values=FILE_VALUES,
         ),
     ] = None,
-    chunk_size: ChunkSizeOption = MAX_ITEMS,
-    new: NewOption = False,
-    dry_run: SendDryRunOption = False,
-    json_flag: SendJsonOption = False,
-    execute: ExecuteFlagOption = False,
-    mode: SendModeOption = "on-failure-stop",
-    yes: YesOption = False,
-    wait: WaitFlagOption = False,
-    timeout: TimeoutOption = "30m",
-    interval: AutoIntervalOption = None,
-    junit: JunitOption = None,
+    send: SendFlags = NO_FLAGS,
 ) -> None:
     """Submit a new bulk of the same kind from a finished bulk's failed operations.
 
@@ -215,17 +168,7 @@ def command(
             error_codes=error_codes,
             sequences=sequences,
             output_file=output_file,
-            chunk_size=chunk_size,
-            new=new,
-            dry_run=dry_run,
-            json_flag=json_flag,
-            execute=execute,
-            mode=mode,
-            yes=yes,
-            wait=wait,
-            timeout=timeout,
-            interval=interval,
-            junit=junit,
+            send=send,
         ),
         run,
     )
