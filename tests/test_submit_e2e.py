@@ -221,11 +221,15 @@ def proc(tmp_path: Path, served: Served, **env: str) -> InProcess:
     return p
 
 
-def flags(options: dict[str, Any]) -> dict[str, Any]:
-    """The options, with the shared sending ones gathered into ``send`` as ``bound`` does."""
-    names = {f.name for f in dataclasses.fields(SendFlags)}
-    own = {k: v for k, v in options.items() if k not in names}
-    return {**own, "send": SendFlags(**{k: v for k, v in options.items() if k in names})}
+def flags(options: dict[str, Any], **groups: Any) -> dict[str, Any]:
+    """The options gathered into their groups (``send``, and rerun's ``which``) as ``bound``
+    gathers them from the command line."""
+    gathered: dict[str, Any] = {}
+    for name, group in {"send": SendFlags, **groups}.items():
+        names = {f.name for f in dataclasses.fields(group)}
+        gathered[name] = group(**{k: v for k, v in options.items() if k in names})
+        options = {k: v for k, v in options.items() if k not in names}
+    return {**options, **gathered}
 
 
 def submit(p: InProcess, kind: str, source: Path | str, **options: Any) -> int:
@@ -238,7 +242,8 @@ def submit(p: InProcess, kind: str, source: Path | str, **options: Any) -> int:
 
 def rerun(p: InProcess, bulk_id: str, **options: Any) -> int:
     try:
-        parsed = rerun_cmd.parse(p.ctx, bulk_id=bulk_id, failed=True, **flags(options))
+        given = flags({"failed": True, **options}, which=rerun_cmd.RerunFlags)
+        parsed = rerun_cmd.parse(p.ctx, bulk_id=bulk_id, **given)
         return rerun_cmd.run(p.ctx, parsed)
     finally:
         p.ctx.close()

@@ -74,9 +74,6 @@ OPERATION_FIELD_VALUES = Values(
 SHELL_VALUES = Values("shell", SHELLS)
 PROFILE_VALUES = Values("profile")  # asked of `bulkctl config profiles` at Tab time
 FILE_VALUES = Values("file")
-PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
-ACCEPTABLE_OUTCOMES = ("PARTIALLY_COMPLETED", "CANCELLED")
-ACCEPT_VALUES = Values("accept", tuple(o.lower() for o in ACCEPTABLE_OUTCOMES), csv=True)
 
 
 def option(*names: str, values: Values | None = None, **settings: Any) -> Any:
@@ -264,6 +261,27 @@ ConcurrencyOption = Annotated[
     ),
 ]
 
+
+@dataclass(frozen=True)
+class PagingFlags:
+    """How many rows, ``list``'s and ``operations``': ``check_paging(**vars(paging))``."""
+
+    limit: LimitOption = None
+    offset: OffsetOption = 0
+    all_records: AllOption = False
+
+
+@dataclass(frozen=True)
+class FormatFlags:
+    """Which format, ``list``'s and ``operations``': ``choose_output(**vars(format), ...)``."""
+
+    output: OutputOption = None
+    json_flag: JsonOption = False
+    jsonl_flag: JsonlOption = False
+
+
+NO_PAGING, NO_FORMAT = PagingFlags(), FormatFlags()
+
 # which bulks: list, watch and summary
 StatusOption = Annotated[
     list[str] | None,
@@ -318,9 +336,6 @@ AutoIntervalOption = Annotated[
         metavar="DURATION",
     ),
 ]
-IntervalOption = Annotated[
-    str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
-]
 
 # one bulk, or several
 BulkIdArgument = Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")]
@@ -330,16 +345,6 @@ BulkIdsArgument = Annotated[
 
 # the state changes: execute, pause, resume, cancel
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DryRunOption = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
-    ),
-]
-ActionJsonOption = Annotated[
-    bool, typer.Option("--json", help="Results as a JSON array on stdout.")
-]
 
 
 @dataclass(frozen=True)
@@ -347,8 +352,16 @@ class ActionFlags:
     """The options every change of state takes (``bound`` spreads them into a command)."""
 
     yes: YesOption = False
-    dry_run: DryRunOption = False
-    json_flag: ActionJsonOption = False
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
+        ),
+    ] = False
+    json_flag: Annotated[
+        bool, typer.Option("--json", help="Results as a JSON array on stdout.")
+    ] = False
 
 
 NO_ACTION_FLAGS = ActionFlags()  # a change as typed with no option
@@ -361,55 +374,6 @@ SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=S
 # submit and rerun: what to send, and what follows
 KIND_VALUES = Values("kind", KIND_NAMES)
 INPUT_FORMAT_VALUES = Values("input_format", ("jsonl", "json", "csv"))  # submission.FORMATS
-ChunkSizeOption = Annotated[
-    int,
-    typer.Option(
-        "--chunk-size",
-        help=f"Items per bulk, 1 to {MAX_ITEMS:,}; more items become several bulks, in order.",
-        metavar="N",
-    ),
-]
-NewOption = Annotated[
-    bool,
-    typer.Option(
-        "--new",
-        help="Fresh idempotency refs: a deliberate second bulk of items already submitted.",
-    ),
-]
-SendDryRunOption = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run", help="Validate and show what would be sent (counts, chunks, first item)."
-    ),
-]
-SendJsonOption = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="The new bulks as a JSON array: bulkId, operationCount, path, chunk, items.",
-    ),
-]
-ExecuteFlagOption = Annotated[
-    bool,
-    typer.Option(
-        "--execute", help="Execute the new bulks after one confirmation covering them all."
-    ),
-]
-SendModeOption = Annotated[
-    str,
-    option(
-        "--mode",
-        help="With --execute: on-failure-stop (default) or on-failure-continue.",
-        metavar="MODE",
-        values=MODE_VALUES,
-    ),
-]
-WaitFlagOption = Annotated[
-    bool,
-    typer.Option(
-        "--wait", help="With --execute: wait until every new bulk is final (wait's exit codes)."
-    ),
-]
 TimeoutOption = Annotated[
     str,
     typer.Option(
@@ -426,81 +390,65 @@ JunitOption = Annotated[
     ),
 ]
 
-JunitMaxFailuresOption = Annotated[
-    int,
-    typer.Option(
-        "--junit-max-failures",
-        help="Failed operations listed in the JUnit report per bulk (default 1000); the rest are counted.",
-        metavar="N",
-    ),
-]
-ProgressOption = Annotated[
-    str | None,
-    option(
-        "--progress",
-        help="How a wait shows progress: live (a table redrawn on a terminal), plain (a line per status change and a heartbeat at least once a minute), or none. Default: live on a terminal, plain when CI is set, stderr is not a terminal or TERM is dumb.",
-        metavar="MODE",
-        values=PROGRESS_VALUES,
-    ),
-]
-AcceptOption = Annotated[
-    list[str] | None,
-    option(
-        "--accept",
-        help="Final outcomes that exit 0, named in the output: partially_completed, cancelled (comma-separated or repeated).",
-        metavar="OUTCOME",
-        values=ACCEPT_VALUES,
-    ),
-]
-NoStepSummaryOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-step-summary",
-        help="On GitHub Actions, do not append a Markdown summary to $GITHUB_STEP_SUMMARY.",
-    ),
-]
-
 
 @dataclass(frozen=True)
 class SendFlags:
     """The options ``submit`` and ``rerun`` share, as typed: each declared here once, and
     ``bound`` spreads them into both commands. ``actions.sending.send_options`` checks them."""
 
-    chunk_size: ChunkSizeOption = MAX_ITEMS
-    new: NewOption = False
-    dry_run: SendDryRunOption = False
-    json_flag: SendJsonOption = False
-    execute: ExecuteFlagOption = False
-    mode: SendModeOption = "on-failure-stop"
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            help=f"Items per bulk, 1 to {MAX_ITEMS:,}; more items become several bulks, in order.",
+            metavar="N",
+        ),
+    ] = MAX_ITEMS
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Fresh idempotency refs: a deliberate second bulk of items already submitted.",
+        ),
+    ] = False
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate and show what would be sent (counts, chunks, first item)."
+        ),
+    ] = False
+    json_flag: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="The new bulks as a JSON array: bulkId, operationCount, path, chunk, items.",
+        ),
+    ] = False
+    execute: Annotated[
+        bool,
+        typer.Option(
+            "--execute", help="Execute the new bulks after one confirmation covering them all."
+        ),
+    ] = False
+    mode: Annotated[
+        str,
+        option(
+            "--mode",
+            help="With --execute: on-failure-stop (default) or on-failure-continue.",
+            metavar="MODE",
+            values=MODE_VALUES,
+        ),
+    ] = "on-failure-stop"
     yes: YesOption = False
-    wait: WaitFlagOption = False
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="With --execute: wait until every new bulk is final (wait's exit codes)."
+        ),
+    ] = False
     timeout: TimeoutOption = "30m"
     interval: AutoIntervalOption = None
     junit: JunitOption = None
 
 
 NO_FLAGS = SendFlags()  # submit and rerun as typed with no option
-
-
-def parse_progress(value: str | None) -> str | None:
-    """--progress: live, plain or none (any case); None when not given."""
-    if value is None:
-        return None
-    mode = value.strip().lower()
-    if mode not in PROGRESS_VALUES.words:
-        raise UsageError(
-            f"unknown --progress {value!r}",
-            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
-        )
-    return mode
-
-
-def parse_accept(values: Sequence[str] | None) -> frozenset[str]:
-    """--accept: the final statuses that exit 0 (PARTIALLY_COMPLETED, CANCELLED)."""
-    return frozenset(parse_statuses(values, ACCEPTABLE_OUTCOMES, "--accept outcome"))
-
-
-def parse_max_failures(value: int) -> int:
-    if value < 0:
-        raise UsageError(f"--junit-max-failures must be 0 or more (got {value})")
-    return value

@@ -34,31 +34,72 @@ class RerunOptions:
     send: SendOptions
 
 
+@dataclass(frozen=True)
+class RerunFlags:
+    """Which operations to rerun, and where the items go, as typed."""
+
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Rerun the FAILED operations (required for now).")
+    ] = False
+    not_run: Annotated[
+        bool,
+        typer.Option(
+            "--not-run",
+            help="Also the operations that never ran (CANCELLED or SUBMITTED), as an "
+            "ON_FAILURE_STOP bulk leaves them.",
+        ),
+    ] = False
+    error_codes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--error-code",
+            help="Only failed operations with this errorCode; repeat for several.",
+            metavar="CODE",
+        ),
+    ] = None
+    sequences: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sequence",
+            help="Only these operations: ranges such as 1-5,9; repeatable.",
+            metavar="RANGES",
+        ),
+    ] = None
+    output_file: Annotated[
+        str | None,
+        option(
+            "--output-file",
+            help="Write the items as JSON Lines to FILE (- for stdout) instead of submitting them.",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None
+
+
+NO_RERUN_FLAGS = RerunFlags()
+
+
 def parse(
     ctx: Context,
     *,
     bulk_id: str,
-    failed: bool = False,
-    not_run: bool = False,
-    error_codes: list[str] | None = None,
-    sequences: list[str] | None = None,
-    output_file: str | None = None,
+    which: RerunFlags = NO_RERUN_FLAGS,
     send: SendFlags = NO_FLAGS,
 ) -> RerunOptions:
     """The arguments of ``rerun``, checked (nothing is sent yet)."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
 
-    if not failed:
+    if not which.failed:
         raise UsageError(
             "say which operations to rerun: --failed (for now the only choice; "
             "--not-run adds those that never ran)",
             suggest=("rerun", bulk_id, "--failed"),
         )
-    codes = [c.strip() for c in error_codes or () if c.strip()]
-    if error_codes and not codes:
+    codes = [c.strip() for c in which.error_codes or () if c.strip()]
+    if which.error_codes and not codes:
         raise UsageError("--error-code needs a code, e.g. --error-code FUNDS_INSUFFICIENT")
     checked = send_options(send)
-    if output_file is not None and (checked.execute or checked.dry_run or checked.as_json):
+    if which.output_file is not None and (checked.execute or checked.dry_run or checked.as_json):
         raise UsageError(
             "--output-file writes the items instead of submitting them",
             hint=("send the file later with: bulkctl submit KIND FILE"),
@@ -67,11 +108,11 @@ def parse(
         bulk_id=check_bulk_id(bulk_id),
         selection=RerunSelection(
             failed=True,
-            not_run=not_run,
+            not_run=which.not_run,
             error_codes=frozenset(codes),
-            sequences=tuple(parse_sequences(sequences or ())),
+            sequences=tuple(parse_sequences(which.sequences or ())),
         ),
-        output_file=Path(output_file) if output_file is not None else None,
+        output_file=Path(which.output_file) if which.output_file is not None else None,
         send=checked,
     )
 
@@ -110,42 +151,7 @@ def run(ctx: Context, options: RerunOptions) -> int:
 def command(
     ctx: typer.Context,
     bulk_id: BulkIdArgument,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Rerun the FAILED operations (required for now).")
-    ] = False,
-    not_run: Annotated[
-        bool,
-        typer.Option(
-            "--not-run",
-            help="Also the operations that never ran (CANCELLED or SUBMITTED), as an "
-            "ON_FAILURE_STOP bulk leaves them.",
-        ),
-    ] = False,
-    error_codes: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--error-code",
-            help="Only failed operations with this errorCode; repeat for several.",
-            metavar="CODE",
-        ),
-    ] = None,
-    sequences: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--sequence",
-            help="Only these operations: ranges such as 1-5,9; repeatable.",
-            metavar="RANGES",
-        ),
-    ] = None,
-    output_file: Annotated[
-        str | None,
-        option(
-            "--output-file",
-            help="Write the items as JSON Lines to FILE (- for stdout) instead of submitting them.",
-            metavar="FILE",
-            values=FILE_VALUES,
-        ),
-    ] = None,
+    which: RerunFlags = NO_RERUN_FLAGS,
     send: SendFlags = NO_FLAGS,
 ) -> None:
     """Submit a new bulk of the same kind from a finished bulk's failed operations.
@@ -163,11 +169,7 @@ def command(
         lambda c: parse(
             c,
             bulk_id=bulk_id,
-            failed=failed,
-            not_run=not_run,
-            error_codes=error_codes,
-            sequences=sequences,
-            output_file=output_file,
+            which=which,
             send=send,
         ),
         run,
