@@ -61,7 +61,9 @@ def test_a_heartbeat_at_least_every_minute_through_a_five_minute_quota_wait(
     bulk.items, bulk.pace, bulk.fail_rate, bulk._fails = 100_000, 100.0, 0.0, []
     state.act(bulk_id, "execute", clock(), "ON_FAILURE_CONTINUE")
     start = clock()
-    options = wait_cmd.parse(proc.ctx, bulk_ids=[bulk_id], timeout="15m", interval="5s")
+    options = wait_cmd.parse(
+        proc.ctx, bulk_ids=[bulk_id], flags=wait_cmd.WaitFlags(timeout="15m", interval="5s")
+    )
     try:
         wait_cmd.run(proc.ctx, options)
     finally:
@@ -138,7 +140,7 @@ def test_progress_none_prints_no_status_lines(tmp_path: Path) -> None:
     proc = in_process(tmp_path)
     proc.ctx.clock = LinkedClock(proc.clock)
     done = proc.emulator.state.listing("COMPLETED")[0]
-    options = wait_cmd.parse(proc.ctx, bulk_ids=[done], progress="none")
+    options = wait_cmd.parse(proc.ctx, bulk_ids=[done], flags=wait_cmd.WaitFlags(progress="none"))
     try:
         assert wait_cmd.run(proc.ctx, options) == 0
     finally:

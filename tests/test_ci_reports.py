@@ -49,7 +49,7 @@ def ended_bulk(proc: InProcess, items: int, fails: tuple[int, ...]) -> str:
 def wait(proc: InProcess, *ids: str, **options: Any) -> int:
     options.setdefault("timeout", "10m")
     options.setdefault("interval", "5s")
-    parsed = wait_cmd.parse(proc.ctx, bulk_ids=list(ids), **options)
+    parsed = wait_cmd.parse(proc.ctx, bulk_ids=list(ids), flags=wait_cmd.WaitFlags(**options))
     try:
         return wait_cmd.run(proc.ctx, parsed)
     finally:

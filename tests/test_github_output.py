@@ -84,7 +84,7 @@ def github_wait(tmp_path: Path, *flags: str, **options: Any) -> tuple[int, InPro
     proc = in_process(tmp_path, env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     proc.ctx.clock = LinkedClock(proc.clock)
     proc.ctx.transport = httpx.MockTransport(answer)
-    parsed = wait_cmd.parse(proc.ctx, bulk_ids=["1", "2"], **options)
+    parsed = wait_cmd.parse(proc.ctx, bulk_ids=["1", "2"], flags=wait_cmd.WaitFlags(**options))
     try:
         return wait_cmd.run(proc.ctx, parsed), proc, summary
     finally:

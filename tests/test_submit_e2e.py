@@ -10,6 +10,7 @@ idempotency-ref). ``violations`` stays empty: every request conforms to the spec
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from bulkctl.api.kinds import KIND_NAMES, KINDS, Kind
+from bulkctl.cli.options import SendFlags
 from bulkctl.commands.bulk import rerun as rerun_cmd
 from bulkctl.commands.bulk import submit as submit_cmd
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Request, Response
@@ -219,18 +221,30 @@ def proc(tmp_path: Path, served: Served, **env: str) -> InProcess:
     return p
 
 
+def flags(options: dict[str, Any], **groups: Any) -> dict[str, Any]:
+    """The options gathered into their groups (``send``, and rerun's ``which``) as ``bound``
+    gathers them from the command line."""
+    gathered: dict[str, Any] = {}
+    for name, group in {"send": SendFlags, **groups}.items():
+        names = {f.name for f in dataclasses.fields(group)}
+        gathered[name] = group(**{k: v for k, v in options.items() if k in names})
+        options = {k: v for k, v in options.items() if k not in names}
+    return {**options, **gathered}
+
+
 def submit(p: InProcess, kind: str, source: Path | str, **options: Any) -> int:
     try:
-        return submit_cmd.run(
-            p.ctx, submit_cmd.parse(p.ctx, kind=kind, source=str(source), **options)
-        )
+        parsed = submit_cmd.parse(p.ctx, kind=kind, source=str(source), **flags(options))
+        return submit_cmd.run(p.ctx, parsed)
     finally:
         p.ctx.close()
 
 
 def rerun(p: InProcess, bulk_id: str, **options: Any) -> int:
     try:
-        return rerun_cmd.run(p.ctx, rerun_cmd.parse(p.ctx, bulk_id=bulk_id, failed=True, **options))
+        given = flags({"failed": True, **options}, which=rerun_cmd.RerunFlags)
+        parsed = rerun_cmd.parse(p.ctx, bulk_id=bulk_id, **given)
+        return rerun_cmd.run(p.ctx, parsed)
     finally:
         p.ctx.close()
 

@@ -82,7 +82,7 @@ def test_outcome_code_is_the_worst_final_status(statuses: list[str], code: int) 
 
 
 def run_parsed(proc: InProcess, ids: list[str], **options: object) -> int:
-    parsed = wait_cmd.parse(proc.ctx, bulk_ids=ids, **options)  # type: ignore[arg-type]
+    parsed = wait_cmd.parse(proc.ctx, bulk_ids=ids, flags=wait_cmd.WaitFlags(**options))  # type: ignore[arg-type]
     try:
         return wait_cmd.run(proc.ctx, parsed)
     finally:
@@ -113,7 +113,9 @@ def test_accept_refuses_an_outcome_that_cannot_be_accepted(tmp_path: Path) -> No
     from bulkctl.errors import UsageError
 
     with pytest.raises(UsageError, match="--accept outcome"):
-        wait_cmd.parse(waiting(tmp_path).ctx, bulk_ids=["1"], accept=["failed"])
+        wait_cmd.parse(
+            waiting(tmp_path).ctx, bulk_ids=["1"], flags=wait_cmd.WaitFlags(accept=["failed"])
+        )
 
 
 def test_ids_come_from_stdin_and_from_a_file_as_submit_prints_them(tmp_path: Path) -> None:

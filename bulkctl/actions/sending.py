@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from bulkctl.actions import (
     where_text,
 )
 from bulkctl.api.kinds import MAX_ITEMS, Kind
-from bulkctl.cli.options import check_interval, parse_mode, parse_wait
+from bulkctl.cli.options import SendFlags, check_interval, parse_mode, parse_wait
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.files.submission import (
@@ -70,6 +70,9 @@ class SendOptions:
     interval: float = 5.0
     adaptive: bool = True  # no --interval: quick at first, growing towards 30 s
     junit: Path | None = None
+    flags: SendFlags = field(
+        default_factory=SendFlags
+    )  # as typed: a flag that needs no checking is read here
 
     def check(self) -> None:
         """The combinations that make no sense, refused before anything is read or sent."""
@@ -86,34 +89,22 @@ class SendOptions:
             raise UsageError("--dry-run sends nothing, so it cannot --execute or --wait")
 
 
-def send_options(
-    *,
-    chunk_size: int = MAX_ITEMS,
-    new: bool = False,
-    dry_run: bool = False,
-    json_flag: bool = False,
-    execute: bool = False,
-    mode: str = "on-failure-stop",
-    yes: bool = False,
-    wait: bool = False,
-    timeout: str = "30m",
-    interval: str | None = None,
-    junit: str | None = None,
-) -> SendOptions:
-    """The sending options ``submit`` and ``rerun`` share, from their raw values, checked."""
+def send_options(flags: SendFlags) -> SendOptions:
+    """The sending options ``submit`` and ``rerun`` share, from their flags as typed, checked."""
     options = SendOptions(
-        chunk_size=chunk_size,
-        new=new,
-        dry_run=dry_run,
-        as_json=json_flag,
-        execute=execute,
-        mode=parse_mode(mode),
-        yes=yes,
-        wait=wait,
-        timeout=parse_wait(timeout, "--timeout"),
-        interval=check_interval(interval) if interval is not None else 5.0,
-        adaptive=interval is None,
-        junit=Path(junit) if junit is not None else None,
+        chunk_size=flags.chunk_size,
+        new=flags.new,
+        dry_run=flags.dry_run,
+        as_json=flags.json_flag,
+        execute=flags.execute,
+        mode=parse_mode(flags.mode),
+        yes=flags.yes,
+        wait=flags.wait,
+        timeout=parse_wait(flags.timeout, "--timeout"),
+        interval=check_interval(flags.interval) if flags.interval is not None else 5.0,
+        adaptive=flags.interval is None,
+        junit=Path(flags.junit) if flags.junit is not None else None,
+        flags=flags,
     )
     options.check()
     return options

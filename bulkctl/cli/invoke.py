@@ -4,12 +4,15 @@ close, and turn a ``BulkctlError`` into its lines on stderr and its exit code.
 Every command's typer function is one call::
 
     invoke(ctx, lambda c: parse(c, bulk_id=bulk_id, ...), run)
+
+and ``bound`` lets that function take a group of shared options (a dataclass from
+``bulkctl.cli.options``) as one parameter, each of its options declared once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 
@@ -37,3 +40,46 @@ def invoke(
     finally:
         ctx.close()
     raise typer.Exit(int(code))
+
+
+def bound(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` as typer should read it: each parameter typed as an option group (a
+    dataclass whose fields carry their ``typer.Option`` in ``Annotated``) is spread into its
+    fields, so typer shows and parses each as its own option, in the group's order; the call
+    gathers them back into one group. A shared option is declared once, in its group."""
+    import dataclasses
+    import functools
+    import inspect
+    import typing
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    hints = typing.get_type_hints(command, include_extras=True)
+    groups: dict[str, tuple[Callable[..., Any], list[str]]] = {}
+    parameters: list[inspect.Parameter] = []
+    for parameter in inspect.signature(command).parameters.values():
+        hint = hints.get(parameter.name, parameter.annotation)
+        if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+            parameters.append(parameter.replace(annotation=hint, kind=keyword))
+            continue
+        fields = typing.get_type_hints(hint, include_extras=True)
+        names = [f.name for f in dataclasses.fields(hint)]
+        groups[parameter.name] = (hint, names)
+        parameters += [
+            inspect.Parameter(
+                f.name,
+                keyword,
+                default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default,
+                annotation=fields[f.name],
+            )
+            for f in dataclasses.fields(hint)
+        ]
+
+    @functools.wraps(command)
+    def spread(**values: Any) -> None:
+        for name, (group, names) in groups.items():
+            values[name] = group(**{field: values.pop(field) for field in names})
+        command(**values)
+
+    spread.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    spread.__annotations__ = {p.name: p.annotation for p in parameters}
+    return spread

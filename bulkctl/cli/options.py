@@ -8,8 +8,6 @@ the same way (``option(..., values=...)``), so the completion scripts find every
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -18,6 +16,9 @@ import typer
 
 from bulkctl.api.kinds import KIND_NAMES, MAX_ITEMS
 from bulkctl.api.records import BULK_STATUSES, INT32_MAX, OPERATION_STATUSES
+from bulkctl.cli.durations import check_interval as check_interval
+from bulkctl.cli.durations import parse_duration as parse_duration
+from bulkctl.cli.durations import parse_wait as parse_wait
 from bulkctl.config import ENVIRONMENTS, SETTINGS
 from bulkctl.errors import UsageError
 from bulkctl.output.render import (
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from bulkctl.context import Context
 
 DEFAULT_LIMIT = 20
-MIN_INTERVAL = 1.0
-MAX_WAIT = 7 * 86400.0  # --interval and --timeout: a week at most
 SHELLS = ("bash", "zsh", "fish")
 
 
@@ -75,9 +74,6 @@ OPERATION_FIELD_VALUES = Values(
 SHELL_VALUES = Values("shell", SHELLS)
 PROFILE_VALUES = Values("profile")  # asked of `bulkctl config profiles` at Tab time
 FILE_VALUES = Values("file")
-PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
-ACCEPTABLE_OUTCOMES = ("PARTIALLY_COMPLETED", "CANCELLED")
-ACCEPT_VALUES = Values("accept", tuple(o.lower() for o in ACCEPTABLE_OUTCOMES), csv=True)
 
 
 def option(*names: str, values: Values | None = None, **settings: Any) -> Any:
@@ -207,48 +203,6 @@ def check_concurrency(value: int | None) -> int | None:
     return value
 
 
-def check_interval(text: str) -> float:
-    """--interval: a duration of at least a second, so nobody hammers the API, and at most
-    seven days."""
-    seconds = parse_wait(text, "--interval")
-    if seconds < MIN_INTERVAL:
-        raise UsageError(f"--interval must be at least 1s (got {text}), so nobody hammers the API")
-    return seconds
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: str, what: str = "duration") -> float:
-    """'90s', '5m', '2h', '3d', or plain seconds -> seconds (a span to look back over, such as
-    --since's, may be any length a float holds)."""
-    match = _DURATION.match(value)
-    if not match:
-        raise UsageError(f"invalid {what} {value!r}", hint="write it like 90s, 5m, 2h or 3d")
-    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if not math.isfinite(seconds):
-        raise UsageError(
-            f"{what} {_shown(value)} is too long", hint="write it like 90s, 5m, 2h or 3d"
-        )
-    return seconds
-
-
-def parse_wait(value: str, what: str) -> float:
-    """A duration bulkctl waits for (--interval, --timeout): at most seven days, so no
-    sleep or deadline is ever out of the clock's range."""
-    seconds = parse_duration(value, what)
-    if seconds > MAX_WAIT:
-        raise UsageError(f"{what} must be at most 7d (got {_shown(value)})")
-    return seconds
-
-
-def _shown(value: str) -> str:
-    """A value for a message, cut short (a 400-digit number is not repeated whole)."""
-    text = value.strip()
-    return repr(text if len(text) <= 24 else text[:21] + "...")
-
-
 FORMAT_HELP = (
     f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise; "
     "wide: the table with every column, uncut)."
@@ -307,6 +261,27 @@ ConcurrencyOption = Annotated[
     ),
 ]
 
+
+@dataclass(frozen=True)
+class PagingFlags:
+    """How many rows, ``list``'s and ``operations``': ``check_paging(**vars(paging))``."""
+
+    limit: LimitOption = None
+    offset: OffsetOption = 0
+    all_records: AllOption = False
+
+
+@dataclass(frozen=True)
+class FormatFlags:
+    """Which format, ``list``'s and ``operations``': ``choose_output(**vars(format), ...)``."""
+
+    output: OutputOption = None
+    json_flag: JsonOption = False
+    jsonl_flag: JsonlOption = False
+
+
+NO_PAGING, NO_FORMAT = PagingFlags(), FormatFlags()
+
 # which bulks: list, watch and summary
 StatusOption = Annotated[
     list[str] | None,
@@ -352,9 +327,14 @@ StrictOption = Annotated[
     ),
 ]
 
-# polling: wait and watch
-IntervalOption = Annotated[
-    str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
+# polling: wait and watch (without --interval the pause adapts: polling.poll_interval)
+AutoIntervalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--interval",
+        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
+        metavar="DURATION",
+    ),
 ]
 
 # one bulk, or several
@@ -365,16 +345,27 @@ BulkIdsArgument = Annotated[
 
 # the state changes: execute, pause, resume, cancel
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DryRunOption = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run",
-        help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
-    ),
-]
-ActionJsonOption = Annotated[
-    bool, typer.Option("--json", help="Results as a JSON array on stdout.")
-]
+
+
+@dataclass(frozen=True)
+class ActionFlags:
+    """The options every change of state takes (``bound`` spreads them into a command)."""
+
+    yes: YesOption = False
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Read each bulk and print the request that would be sent; send no change (needs credentials).",
+        ),
+    ] = False
+    json_flag: Annotated[
+        bool, typer.Option("--json", help="Results as a JSON array on stdout.")
+    ] = False
+
+
+NO_ACTION_FLAGS = ActionFlags()  # a change as typed with no option
+
 
 # config get, set and unset
 KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
@@ -383,55 +374,6 @@ SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=S
 # submit and rerun: what to send, and what follows
 KIND_VALUES = Values("kind", KIND_NAMES)
 INPUT_FORMAT_VALUES = Values("input_format", ("jsonl", "json", "csv"))  # submission.FORMATS
-ChunkSizeOption = Annotated[
-    int,
-    typer.Option(
-        "--chunk-size",
-        help=f"Items per bulk, 1 to {MAX_ITEMS:,}; more items become several bulks, in order.",
-        metavar="N",
-    ),
-]
-NewOption = Annotated[
-    bool,
-    typer.Option(
-        "--new",
-        help="Fresh idempotency refs: a deliberate second bulk of items already submitted.",
-    ),
-]
-SendDryRunOption = Annotated[
-    bool,
-    typer.Option(
-        "--dry-run", help="Validate and show what would be sent (counts, chunks, first item)."
-    ),
-]
-SendJsonOption = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="The new bulks as a JSON array: bulkId, operationCount, path, chunk, items.",
-    ),
-]
-ExecuteFlagOption = Annotated[
-    bool,
-    typer.Option(
-        "--execute", help="Execute the new bulks after one confirmation covering them all."
-    ),
-]
-SendModeOption = Annotated[
-    str,
-    option(
-        "--mode",
-        help="With --execute: on-failure-stop (default) or on-failure-continue.",
-        metavar="MODE",
-        values=MODE_VALUES,
-    ),
-]
-WaitFlagOption = Annotated[
-    bool,
-    typer.Option(
-        "--wait", help="With --execute: wait until every new bulk is final (wait's exit codes)."
-    ),
-]
 TimeoutOption = Annotated[
     str,
     typer.Option(
@@ -448,71 +390,65 @@ JunitOption = Annotated[
     ),
 ]
 
-JunitMaxFailuresOption = Annotated[
-    int,
-    typer.Option(
-        "--junit-max-failures",
-        help="Failed operations listed in the JUnit report per bulk (default 1000); the rest are counted.",
-        metavar="N",
-    ),
-]
-ProgressOption = Annotated[
-    str | None,
-    option(
-        "--progress",
-        help="How a wait shows progress: live (a table redrawn on a terminal), plain (a line per status change and a heartbeat at least once a minute), or none. Default: live on a terminal, plain when CI is set, stderr is not a terminal or TERM is dumb.",
-        metavar="MODE",
-        values=PROGRESS_VALUES,
-    ),
-]
-AcceptOption = Annotated[
-    list[str] | None,
-    option(
-        "--accept",
-        help="Final outcomes that exit 0, named in the output: partially_completed, cancelled (comma-separated or repeated).",
-        metavar="OUTCOME",
-        values=ACCEPT_VALUES,
-    ),
-]
-NoStepSummaryOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-step-summary",
-        help="On GitHub Actions, do not append a Markdown summary to $GITHUB_STEP_SUMMARY.",
-    ),
-]
+
+@dataclass(frozen=True)
+class SendFlags:
+    """The options ``submit`` and ``rerun`` share, as typed: each declared here once, and
+    ``bound`` spreads them into both commands. ``actions.sending.send_options`` checks them."""
+
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size",
+            help=f"Items per bulk, 1 to {MAX_ITEMS:,}; more items become several bulks, in order.",
+            metavar="N",
+        ),
+    ] = MAX_ITEMS
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Fresh idempotency refs: a deliberate second bulk of items already submitted.",
+        ),
+    ] = False
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate and show what would be sent (counts, chunks, first item)."
+        ),
+    ] = False
+    json_flag: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="The new bulks as a JSON array: bulkId, operationCount, path, chunk, items.",
+        ),
+    ] = False
+    execute: Annotated[
+        bool,
+        typer.Option(
+            "--execute", help="Execute the new bulks after one confirmation covering them all."
+        ),
+    ] = False
+    mode: Annotated[
+        str,
+        option(
+            "--mode",
+            help="With --execute: on-failure-stop (default) or on-failure-continue.",
+            metavar="MODE",
+            values=MODE_VALUES,
+        ),
+    ] = "on-failure-stop"
+    yes: YesOption = False
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="With --execute: wait until every new bulk is final (wait's exit codes)."
+        ),
+    ] = False
+    timeout: TimeoutOption = "30m"
+    interval: AutoIntervalOption = None
+    junit: JunitOption = None
 
 
-def parse_progress(value: str | None) -> str | None:
-    """--progress: live, plain or none (any case); None when not given."""
-    if value is None:
-        return None
-    mode = value.strip().lower()
-    if mode not in PROGRESS_VALUES.words:
-        raise UsageError(
-            f"unknown --progress {value!r}",
-            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
-        )
-    return mode
-
-
-def parse_accept(values: Sequence[str] | None) -> frozenset[str]:
-    """--accept: the final statuses that exit 0 (PARTIALLY_COMPLETED, CANCELLED)."""
-    return frozenset(parse_statuses(values, ACCEPTABLE_OUTCOMES, "--accept outcome"))
-
-
-def parse_max_failures(value: int) -> int:
-    if value < 0:
-        raise UsageError(f"--junit-max-failures must be 0 or more (got {value})")
-    return value
-
-
-# wait and watch: without --interval the pause adapts (polling.poll_interval)
-AutoIntervalOption = Annotated[
-    str | None,
-    typer.Option(
-        "--interval",
-        help="Time between polls, at least 1s. Default: 3s at first, growing to 30s as bulks run.",
-        metavar="DURATION",
-    ),
-]
+NO_FLAGS = SendFlags()  # submit and rerun as typed with no option

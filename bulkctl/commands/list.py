@@ -11,20 +11,18 @@ from dataclasses import dataclass, field
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
-    AllOption,
+    NO_FORMAT,
+    NO_PAGING,
     ConcurrencyOption,
     FieldsOption,
-    JsonlOption,
-    JsonOption,
-    LimitOption,
+    FormatFlags,
     ModeOption,
     NoHeaderOption,
-    OffsetOption,
     OperationOption,
     OutputChoice,
-    OutputOption,
+    PagingFlags,
     SinceOption,
     StatusOption,
     StrictOption,
@@ -56,12 +54,8 @@ def parse(
     ctx: Context,
     *,
     status: list[str] | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    all_records: bool = False,
-    output: str | None = None,
-    json_flag: bool = False,
-    jsonl_flag: bool = False,
+    paging: PagingFlags = NO_PAGING,
+    format: FormatFlags = NO_FORMAT,
     fields: str | None = None,
     no_header: bool = False,
     concurrency: int | None = None,
@@ -74,12 +68,10 @@ def parse(
     """The arguments of ``list``, checked; a ``UsageError`` names the first wrong one."""
     return ListOptions(
         statuses=parse_statuses(status, BULK_STATUSES),
-        wanted=check_paging(limit, offset, all_records),
-        offset=offset,
+        wanted=check_paging(**vars(paging)),
+        offset=paging.offset,
         output=choose_output(
-            output=output,
-            json_flag=json_flag,
-            jsonl_flag=jsonl_flag,
+            **vars(format),
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,
@@ -119,15 +111,12 @@ def run(ctx: Context, options: ListOptions) -> int:
     return 0
 
 
+@bound
 def command(
     ctx: typer.Context,
     status: StatusOption = None,
-    limit: LimitOption = None,
-    offset: OffsetOption = 0,
-    all_records: AllOption = False,
-    output: OutputOption = None,
-    json_flag: JsonOption = False,
-    jsonl_flag: JsonlOption = False,
+    paging: PagingFlags = NO_PAGING,
+    format: FormatFlags = NO_FORMAT,
     fields: FieldsOption = None,
     no_header: NoHeaderOption = False,
     concurrency: ConcurrencyOption = None,
@@ -147,12 +136,8 @@ def command(
         lambda c: parse(
             c,
             status=status,
-            limit=limit,
-            offset=offset,
-            all_records=all_records,
-            output=output,
-            json_flag=json_flag,
-            jsonl_flag=jsonl_flag,
+            paging=paging,
+            format=format,
             fields=fields,
             no_header=no_header,
             concurrency=concurrency,

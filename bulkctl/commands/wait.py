@@ -13,6 +13,7 @@ The bulks: ids as arguments, ``-`` (ids on stdin, one a line, as ``submit`` prin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -20,20 +21,15 @@ from typing import Annotated
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
     BULK_STATUS_VALUES,
     FILE_VALUES,
-    AcceptOption,
     AutoIntervalOption,
-    JunitMaxFailuresOption,
-    NoStepSummaryOption,
-    ProgressOption,
+    JunitOption,
+    Values,
     check_interval,
     option,
-    parse_accept,
-    parse_max_failures,
-    parse_progress,
     parse_statuses,
     parse_wait,
 )
@@ -44,6 +40,9 @@ from bulkctl.waiting.outcomes import MAX_FAILURES
 from bulkctl.waiting.wait import WaitOptions, reports_on_exit, wait_for
 
 STDIN = "-"
+PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
+ACCEPTABLE_OUTCOMES = ("PARTIALLY_COMPLETED", "CANCELLED")
+ACCEPT_VALUES = Values("accept", tuple(o.lower() for o in ACCEPTABLE_OUTCOMES), csv=True)
 
 
 @dataclass
@@ -55,20 +54,82 @@ class WaitCommandOptions(WaitOptions):
     statuses: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class WaitFlags:
+    """``wait``'s options, as typed (``bound`` makes each a typer option)."""
+
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            help="Give up after this long from the start: 90s, 5m, 2h (exit 124).",
+            metavar="DURATION",
+        ),
+    ] = "30m"
+    interval: AutoIntervalOption = None
+    json_flag: Annotated[
+        bool, typer.Option("--json", help="Print the final bulk objects as a JSON array.")
+    ] = False
+    junit: JunitOption = None
+    junit_max_failures: Annotated[
+        int,
+        typer.Option(
+            "--junit-max-failures",
+            help="Failed operations listed in the JUnit report per bulk (default 1000); the rest are counted.",
+            metavar="N",
+        ),
+    ] = MAX_FAILURES
+    progress: Annotated[
+        str | None,
+        option(
+            "--progress",
+            help="How a wait shows progress: live (a table redrawn on a terminal), plain (a line per status change and a heartbeat at least once a minute), or none. Default: live on a terminal, plain when CI is set, stderr is not a terminal or TERM is dumb.",
+            metavar="MODE",
+            values=PROGRESS_VALUES,
+        ),
+    ] = None
+    accept: Annotated[
+        list[str] | None,
+        option(
+            "--accept",
+            help="Final outcomes that exit 0, named in the output: partially_completed, cancelled (comma-separated or repeated).",
+            metavar="OUTCOME",
+            values=ACCEPT_VALUES,
+        ),
+    ] = None
+    no_step_summary: Annotated[
+        bool,
+        typer.Option(
+            "--no-step-summary",
+            help="On GitHub Actions, do not append a Markdown summary to $GITHUB_STEP_SUMMARY.",
+        ),
+    ] = False
+    from_file: Annotated[
+        str | None,
+        option(
+            "--from-file",
+            help="Also wait for the bulk ids in FILE, one a line (as submit prints them).",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None
+    status: Annotated[
+        list[str] | None,
+        option(
+            "--status",
+            "-s",
+            help="Also wait for every bulk in these statuses when the wait starts (e.g. running; comma-separated or repeated).",
+            metavar="STATUS",
+            values=BULK_STATUS_VALUES,
+        ),
+    ] = None
+
+
+NO_WAIT_FLAGS = WaitFlags()
+
+
 def parse(
-    ctx: Context,
-    *,
-    bulk_ids: list[str],
-    timeout: str = "30m",
-    interval: str | None = None,
-    json_flag: bool = False,
-    junit: str | None = None,
-    junit_max_failures: int = MAX_FAILURES,
-    progress: str | None = None,
-    accept: list[str] | None = None,
-    no_step_summary: bool = False,
-    from_file: str | None = None,
-    status: list[str] | None = None,
+    ctx: Context, *, bulk_ids: list[str], flags: WaitFlags = NO_WAIT_FLAGS
 ) -> WaitCommandOptions:
     """The arguments of ``wait``, checked (the ids of stdin or a file are read by ``run``,
     after the report's path is checked)."""
@@ -78,27 +139,51 @@ def parse(
     ids = [i for i in bulk_ids if i != STDIN]
     for bulk_id in ids:
         check_bulk_id(bulk_id)
-    statuses = parse_statuses(status, BULK_STATUSES)
-    if not (ids or from_stdin or from_file or statuses):
+    statuses = parse_statuses(flags.status, BULK_STATUSES)
+    if not (ids or from_stdin or flags.from_file or statuses):
         raise UsageError(
             "name the bulks to wait for",
             hint="give BULK_ID..., - (ids on stdin), --from-file FILE or --status STATUS",
         )
     return WaitCommandOptions(
         bulk_ids=list(dict.fromkeys(ids)),
-        timeout=parse_wait(timeout, "--timeout"),
-        interval=check_interval(interval) if interval is not None else 0.0,
-        as_json=json_flag,
-        junit=Path(junit) if junit is not None else None,
-        adaptive=interval is None,
-        progress=parse_progress(progress),
-        accept=parse_accept(accept),
-        junit_max_failures=parse_max_failures(junit_max_failures),
-        step_summary=not no_step_summary,
+        timeout=parse_wait(flags.timeout, "--timeout"),
+        interval=check_interval(flags.interval) if flags.interval is not None else 0.0,
+        as_json=flags.json_flag,
+        junit=Path(flags.junit) if flags.junit is not None else None,
+        adaptive=flags.interval is None,
+        progress=parse_progress(flags.progress),
+        accept=parse_accept(flags.accept),
+        junit_max_failures=parse_max_failures(flags.junit_max_failures),
+        step_summary=not flags.no_step_summary,
         from_stdin=from_stdin,
-        from_file=Path(from_file) if from_file is not None else None,
+        from_file=Path(flags.from_file) if flags.from_file is not None else None,
         statuses=statuses,
     )
+
+
+def parse_progress(value: str | None) -> str | None:
+    """--progress: live, plain or none (any case); None when not given."""
+    if value is None:
+        return None
+    mode = value.strip().lower()
+    if mode not in PROGRESS_VALUES.words:
+        raise UsageError(
+            f"unknown --progress {value!r}",
+            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
+        )
+    return mode
+
+
+def parse_accept(values: Sequence[str] | None) -> frozenset[str]:
+    """--accept: the final statuses that exit 0 (PARTIALLY_COMPLETED, CANCELLED)."""
+    return frozenset(parse_statuses(values, ACCEPTABLE_OUTCOMES, "--accept outcome"))
+
+
+def parse_max_failures(value: int) -> int:
+    if value < 0:
+        raise UsageError(f"--junit-max-failures must be 0 or more (got {value})")
+    return value
 
 
 def read_ids(text: str, source: str) -> list[str]:
@@ -151,6 +236,7 @@ def run(ctx: Context, options: WaitOptions) -> int:
         return wait_for(ctx, options)
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_ids: Annotated[
@@ -161,50 +247,7 @@ def command(
             show_default=False,
         ),
     ] = None,
-    timeout: Annotated[
-        str,
-        typer.Option(
-            "--timeout",
-            help="Give up after this long from the start: 90s, 5m, 2h (exit 124).",
-            metavar="DURATION",
-        ),
-    ] = "30m",
-    interval: AutoIntervalOption = None,
-    json_flag: Annotated[
-        bool, typer.Option("--json", help="Print the final bulk objects as a JSON array.")
-    ] = False,
-    junit: Annotated[
-        str | None,
-        option(
-            "--junit",
-            help="Write a JUnit XML report on every exit (outcome, timeout, signal, error): per bulk a case for its outcome, one counting its completed operations, one per failed operation.",
-            metavar="FILE",
-            values=FILE_VALUES,
-        ),
-    ] = None,
-    junit_max_failures: JunitMaxFailuresOption = MAX_FAILURES,
-    progress: ProgressOption = None,
-    accept: AcceptOption = None,
-    no_step_summary: NoStepSummaryOption = False,
-    from_file: Annotated[
-        str | None,
-        option(
-            "--from-file",
-            help="Also wait for the bulk ids in FILE, one a line (as submit prints them).",
-            metavar="FILE",
-            values=FILE_VALUES,
-        ),
-    ] = None,
-    status: Annotated[
-        list[str] | None,
-        option(
-            "--status",
-            "-s",
-            help="Also wait for every bulk in these statuses when the wait starts (e.g. running; comma-separated or repeated).",
-            metavar="STATUS",
-            values=BULK_STATUS_VALUES,
-        ),
-    ] = None,
+    flags: WaitFlags = NO_WAIT_FLAGS,
 ) -> None:
     """Wait until every bulk is final (COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED).
 
@@ -213,21 +256,4 @@ def command(
     deadline) passes first. Outside a terminal or in CI it prints each status change and a
     heartbeat at least once a minute; on GitHub Actions, annotations and a step summary.
     """
-    invoke(
-        ctx,
-        lambda c: parse(
-            c,
-            bulk_ids=bulk_ids or [],
-            timeout=timeout,
-            interval=interval,
-            json_flag=json_flag,
-            junit=junit,
-            junit_max_failures=junit_max_failures,
-            progress=progress,
-            accept=accept,
-            no_step_summary=no_step_summary,
-            from_file=from_file,
-            status=status,
-        ),
-        run,
-    )
+    invoke(ctx, lambda c: parse(c, bulk_ids=bulk_ids or [], flags=flags), run)

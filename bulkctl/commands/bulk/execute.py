@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from bulkctl.actions import ActionOptions, action_options, run_action
+from bulkctl.actions.command import ActionOptions, checked, run
 from bulkctl.api.records import INT32_MAX
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
     MODE_VALUES,
-    ActionJsonOption,
+    NO_ACTION_FLAGS,
+    ActionFlags,
     BulkIdsArgument,
-    DryRunOption,
-    YesOption,
     option,
     parse_mode,
 )
@@ -31,29 +30,17 @@ def parse(
     bulk_ids: list[str],
     mode: str = "on-failure-stop",
     webhook_interval: int | None = None,
-    yes: bool = False,
-    dry_run: bool = False,
-    json_flag: bool = False,
+    flags: ActionFlags = NO_ACTION_FLAGS,
 ) -> ActionOptions:
     """The arguments of ``execute``, checked."""
     if webhook_interval is not None and not 1 <= webhook_interval <= INT32_MAX:
         raise UsageError(f"--webhook-interval must be from 1 to {INT32_MAX}")
-    return action_options(
-        "execute",
-        bulk_ids,
-        mode=parse_mode(mode),
-        webhook_interval=webhook_interval,
-        yes=yes,
-        dry_run=dry_run,
-        as_json=json_flag,
+    return checked(
+        "execute", bulk_ids, flags, mode=parse_mode(mode), webhook_interval=webhook_interval
     )
 
 
-def run(ctx: Context, options: ActionOptions) -> int:
-    """Execute each bulk; returns the worst exit code."""
-    return run_action(ctx, options)
-
-
+@bound
 def command(
     ctx: typer.Context,
     bulk_ids: BulkIdsArgument,
@@ -74,21 +61,13 @@ def command(
             metavar="N",
         ),
     ] = None,
-    yes: YesOption = False,
-    dry_run: DryRunOption = False,
-    json_flag: ActionJsonOption = False,
+    flags: ActionFlags = NO_ACTION_FLAGS,
 ) -> None:
     """Start one or more SUBMITTED bulks (asks first; moves money)."""
     invoke(
         ctx,
         lambda c: parse(
-            c,
-            bulk_ids=bulk_ids,
-            mode=mode,
-            webhook_interval=webhook_interval,
-            yes=yes,
-            dry_run=dry_run,
-            json_flag=json_flag,
+            c, bulk_ids=bulk_ids, mode=mode, webhook_interval=webhook_interval, flags=flags
         ),
         run,
     )

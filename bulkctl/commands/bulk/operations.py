@@ -8,21 +8,19 @@ from typing import Annotated
 import typer
 
 from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES, BulkOperation, group_failures
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
+    NO_FORMAT,
+    NO_PAGING,
     OPERATION_STATUS_HELP,
     OPERATION_STATUS_VALUES,
-    AllOption,
     BulkIdArgument,
     ConcurrencyOption,
-    JsonlOption,
-    JsonOption,
-    LimitOption,
+    FormatFlags,
     NoHeaderOption,
-    OffsetOption,
     OperationFieldsOption,
     OutputChoice,
-    OutputOption,
+    PagingFlags,
     check_concurrency,
     check_paging,
     choose_output,
@@ -54,12 +52,8 @@ def parse(
     bulk_id: str,
     status: list[str] | None = None,
     sequence: int | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    all_records: bool = False,
-    output: str | None = None,
-    json_flag: bool = False,
-    jsonl_flag: bool = False,
+    paging: PagingFlags = NO_PAGING,
+    format: FormatFlags = NO_FORMAT,
     fields: str | None = None,
     no_header: bool = False,
     payloads: bool = False,
@@ -74,38 +68,17 @@ def parse(
         raise UsageError("--sequence is out of range")
     statuses = parse_statuses(status, OPERATION_STATUSES, "operation status")
     if errors:
-        if statuses not in ([], ["FAILED"]):
-            raise UsageError(
-                "--errors groups the FAILED operations", hint="use it with --status failed"
-            )
-        clashes = [
-            name
-            for name, given in (
-                ("--limit", limit is not None),
-                ("--offset", offset != 0),
-                ("--all", all_records),
-                ("--sequence", sequence is not None),
-                ("--fields", fields is not None),
-                ("--payloads", payloads),
-            )
-            if given
-        ]
-        if clashes:
-            raise UsageError(
-                f"--errors reads every failed operation of the bulk; {clashes[0]} does not apply"
-            )
-        statuses, all_records = ["FAILED"], True
+        check_errors(statuses, paging, sequence=sequence, fields=fields, payloads=payloads)
+        statuses, paging = ["FAILED"], PagingFlags(all_records=True)
     default = OPERATION_ALL_FIELDS if payloads else OPERATION_FIELDS
     return OperationsOptions(
         bulk_id=bulk_id,
         statuses=statuses,
         sequence=sequence,
-        wanted=check_paging(limit, offset, all_records),
-        offset=min(offset, INT32_MAX),
+        wanted=check_paging(**vars(paging)),
+        offset=min(paging.offset, INT32_MAX),
         output=choose_output(
-            output=output,
-            json_flag=json_flag,
-            jsonl_flag=jsonl_flag,
+            **vars(format),
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,
@@ -116,6 +89,37 @@ def parse(
         concurrency=check_concurrency(concurrency),
         errors=errors,
     )
+
+
+def check_errors(
+    statuses: list[str],
+    paging: PagingFlags,
+    *,
+    sequence: int | None,
+    fields: str | None,
+    payloads: bool,
+) -> None:
+    """``--errors`` reads every FAILED operation: a narrower choice beside it is refused."""
+    if statuses not in ([], ["FAILED"]):
+        raise UsageError(
+            "--errors groups the FAILED operations", hint="use it with --status failed"
+        )
+    clashes = [
+        name
+        for name, given in (
+            ("--limit", paging.limit is not None),
+            ("--offset", paging.offset != 0),
+            ("--all", paging.all_records),
+            ("--sequence", sequence is not None),
+            ("--fields", fields is not None),
+            ("--payloads", payloads),
+        )
+        if given
+    ]
+    if clashes:
+        raise UsageError(
+            f"--errors reads every failed operation of the bulk; {clashes[0]} does not apply"
+        )
 
 
 def run(ctx: Context, options: OperationsOptions) -> int:
@@ -153,6 +157,7 @@ def run(ctx: Context, options: OperationsOptions) -> int:
     return 0
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_id: BulkIdArgument,
@@ -170,12 +175,8 @@ def command(
         int | None,
         typer.Option("--sequence", help="Only the operation at this position.", metavar="N"),
     ] = None,
-    limit: LimitOption = None,
-    offset: OffsetOption = 0,
-    all_records: AllOption = False,
-    output: OutputOption = None,
-    json_flag: JsonOption = False,
-    jsonl_flag: JsonlOption = False,
+    paging: PagingFlags = NO_PAGING,
+    format: FormatFlags = NO_FORMAT,
     fields: OperationFieldsOption = None,
     no_header: NoHeaderOption = False,
     payloads: Annotated[
@@ -201,12 +202,8 @@ def command(
             bulk_id=bulk_id,
             status=status,
             sequence=sequence,
-            limit=limit,
-            offset=offset,
-            all_records=all_records,
-            output=output,
-            json_flag=json_flag,
-            jsonl_flag=jsonl_flag,
+            paging=paging,
+            format=format,
             fields=fields,
             no_header=no_header,
             payloads=payloads,

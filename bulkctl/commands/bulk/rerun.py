@@ -12,24 +12,8 @@ import typer
 
 from bulkctl.actions import refuse_unconfirmable
 from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.api.kinds import MAX_ITEMS
-from bulkctl.cli.invoke import invoke
-from bulkctl.cli.options import (
-    FILE_VALUES,
-    AutoIntervalOption,
-    BulkIdArgument,
-    ChunkSizeOption,
-    ExecuteFlagOption,
-    JunitOption,
-    NewOption,
-    SendDryRunOption,
-    SendJsonOption,
-    SendModeOption,
-    TimeoutOption,
-    WaitFlagOption,
-    YesOption,
-    option,
-)
+from bulkctl.cli.invoke import bound, invoke
+from bulkctl.cli.options import FILE_VALUES, NO_FLAGS, BulkIdArgument, SendFlags, option
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.files.submission import (
@@ -50,53 +34,72 @@ class RerunOptions:
     send: SendOptions
 
 
+@dataclass(frozen=True)
+class RerunFlags:
+    """Which operations to rerun, and where the items go, as typed."""
+
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Rerun the FAILED operations (required for now).")
+    ] = False
+    not_run: Annotated[
+        bool,
+        typer.Option(
+            "--not-run",
+            help="Also the operations that never ran (CANCELLED or SUBMITTED), as an "
+            "ON_FAILURE_STOP bulk leaves them.",
+        ),
+    ] = False
+    error_codes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--error-code",
+            help="Only failed operations with this errorCode; repeat for several.",
+            metavar="CODE",
+        ),
+    ] = None
+    sequences: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sequence",
+            help="Only these operations: ranges such as 1-5,9; repeatable.",
+            metavar="RANGES",
+        ),
+    ] = None
+    output_file: Annotated[
+        str | None,
+        option(
+            "--output-file",
+            help="Write the items as JSON Lines to FILE (- for stdout) instead of submitting them.",
+            metavar="FILE",
+            values=FILE_VALUES,
+        ),
+    ] = None
+
+
+NO_RERUN_FLAGS = RerunFlags()
+
+
 def parse(
     ctx: Context,
     *,
     bulk_id: str,
-    failed: bool = False,
-    not_run: bool = False,
-    error_codes: list[str] | None = None,
-    sequences: list[str] | None = None,
-    output_file: str | None = None,
-    chunk_size: int = MAX_ITEMS,
-    new: bool = False,
-    dry_run: bool = False,
-    json_flag: bool = False,
-    execute: bool = False,
-    mode: str = "on-failure-stop",
-    yes: bool = False,
-    wait: bool = False,
-    timeout: str = "30m",
-    interval: str | None = None,
-    junit: str | None = None,
+    which: RerunFlags = NO_RERUN_FLAGS,
+    send: SendFlags = NO_FLAGS,
 ) -> RerunOptions:
     """The arguments of ``rerun``, checked (nothing is sent yet)."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
 
-    if not failed:
+    if not which.failed:
         raise UsageError(
             "say which operations to rerun: --failed (for now the only choice; "
             "--not-run adds those that never ran)",
             suggest=("rerun", bulk_id, "--failed"),
         )
-    codes = [c.strip() for c in error_codes or () if c.strip()]
-    if error_codes and not codes:
+    codes = [c.strip() for c in which.error_codes or () if c.strip()]
+    if which.error_codes and not codes:
         raise UsageError("--error-code needs a code, e.g. --error-code FUNDS_INSUFFICIENT")
-    send = send_options(
-        chunk_size=chunk_size,
-        new=new,
-        dry_run=dry_run,
-        json_flag=json_flag,
-        execute=execute,
-        mode=mode,
-        yes=yes,
-        wait=wait,
-        timeout=timeout,
-        interval=interval,
-        junit=junit,
-    )
-    if output_file is not None and (send.execute or send.dry_run or send.as_json):
+    checked = send_options(send)
+    if which.output_file is not None and (checked.execute or checked.dry_run or checked.as_json):
         raise UsageError(
             "--output-file writes the items instead of submitting them",
             hint=("send the file later with: bulkctl submit KIND FILE"),
@@ -105,12 +108,12 @@ def parse(
         bulk_id=check_bulk_id(bulk_id),
         selection=RerunSelection(
             failed=True,
-            not_run=not_run,
+            not_run=which.not_run,
             error_codes=frozenset(codes),
-            sequences=tuple(parse_sequences(sequences or ())),
+            sequences=tuple(parse_sequences(which.sequences or ())),
         ),
-        output_file=Path(output_file) if output_file is not None else None,
-        send=send,
+        output_file=Path(which.output_file) if which.output_file is not None else None,
+        send=checked,
     )
 
 
@@ -144,56 +147,12 @@ def run(ctx: Context, options: RerunOptions) -> int:
     return send(ctx, plan.kind, plan.items, options.send, source_bulk=plan.source_bulk)
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_id: BulkIdArgument,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Rerun the FAILED operations (required for now).")
-    ] = False,
-    not_run: Annotated[
-        bool,
-        typer.Option(
-            "--not-run",
-            help="Also the operations that never ran (CANCELLED or SUBMITTED), as an "
-            "ON_FAILURE_STOP bulk leaves them.",
-        ),
-    ] = False,
-    error_codes: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--error-code",
-            help="Only failed operations with this errorCode; repeat for several.",
-            metavar="CODE",
-        ),
-    ] = None,
-    sequences: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--sequence",
-            help="Only these operations: ranges such as 1-5,9; repeatable.",
-            metavar="RANGES",
-        ),
-    ] = None,
-    output_file: Annotated[
-        str | None,
-        option(
-            "--output-file",
-            help="Write the items as JSON Lines to FILE (- for stdout) instead of submitting them.",
-            metavar="FILE",
-            values=FILE_VALUES,
-        ),
-    ] = None,
-    chunk_size: ChunkSizeOption = MAX_ITEMS,
-    new: NewOption = False,
-    dry_run: SendDryRunOption = False,
-    json_flag: SendJsonOption = False,
-    execute: ExecuteFlagOption = False,
-    mode: SendModeOption = "on-failure-stop",
-    yes: YesOption = False,
-    wait: WaitFlagOption = False,
-    timeout: TimeoutOption = "30m",
-    interval: AutoIntervalOption = None,
-    junit: JunitOption = None,
+    which: RerunFlags = NO_RERUN_FLAGS,
+    send: SendFlags = NO_FLAGS,
 ) -> None:
     """Submit a new bulk of the same kind from a finished bulk's failed operations.
 
@@ -210,22 +169,8 @@ def command(
         lambda c: parse(
             c,
             bulk_id=bulk_id,
-            failed=failed,
-            not_run=not_run,
-            error_codes=error_codes,
-            sequences=sequences,
-            output_file=output_file,
-            chunk_size=chunk_size,
-            new=new,
-            dry_run=dry_run,
-            json_flag=json_flag,
-            execute=execute,
-            mode=mode,
-            yes=yes,
-            wait=wait,
-            timeout=timeout,
-            interval=interval,
-            junit=junit,
+            which=which,
+            send=send,
         ),
         run,
     )

@@ -10,23 +10,14 @@ from typing import Annotated
 import typer
 
 from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
-from bulkctl.api.kinds import MAX_ITEMS, Kind
-from bulkctl.cli.invoke import invoke
+from bulkctl.api.kinds import Kind
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
     FILE_VALUES,
     INPUT_FORMAT_VALUES,
     KIND_VALUES,
-    AutoIntervalOption,
-    ChunkSizeOption,
-    ExecuteFlagOption,
-    JunitOption,
-    NewOption,
-    SendDryRunOption,
-    SendJsonOption,
-    SendModeOption,
-    TimeoutOption,
-    WaitFlagOption,
-    YesOption,
+    NO_FLAGS,
+    SendFlags,
     argument,
     option,
 )
@@ -44,45 +35,13 @@ class SubmitOptions:
 
 
 def parse(
-    ctx: Context,
-    *,
-    kind: str,
-    source: str,
-    fmt: str | None = None,
-    chunk_size: int = MAX_ITEMS,
-    new: bool = False,
-    dry_run: bool = False,
-    json_flag: bool = False,
-    execute: bool = False,
-    mode: str = "on-failure-stop",
-    yes: bool = False,
-    wait: bool = False,
-    timeout: str = "30m",
-    interval: str | None = None,
-    junit: str | None = None,
+    ctx: Context, *, kind: str, source: str, fmt: str | None = None, send: SendFlags = NO_FLAGS
 ) -> SubmitOptions:
     """The arguments of ``submit``, checked (nothing is read or sent yet)."""
     chosen = fmt.strip().lower() if fmt is not None else None
     if chosen is not None and chosen not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
-    return SubmitOptions(
-        kind=kind_named(kind),
-        source=source,
-        fmt=chosen,
-        send=send_options(
-            chunk_size=chunk_size,
-            new=new,
-            dry_run=dry_run,
-            json_flag=json_flag,
-            execute=execute,
-            mode=mode,
-            yes=yes,
-            wait=wait,
-            timeout=timeout,
-            interval=interval,
-            junit=junit,
-        ),
-    )
+    return SubmitOptions(kind=kind_named(kind), source=source, fmt=chosen, send=send_options(send))
 
 
 def run(ctx: Context, options: SubmitOptions) -> int:
@@ -97,6 +56,7 @@ def run(ctx: Context, options: SubmitOptions) -> int:
         source.close()
 
 
+@bound
 def command(
     ctx: typer.Context,
     kind: Annotated[
@@ -125,17 +85,7 @@ def command(
             values=INPUT_FORMAT_VALUES,
         ),
     ] = None,
-    chunk_size: ChunkSizeOption = MAX_ITEMS,
-    new: NewOption = False,
-    dry_run: SendDryRunOption = False,
-    json_flag: SendJsonOption = False,
-    execute: ExecuteFlagOption = False,
-    mode: SendModeOption = "on-failure-stop",
-    yes: YesOption = False,
-    wait: WaitFlagOption = False,
-    timeout: TimeoutOption = "30m",
-    interval: AutoIntervalOption = None,
-    junit: JunitOption = None,
+    send: SendFlags = NO_FLAGS,
 ) -> None:
     """Submit new bulks of KIND from FILE (checked first; nothing sent if any item is wrong).
 
@@ -149,24 +99,4 @@ def command(
     exit code is wait's: 0 all COMPLETED, 10 CANCELLED, 11 PARTIALLY_COMPLETED, 12 FAILED,
     124 timeout.
     """
-    invoke(
-        ctx,
-        lambda c: parse(
-            c,
-            kind=kind,
-            source=source,
-            fmt=fmt,
-            chunk_size=chunk_size,
-            new=new,
-            dry_run=dry_run,
-            json_flag=json_flag,
-            execute=execute,
-            mode=mode,
-            yes=yes,
-            wait=wait,
-            timeout=timeout,
-            interval=interval,
-            junit=junit,
-        ),
-        run,
-    )
+    invoke(ctx, lambda c: parse(c, kind=kind, source=source, fmt=fmt, send=send), run)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 
@@ -35,51 +35,74 @@ class ServeOptions:
     log: bool = False
 
 
-def parse(
-    ctx: Context,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    bulks: int = 300,
-    seed: int = 20261128,
-    pace: float = 2.0,
-    latency_ms: float = 0.0,
-    fail_rate: float = 0.0,
-    throttle_rate: float = 0.0,
-    drop_rate: float = 0.0,
-    churn: int = 0,
-    retry_after: int = 1,
-    quota: str = "",
-    quota_headers: bool = False,
-    slow_body: float = 0.0,
-    log: bool = False,
-) -> ServeOptions:
+@dataclass(frozen=True)
+class ServeFlags:
+    """``emulator serve``'s options, as typed (``bound`` makes each a typer option)."""
+
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1"
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = (
+        8080
+    )
+    bulks: Annotated[int, typer.Option("--bulks", help="How many seeded bulk processes.")] = 300
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated data.")] = 20261128
+    pace: Annotated[
+        float, typer.Option("--pace", help="Operations per second of an executed bulk.")
+    ] = 2.0
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", help="Added latency per request.")
+    ] = 0.0
+    fail_rate: Annotated[
+        float, typer.Option("--fail-rate", help="Share of requests answered 503 with Retry-After.")
+    ] = 0.0
+    throttle_rate: Annotated[
+        float,
+        typer.Option(
+            "--throttle-rate", help="Share answered as throttled (429, or 409 TOO_MANY_REQUESTS)."
+        ),
+    ] = 0.0
+    drop_rate: Annotated[
+        float, typer.Option("--drop-rate", help="Share of connections closed without an answer.")
+    ] = 0.0
+    churn: Annotated[
+        int, typer.Option("--churn", help="New bulks inserted at the top before each list request.")
+    ] = 0
+    retry_after: Annotated[
+        int,
+        typer.Option(
+            "--retry-after", help="Seconds in Retry-After / x-ratelimit-reset of fault answers."
+        ),
+    ] = 1
+    quota: Annotated[
+        str,
+        typer.Option(
+            "--quota",
+            help="Fixed request windows, N/WINDOW[,N/WINDOW...], e.g. 100/60s,1000/3600s.",
+        ),
+    ] = ""
+    quota_headers: Annotated[
+        bool,
+        typer.Option("--quota-headers", help="Send x-ratelimit-limit/-reset with quota answers."),
+    ] = False
+    slow_body: Annotated[
+        float, typer.Option("--slow-body", help="Seconds between the bytes of each answer body.")
+    ] = 0.0
+    log: Annotated[bool, typer.Option("--log", help="Log each request to stderr.")] = False
+
+
+NO_SERVE_FLAGS = ServeFlags()
+
+
+def parse(ctx: Context, *, flags: ServeFlags = NO_SERVE_FLAGS) -> ServeOptions:
     """The arguments of ``emulator serve``, checked."""
     from bulkctl.emulator.quota import parse_quota
 
     try:
-        windows = parse_quota(quota) if quota else ()
+        windows = parse_quota(flags.quota) if flags.quota else ()
     except ValueError as exc:
         raise UsageError(f"--quota: {exc}") from exc
-    if slow_body < 0:
-        raise UsageError(f"--slow-body cannot be negative (got {slow_body})")
-    options = ServeOptions(
-        host=host,
-        port=port,
-        bulks=bulks,
-        seed=seed,
-        pace=pace,
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        throttle_rate=throttle_rate,
-        drop_rate=drop_rate,
-        churn=churn,
-        retry_after=retry_after,
-        quota=windows,
-        quota_headers=quota_headers,
-        slow_body=slow_body,
-        log=log,
-    )
+    if flags.slow_body < 0:
+        raise UsageError(f"--slow-body cannot be negative (got {flags.slow_body})")
+    options = ServeOptions(**{**vars(flags), "quota": windows})
     for name, rate in (
         ("--fail-rate", options.fail_rate),
         ("--throttle-rate", options.throttle_rate),
@@ -87,13 +110,7 @@ def parse(
     ):
         if not 0.0 <= rate <= 1.0:
             raise UsageError(f"{name} must be from 0 to 1 (got {rate})")
-    if (
-        options.bulks < 0
-        or options.churn < 0
-        or options.latency_ms < 0
-        or options.pace < 0
-        or options.retry_after < 0
-    ):
+    if min(options.bulks, options.churn, options.latency_ms, options.pace, options.retry_after) < 0:
         raise UsageError(
             "--bulks, --churn, --latency-ms, --pace and --retry-after cannot be negative"
         )
@@ -159,77 +176,7 @@ def run(ctx: Context, options: ServeOptions) -> int:
     return 0
 
 
-def command(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", help="Port to listen on (0: any free port).")
-    ] = 8080,
-    bulks: Annotated[int, typer.Option("--bulks", help="How many seeded bulk processes.")] = 300,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated data.")] = 20261128,
-    pace: Annotated[
-        float, typer.Option("--pace", help="Operations per second of an executed bulk.")
-    ] = 2.0,
-    latency_ms: Annotated[
-        float, typer.Option("--latency-ms", help="Added latency per request.")
-    ] = 0.0,
-    fail_rate: Annotated[
-        float, typer.Option("--fail-rate", help="Share of requests answered 503 with Retry-After.")
-    ] = 0.0,
-    throttle_rate: Annotated[
-        float,
-        typer.Option(
-            "--throttle-rate", help="Share answered as throttled (429, or 409 TOO_MANY_REQUESTS)."
-        ),
-    ] = 0.0,
-    drop_rate: Annotated[
-        float, typer.Option("--drop-rate", help="Share of connections closed without an answer.")
-    ] = 0.0,
-    churn: Annotated[
-        int, typer.Option("--churn", help="New bulks inserted at the top before each list request.")
-    ] = 0,
-    retry_after: Annotated[
-        int,
-        typer.Option(
-            "--retry-after", help="Seconds in Retry-After / x-ratelimit-reset of fault answers."
-        ),
-    ] = 1,
-    quota: Annotated[
-        str,
-        typer.Option(
-            "--quota",
-            help="Fixed request windows, N/WINDOW[,N/WINDOW...], e.g. 100/60s,1000/3600s.",
-        ),
-    ] = "",
-    quota_headers: Annotated[
-        bool,
-        typer.Option("--quota-headers", help="Send x-ratelimit-limit/-reset with quota answers."),
-    ] = False,
-    slow_body: Annotated[
-        float, typer.Option("--slow-body", help="Seconds between the bytes of each answer body.")
-    ] = 0.0,
-    log: Annotated[bool, typer.Option("--log", help="Log each request to stderr.")] = False,
-) -> None:
+@bound
+def command(ctx: typer.Context, flags: ServeFlags = NO_SERVE_FLAGS) -> None:
     """Serve the emulator on HOST:PORT until Ctrl-C; prints its base URLs and demo credentials."""
-    invoke(
-        ctx,
-        lambda c: parse(
-            c,
-            host=host,
-            port=port,
-            bulks=bulks,
-            seed=seed,
-            pace=pace,
-            latency_ms=latency_ms,
-            fail_rate=fail_rate,
-            throttle_rate=throttle_rate,
-            drop_rate=drop_rate,
-            churn=churn,
-            retry_after=retry_after,
-            quota=quota,
-            quota_headers=quota_headers,
-            slow_body=slow_body,
-            log=log,
-        ),
-        run,
-    )
+    invoke(ctx, lambda c: parse(c, flags=flags), run)
