@@ -15,8 +15,10 @@ from jsonschema import Draft202012Validator
 from bulkctl.api.kinds import INT64_MAX, INT64_MIN, KINDS
 from bulkctl.emulator.app import Emulator
 from bulkctl.emulator.state import EmulatorState
-from bulkctl.errors import ExitCode
+from bulkctl.errors import ExitCode, UsageError
+from bulkctl.files.reading import InputFile
 from bulkctl.files.submission import InvalidInput, load_items
+from bulkctl.files.validation import BodyChecker
 from tests.conftest import ManualClock, run_bulkctl
 from tests.test_emulator_submissions import VALID, submit
 
@@ -182,3 +184,39 @@ def test_a_bad_beneficiary_names_the_alternatives() -> None:
     }
     [problem] = client_problems("wire-transfers", record)
     assert problem.startswith("line 1: destinationBeneficiary: must be a beneficiary: {name, iban}")
+
+
+def test_a_record_changed_between_check_and_send_is_checked_again(tmp_path: Path) -> None:
+    path = tmp_path / "transfers.jsonl"
+    path.write_text(json.dumps(transfer(amount=1234)) + "\n")
+    source = InputFile(KINDS["transfers"], str(path), io.StringIO(""))
+    try:
+        assert source.check() == 1
+        path.write_text(json.dumps(transfer(amount=True)) + "\n")
+        with pytest.raises(UsageError, match="changed while it was read: line 1: destinationAm"):
+            list(source.items())
+    finally:
+        source.close()
+
+
+def test_an_unchanged_record_meets_the_schema_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[Any] = []
+    problems = BodyChecker.problems
+
+    def counting(self: BodyChecker, body: Any, name: str) -> list[str]:
+        checked.append(body)
+        return problems(self, body, name)
+
+    monkeypatch.setattr(BodyChecker, "problems", counting)
+    path = tmp_path / "transfers.jsonl"
+    path.write_text("".join(json.dumps(transfer(amount=n)) + "\n" for n in range(3)))
+    source = InputFile(KINDS["transfers"], str(path), io.StringIO(""))
+    try:
+        source.check()
+        items = list(source.items())
+    finally:
+        source.close()
+    assert [item["requestBody"]["destinationAmount"]["amount"] for item in items] == [0, 1, 2]
+    assert len(checked) == 3

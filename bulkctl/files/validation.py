@@ -273,22 +273,24 @@ def _check_path_id(value: Any, label: str) -> list[str]:
     return [f"{label}: must be digits only (0-9), got {shown(value)}"]
 
 
-def normalize_item(kind: Kind, record: Any, *, from_text: bool = False) -> tuple[Item, list[str]]:
+def normalize_item(
+    kind: Kind, record: Any, *, from_text: bool = False, check_body: bool = True
+) -> tuple[Item, list[str]]:
     """The item as sent for one record, and every problem of it.
 
     A record is ``{pathParams, requestBody}``, or a bare request body whose ``id`` field is
     the path id. ``from_text`` (CSV) turns text into the integers and booleans the kind's
-    schema asks for.
+    schema asks for. ``check_body=False`` skips the schema, for a record already checked.
     """
     if not isinstance(record, dict):
         return {}, [f"must be a JSON object, got {shown(record)}"]
     if "pathParams" in record or "requestBody" in record:
-        return _normalize_wrapped(kind, record, from_text)
-    return _normalize_bare(kind, record, from_text)
+        return _normalize_wrapped(kind, record, from_text, check_body)
+    return _normalize_bare(kind, record, from_text, check_body)
 
 
 def _normalize_wrapped(
-    kind: Kind, record: dict[str, Any], from_text: bool
+    kind: Kind, record: dict[str, Any], from_text: bool, check_body: bool
 ) -> tuple[Item, list[str]]:
     problems = [
         f"{key}: unexpected beside pathParams and requestBody"
@@ -321,12 +323,15 @@ def _normalize_wrapped(
         return item, problems
     if from_text:
         body = coerce(body, kind.body)
-    problems += _body_problems(kind, body, "requestBody")
+    if check_body:
+        problems += _body_problems(kind, body, "requestBody")
     item["requestBody"] = body
     return item, problems
 
 
-def _normalize_bare(kind: Kind, record: dict[str, Any], from_text: bool) -> tuple[Item, list[str]]:
+def _normalize_bare(
+    kind: Kind, record: dict[str, Any], from_text: bool, check_body: bool
+) -> tuple[Item, list[str]]:
     body = dict(record)
     problems: list[str] = []
     path_params: dict[str, Any] = {}
@@ -346,7 +351,8 @@ def _normalize_bare(kind: Kind, record: dict[str, Any], from_text: bool) -> tupl
         return item, problems
     if from_text:
         body = coerce(body, kind.body)
-    problems += _body_problems(kind, body, "")
+    if check_body:
+        problems += _body_problems(kind, body, "")
     item["requestBody"] = body
     return item, problems
 
@@ -395,6 +401,14 @@ def validate_records(
     return items, problems
 
 
-def checked_item(kind: Kind, record: Any, from_text: bool) -> tuple[Item, list[str]]:
-    item, messages = normalize_item(kind, record, from_text=from_text)
+def checked_item(
+    kind: Kind, record: Any, from_text: bool, *, checked_before: bool = False
+) -> tuple[Item, list[str]]:
+    """The item and every problem of it; ``checked_before``: the same record passed before,
+    so the schema and the JSON encoding need no second look."""
+    item, messages = normalize_item(
+        kind, record, from_text=from_text, check_body=not checked_before
+    )
+    if checked_before:
+        return item, messages
     return item, messages + ([] if messages else _unsendable(item))
