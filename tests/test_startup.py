@@ -13,7 +13,16 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "httpcore", "rich", "bulkctl.emulator", "filelock", "platformdirs", "textual")
+HEAVY = (
+    "httpx",
+    "httpcore",
+    "rich",
+    "bulkctl.emulator",
+    "filelock",
+    "platformdirs",
+    "textual",
+    "jsonschema",  # only a submission's check builds a validator
+)
 
 PROBE = f"""
 import json, sys
@@ -42,6 +51,7 @@ COMMANDS = [
     ["config", "--help"],
     ["emulator", "serve", "--help"],
     ["ui", "--help"],
+    ["submit", "--help"],
 ]
 PROBED_RUN = ["--profile", "demo", "list", "-n", "1"]  # a command that does import httpx
 
@@ -123,6 +133,7 @@ def test_the_probe_would_see_httpx_when_a_command_runs(
 ) -> None:
     heavy = heavy_after(probed, PROBED_RUN)
     assert isinstance(heavy, list) and "httpx" in heavy
+    assert "jsonschema" not in heavy  # list checks no submission
     assert "httpx" in imported_after(PROBED_RUN)  # and so would the one-process probe
 
 

@@ -5,12 +5,16 @@ the single operation a bulk of it runs (``operation`` of the bulk, e.g.
 ``/managed_cards/{id}/block``), which APIs offer it, whether its endpoint documents an
 ``idempotency-ref`` header, and a schema of its request body: the subset of the spec that
 bulkctl checks locally (required fields, types, patterns, enums); the server judges the rest.
+
+The schemas are JSON Schema (Draft 2020-12) dicts, checked by ``jsonschema`` in
+``bulkctl.files.validation``. The emulator keeps its own copy of them on purpose, so that a
+mistake in one is caught by the other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 MULTI = "multi"
@@ -19,23 +23,7 @@ MAX_ITEMS = 10_000  # maxItems of every submission endpoint
 DIGITS = r"^[0-9]+$"  # Id, UserId, ProfileId, ScheduledTimestamp, every path id
 
 
-@dataclass(frozen=True)
-class Schema:
-    """A small subset of JSON Schema: enough to check what the spec states about a body."""
-
-    type: str  # object, array, string, integer, boolean, or any
-    title: str = ""  # how an error names it, e.g. "an instrument {type, id}"
-    required: tuple[str, ...] = ()
-    properties: Mapping[str, Schema] = field(default_factory=dict)
-    items: Schema | None = None
-    max_items: int | None = None
-    pattern: str | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    enum: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
-    one_of: tuple[Schema, ...] = ()
+Schema = dict[str, Any]  # JSON Schema (Draft 2020-12); ``title`` names a value in messages
 
 
 def _string(
@@ -43,27 +31,50 @@ def _string(
     min_length: int | None = None,
     max_length: int | None = None,
     enum: tuple[str, ...] = (),
+    title: str = "",
 ) -> Schema:
-    return Schema(
-        "string", pattern=pattern, min_length=min_length, max_length=max_length, enum=enum
-    )
+    schema: Schema = {"type": "string"}
+    for key, value in (
+        ("title", title),
+        ("pattern", pattern),
+        ("minLength", min_length),
+        ("maxLength", max_length),
+        ("enum", list(enum)),
+    ):
+        if value:
+            schema[key] = value
+    return schema
 
 
 def _object(title: str, required: tuple[str, ...], **properties: Schema) -> Schema:
-    return Schema("object", title=title, required=required, properties=properties)
+    return {"type": "object", "title": title, "required": list(required), "properties": properties}
 
 
+def _integer(minimum: int, maximum: int) -> Schema:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def _any_of(title: str, *alternatives: Schema) -> Schema:
+    return {"title": title, "anyOf": list(alternatives)}
+
+
+def _array(items: Schema, max_items: int | None = None) -> Schema:
+    schema: Schema = {"type": "array", "items": items}
+    if max_items is not None:
+        schema["maxItems"] = max_items
+    return schema
+
+
+_BOOLEAN: Schema = {"type": "boolean"}
+# format: int64 (jsonschema ignores formats, so the range is spelled out)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ID = _string(DIGITS)
-CURRENCY = Schema(
-    "string", title="3 capital letters (ISO-4217, e.g. EUR)", pattern=r"^[A-Z]*$", min_length=3,
-    max_length=3,
-)  # fmt: skip
+CURRENCY = _string(r"^[A-Z]*$", 3, 3, title="3 capital letters (ISO-4217, e.g. EUR)")
 CURRENCY_AMOUNT = _object(
     "an amount {currency, amount}",
     ("currency", "amount"),
     currency=CURRENCY,
-    amount=Schema("integer", minimum=INT64_MIN, maximum=INT64_MAX),
+    amount=_integer(INT64_MIN, INT64_MAX),
 )
 INSTRUMENT_ID = _object(
     "an instrument {type, id}",
@@ -80,9 +91,9 @@ COUNTRY = _string(r"^[A-Z]{2}$", 2, 2)
 DATE = _object(
     "a date {year, month, day}",
     ("year", "month", "day"),
-    year=Schema("integer", minimum=1900, maximum=2100),
-    month=Schema("integer", minimum=1, maximum=12),
-    day=Schema("integer", minimum=1, maximum=31),
+    year=_integer(1900, 2100),
+    month=_integer(1, 12),
+    day=_integer(1, 31),
 )
 MOBILE = _object(
     "a mobile {countryCode, number}",
@@ -96,16 +107,15 @@ USER_CREATE = _object(
     ("email", "name", "surname"),
     name=_string(min_length=1, max_length=50),
     surname=_string(min_length=1, max_length=50),
-    email=Schema("string", title="an email address", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    email=_string(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", title="an email address"),
     mobile=MOBILE,
     dateOfBirth=DATE,
     tag=TAG,
     countryOfResidence=_string(r"^[A-Z]+$", 2, 2),
     locale=_string(r"^[a-z]{2}(-[A-Z]{2})?$", max_length=5),
     brand=_string(r"^[a-zA-Z0-9]+$", max_length=25),
-    roles=Schema(
-        "array",
-        items=_string(
+    roles=_array(
+        _string(
             enum=(
                 "CARD_ASSIGNEE",
                 "CARDS_MANAGEMENT_ROLE",
@@ -117,12 +127,12 @@ USER_CREATE = _object(
     ),
 )
 
-_MERCHANT_LIST = Schema("array", items=_string(), max_items=200)
-_COUNTRY_LIST = Schema("array", items=COUNTRY, max_items=50)
+_MERCHANT_LIST = _array(_string(), 200)
+_COUNTRY_LIST = _array(COUNTRY, 50)
 SPEND_LIMIT = _object(
     "a spend limit {value, interval}",
     ("value", "interval"),
-    startTimestamp=Schema("integer", minimum=INT64_MIN, maximum=INT64_MAX),
+    startTimestamp=_integer(INT64_MIN, INT64_MAX),
     value=CURRENCY_AMOUNT,
     interval=_string(enum=("DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "YEARLY", "ALWAYS")),
 )
@@ -135,19 +145,19 @@ UPDATE_CARD_LEVEL_SPEND_RULES = _object(
     blockedMerchantIds=_MERCHANT_LIST,
     allowedMerchantCountries=_COUNTRY_LIST,
     blockedMerchantCountries=_COUNTRY_LIST,
-    allowContactless=Schema("boolean"),
-    allowAtm=Schema("boolean"),
-    allowECommerce=Schema("boolean"),
-    allowCashback=Schema("boolean"),
-    allowCreditAuthorisations=Schema("boolean"),
+    allowContactless=_BOOLEAN,
+    allowAtm=_BOOLEAN,
+    allowECommerce=_BOOLEAN,
+    allowCashback=_BOOLEAN,
+    allowCreditAuthorisations=_BOOLEAN,
     rolloverPolicy=_object(
         "a rollover policy {rolloverNegative}",
         ("rolloverNegative",),
-        rolloverNegative=Schema("boolean"),
+        rolloverNegative=_BOOLEAN,
     ),
-    spendLimit=Schema("array", items=SPEND_LIMIT),
-    minTransactionAmount=Schema("integer", minimum=0, maximum=INT64_MAX),
-    maxTransactionAmount=Schema("integer", minimum=0, maximum=INT64_MAX),
+    spendLimit=_array(SPEND_LIMIT),
+    minTransactionAmount=_integer(0, INT64_MAX),
+    maxTransactionAmount=_integer(0, INT64_MAX),
     updateSpendLimitMethod=_string(enum=("OVERWRITE", "INCREMENT")),
 )
 
@@ -168,10 +178,8 @@ SEND_CREATE = _object(
     profileId=ID,
     tag=TAG,
     source=INSTRUMENT_ID,
-    destination=Schema(
-        "object",
-        title="an instrument {type, id} or a beneficiary {beneficiaryId}",
-        one_of=(INSTRUMENT_ID, BENEFICIARY_ID),
+    destination=_any_of(
+        "an instrument {type, id} or a beneficiary {beneficiaryId}", INSTRUMENT_ID, BENEFICIARY_ID
     ),
     destinationAmount=CURRENCY_AMOUNT,
     description=TRANSACTION_DESCRIPTION,
@@ -181,8 +189,8 @@ IBAN = _string(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$", 15, 34)
 ACCOUNT_NUMBER = _string(r"^[0-9]{8}$")
 SORT_CODE = _string(r"^[0-9]{6}$")
 NAME = _string(min_length=1, max_length=150)
-# SEPA and RIX require the same fields, so "one of" is read as "any of": an object that
-# fits several alternatives is accepted
+# SEPA and RIX require the same fields, so the spec's "one of" is "any of" here: an object
+# that fits several alternatives is accepted
 BENEFICIARIES: tuple[Schema, ...] = (
     _object("SEPA or RIX", ("name", "iban"), name=NAME, iban=IBAN, bankCountry=COUNTRY),
     _object(
@@ -205,17 +213,14 @@ BENEFICIARIES: tuple[Schema, ...] = (
         "bank account details",
         ("name", "bankAccountDetails"),
         name=NAME,
-        bankAccountDetails=Schema(
-            "object",
-            title="{iban} or {accountNumber, sortCode}",
-            one_of=(
-                _object("IBAN", ("iban",), iban=IBAN),
-                _object(
-                    "UK account",
-                    ("accountNumber", "sortCode"),
-                    accountNumber=ACCOUNT_NUMBER,
-                    sortCode=SORT_CODE,
-                ),
+        bankAccountDetails=_any_of(
+            "{iban} or {accountNumber, sortCode}",
+            _object("IBAN", ("iban",), iban=IBAN),
+            _object(
+                "UK account",
+                ("accountNumber", "sortCode"),
+                accountNumber=ACCOUNT_NUMBER,
+                sortCode=SORT_CODE,
             ),
         ),
     ),
@@ -241,12 +246,11 @@ OUTGOING_WIRE_TRANSFER_CREATE = _object(
     transferAmount=CURRENCY_AMOUNT,
     purpose=_string(max_length=255),
     description=_string(),
-    destinationBeneficiary=Schema(
-        "object",
-        title="a beneficiary: {name, iban}, {name, account, address, bankCountry}, "
+    destinationBeneficiary=_any_of(
+        "a beneficiary: {name, iban}, {name, account, address, bankCountry}, "
         "{name, type, accountNumber, sortCode}, {name, bankAccountDetails}, {beneficiaryId} "
         "or {type, id}",
-        one_of=BENEFICIARIES,
+        *BENEFICIARIES,
     ),
     scheduledTimestamp=ID,
 )
@@ -271,7 +275,7 @@ class Kind:
 
     @property
     def required_fields(self) -> tuple[str, ...]:
-        return self.body.required if self.body is not None else ()
+        return tuple(self.body["required"]) if self.body is not None else ()
 
     def offered_by(self, api: str) -> bool:
         return api in self.apis

@@ -1,27 +1,32 @@
 """The submission endpoints' request bodies, as the spec describes them, and their checker.
 
-Schemas are plain dicts in a small subset of JSON Schema (type, required, properties,
-items, minItems/maxItems, minLength/maxLength, pattern, enum, minimum/maximum, anyOf).
-The spec's ``oneOf`` beneficiaries are checked as "matches at least one": SEPA and RIX
-beneficiaries have the same shape, so a strict oneOf would refuse both.
+The emulator keeps its own copy of the spec's schemas, apart from the client's, so that a
+mistake in either is caught by the other. Schemas are JSON Schema (Draft 2020-12) dicts,
+checked by ``jsonschema``; the spec's ``format: int32/int64`` become ``minimum``/``maximum``
+(jsonschema ignores formats). The spec's ``oneOf`` beneficiaries are ``anyOf`` here: SEPA and
+RIX beneficiaries have the same shape, so a strict oneOf would refuse both.
 
 Each problem becomes one ``invalidFields`` entry named by its path in the request,
 ``[3].requestBody.email``. Error words come from the spec's SyntaxError enum: REQUIRED,
-REGEX, SIZE, RANGE and IN; a value of the wrong JSON type is IN with the type as param.
+REGEX, SIZE, RANGE and IN; a value of the wrong JSON type (``null`` where an object belongs,
+``true`` where an integer belongs) is IN with the type as param.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from bulkctl.emulator.spec import INT32_MAX, INT64_MAX
+from bulkctl.emulator.spec import ID_PATTERN, INT64_MAX
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 Schema = dict[str, Any]
 
-ID: Schema = {"type": "string", "pattern": r"^[0-9]+$"}
+ID: Schema = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+# format: int64, spelled out as a range: jsonschema ignores formats
 INT64: Schema = {"type": "integer", "minimum": -INT64_MAX - 1, "maximum": INT64_MAX}
-INT32: Schema = {"type": "integer", "minimum": -INT32_MAX - 1, "maximum": INT32_MAX}
 TAG: Schema = {"type": "string", "maxLength": 50, "pattern": r"^[a-zA-Z0-9_-]+$"}
 SCHEDULED: Schema = {"type": "string", "pattern": r"^[0-9]+$"}
 COUNTRY: Schema = {"type": "string", "minLength": 2, "maxLength": 2, "pattern": r"^[A-Z]{2}$"}
@@ -293,67 +298,84 @@ SPEND_RULES: Schema = {
     },
 }
 
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "object": (dict,),
-    "array": (list,),
-    "boolean": (bool,),
-    "integer": (int,),
-}
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
 Problem = tuple[str, str, list[str]]  # fieldName, error, params
 
 
-def check(value: Any, schema: Schema, name: str, out: list[Problem]) -> None:
-    """Append to ``out`` every way ``value`` (found at ``name``) breaks ``schema``."""
-    if "anyOf" in schema:
-        attempts: list[list[Problem]] = []
-        for option in schema["anyOf"]:
-            found: list[Problem] = []
-            check(value, option, name, found)
-            if not found:
-                return
-            attempts.append(found)
-        closest: list[Problem] = min(attempts, key=len)
-        out.extend(closest)
-        return
-    kind = schema.get("type")
-    if kind is not None:
-        ok = isinstance(value, _PYTHON_TYPES[kind]) and not (
-            kind == "integer" and isinstance(value, bool)
-        )
-        if not ok:
-            out.append((name, "IN", [kind]))
-            return
-    if "enum" in schema and value not in schema["enum"]:
-        out.append((name, "IN", list(schema["enum"])))
-        return
-    if isinstance(value, str):
-        low, high = schema.get("minLength", 0), schema.get("maxLength")
-        if len(value) < low or (high is not None and len(value) > high):
-            out.append((name, "SIZE", [str(low), str(high if high is not None else "")]))
-        pattern = schema.get("pattern")
-        if pattern is not None:
-            compiled = _PATTERNS.get(pattern) or _PATTERNS.setdefault(pattern, re.compile(pattern))
-            if compiled.search(value) is None:
-                out.append((name, "REGEX", [pattern]))
-    elif isinstance(value, int) and not isinstance(value, bool):
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if (low is not None and value < low) or (high is not None and value > high):
-            out.append((name, "RANGE", [str(low), str(high)]))
-    elif isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                out.append((f"{name}.{key}", "REQUIRED", []))
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                check(value[key], sub, f"{name}.{key}", out)
-    elif isinstance(value, list):
-        low, high = schema.get("minItems", 0), schema.get("maxItems")
-        if len(value) < low or (high is not None and len(value) > high):
-            out.append((name, "SIZE", [str(low), str(high if high is not None else "")]))
-        item = schema.get("items")
-        if item is not None:
-            for i, element in enumerate(value):
-                check(element, item, f"{name}[{i}]", out)
+def item_schema(path_param: str | None, body: Schema | None) -> Schema:
+    """One item of a submission: ``pathParams`` (the path id, digits) and ``requestBody``."""
+    params: Schema = {"type": "object", "properties": {}}
+    if path_param is not None:
+        params = {"type": "object", "required": [path_param], "properties": {path_param: ID}}
+    schema: Schema = {"type": "object", "properties": {"pathParams": params}}
+    if body is not None:
+        schema["required"] = ["requestBody"]
+        schema["properties"]["requestBody"] = body
+    return schema
+
+
+class ItemChecker:
+    """A jsonschema (Draft 2020-12) validator for one kind's items, built once per kind;
+    its errors become ``invalidFields`` entries named as sent (``[3].requestBody.email``)."""
+
+    def __init__(self, schema: Schema) -> None:
+        from jsonschema import Draft202012Validator  # only once a submission is checked
+
+        Draft202012Validator.check_schema(schema)
+        self._validator = Draft202012Validator(schema)
+
+    def check(self, item: Any, name: str) -> list[Problem]:
+        """Every way ``item`` (the ``name``-th of the request, e.g. ``[3]``) breaks the schema."""
+        out: list[Problem] = []
+        for error in self._validator.iter_errors(item):
+            _add(error, name, out)
+        return _unique(out)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for problem in problems:
+        if (problem[0], problem[1]) not in seen:
+            seen.add((problem[0], problem[1]))
+            kept.append(problem)
+    return kept
+
+
+def _field(name: str, path: Any) -> str:
+    for step in path:
+        name += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return name
+
+
+def _add(error: ValidationError, name: str, out: list[Problem]) -> None:
+    field = _field(name, error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value, keyword = error.instance, error.validator
+    if keyword == "anyOf":  # the alternative that comes closest names the problems
+        by_option: dict[Any, list[ValidationError]] = {}
+        for sub in error.context or ():
+            by_option.setdefault(sub.schema_path[0], []).append(sub)
+        closest = min(by_option.values(), key=len, default=[])
+        for sub in closest:
+            _add(sub, name, out)
+        if not closest:
+            out.append((field, "IN", []))
+    elif keyword == "required":
+        present: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+        out += [
+            (f"{field}.{key}", "REQUIRED", []) for key in schema["required"] if key not in present
+        ]
+    elif keyword == "type":
+        out.append((field, "IN", [str(schema["type"])]))
+    elif keyword == "enum":
+        out.append((field, "IN", [str(v) for v in schema["enum"]]))
+    elif keyword in ("minLength", "maxLength", "minItems", "maxItems"):
+        low = schema.get("minItems" if "Items" in keyword else "minLength", 0)
+        high = schema.get("maxItems" if "Items" in keyword else "maxLength")
+        out.append((field, "SIZE", [str(low), "" if high is None else str(high)]))
+    elif keyword == "pattern":
+        out.append((field, "REGEX", [str(schema["pattern"])]))
+    elif keyword in ("minimum", "maximum"):
+        out.append((field, "RANGE", [str(schema.get("minimum")), str(schema.get("maximum"))]))
+    else:
+        out.append((field, "IN", []))

@@ -19,9 +19,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bulkctl.emulator.schemas import SEND, SPEND_RULES, TRANSFER, USER, WIRE_TRANSFER, Schema, check
+from bulkctl.emulator.schemas import (
+    SEND,
+    SPEND_RULES,
+    TRANSFER,
+    USER,
+    WIRE_TRANSFER,
+    ItemChecker,
+    Schema,
+    item_schema,
+)
 from bulkctl.emulator.spec import (
-    ID_PATTERN,
     SUBMISSION_MAX_ITEMS,
     SUBMISSION_MIN_ITEMS,
     SubmissionKind,
@@ -54,7 +62,7 @@ FAILURE_CODES: dict[str, tuple[str, ...]] = {
 
 FAIL_MARKER = re.compile(r"FAIL:([A-Z][A-Z0-9_]*)")
 FAILING_ID = re.compile(r"99([1-9])")
-_ID = re.compile(ID_PATTERN)
+_CHECKERS: dict[str, ItemChecker] = {}  # one validator a kind, built when first needed
 
 Problem = tuple[str, str, list[str]]
 
@@ -76,30 +84,15 @@ def check_items(kind: SubmissionKind, body: Any) -> list[Problem]:
         return [("body", "IN", ["array"])]
     if not SUBMISSION_MIN_ITEMS <= len(body) <= SUBMISSION_MAX_ITEMS:
         return [("body", "SIZE", [str(SUBMISSION_MIN_ITEMS), str(SUBMISSION_MAX_ITEMS)])]
-    schema = BODY_SCHEMAS.get(kind.name)
+    checker = _CHECKERS.get(kind.name)
+    if checker is None:
+        schema = item_schema(kind.path_param, BODY_SCHEMAS.get(kind.name))
+        checker = _CHECKERS[kind.name] = ItemChecker(schema)
     problems: list[Problem] = []
     for i, item in enumerate(body):
-        name = f"[{i}]"
-        if not isinstance(item, dict):
-            problems.append((name, "IN", ["object"]))
-            continue
-        params = item.get("pathParams")
-        if "pathParams" in item and not isinstance(params, dict):  # null is no object either
-            problems.append((f"{name}.pathParams", "IN", ["object"]))
-        elif kind.path_param is not None:
-            value = (params or {}).get(kind.path_param)
-            field = f"{name}.pathParams.{kind.path_param}"
-            if value is None:
-                problems.append((field, "REQUIRED", []))
-            elif not isinstance(value, str):
-                problems.append((field, "IN", ["string"]))
-            elif not _ID.fullmatch(value):
-                problems.append((field, "REGEX", [f"^{ID_PATTERN}$"]))
-        if schema is not None:
-            if "requestBody" not in item:
-                problems.append((f"{name}.requestBody", "REQUIRED", []))
-            else:
-                check(item["requestBody"], schema, f"{name}.requestBody", problems)
+        if isinstance(item, dict) and "pathParams" not in item:
+            item = {**item, "pathParams": {}}  # absent is no path id; null is no object
+        problems += checker.check(item, f"[{i}]")
     return problems
 
 
