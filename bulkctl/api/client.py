@@ -7,24 +7,15 @@ transport exception or a malformed body escape as anything else.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import http
-import json
-import math
-import random
 import re
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from bulkctl import __version__
 from bulkctl.api.records import (
     INT32_MAX,
     BulkProcess,
@@ -35,17 +26,28 @@ from bulkctl.api.records import (
     parse_operation_page,
     parse_token,
 )
+from bulkctl.api.retry import (
+    RETRYABLE_STATUSES,
+    SUBMIT_RETRY_STATUSES,
+    RetryPolicy,
+    _Attempts,
+    parse_reset,
+    parse_retry_after,
+    when_text,
+)
+from bulkctl.api.statuses import _excerpt, _json_body, error_from_response
+from bulkctl.api.transport import (
+    MAX_ANSWER_BYTES,
+    USER_AGENT,
+    ConcurrencyLimiter,
+    read_capped,
+)
 from bulkctl.api.wire import check_base_url, check_credential, goes_direct
 from bulkctl.errors import (
-    ApiError,
-    BadRequest,
     BulkctlError,
-    Conflict,
     DeadlineReached,
-    Forbidden,
     MalformedResponse,
     NetworkError,
-    NotFound,
     OutcomeUnknown,
     ServerError,
     Throttled,
@@ -56,19 +58,19 @@ from bulkctl.pacing.learner import format_seconds
 from bulkctl.pacing.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
 from bulkctl.safetext import safe_text
 
-RecordT = TypeVar("RecordT")
-USER_AGENT = f"bulkctl/{__version__}"
-PATH_ID = re.compile(r"[0-9]+")
-RETRYABLE_STATUSES = frozenset({502, 503, 504})
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
-RETRY_AFTER_CAP = 60.0
-NAMED_WAIT_MAX = 10.0**12  # seconds: a larger number still means "far ahead", never "now"
-MAX_ANSWER_BYTES = 32 * 1024 * 1024  # decoded; real pages are tens of KB
-SUBMIT_RETRY_STATUSES = frozenset({500, 502, 503, 504})
-SUBMIT_SECONDS_PER_ITEM = 0.01  # on top of request_timeout: 10,000 items get 100 s more
+__all__ = [  # names importers take from here; each lives in its own module
+    "SUBMIT_RETRY_STATUSES",
+    "ApiClient",
+    "RetryPolicy",
+    "check_bulk_id",
+    "error_from_response",
+    "parse_reset",
+    "parse_retry_after",
+]
 
-CHUNK_BYTES = 64 * 1024
+RecordT = TypeVar("RecordT")
+PATH_ID = re.compile(r"[0-9]+")
+SUBMIT_SECONDS_PER_ITEM = 0.01  # on top of request_timeout: 10,000 items get 100 s more
 
 
 def check_bulk_id(bulk_id: str) -> str:
@@ -80,56 +82,6 @@ def check_bulk_id(bulk_id: str) -> str:
             suggest=("list",),
         )
     return bulk_id
-
-
-class ConcurrencyLimiter:
-    """Caps requests in flight; throttling halves the cap for the rest of the command."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self._in_flight = 0
-        self._cond = threading.Condition()
-
-    def __enter__(self) -> None:
-        with self._cond:
-            while self._in_flight >= self.limit:
-                self._cond.wait()
-            self._in_flight += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._in_flight -= 1
-            self._cond.notify_all()
-
-    def throttled(self) -> None:
-        with self._cond:
-            self.limit = max(1, self.limit // 2)
-
-
-@dataclass
-class RetryPolicy:
-    attempts: int = 4
-    deadline: float = 120.0  # seconds for one logical request, its retries included
-    sleep: Callable[[float], None] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    rng: random.Random = field(default_factory=random.Random)
-
-    def backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt ``attempt + 1``: Retry-After, else full jitter."""
-        if retry_after is not None:
-            return min(retry_after, RETRY_AFTER_CAP)
-        return self.rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
-
-
-@dataclass
-class _Attempts:
-    """The budget of one logical request: attempts, retry time, re-login and quota wait."""
-
-    retry_until: float
-    hard: float | None  # the caller's absolute deadline (monotonic), if any
-    count: int = 0
-    relogged: bool = False
-    quota_since: float | None = None  # when this request first waited for the quota
 
 
 class _PolicyClock:
@@ -146,203 +98,6 @@ class _PolicyClock:
 
     def sleep(self, seconds: float) -> None:
         self.policy.sleep(seconds)
-
-
-class _Abandoned(Exception):
-    """The caller stopped waiting for this exchange: stop reading."""
-
-
-def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) -> bytes:
-    """The decoded body of a streamed answer, at most ``cap`` bytes however it is compressed;
-    raises MalformedResponse past the cap."""
-
-    def too_large(how: str) -> MalformedResponse:
-        return MalformedResponse(
-            f"the answer {how} past {cap // (1024 * 1024)} MiB; bulkctl stopped reading it",
-            status=response.status_code,
-            request_ref=response.headers.get("request-ref"),
-        )
-
-    if response.is_stream_consumed:  # built in memory (an in-process transport), decoded
-        if len(response.content) > cap:
-            raise too_large("grew")
-        return response.content
-    declared = response.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > cap:
-        raise too_large(f"is {int(declared):,} bytes, ")
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    decoder: Any = None
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told by the header
-    elif encoding not in ("", "identity"):
-        raise MalformedResponse(
-            f"the answer is in an encoding bulkctl did not ask for ({encoding[:30]!r})",
-            status=response.status_code,
-            request_ref=response.headers.get("request-ref"),
-        )
-    parts: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_raw(CHUNK_BYTES):
-            if abandoned.is_set():
-                raise _Abandoned
-            pending = chunk
-            while pending:
-                if decoder is None:
-                    out, pending = pending, b""
-                else:
-                    # a step at a time: one call's output buffer stays small
-                    out = decoder.decompress(pending, min(cap + 1 - size, 8 * CHUNK_BYTES))
-                    pending = decoder.unconsumed_tail
-                size += len(out)
-                if size > cap:
-                    raise too_large("expands" if decoder is not None else "grew")
-                parts.append(out)
-        if decoder is not None:
-            out = decoder.flush(cap + 1 - size)
-            size += len(out)
-            if size > cap:
-                raise too_large("expands")
-            parts.append(out)
-    except zlib.error as exc:
-        raise MalformedResponse(
-            f"the answer could not be decompressed ({encoding}: {exc})",
-            status=response.status_code,
-            request_ref=response.headers.get("request-ref"),
-        ) from exc
-    return b"".join(parts)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta or HTTP date); None when absent or garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return parse_reset(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    delta = when.timestamp() - (time.time() if now is None else now)
-    return min(delta, NAMED_WAIT_MAX) if delta > 0 else None
-
-
-def parse_reset(value: str | None) -> float | None:
-    """Seconds from ``x-ratelimit-reset`` (seconds until the window resets, as the spec says);
-    a number too large to mean anything (an epoch time, say) is read as far ahead, never now."""
-    if not value:
-        return None
-    value = value.strip()
-    if not (value.isascii() and value.isdigit()):
-        return None
-    return min(float(int(value)), NAMED_WAIT_MAX) if len(value) <= 20 else NAMED_WAIT_MAX
-
-
-def when_text(seconds: float, now: float) -> str:
-    """'at 2026-12-06 22:30:00 UTC (in 10m)' for a wait of ``seconds`` from wall time ``now``."""
-    try:
-        at = datetime.datetime.fromtimestamp(now + seconds, tz=datetime.UTC)
-    except (OverflowError, ValueError, OSError):
-        return f"in {format_seconds(seconds)}"
-    return f"at {at:%Y-%m-%d %H:%M:%S} UTC (in {format_seconds(seconds)})"
-
-
-def _excerpt(body: bytes) -> str:
-    return body[:60].decode("utf-8", "replace")
-
-
-def _finite(text: str) -> float:
-    """A JSON number with a fraction or exponent; 1e400 (inf to Python) is no number."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:20]}")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON has neither
-
-
-def _text_field(obj: dict[str, Any], *names: str) -> str | None:
-    """The first of ``names`` that holds a string, made safe (the server's text)."""
-    for name in names:
-        value = obj.get(name)
-        if isinstance(value, str) and value.strip():
-            return safe_text(value[:300])
-    return None
-
-
-def _json_body(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content, parse_float=_finite, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deep enough to recurse out
-        return None
-
-
-def error_from_response(response: httpx.Response, what: str, now: float | None = None) -> ApiError:
-    """Map a non-2xx answer to the project's error, keeping status, request-ref and details;
-    ``now`` (wall time) reads a ``Retry-After`` date."""
-    status = response.status_code
-    body = _json_body(response)
-    obj = body if isinstance(body, dict) else {}
-    api_message = _text_field(obj, "message", "title", "detail")
-    error_code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
-    if error_code is None and isinstance(obj.get("code"), str):
-        error_code = obj["code"]
-    invalid: list[dict[str, Any]] = []
-    syntax = obj.get("syntaxErrors")
-    if isinstance(syntax, dict) and isinstance(syntax.get("invalidFields"), list):
-        invalid = [f for f in syntax["invalidFields"] if isinstance(f, dict)]
-    elif isinstance(obj.get("validationErrors"), list):
-        invalid = [f for f in obj["validationErrors"] if isinstance(f, dict)]
-    common: dict[str, Any] = {
-        "status": status,
-        "request_ref": response.headers.get("request-ref"),
-        "api_message": api_message,
-        "error_code": error_code,
-        "invalid_fields": invalid,
-    }
-    retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-    quota = status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS")
-    if retry_after is None and quota:  # the bulk endpoints' 409 may carry it too
-        retry_after = parse_reset(response.headers.get("x-ratelimit-reset"))
-    if quota:
-        return Throttled(f"{what}: throttled by the API", retry_after=retry_after, **common)
-    if status == 400:
-        return BadRequest(f"{what}: the API rejected the request", **common)
-    if status == 401:
-        return Unauthorized(
-            f"{what}: not authenticated (the token is missing, wrong or expired)",
-            hint="run:",
-            suggest=("auth", "login"),
-            **common,
-        )
-    if status == 403:
-        return Forbidden(
-            f"{what}: not allowed",
-            hint="the credentials lack the permission this needs",
-            **common,
-        )
-    if status == 404:
-        return NotFound(f"{what}: not found", **common)
-    if status == 409:
-        return Conflict(f"{what}: conflict", **common)
-    if 300 <= status < 400:
-        location = safe_text(response.headers.get("location", "?"))
-        return ServerError(
-            f"{what}: unexpected redirect to {location}; not followed, credentials not sent",
-            **common,
-        )
-    if 400 <= status < 500:  # a status the spec does not list: its name and the server's words
-        try:
-            name = http.HTTPStatus(status).phrase.lower()
-        except ValueError:
-            name = "refused by the API"
-        return ApiError(f"{what}: {name}", **common)
-    return ServerError(f"{what}: server error", retry_after=retry_after, **common)
 
 
 class ApiClient:
