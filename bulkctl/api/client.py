@@ -8,7 +8,6 @@ transport exception or a malformed body escape as anything else.
 from __future__ import annotations
 
 import re
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,18 +30,14 @@ from bulkctl.api.retry import (
     SUBMIT_RETRY_STATUSES,
     RetryPolicy,
     _Attempts,
+    _PolicyClock,
     parse_reset,
     parse_retry_after,
     when_text,
 )
-from bulkctl.api.statuses import _excerpt, _json_body, error_from_response
-from bulkctl.api.transport import (
-    MAX_ANSWER_BYTES,
-    USER_AGENT,
-    ConcurrencyLimiter,
-    read_capped,
-)
-from bulkctl.api.wire import check_base_url, check_credential, goes_direct
+from bulkctl.api.statuses import _excerpt, error_from_response, success_body
+from bulkctl.api.transport import MAX_ANSWER_BYTES, ConcurrencyLimiter, Transport
+from bulkctl.api.wire import check_base_url, check_credential
 from bulkctl.errors import (
     BulkctlError,
     DeadlineReached,
@@ -56,7 +51,6 @@ from bulkctl.errors import (
 )
 from bulkctl.pacing.learner import format_seconds
 from bulkctl.pacing.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
-from bulkctl.safetext import safe_text
 
 __all__ = [  # names importers take from here; each lives in its own module
     "SUBMIT_RETRY_STATUSES",
@@ -82,22 +76,6 @@ def check_bulk_id(bulk_id: str) -> str:
             suggest=("list",),
         )
     return bulk_id
-
-
-class _PolicyClock:
-    """The retry policy's clock for a client built without a pacer (tests, the demo)."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-
-    def now(self) -> float:
-        return self.policy.monotonic()
-
-    def monotonic(self) -> float:
-        return self.policy.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        self.policy.sleep(seconds)
 
 
 class ApiClient:
@@ -142,45 +120,24 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.limiter = ConcurrencyLimiter(concurrency)
         self.on_retry = on_retry
-        self.debug = debug
         self.reauth = reauth
         self.request_timeout = request_timeout
         self.quota_wait = quota_wait
-        self.max_answer_bytes = max_answer_bytes
         self.deadline: float | None = None
         self.pacer = pacer or Pacer((), clock=_PolicyClock(self.retry))
         self._reauth_lock = threading.Lock()
         self._reauth_failed: tuple[str | None] | None = None  # the token a login failed to replace
-        self._closed = False
-        self._timeouts = (connect_timeout, read_timeout)
-        cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
-        verify: ssl.SSLContext | bool = True
-        if self.base_url.startswith("http://"):
-            verify = False  # loopback only (see config.check_base_url): no TLS to set up
-        elif cafile and transport is None:
-            try:
-                verify = ssl.create_default_context(cafile=cafile)
-            except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"cannot load CA bundle {cafile}: {exc}") from exc
-        self._http = httpx.Client(
-            base_url=self.base_url,
+        self._transport = Transport(
+            self.base_url,
             transport=transport,
-            verify=verify,
-            # loopback never goes through a proxy, whatever HTTP(S)_PROXY and NO_PROXY say
-            trust_env=transport is None and not goes_direct(self.base_url),
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
-            ),
-            limits=httpx.Limits(
-                max_connections=max(concurrency, 1) + 2,
-                max_keepalive_connections=max(concurrency, 1) + 2,
-            ),
-            headers={
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                "Accept-Encoding": "gzip, deflate",  # the encodings read_capped decodes
-            },
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            ca_bundle=ca_bundle,
+            env=env,
+            concurrency=concurrency,
+            max_answer_bytes=max_answer_bytes,
+            monotonic=lambda: self.retry.monotonic(),  # the policy may be swapped (watch)
+            debug=debug,
         )
 
     def __repr__(self) -> str:
@@ -191,8 +148,7 @@ class ApiClient:
         return f"ApiClient(base_url={self.base_url!r}, api_key={hidden['api_key']}, token={hidden['token']})"
 
     def close(self) -> None:
-        self._closed = True  # workers still in flight (after Ctrl-C or an error) must not retry
-        self._http.close()
+        self._transport.close()  # workers still in flight (after Ctrl-C or an error) must not retry
         self.pacer.close()
 
     def pace_usage(self, seconds: float = 60.0) -> PaceUsage:
@@ -342,63 +298,101 @@ class ApiClient:
         budget = _Attempts(
             retry_until=policy.monotonic() + policy.deadline, hard=min(hards) if hards else None
         )
-        repeatable = not state_change or idempotent
+        overall = self.request_timeout if timeout is None else timeout
         while True:
             sent_token = self.token
             extra = {**(headers or {}), **self._headers(authenticated)}
-            with self.limiter:
-                started = self._pace(what, budget)
-                try:
-                    response = self._send(method, path, params, json_body, extra, timeout, budget)
-                except NetworkError as exc:
-                    failure: NetworkError | None = exc
-                except BaseException:
-                    self.pacer.answered(started)  # a probe that ends so lets the next go
-                    raise
-                else:
-                    failure = None
-            if failure is not None:
+            started, answer = self._attempt(
+                method, path, params, json_body, extra, overall, what, budget
+            )
+            if isinstance(answer, NetworkError):
                 self.pacer.answered(started)
-                if state_change and failure.sent and not idempotent:
-                    raise OutcomeUnknown(
-                        f"{what}: no answer came back, so it may or may not have happened "
-                        f"({failure.message})",
-                        hint="check before trying again: bulkctl show BULK_ID",
-                        sent=True,
-                    ) from failure
-                self._maybe_retry(budget, failure, failure.message, None, what)
+                self._no_answer(answer, what, budget, changes=state_change and not idempotent)
                 continue
+            response = answer
             if 200 <= response.status_code < 300:
                 self.pacer.success(started)
                 if not expect_body:
                     return None, response
-                return self._parse_success(response, what, excerpt=not secret_answer), response
+                return success_body(response, what, excerpt=not secret_answer), response
             error = error_from_response(response, what, self._wall_now())
             if isinstance(error, Unauthorized) and authenticated and not budget.relogged:
                 budget.relogged = True  # at most one re-login per request: never a loop
                 if self._refresh(sent_token):
                     continue
             if isinstance(error, Throttled):
-                self.limiter.throttled()
-                self.pacer.quota_answer(
-                    started,
-                    error.retry_after,
-                    parse_limit_header(response.headers.get("x-ratelimit-limit")),
-                )
-                if budget.quota_since is None:
-                    budget.quota_since = policy.monotonic()
-                if self._closed:
-                    raise error
-                if error.retry_after is not None:
-                    self._check_named_wait(what, error, error.retry_after, budget)
+                self._throttled(error, response, started, what, budget)
                 continue  # the pacer holds the next attempt back; no attempt is used
             self.pacer.answered(started)
-            retryable = repeatable and response.status_code in retry_statuses
+            retryable = (not state_change or idempotent) and response.status_code in retry_statuses
             if isinstance(error, ServerError) and retryable:
                 why = f"HTTP {response.status_code}"
                 self._maybe_retry(budget, error, why, error.retry_after, what)
                 continue
             raise error
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        overall: float,
+        what: str,
+        budget: _Attempts,
+    ) -> tuple[float, httpx.Response | NetworkError]:
+        """One exchange within the concurrency cap, once the pacer lets it start: its start
+        time, and the answer or the transport's failure."""
+        with self.limiter:
+            started = self._pace(what, budget)
+            try:
+                response = self._transport.send(
+                    method, path, params, json_body, headers, overall=overall, hard=budget.hard
+                )
+            except NetworkError as exc:
+                return started, exc
+            except BaseException:
+                self.pacer.answered(started)  # a probe that ends so lets the next go
+                raise
+        return started, response
+
+    def _no_answer(
+        self, failure: NetworkError, what: str, budget: _Attempts, *, changes: bool
+    ) -> None:
+        """No answer came back: a change that may have arrived is an unknown outcome (never
+        sent twice); anything else is retried while the budget lasts."""
+        if changes and failure.sent:
+            raise OutcomeUnknown(
+                f"{what}: no answer came back, so it may or may not have happened "
+                f"({failure.message})",
+                hint="check before trying again: bulkctl show BULK_ID",
+                sent=True,
+            ) from failure
+        self._maybe_retry(budget, failure, failure.message, None, what)
+
+    def _throttled(
+        self,
+        error: Throttled,
+        response: httpx.Response,
+        started: float,
+        what: str,
+        budget: _Attempts,
+    ) -> None:
+        """A quota answer: fewer requests in flight, the pacer told, and a wait the server
+        named checked against the deadline and quota_wait."""
+        self.limiter.throttled()
+        self.pacer.quota_answer(
+            started,
+            error.retry_after,
+            parse_limit_header(response.headers.get("x-ratelimit-limit")),
+        )
+        if budget.quota_since is None:
+            budget.quota_since = self.retry.monotonic()
+        if self._transport.closed:
+            raise error
+        if error.retry_after is not None:
+            self._check_named_wait(what, error, error.retry_after, budget)
 
     def _pace(self, what: str, budget: _Attempts) -> float:
         """Wait for the pacer within the quota wait and the hard deadline; the start time."""
@@ -470,28 +464,15 @@ class ApiClient:
     def _maybe_retry(
         self, budget: _Attempts, error: BulkctlError, why: str, retry_after: float | None, what: str
     ) -> None:
-        policy = self.retry
-        budget.count += 1
-        attempt = budget.count
-        if self._closed:
-            raise error
-        if attempt >= policy.attempts:
-            if attempt > 1:
-                error.message += f" (gave up after {attempt} attempts)"
-            raise error
-        wait = policy.backoff(attempt, retry_after)
-        now = policy.monotonic()
-        if budget.hard is not None and now + wait >= budget.hard:
-            policy.sleep(max(0.0, budget.hard - now))  # a wait of bulkctl's ends at the deadline
-            raise DeadlineReached(f"{what}: {why}, and the deadline came before a retry")
-        if now + wait > budget.retry_until:
-            error.message += " (no time left to retry)"
-            raise error
-        if self.on_retry is not None:
-            self.on_retry(
-                f"{what}: {why}; retrying in {wait:.1f}s (attempt {attempt + 1} of {policy.attempts})"
-            )
-        policy.sleep(wait)
+        self.retry.before_retry(
+            budget,
+            error,
+            why,
+            retry_after,
+            what,
+            closed=self._transport.closed,
+            on_retry=self.on_retry,
+        )
 
     def _refresh(self, rejected_token: str | None) -> bool:
         """A new token after a 401; True when the request should be repeated with it."""
@@ -508,148 +489,3 @@ class ApiClient:
                 return False
             self.token = token
             return True
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, str] | None,
-        json_body: Any,
-        headers: dict[str, str],
-        timeout: float | None,
-        budget: _Attempts,
-    ) -> httpx.Response:
-        """One exchange, abandoned at the request's overall deadline or the hard deadline."""
-        if self._closed:
-            raise NetworkError(f"{method} {path}: not sent, the command is ending")
-        monotonic = self.retry.monotonic
-        started = monotonic()
-        overall = timeout if timeout is not None else self.request_timeout
-        until = started + overall
-        hard_first = budget.hard is not None and budget.hard < until
-        if budget.hard is not None:
-            until = min(until, budget.hard)
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
-        abandoned = threading.Event()
-
-        def exchange() -> None:
-            try:
-                outcome["response"] = self._exchange(
-                    method, path, params, json_body, headers, max(0.0, until - started), abandoned
-                )
-            except BaseException as exc:  # handed to the caller's thread below
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        # the exchange runs in its own thread so the caller regains control at the deadline
-        # even while a server trickles its answer (httpx's read timeout restarts per chunk)
-        threading.Thread(target=exchange, name="bulkctl-request", daemon=True).start()
-        if not done.wait(max(0.0, until - monotonic())):
-            abandoned.set()
-            if hard_first:
-                raise DeadlineReached(f"{method} {path}: abandoned at the deadline")
-            raise NetworkError(
-                f"no complete answer from {self.base_url} within {format_seconds(overall)} "
-                "(request_timeout)",
-                hint="raise request_timeout, or try again",
-                sent=True,
-            )
-        if "error" in outcome:
-            error = outcome["error"]
-            if isinstance(error, BulkctlError):
-                raise error
-            if isinstance(error, httpx.HTTPError):
-                raise self._network_error(error) from error
-            raise error
-        response: httpx.Response = outcome["response"]
-        if self.debug is not None:
-            elapsed = (monotonic() - started) * 1000
-            shown = {
-                k: ("<redacted>" if k.lower() in ("api-key", "authorization") else v)
-                for k, v in headers.items()
-            }
-            # the answer's header values are the server's text: made safe like any other
-            ref = safe_text(response.headers.get("request-ref", "-")[:200])
-            self.debug(
-                safe_text(
-                    f"{method} {response.request.url} -> {response.status_code} "
-                    f"({elapsed:.0f} ms, request-ref {ref}) headers {shown}"
-                )
-            )
-        return response
-
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, str] | None,
-        json_body: Any,
-        headers: dict[str, str],
-        left: float,
-        abandoned: threading.Event,
-    ) -> httpx.Response:
-        """Send and read the whole answer (decoded, capped); a plain response comes back."""
-        connect, read = self._timeouts
-        request = self._http.build_request(
-            method,
-            path,
-            params=params,
-            json=json_body,
-            headers=headers,
-            timeout=httpx.Timeout(
-                connect=min(connect, left), read=min(read, left), write=min(read, left), pool=left
-            ),
-        )
-        streamed = self._http.send(request, stream=True)
-        try:
-            body = read_capped(streamed, self.max_answer_bytes, abandoned)
-        finally:
-            streamed.close()
-        kept = [
-            (k, v)
-            for k, v in streamed.headers.multi_items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
-
-    def _network_error(self, exc: httpx.HTTPError) -> NetworkError:
-        """The project's error for an httpx transport failure."""
-        text = str(exc) or type(exc).__name__
-        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-            if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-                return NetworkError(
-                    f"TLS failure talking to {self.base_url}: {text}",
-                    hint="set ca_bundle (bulkctl config set ca_bundle FILE) or SSL_CERT_FILE",
-                )
-            return NetworkError(
-                f"cannot connect to {self.base_url}: {text}",
-                hint="check the base URL, your network or proxy (HTTPS_PROXY)",
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return NetworkError(
-                f"no answer from {self.base_url} in time ({type(exc).__name__})",
-                hint="raise read_timeout, or try again",
-                sent=True,
-            )
-        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            return NetworkError(
-                f"the connection to {self.base_url} broke before a complete answer ({exc})",
-                sent=True,
-            )
-        return NetworkError(f"network failure talking to {self.base_url}: {text}")
-
-    def _parse_success(self, response: httpx.Response, what: str, *, excerpt: bool) -> Any:
-        if response.status_code == 204 or not response.content:
-            return None
-        ctype = response.headers.get("content-type", "")
-        data = _json_body(response) if (not ctype or "json" in ctype.lower()) else None
-        if data is None:
-            raise MalformedResponse(
-                f"{what}: the answer is not JSON" + (f" (content-type {ctype})" if ctype else ""),
-                status=response.status_code,
-                request_ref=response.headers.get("request-ref"),
-                body_excerpt=_excerpt(response.content) if excerpt else None,
-            )
-        return data

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bulkctl.errors import BulkctlError, DeadlineReached
 from bulkctl.pacing.learner import format_seconds
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -33,6 +34,42 @@ class RetryPolicy:
         if retry_after is not None:
             return min(retry_after, RETRY_AFTER_CAP)
         return self.rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+    def before_retry(
+        self,
+        budget: _Attempts,
+        error: BulkctlError,
+        why: str,
+        retry_after: float | None,
+        what: str,
+        *,
+        closed: bool,
+        on_retry: Callable[[str], None] | None,
+    ) -> None:
+        """Count an attempt that failed with ``error`` and sleep until the next one; raises
+        ``error`` when no attempt or time is left (or the client is ``closed``), and
+        DeadlineReached when the hard deadline comes first."""
+        budget.count += 1
+        attempt = budget.count
+        if closed:
+            raise error
+        if attempt >= self.attempts:
+            if attempt > 1:
+                error.message += f" (gave up after {attempt} attempts)"
+            raise error
+        wait = self.backoff(attempt, retry_after)
+        now = self.monotonic()
+        if budget.hard is not None and now + wait >= budget.hard:
+            self.sleep(max(0.0, budget.hard - now))  # a wait of bulkctl's ends at the deadline
+            raise DeadlineReached(f"{what}: {why}, and the deadline came before a retry")
+        if now + wait > budget.retry_until:
+            error.message += " (no time left to retry)"
+            raise error
+        if on_retry is not None:
+            on_retry(
+                f"{what}: {why}; retrying in {wait:.1f}s (attempt {attempt + 1} of {self.attempts})"
+            )
+        self.sleep(wait)
 
 
 @dataclass
@@ -81,3 +118,19 @@ def when_text(seconds: float, now: float) -> str:
     except (OverflowError, ValueError, OSError):
         return f"in {format_seconds(seconds)}"
     return f"at {at:%Y-%m-%d %H:%M:%S} UTC (in {format_seconds(seconds)})"
+
+
+class _PolicyClock:
+    """The retry policy's clock for a client built without a pacer (tests, the demo)."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def now(self) -> float:
+        return self.policy.monotonic()
+
+    def monotonic(self) -> float:
+        return self.policy.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.policy.sleep(seconds)

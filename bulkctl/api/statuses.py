@@ -16,6 +16,8 @@ from bulkctl.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    MalformedResponse,
+    NetworkError,
     NotFound,
     ServerError,
     Throttled,
@@ -56,13 +58,11 @@ def _json_body(response: httpx.Response) -> Any:
         return None
 
 
-def error_from_response(response: httpx.Response, what: str, now: float | None = None) -> ApiError:
-    """Map a non-2xx answer to the project's error, keeping status, request-ref and details;
-    ``now`` (wall time) reads a ``Retry-After`` date."""
-    status = response.status_code
+def _details(response: httpx.Response) -> dict[str, Any]:
+    """What every error keeps of an answer: status, request-ref, and the body's message,
+    error code and invalid fields (the server's text, made safe)."""
     body = _json_body(response)
     obj = body if isinstance(body, dict) else {}
-    api_message = _text_field(obj, "message", "title", "detail")
     error_code = obj.get("errorCode") if isinstance(obj.get("errorCode"), str) else None
     if error_code is None and isinstance(obj.get("code"), str):
         error_code = obj["code"]
@@ -72,13 +72,21 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
         invalid = [f for f in syntax["invalidFields"] if isinstance(f, dict)]
     elif isinstance(obj.get("validationErrors"), list):
         invalid = [f for f in obj["validationErrors"] if isinstance(f, dict)]
-    common: dict[str, Any] = {
-        "status": status,
+    return {
+        "status": response.status_code,
         "request_ref": response.headers.get("request-ref"),
-        "api_message": api_message,
+        "api_message": _text_field(obj, "message", "title", "detail"),
         "error_code": error_code,
         "invalid_fields": invalid,
     }
+
+
+def error_from_response(response: httpx.Response, what: str, now: float | None = None) -> ApiError:
+    """Map a non-2xx answer to the project's error, keeping status, request-ref and details;
+    ``now`` (wall time) reads a ``Retry-After`` date."""
+    status = response.status_code
+    common = _details(response)
+    error_code = common["error_code"]
     retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     quota = status == 429 or (status == 409 and error_code == "TOO_MANY_REQUESTS")
     if retry_after is None and quota:  # the bulk endpoints' 409 may carry it too
@@ -117,3 +125,47 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
             name = "refused by the API"
         return ApiError(f"{what}: {name}", **common)
     return ServerError(f"{what}: server error", retry_after=retry_after, **common)
+
+
+def network_error(exc: httpx.HTTPError, base_url: str) -> NetworkError:
+    """The project's error for an httpx transport failure talking to ``base_url``."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+            return NetworkError(
+                f"TLS failure talking to {base_url}: {text}",
+                hint="set ca_bundle (bulkctl config set ca_bundle FILE) or SSL_CERT_FILE",
+            )
+        return NetworkError(
+            f"cannot connect to {base_url}: {text}",
+            hint="check the base URL, your network or proxy (HTTPS_PROXY)",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return NetworkError(
+            f"no answer from {base_url} in time ({type(exc).__name__})",
+            hint="raise read_timeout, or try again",
+            sent=True,
+        )
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return NetworkError(
+            f"the connection to {base_url} broke before a complete answer ({exc})",
+            sent=True,
+        )
+    return NetworkError(f"network failure talking to {base_url}: {text}")
+
+
+def success_body(response: httpx.Response, what: str, *, excerpt: bool) -> Any:
+    """The JSON of a 2xx answer (None when it has none); MalformedResponse when it is not
+    JSON (``excerpt``: quote its start, unless it holds a secret)."""
+    if response.status_code == 204 or not response.content:
+        return None
+    ctype = response.headers.get("content-type", "")
+    data = _json_body(response) if (not ctype or "json" in ctype.lower()) else None
+    if data is None:
+        raise MalformedResponse(
+            f"{what}: the answer is not JSON" + (f" (content-type {ctype})" if ctype else ""),
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+            body_excerpt=_excerpt(response.content) if excerpt else None,
+        )
+    return data
