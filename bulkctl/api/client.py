@@ -49,8 +49,8 @@ from bulkctl.errors import (
     Unauthorized,
     UsageError,
 )
-from bulkctl.pacing.learner import format_seconds
 from bulkctl.pacing.pacer import Pacer, PaceUsage, QuotaWaitTooLong, parse_limit_header
+from bulkctl.pacing.rates import format_seconds
 
 __all__ = [  # names importers take from here; each lives in its own module
     "SUBMIT_RETRY_STATUSES",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bulkctl.errors import BulkctlError, DeadlineReached
-from bulkctl.pacing.learner import format_seconds
+from bulkctl.pacing.rates import format_seconds
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 SUBMIT_RETRY_STATUSES = frozenset({500, 502, 503, 504})

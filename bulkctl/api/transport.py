@@ -15,7 +15,7 @@ from bulkctl import __version__
 from bulkctl.api.statuses import network_error
 from bulkctl.api.wire import goes_direct
 from bulkctl.errors import DeadlineReached, MalformedResponse, NetworkError, UsageError
-from bulkctl.pacing.learner import format_seconds
+from bulkctl.pacing.rates import format_seconds
 from bulkctl.safetext import safe_text
 
 USER_AGENT = f"bulkctl/{__version__}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from bulkctl.pacing.rates import format_seconds
+
 PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
 PROBE_CAP = 60.0
 GUESS_MIN_RUN = 5  # answered requests in a run before a limit is learned from it
@@ -17,14 +19,6 @@ PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this 
 BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
 IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
 LATTICE_KEEP = 12  # brackets of window boundaries kept to fit one window length to them all
-
-
-def format_seconds(seconds: float) -> str:
-    """60 -> '60s', 3600 -> '1h', 600 -> '10m', 90.5 -> '91s'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and abs(seconds - round(seconds / size) * size) < 0.01:
-            return f"{round(seconds / size)}{unit}"
-    return f"{math.ceil(seconds - 0.01)}s"
 
 
 class Learner:
