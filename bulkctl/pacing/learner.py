@@ -9,6 +9,7 @@ next; ``lattice_window`` fits one W to every boundary seen, however many windows
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 from bulkctl.pacing.rates import format_seconds
 
@@ -19,6 +20,33 @@ PROBE_GROWTH = 2.2  # while a window's length is unknown, each probe looks this 
 BISECT_SPAN = 0.25  # seconds: a narrower span for the next boundary is probed at its end
 IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (watch, a pager)
 LATTICE_KEEP = 12  # brackets of window boundaries kept to fit one window length to them all
+
+
+class QuotaLearner(Protocol):
+    """What the pacer asks of a learner; the pacer calls it under its own lock."""
+
+    @property
+    def waiting(self) -> bool:
+        """A wait for the quota, begun by the learner, is going on."""
+        ...
+
+    def started(self, now: float) -> None:
+        """A request started at ``now``."""
+
+    def hold(self, now: float) -> float | None:
+        """When the next request may start (None: the learner holds nothing back)."""
+
+    def refused(self, started: float, now: float, fresh: bool, fallback: float) -> float:
+        """A header-less quota answer: when to probe (``fallback``: the growing delay's)."""
+        ...
+
+    def answered(self, started: float, *, told: bool) -> bool:
+        """A request was answered (``told``: a header explained the quota); True when that
+        ends a wait."""
+        ...
+
+    def describe(self) -> str | None:
+        """What was learned, for a person ('100 requests a window of 1m or less'), or None."""
 
 
 class Learner:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bulkctl.errors import StorageError
-from bulkctl.pacing.learner import PROBE_CAP, PROBE_FIRST, Learner
+from bulkctl.pacing.learner import PROBE_CAP, PROBE_FIRST, Learner, QuotaLearner
 from bulkctl.pacing.rates import (
     DEFAULT_RATE_LIMIT,
     MAX_ENTRIES,
@@ -44,11 +44,11 @@ from bulkctl.pacing.rates import (
 )
 from bulkctl.pacing.store import (
     MAGIC,
-    MAX_STATE_BYTES,
     SHARED_MAX,
     SUSPECT_LIMIT,
+    FileStore,
+    Store,
     _Record,
-    _SharedFile,
     decode,
     encode,
     forget_learned,
@@ -115,7 +115,11 @@ class Pacer:
         clock: PacerClock,
         path: Path | None = None,
         note: Callable[[str], None] | None = None,
+        store: Store | None = None,
+        learner: QuotaLearner | None = None,
     ) -> None:
+        """``path``: the state file shared with the user's other processes (a ``FileStore``),
+        or ``store``, any other ``Store``; with neither, this command paces alone."""
         self.windows = windows
         self.clock = clock
         self.path = path
@@ -134,8 +138,8 @@ class Pacer:
         self._told = False  # a header explained a quota answer: nothing to learn
         self._probe_out: float | None = None  # the start of the one request out during a wait
         # what header-less quota answers teach about a server's fixed window (see Learner)
-        self._learn = Learner()
-        self._file: _SharedFile | None = None
+        self._learn: QuotaLearner = learner if learner is not None else Learner()
+        self._store: Store | None = store
 
     # -- what requests call ---------------------------------------------------------------
 
@@ -322,46 +326,38 @@ class Pacer:
 
     @contextlib.contextmanager
     def _state(self, write: bool = True) -> Iterator[_Record]:
+        """The record, pruned, held for the block: the shared one, else this process's own."""
         with self._lock:
-            shared = self._open()
-            if shared is None:
+            store = self._open()
+            if store is None:
                 self._prune(self._memory)
                 yield self._memory
                 return
-            try:
-                shared.lock()
-            except OSError:
-                self._give_up_file()
-                self._prune(self._memory)
-                yield self._memory
-                return
-            try:
-                record = self._read(shared)
+            with store.update(self._memory, write=write) as record:
+                if record is None:  # the store cannot be used: pace this process alone
+                    self._give_up_store()
+                    self._prune(self._memory)
+                    yield self._memory
+                    return
                 self._prune(record)
                 yield record
-                if write:
-                    # on failure the next reader finds what it can; pacing goes on in memory
-                    with contextlib.suppress(OSError):
-                        shared.write(encode(record))
                 self._memory = record
-            finally:
-                shared.unlock()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
-    def _open(self) -> _SharedFile | None:
-        if self._file is None and self.path is not None:
+    def _open(self) -> Store | None:
+        if self._store is None and self.path is not None:
             try:
-                self._file = _SharedFile(self.path)
+                self._store = FileStore(self.path)
             except (OSError, StorageError):
                 # an unusable state folder must not stop requests: pace this process alone
                 self.path = None
-        return self._file
+        return self._store
 
-    def _give_up_file(self) -> None:
+    def _give_up_store(self) -> None:
         self.close()
         self.path = None
 
@@ -378,17 +374,6 @@ class Pacer:
             for window, ends in list(book.items()):
                 if ends <= now or ends > now + SHARED_MAX:
                     del book[window]
-
-    def _read(self, shared: _SharedFile) -> _Record:
-        try:
-            data = shared.read(MAX_STATE_BYTES + 1)
-        except OSError:
-            data = b""
-        record = decode(data) if len(data) <= MAX_STATE_BYTES else None
-        if record is None:  # new, corrupt or foreign: start afresh from what this process saw
-            memory = self._memory
-            return _Record(list(memory.starts), memory.blocked_until, dict(memory.learned))
-        return record
 
 
 def _free_at(starts: list[float], window: Window, now: float) -> float:

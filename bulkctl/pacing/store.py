@@ -13,9 +13,11 @@ import struct
 import sys
 import time
 from array import array
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bulkctl.errors import UnsafePath
 from bulkctl.pacing.rates import MAX_ENTRIES, Window
@@ -93,6 +95,61 @@ def decode(data: bytes) -> _Record | None:
     if not (math.isfinite(base) and math.isfinite(blocked)):
         return None
     return _Record(sorted(base + o / 1000 for o in offsets), blocked, learned)
+
+
+class Store(Protocol):
+    """Where the pacer's record is shared by the user's processes: a get-and-update of one
+    record, atomic across processes. ``FileStore`` is the one today; another store (a
+    Redis key, say) needs only these two methods."""
+
+    def update(
+        self, memory: _Record, *, write: bool = True
+    ) -> AbstractContextManager[_Record | None]:
+        """The shared record, held for the block and then written back (when ``write``);
+        ``memory`` (what this process saw) when the stored one is missing or unreadable.
+        Yields None when the store cannot be used now: the caller paces on its own."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FileStore:
+    """The record in a private file of the state folder (``state_file``), under a file lock."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (or create) the file: OSError or StorageError (UnsafePath) when unusable."""
+        self.path = path
+        self._file = _SharedFile(path)
+
+    @contextlib.contextmanager
+    def update(self, memory: _Record, *, write: bool = True) -> Iterator[_Record | None]:
+        try:
+            self._file.lock()
+        except OSError:
+            yield None
+            return
+        try:
+            record = self._read(memory)
+            yield record
+            if write:
+                # on failure the next reader finds what it can; pacing goes on in memory
+                with contextlib.suppress(OSError):
+                    self._file.write(encode(record))
+        finally:
+            self._file.unlock()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _read(self, memory: _Record) -> _Record:
+        try:
+            data = self._file.read(MAX_STATE_BYTES + 1)
+        except OSError:
+            data = b""
+        record = decode(data) if len(data) <= MAX_STATE_BYTES else None
+        if record is None:  # new, corrupt or foreign: start afresh from what this process saw
+            return _Record(list(memory.starts), memory.blocked_until, dict(memory.learned))
+        return record
 
 
 WHAT_FILE = "the pacer's state file"
