@@ -293,43 +293,44 @@ class ApiClient:
         ``secret_answer``: the answer holds a secret (a token), so no error quotes it.
         Quota answers (429, 409 TOO_MANY_REQUESTS) are waited out and use no attempt.
         """
-        policy = self.retry
-        hards = [d for d in (deadline, self.deadline) if d is not None]
-        budget = _Attempts(
-            retry_until=policy.monotonic() + policy.deadline, hard=min(hards) if hards else None
-        )
-        overall = self.request_timeout if timeout is None else timeout
+        budget = self._budget(deadline)
         while True:
             sent_token = self.token
             extra = {**(headers or {}), **self._headers(authenticated)}
             started, answer = self._attempt(
-                method, path, params, json_body, extra, overall, what, budget
+                method, path, params, json_body, extra, timeout, what, budget
             )
             if isinstance(answer, NetworkError):
                 self.pacer.answered(started)
                 self._no_answer(answer, what, budget, changes=state_change and not idempotent)
                 continue
-            response = answer
-            if 200 <= response.status_code < 300:
+            if 200 <= answer.status_code < 300:
                 self.pacer.success(started)
                 if not expect_body:
-                    return None, response
-                return success_body(response, what, excerpt=not secret_answer), response
-            error = error_from_response(response, what, self._wall_now())
-            if isinstance(error, Unauthorized) and authenticated and not budget.relogged:
-                budget.relogged = True  # at most one re-login per request: never a loop
-                if self._refresh(sent_token):
-                    continue
+                    return None, answer
+                return success_body(answer, what, excerpt=not secret_answer), answer
+            error = error_from_response(answer, what, self._wall_now())
+            unauthorized = isinstance(error, Unauthorized) and authenticated
+            if unauthorized and self._refresh(sent_token, budget):
+                continue
             if isinstance(error, Throttled):
-                self._throttled(error, response, started, what, budget)
+                self._throttled(error, answer, started, what, budget)
                 continue  # the pacer holds the next attempt back; no attempt is used
             self.pacer.answered(started)
-            retryable = (not state_change or idempotent) and response.status_code in retry_statuses
+            retryable = (not state_change or idempotent) and answer.status_code in retry_statuses
             if isinstance(error, ServerError) and retryable:
-                why = f"HTTP {response.status_code}"
+                why = f"HTTP {answer.status_code}"
                 self._maybe_retry(budget, error, why, error.retry_after, what)
                 continue
             raise error
+
+    def _budget(self, deadline: float | None) -> _Attempts:
+        """A new request's budget: the retry policy's time, and the earlier hard deadline."""
+        policy = self.retry
+        hards = [d for d in (deadline, self.deadline) if d is not None]
+        return _Attempts(
+            retry_until=policy.monotonic() + policy.deadline, hard=min(hards) if hards else None
+        )
 
     def _attempt(
         self,
@@ -338,12 +339,13 @@ class ApiClient:
         params: dict[str, str] | None,
         json_body: Any,
         headers: dict[str, str],
-        overall: float,
+        timeout: float | None,
         what: str,
         budget: _Attempts,
     ) -> tuple[float, httpx.Response | NetworkError]:
         """One exchange within the concurrency cap, once the pacer lets it start: its start
         time, and the answer or the transport's failure."""
+        overall = self.request_timeout if timeout is None else timeout
         with self.limiter:
             started = self._pace(what, budget)
             try:
@@ -474,8 +476,12 @@ class ApiClient:
             on_retry=self.on_retry,
         )
 
-    def _refresh(self, rejected_token: str | None) -> bool:
-        """A new token after a 401; True when the request should be repeated with it."""
+    def _refresh(self, rejected_token: str | None, budget: _Attempts) -> bool:
+        """A new token after a 401; True when the request should be repeated with it. At
+        most one re-login per request: never a loop."""
+        if budget.relogged:
+            return False
+        budget.relogged = True
         if self.reauth is None:
             return False
         with self._reauth_lock:
