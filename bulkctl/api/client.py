@@ -1,8 +1,9 @@
-"""The only module that speaks HTTP.
+"""The client: typed methods over the bulk endpoints, and the loop around each request.
 
 ``ApiClient`` sends spec-conforming requests, retries what is safe to retry, maps every
 answer to a typed record or to one of the errors in ``bulkctl.errors``, and never lets a
-transport exception or a malformed body escape as anything else.
+transport exception or a malformed body escape as anything else. The exchange itself is
+``transport``'s, the errors ``statuses``', the waits between attempts ``retry``'s.
 """
 
 from __future__ import annotations
