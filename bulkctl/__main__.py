@@ -9,8 +9,12 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bulkctl import __version__
+
+if TYPE_CHECKING:
+    import typer
 
 
 def _error(lines: Sequence[str]) -> None:
@@ -32,6 +36,39 @@ def _on_sigterm(signum: int, frame: object) -> None:
     from bulkctl.errors import Terminated
 
     raise Terminated
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Click's usage error (or a group run bare) on stderr; the exit code."""
+    from bulkctl.errors import ExitCode
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help, plainly
+        print(exc.format_message(), file=sys.stderr)
+        sys.exit(ExitCode.USAGE)
+    usage_ctx = getattr(exc, "ctx", None)
+    hint = None
+    if usage_ctx is not None:
+        hint = f"see: {usage_ctx.command_path} --help"
+    _error([exc.format_message()] + ([hint] if hint else []))
+    code: int = getattr(exc, "exit_code", ExitCode.USAGE)
+    return code
+
+
+def _exit(code: int) -> None:
+    """Flush stdout (a reader gone by now is exit 141) and exit with ``code``."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = code or 141
+    except (OSError, ValueError):
+        pass
+    if threading.active_count() > 1:
+        # page workers still waiting on the network (after an error or Ctrl-C) must not
+        # hold the exit: everything written is flushed, nothing else is pending
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -60,15 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.TyperException as exc:  # click's usage errors (exit 2) and friends
-        usage_ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help, plainly
-            print(exc.format_message(), file=sys.stderr)
-            sys.exit(ExitCode.USAGE)
-        hint = None
-        if usage_ctx is not None:
-            hint = f"see: {usage_ctx.command_path} --help"
-        _error([exc.format_message()] + ([hint] if hint else []))
-        code = getattr(exc, "exit_code", ExitCode.USAGE)
+        code = _usage_error(exc)
     except BulkctlError as exc:
         _error(exc.lines())  # no settings here: a suggested command names no profile
         code = exc.exit_code
@@ -88,19 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             [f"internal error: {type(exc).__name__}: {exc}", "run again with --debug for details"]
         )
         code = ExitCode.ERROR
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-        code = code or 141
-    except (OSError, ValueError):
-        pass
-    if threading.active_count() > 1:
-        # page workers still waiting on the network (after an error or Ctrl-C) must not
-        # hold the exit: everything written is flushed, nothing else is pending
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    _exit(code)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,30 @@ def command_tree(root: Any) -> tuple[list[Command], dict[str, str]]:
 # -- bash and zsh share the data functions; only the drivers differ -------------------------
 
 
+_SH_PATH = (
+    "# the command cmdpath of the words before the cursor, skipping options and their values",
+    "_bulkctl_path() {",
+    '  local cmdpath="" skip=0 word kind',
+    '  for word in "$@"; do',
+    '    if [ "$skip" = 1 ]; then skip=0; continue; fi',
+    '    case "$word" in',
+    "      -*=*) ;;",
+    '      -*) kind=$(_bulkctl_option_kind "$cmdpath" "$word"); [ -n "$kind" ] && skip=1 ;;',
+    '      *) case " $(_bulkctl_subcommands "$cmdpath") " in',
+    '           *" $word "*) cmdpath="${cmdpath:+$cmdpath }$word" ;;',
+    "         esac ;;",
+    "    esac",
+    "  done",
+    '  echo "$cmdpath"',
+    "}",
+)
+
+
+def _sh_case(function: str, subject: str, arms: list[str]) -> list[str]:
+    """A shell function that answers by one ``case`` over ``subject``."""
+    return [f"{function}() {{", f'  case "{subject}" in', *arms, "  esac", "}"]
+
+
 def _data_functions(commands: list[Command], words: dict[str, str]) -> str:
     subs = [
         f'    "{c.path}") echo "{" ".join(n for n, _ in c.subcommands)}" ;;'
@@ -114,50 +138,16 @@ def _data_functions(commands: list[Command], words: dict[str, str]) -> str:
         if c.argument and c.argument != "none"
     ]
     values = [f"    {k}) echo '{v}' ;;" for k, v in words.items()]
+    values.append("    profile) command bulkctl config profiles 2>/dev/null ;;")
     return "\n".join(
         [
-            "_bulkctl_subcommands() {",
-            '  case "$1" in',
-            *subs,
-            "  esac",
-            "}",
-            "_bulkctl_options() {",
-            '  case "$1" in',
-            *opts,
-            "  esac",
-            "}",
+            *_sh_case("_bulkctl_subcommands", "$1", subs),
+            *_sh_case("_bulkctl_options", "$1", opts),
             "# the kind of value an option takes (nothing for a flag): _bulkctl_option_kind PATH OPTION",
-            "_bulkctl_option_kind() {",
-            '  case "$1/$2" in',
-            *valued,
-            "  esac",
-            "}",
-            "_bulkctl_argument_kind() {",
-            '  case "$1" in',
-            *args,
-            "  esac",
-            "}",
-            "_bulkctl_values() {",
-            '  case "$1" in',
-            *values,
-            "    profile) command bulkctl config profiles 2>/dev/null ;;",
-            "  esac",
-            "}",
-            "# the command cmdpath of the words before the cursor, skipping options and their values",
-            "_bulkctl_path() {",
-            '  local cmdpath="" skip=0 word kind',
-            '  for word in "$@"; do',
-            '    if [ "$skip" = 1 ]; then skip=0; continue; fi',
-            '    case "$word" in',
-            "      -*=*) ;;",
-            '      -*) kind=$(_bulkctl_option_kind "$cmdpath" "$word"); [ -n "$kind" ] && skip=1 ;;',
-            '      *) case " $(_bulkctl_subcommands "$cmdpath") " in',
-            '           *" $word "*) cmdpath="${cmdpath:+$cmdpath }$word" ;;',
-            "         esac ;;",
-            "    esac",
-            "  done",
-            '  echo "$cmdpath"',
-            "}",
+            *_sh_case("_bulkctl_option_kind", "$1/$2", valued),
+            *_sh_case("_bulkctl_argument_kind", "$1", args),
+            *_sh_case("_bulkctl_values", "$1", values),
+            *_SH_PATH,
         ]
     )
 
@@ -257,37 +247,49 @@ compdef _bulkctl bulkctl
 """
 
 
+_FISH_PATH = (
+    "# the command cmdpath of the words typed so far, skipping options and their values",
+    "function __bulkctl_path",
+    "    set -l cmdpath ''",
+    "    set -l skip 0",
+    "    for word in (commandline -opc)[2..-1]",
+    "        if test $skip = 1",
+    "            set skip 0",
+    "            continue",
+    "        end",
+    "        switch $word",
+    "            case '-*=*'",
+    "            case '-*'",
+    '                if test -n (__bulkctl_option_kind "$cmdpath" $word)',
+    "                    set skip 1",
+    "                end",
+    "            case '*'",
+    "                if contains -- $word (string split ' ' (__bulkctl_subcommands \"$cmdpath\"))",
+    '                    set cmdpath (string trim "$cmdpath $word")',
+    "                end",
+    "        end",
+    "    end",
+    "    echo $cmdpath",
+    "end",
+    "function __bulkctl_is",
+    '    test (__bulkctl_path) = "$argv[1]"',
+    "end",
+)
+
+_FISH_CSV = (
+    "# values after the last comma, keeping what comes before it",
+    "function __bulkctl_csv",
+    "    set -l token (commandline -ct)",
+    "    set -l prefix (string replace -r '[^,]*$' '' -- $token)",
+    "    for value in (string split ' ' $argv[1])",
+    "        echo $prefix$value",
+    "    end",
+    "end",
+)
+
+
 def _fish(commands: list[Command], words: dict[str, str]) -> str:
-    lines = [
-        "# the command cmdpath of the words typed so far, skipping options and their values",
-        "function __bulkctl_path",
-        "    set -l cmdpath ''",
-        "    set -l skip 0",
-        "    for word in (commandline -opc)[2..-1]",
-        "        if test $skip = 1",
-        "            set skip 0",
-        "            continue",
-        "        end",
-        "        switch $word",
-        "            case '-*=*'",
-        "            case '-*'",
-        '                if test -n (__bulkctl_option_kind "$cmdpath" $word)',
-        "                    set skip 1",
-        "                end",
-        "            case '*'",
-        "                if contains -- $word (string split ' ' (__bulkctl_subcommands \"$cmdpath\"))",
-        '                    set cmdpath (string trim "$cmdpath $word")',
-        "                end",
-        "        end",
-        "    end",
-        "    echo $cmdpath",
-        "end",
-        "function __bulkctl_is",
-        '    test (__bulkctl_path) = "$argv[1]"',
-        "end",
-        "function __bulkctl_subcommands",
-        "    switch $argv[1]",
-    ]
+    lines = [*_FISH_PATH, "function __bulkctl_subcommands", "    switch $argv[1]"]
     for c in commands:
         if c.subcommands:
             lines += [
@@ -300,48 +302,43 @@ def _fish(commands: list[Command], words: dict[str, str]) -> str:
             if o.takes_value:
                 patterns = " ".join(f"'{c.path}/{n}'" for n in o.names)
                 lines += [f"        case {patterns}", f"            echo '{o.kind or 'free'}'"]
-    lines += [
-        "    end",
-        "end",
-        "# values after the last comma, keeping what comes before it",
-        "function __bulkctl_csv",
-        "    set -l token (commandline -ct)",
-        "    set -l prefix (string replace -r '[^,]*$' '' -- $token)",
-        "    for value in (string split ' ' $argv[1])",
-        "        echo $prefix$value",
-        "    end",
-        "end",
-        "complete -c bulkctl -f",
-    ]
+    lines += ["    end", "end", *_FISH_CSV, "complete -c bulkctl -f"]
     for c in commands:
-        condition = f"__bulkctl_is '{c.path}'"
-        for name, help_text in c.subcommands:
-            lines.append(f"complete -c bulkctl -n \"{condition}\" -a {name} -d '{help_text}'")
-        for o in c.options:
-            flags = " ".join(
-                f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}" for n in o.names
-            )
-            description = o.help.replace("'", "")
-            if not o.takes_value:
-                lines.append(f"complete -c bulkctl -n \"{condition}\" {flags} -d '{description}'")
-                continue
-            kind = o.kind
-            if kind == "file":
-                value = "-r -F"
-            elif kind == "profile":
-                value = "-x -a '(bulkctl config profiles 2>/dev/null)'"
-            elif kind.startswith("csv:"):
-                value = f"-x -a '(__bulkctl_csv \"{words[kind[4:]]}\")'"
-            elif kind:
-                value = f"-x -a '{words[kind]}'"
-            else:
-                value = "-x"
-            lines.append(
-                f"complete -c bulkctl -n \"{condition}\" {flags} {value} -d '{description}'"
-            )
-        if c.argument and c.argument != "none":
-            lines.append(f"complete -c bulkctl -n \"{condition}\" -a '{words[c.argument]}'")
+        lines += _fish_completes(c, words)
     return "\n".join(lines) + "\n"
+
+
+def _fish_completes(c: Command, words: dict[str, str]) -> list[str]:
+    """The ``complete`` lines of one command: its subcommands, options and argument."""
+    condition = f"__bulkctl_is '{c.path}'"
+    lines = [
+        f"complete -c bulkctl -n \"{condition}\" -a {name} -d '{help_text}'"
+        for name, help_text in c.subcommands
+    ]
+    for o in c.options:
+        flags = " ".join(f"-l {n[2:]}" if n.startswith("--") else f"-s {n[1:]}" for n in o.names)
+        description = o.help.replace("'", "")
+        if not o.takes_value:
+            lines.append(f"complete -c bulkctl -n \"{condition}\" {flags} -d '{description}'")
+            continue
+        value = _fish_value(o.kind, words)
+        lines.append(f"complete -c bulkctl -n \"{condition}\" {flags} {value} -d '{description}'")
+    if c.argument and c.argument != "none":
+        lines.append(f"complete -c bulkctl -n \"{condition}\" -a '{words[c.argument]}'")
+    return lines
+
+
+def _fish_value(kind: str, words: dict[str, str]) -> str:
+    """How fish completes an option's value of ``kind``."""
+    if kind == "file":
+        return "-r -F"
+    if kind == "profile":
+        return "-x -a '(bulkctl config profiles 2>/dev/null)'"
+    if kind.startswith("csv:"):
+        return f"-x -a '(__bulkctl_csv \"{words[kind[4:]]}\")'"
+    if kind:
+        return f"-x -a '{words[kind]}'"
+    return "-x"
 
 
 def script(shell: str, root: Any) -> str:

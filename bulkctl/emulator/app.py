@@ -14,17 +14,33 @@ import hashlib
 import json
 import random
 import re
-import secrets
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from bulkctl.emulator.quota import Quota, Refusal, Window
+from bulkctl.emulator.auth import (
+    DEMO_API_KEY,
+    DEMO_EMAIL,
+    DEMO_IDENTITIES,
+    DEMO_PASSWORD,
+    DEMO_TOKEN,
+    DIGITS,
+    AuthRoutes,
+)
+from bulkctl.emulator.messages import (
+    Faults,
+    Request,
+    Response,
+    Scripted,
+    error_answer,
+    json_answer,
+    syntax_error,
+)
+from bulkctl.emulator.quota import Quota, Refusal
 from bulkctl.emulator.spec import (
     BULK_STATUSES,
     IDEMPOTENCY_REF_MAX,
@@ -32,7 +48,6 @@ from bulkctl.emulator.spec import (
     INT32_MAX,
     INT64_MAX,
     MODES,
-    MULTI_TOKEN_IDLE_SECONDS,
     OPERATION_STATUSES,
     PAGE_LIMIT_MAX,
     PREFIXES,
@@ -40,68 +55,23 @@ from bulkctl.emulator.spec import (
     SubmissionKind,
 )
 from bulkctl.emulator.state import EmulatorState, InvalidState, TokenInfo
+
+__all__ = [  # names the tests, the demo and the benchmarks take from here
+    "DEMO_API_KEY",
+    "DEMO_EMAIL",
+    "DEMO_IDENTITIES",
+    "DEMO_PASSWORD",
+    "DEMO_TOKEN",
+    "Emulator",
+    "Faults",
+    "Request",
+    "Response",
+    "Scripted",
+]
 from bulkctl.emulator.submissions import build_operations, check_items, extra_fields
 
-DEMO_API_KEY = "demo-api-key-7f3a"
-DEMO_TOKEN = "demo-token-never-expires"
-DEMO_EMAIL = "demo@bulkctl.example"
-DEMO_PASSWORD = "Demo-Passw0rd!"
-DEMO_IDENTITIES = (("CORPORATE", "1001"), ("CONSUMER", "2001"))
 
-DIGITS = re.compile(r"[0-9]+")
-
-
-@dataclass
-class Request:
-    method: str
-    url: str  # path and query
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # close the connection without an answer
-    delay: float = 0.0  # seconds to wait before answering
-    trickle: float = 0.0  # served mode: seconds between the body's bytes
-
-
-@dataclass(frozen=True)
-class Scripted:
-    """One answer to rehearse against, given instead of the emulator's own to requests of
-    one route (``"POST /bulks/{bulk_id}/execute"``, ``"POST /access_token"``: the path
-    after the API's prefix): after ``skip`` such requests, ``times`` times (None: always)."""
-
-    route: str
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: Any = None
-    skip: int = 0
-    times: int | None = None
-
-
-@dataclass
-class Faults:
-    """Misbehaviour to rehearse against; every rate is a probability per request."""
-
-    latency_ms: float = 0.0
-    fail_rate: float = 0.0  # 503 with Retry-After
-    throttle_rate: float = 0.0  # 429 or 409 TOO_MANY_REQUESTS, alternately
-    drop_rate: float = 0.0  # connection closed without an answer
-    churn: int = 0  # new bulks inserted before each list request
-    retry_after: int = 1
-    seed: int = 7
-    quota: tuple[Window, ...] = ()  # fixed windows (see quota.parse_quota); empty: unlimited
-    quota_headers: bool = False  # send x-ratelimit-limit / -reset with quota answers
-    quota_answer: str = "spec"  # "spec": 409 TOO_MANY_REQUESTS where documented, else 429
-    slow_body: float = 0.0  # served mode: seconds between the bytes of each answer body
-    scripted: tuple[Scripted, ...] = ()  # answers given instead of the emulator's own
-
-
-class Emulator:
+class Emulator(AuthRoutes):
     """The Weavr bulk endpoints, emulated. Thread-safe."""
 
     def __init__(
@@ -164,7 +134,7 @@ class Emulator:
         if fault is not None:
             return fault
         if api is None:
-            return _error(404, "NOT_FOUND", f"no route for {path}")
+            return error_answer(404, "NOT_FOUND", f"no route for {path}")
         return self._route(api, request.method, rest, query, request)
 
     # -- counts -------------------------------------------------------------------------------
@@ -230,7 +200,7 @@ class Emulator:
                         "x-ratelimit-reset": str(f.retry_after),
                     },
                 )
-            return _json(409, {"errorCode": "TOO_MANY_REQUESTS"})
+            return json_answer(409, {"errorCode": "TOO_MANY_REQUESTS"})
         return None
 
     # -- routing ----------------------------------------------------------------------------
@@ -248,12 +218,12 @@ class Emulator:
         if kind is not None:  # before the bulk-id routes: /bulks/transfers is not a bulk id
             if api not in kind.apis:
                 self.violations.append(f"{method} {path}: not an endpoint of the {api} API")
-                return _error(404, "NOT_FOUND", f"no route for {path}")
+                return error_answer(404, "NOT_FOUND", f"no route for {path}")
             denied = self._only(method, kind.method) or self._authenticate(api, request)
             return denied or self._submit(api, kind, request)
         segments = path.strip("/").split("/")
         if not segments or segments[0] != "bulks" or len(segments) > 3:
-            return _error(404, "NOT_FOUND", f"no route for {path}")
+            return error_answer(404, "NOT_FOUND", f"no route for {path}")
         denied = self._authenticate(api, request)
         if denied is not None:
             return denied
@@ -264,7 +234,7 @@ class Emulator:
         bulk_id = segments[1]
         if not DIGITS.fullmatch(bulk_id):
             self.violations.append(f"{method} {path}: bulk_id does not match ^[0-9]+$")
-            return _syntax_error("bulk_id", "REGEX", ["^[0-9]+$"])
+            return syntax_error("bulk_id", "REGEX", ["^[0-9]+$"])
         if len(segments) == 2:
             return self._only(method, "GET") or self._get_bulk(bulk_id)
         action = segments[2]
@@ -272,117 +242,13 @@ class Emulator:
             return self._only(method, "GET") or self._list_operations(bulk_id, query)
         if action in ("execute", "pause", "resume", "cancel"):
             return self._only(method, "POST") or self._act(bulk_id, action, request, now)
-        return _error(404, "NOT_FOUND", f"no route for {path}")
+        return error_answer(404, "NOT_FOUND", f"no route for {path}")
 
     def _only(self, method: str, allowed: str) -> Response | None:
         if method == allowed:
             return None
         self.violations.append(f"method {method} where the spec has {allowed}")
-        return _error(405, "METHOD_NOT_ALLOWED", f"use {allowed}")
-
-    # -- auth ---------------------------------------------------------------------------------
-
-    def _authenticate(self, api: str, request: Request) -> Response | None:
-        if request.headers.get("api-key") != DEMO_API_KEY:
-            return Response(401)
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        info = self.state.tokens.get(token) if scheme.lower() == "bearer" else None
-        now = self.clock()
-        if info is None or info.api not in (api, "any"):
-            return Response(401)
-        if info.expires_when_idle and now - info.last_used > MULTI_TOKEN_IDLE_SECONDS:
-            del self.state.tokens[token]
-            return Response(401)
-        info.last_used = now
-        return None
-
-    def _read_json(self, request: Request) -> Any:
-        if not request.body:
-            return None
-        try:
-            return json.loads(request.body)
-        except ValueError:
-            return None
-
-    def _login(self, request: Request) -> Response:
-        if request.headers.get("api-key") != DEMO_API_KEY:
-            return Response(401)
-        body = self._read_json(request)
-        if not isinstance(body, dict):
-            self.violations.append("login_with_password without a JSON object body")
-            return _syntax_error("email", "REQUIRED", [])
-        email = body.get("email")
-        password = body.get("password")
-        if not isinstance(email, str) or not email:
-            self.violations.append("login_with_password without email")
-            return _syntax_error("email", "REQUIRED", [])
-        if not isinstance(password, dict) or not isinstance(password.get("value"), str):
-            self.violations.append("login_with_password without password.value")
-            return _syntax_error("password.value", "REQUIRED", [])
-        if email != DEMO_EMAIL or password["value"] != DEMO_PASSWORD:
-            return Response(403)
-        token = "mt-" + secrets.token_urlsafe(24)
-        self.state.tokens[token] = TokenInfo("multi", self.clock(), expires_when_idle=True)
-        return _json(
-            200,
-            {
-                "token": token,
-                "tokenType": "AUTH",
-                "identity": {"type": "CORPORATE", "id": DEMO_IDENTITIES[0][1]},
-                "credentials": {"type": "ROOT", "id": "3001"},
-            },
-        )
-
-    def _access_token(self, request: Request) -> Response:
-        if request.headers.get("api-key") != DEMO_API_KEY:
-            return Response(401)
-        body = self._read_json(request)
-        identity = body.get("identity") if isinstance(body, dict) else None
-        if not isinstance(identity, dict):
-            self.violations.append("access_token without identity")
-            return _json(
-                400,
-                {
-                    "message": "identity is required",
-                    "validationErrors": [{"fieldName": "identity", "error": "REQUIRED"}],
-                },
-            )
-        kind, ident = identity.get("type"), identity.get("id")
-        if kind not in ("CORPORATE", "CONSUMER") or not (
-            isinstance(ident, str) and DIGITS.fullmatch(ident)
-        ):
-            self.violations.append(f"access_token with a malformed identity {identity!r}")
-            return _json(
-                400,
-                {
-                    "message": "identity is invalid",
-                    "validationErrors": [
-                        {"fieldName": "identity", "error": "INVALID_TYPE_OR_VALUE"}
-                    ],
-                },
-            )
-        if (kind, ident) not in DEMO_IDENTITIES:
-            return _json(409, {"errorCode": "UNRESOLVED_IDENTITY"})
-        token = "bo-" + secrets.token_urlsafe(24)
-        self.state.tokens[token] = TokenInfo("backoffice", self.clock(), expires_when_idle=False)
-        return _json(
-            200,
-            {
-                "token": {"token": token},
-                "identity": {"type": kind, "id": ident},
-                "credentials": {"type": "API_CLIENT", "id": "4001"},
-            },
-        )
-
-    def _logout(self, request: Request) -> Response:
-        denied = self._authenticate("multi", request)
-        if denied is not None:
-            return denied
-        token = request.headers.get("authorization", "").partition(" ")[2]
-        if token != DEMO_TOKEN:
-            self.state.tokens.pop(token, None)
-        return Response(204)
+        return error_answer(405, "METHOD_NOT_ALLOWED", f"use {allowed}")
 
     # -- bulks --------------------------------------------------------------------------------
 
@@ -404,7 +270,7 @@ class Emulator:
                 number = default
             elif not re.fullmatch(r"-?[0-9]+", raw) or not low <= int(raw) <= high:
                 self.violations.append(f"{name}={raw!r} outside {low}..{high}")
-                return 0, 0, None, _syntax_error(name, "RANGE", [str(low), str(high)])
+                return 0, 0, None, syntax_error(name, "RANGE", [str(low), str(high)])
             else:
                 number = int(raw)
             if name == "offset":
@@ -414,7 +280,7 @@ class Emulator:
         status = params.get("status")
         if status is not None and status not in allowed:
             self.violations.append(f"status={status!r} is not in the enum")
-            return 0, 0, None, _syntax_error("status", "IN", list(allowed))
+            return 0, 0, None, syntax_error("status", "IN", list(allowed))
         return offset, limit, status, None
 
     def _list_bulks(self, query: list[tuple[str, str]], now: float) -> Response:
@@ -431,8 +297,8 @@ class Emulator:
     def _get_bulk(self, bulk_id: str) -> Response:
         bulk = self.state.bulks.get(bulk_id)
         if bulk is None:
-            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
-        return _json(200, bulk.to_api(details=True))
+            return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+        return json_answer(200, bulk.to_api(details=True))
 
     def _list_operations(self, bulk_id: str, query: list[tuple[str, str]]) -> Response:
         offset, limit, status, error = self._paging(
@@ -446,11 +312,11 @@ class Emulator:
                 in_range = re.fullmatch(r"-?[0-9]{1,19}", raw) is not None
                 if not in_range or not -INT64_MAX - 1 <= int(raw) <= INT64_MAX:
                     self.violations.append(f"sequence={raw!r} is not an int64")
-                    return _syntax_error("sequence", "RANGE", [])
+                    return syntax_error("sequence", "RANGE", [])
                 sequence = int(raw)
         bulk = self.state.bulks.get(bulk_id)
         if bulk is None:
-            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+            return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
         if sequence is not None:
             positions: list[int] = [sequence - 1] if 1 <= sequence <= bulk.items else []
             if status is not None:
@@ -465,7 +331,7 @@ class Emulator:
             total = len(matching)
             window = matching[offset : offset + limit]
         ops = [bulk.operation_record(p) for p in window]
-        return _json(200, {"count": total, "operations": ops, "responseCount": len(ops)})
+        return json_answer(200, {"count": total, "operations": ops, "responseCount": len(ops)})
 
     @staticmethod
     def _positions_with_status(bulk: Any, status: str) -> list[int]:
@@ -482,25 +348,25 @@ class Emulator:
             body = self._read_json(request)
             if not isinstance(body, dict):
                 self.violations.append("execute without its JSON body")
-                return _syntax_error("mode", "REQUIRED", [])
+                return syntax_error("mode", "REQUIRED", [])
             mode = body.get("mode")
             if mode not in MODES:
                 self.violations.append(f"execute with mode {mode!r}")
-                return _syntax_error("mode", "IN", list(MODES))
+                return syntax_error("mode", "IN", list(MODES))
             interval = body.get("webhookInterval")
             if interval is not None and (
                 not isinstance(interval, int) or isinstance(interval, bool) or interval > INT32_MAX
             ):
                 self.violations.append(f"execute with webhookInterval {interval!r}")
-                return _syntax_error("webhookInterval", "RANGE", [])
+                return syntax_error("webhookInterval", "RANGE", [])
         elif request.body:
             self.violations.append(f"{action} sent a body; the spec defines none")
         if bulk_id not in self.state.bulks:
-            return _error(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
+            return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
         try:
             self.state.act(bulk_id, action, now, mode)
         except InvalidState:
-            return _json(409, {"errorCode": "INVALID_STATE"})
+            return json_answer(409, {"errorCode": "INVALID_STATE"})
         if self.journal is not None:
             self.journal({"at": now, "bulkId": bulk_id, "action": action, "mode": mode})
         return Response(204)
@@ -514,19 +380,19 @@ class Emulator:
             ref = None
         if ref is not None and len(ref) > IDEMPOTENCY_REF_MAX:
             self.violations.append(f"idempotency-ref longer than {IDEMPOTENCY_REF_MAX}")
-            return _error(413, "PAYLOAD_TOO_LARGE", "idempotency-ref is too long")
+            return error_answer(413, "PAYLOAD_TOO_LARGE", "idempotency-ref is too long")
         try:
             body = json.loads(request.body) if request.body else None
         except ValueError:
             self.violations.append(f"{kind.path}: the body is not JSON")
-            return _json(400, {"message": "the request body is not valid JSON"})
+            return json_answer(400, {"message": "the request body is not valid JSON"})
         problems = check_items(kind, body)
         if problems:
             self.violations.append(
                 f"{request.method} {kind.path}: {len(problems)} invalid field(s), first "
                 f"{problems[0][0]} {problems[0][1]}"
             )
-            return _json(
+            return json_answer(
                 400,
                 {
                     "message": f"{len(problems)} invalid field(s)",
@@ -551,7 +417,7 @@ class Emulator:
             if seen is not None and now - seen[2] < IDEMPOTENCY_WINDOW_SECONDS:
                 if seen[0] == fingerprint:
                     return Response(201, seen[1])
-                return _error(
+                return error_answer(
                     422,
                     "IDEMPOTENCY_REF_REUSED",
                     "this idempotency-ref was already used with another payload",
@@ -565,26 +431,6 @@ class Emulator:
         if self.journal is not None:
             self.journal({"at": now, "submit": kind.name, "api": api, "ref": ref, "items": body})
         return Response(201, answer)
-
-
-def _json(status: int, payload: Any) -> Response:
-    return Response(status, json.dumps(payload).encode())
-
-
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"code": code, "message": message})
-
-
-def _syntax_error(field_name: str, error: str, params: list[str]) -> Response:
-    return _json(
-        400,
-        {
-            "message": f"{field_name} is invalid",
-            "syntaxErrors": {
-                "invalidFields": [{"fieldName": field_name, "error": error, "params": params}]
-            },
-        },
-    )
 
 
 MAX_INVALID_FIELDS = 100  # a 10,000-item body can be wrong everywhere; the answer stays small

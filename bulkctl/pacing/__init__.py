@@ -1,2 +1,3 @@
-"""Keeping within the API's quota: the pacer and its shared state file (``pacer``) and the
-learner that fits a window to the quota answers it sees (``learner``)."""
+"""Keeping within the API's quota: the windows (``rates``), the record shared by the user's
+processes (``store``), the pacer that every request passes (``pacer``), and the learner that
+fits a window to the quota answers it sees (``learner``)."""

@@ -9,6 +9,9 @@ next; ``lattice_window`` fits one W to every boundary seen, however many windows
 from __future__ import annotations
 
 import math
+from typing import Protocol
+
+from bulkctl.pacing.rates import format_seconds
 
 PROBE_FIRST = 1.0  # seconds before the first probe after a quota answer without headers
 PROBE_CAP = 60.0
@@ -19,12 +22,31 @@ IDLE_GAP = 5.0  # seconds without a request outside a wait: the caller paused (w
 LATTICE_KEEP = 12  # brackets of window boundaries kept to fit one window length to them all
 
 
-def format_seconds(seconds: float) -> str:
-    """60 -> '60s', 3600 -> '1h', 600 -> '10m', 90.5 -> '91s'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and abs(seconds - round(seconds / size) * size) < 0.01:
-            return f"{round(seconds / size)}{unit}"
-    return f"{math.ceil(seconds - 0.01)}s"
+class QuotaLearner(Protocol):
+    """What the pacer asks of a learner; the pacer calls it under its own lock."""
+
+    @property
+    def waiting(self) -> bool:
+        """A wait for the quota, begun by the learner, is going on."""
+        ...
+
+    def started(self, now: float) -> None:
+        """A request started at ``now``."""
+
+    def hold(self, now: float) -> float | None:
+        """When the next request may start (None: the learner holds nothing back)."""
+
+    def refused(self, started: float, now: float, fresh: bool, fallback: float) -> float:
+        """A header-less quota answer: when to probe (``fallback``: the growing delay's)."""
+        ...
+
+    def answered(self, started: float, *, told: bool) -> bool:
+        """A request was answered (``told``: a header explained the quota); True when that
+        ends a wait."""
+        ...
+
+    def describe(self) -> str | None:
+        """What was learned, for a person ('100 requests a window of 1m or less'), or None."""
 
 
 class Learner:

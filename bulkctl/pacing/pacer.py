@@ -24,50 +24,55 @@ While a quota wait lasts, one request at a time is out: a probe, never a burst.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
-import os
-import re
-import stat
-import struct
-import sys
 import threading
-import time
-from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from bulkctl.errors import StorageError, UnsafePath, UsageError
-from bulkctl.pacing.learner import (
-    PROBE_CAP,
-    PROBE_FIRST,
-    Learner,
+from bulkctl.errors import StorageError
+from bulkctl.pacing.learner import PROBE_CAP, PROBE_FIRST, Learner, QuotaLearner
+from bulkctl.pacing.rates import (
+    DEFAULT_RATE_LIMIT,
+    MAX_ENTRIES,
+    Window,
     format_seconds,
+    merge_windows,
+    parse_limit_header,
+    parse_rate_limit,
 )
-from bulkctl.safefile import check_private_dir, refuse_symlink
+from bulkctl.pacing.store import (
+    MAGIC,
+    SHARED_MAX,
+    SUSPECT_LIMIT,
+    FileStore,
+    Store,
+    _Record,
+    decode,
+    encode,
+    forget_learned,
+    state_file,
+)
 
-if TYPE_CHECKING:
-    from filelock import BaseFileLock
+__all__ = [  # names importers take from here; each lives in rates.py or store.py
+    "MAGIC",
+    "SHARED_MAX",
+    "PaceUsage",
+    "Pacer",
+    "QuotaWaitTooLong",
+    "Window",
+    "_Record",
+    "decode",
+    "encode",
+    "forget_learned",
+    "parse_limit_header",
+    "parse_rate_limit",
+    "state_file",
+]
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: the filelock package locks instead
-    fcntl = None  # type: ignore[assignment]
-
-DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
 PROBE_POLL = 0.05  # seconds between looks while another thread's probe is out
 PROBE_STALE = 120.0  # a probe out longer than this lost its answer (past request_timeout)
-SHARED_MAX = 86400.0  # seconds: the longest a server-named wait or a learned window is shared
-SUSPECT_LIMIT = 5  # a learned window allowing fewer requests is kept for one command only
-MAGIC = b"bulkctl-pacer\x02"
-HEADER = struct.Struct("<dd I H")  # base time, blocked until, entries, learned windows
-WINDOW = struct.Struct("<I d d")  # limit, seconds, expires (wall time)
-MAX_STATE_BYTES = 1 << 20  # a larger file is not ours: start afresh
-MAX_ENTRIES = 100_000
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*([smhd]?)")
 
 
 class PacerClock(Protocol):
@@ -76,64 +81,6 @@ class PacerClock(Protocol):
     def monotonic(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True, order=True)
-class Window:
-    """At most ``limit`` request starts within any ``seconds``."""
-
-    seconds: float
-    limit: int
-
-    def __str__(self) -> str:
-        return f"{self.limit} requests per {format_seconds(self.seconds)}"
-
-
-def parse_rate_limit(text: str) -> tuple[Window, ...]:
-    """'100/60s,1000/3600s' -> windows; a bare number is requests a minute; '0' is none."""
-    text = text.strip().lower()
-    if text in ("0", "off", "none"):
-        return ()
-    windows: list[Window] = []
-    for part in text.split(","):
-        part = part.strip()
-        if part.isascii() and part.isdigit():
-            part += "/60s"
-        match = _RATE.fullmatch(part)
-        seconds = float(match.group(2)) * UNITS[match.group(3) or "s"] if match else 0.0
-        if match is None or int(match.group(1)) < 1 or not 0 < seconds <= 86400:
-            raise UsageError(
-                f"invalid rate limit {text!r}",
-                hint="write N/WINDOW[,N/WINDOW...], e.g. 100/60s,1000/1h; a bare N is N a "
-                "minute; 0 turns pacing off",
-            )
-        windows.append(Window(seconds, int(match.group(1))))
-    return merge_windows(windows)
-
-
-def merge_windows(windows: Iterable[Window]) -> tuple[Window, ...]:
-    """One window per size, the strictest limit kept, sorted by size."""
-    best: dict[float, int] = {}
-    for w in windows:
-        best[w.seconds] = min(w.limit, best.get(w.seconds, w.limit))
-    return tuple(Window(s, n) for s, n in sorted(best.items()))
-
-
-def parse_limit_header(value: str | None) -> tuple[Window, ...]:
-    """The windows named in ``x-ratelimit-limit`` ('20, 10;w=60, 20;w=3600'); a bare first
-    number (the limit that was exceeded) names no window and is skipped."""
-    if not value:
-        return ()
-    windows = []
-    for part in value.split(",")[:16]:
-        limit, _, rest = part.strip().partition(";")
-        match = re.fullmatch(r"\s*w\s*=\s*(\d{1,6})\s*", rest)
-        if match is None or not limit.strip().isdigit():
-            continue
-        n, seconds = int(limit), int(match.group(1))
-        if 1 <= n <= MAX_ENTRIES and 1 <= seconds <= 7 * 86400:  # past a day: suspect
-            windows.append(Window(float(seconds), n))
-    return merge_windows(windows)
 
 
 class QuotaWaitTooLong(Exception):
@@ -158,64 +105,6 @@ class PaceUsage:
     seconds: float
 
 
-@dataclass
-class _Record:
-    starts: list[float]
-    blocked_until: float
-    learned: dict[Window, float]  # a window learned from an answer -> when it expires
-
-
-def state_file(state_dir: Path, base_url: str, api_key: str | None) -> Path:
-    """One record per API host and key (a programme's quota); the key is only hashed."""
-    digest = hashlib.sha256(f"{base_url}\n{api_key or ''}".encode()).hexdigest()[:16]
-    return state_dir / f"pacer-{digest}.bin"
-
-
-def encode(record: _Record) -> bytes:
-    starts = record.starts[-MAX_ENTRIES:]
-    base = starts[0] if starts else 0.0
-    # milliseconds after the oldest start, rounded up: a start never looks older than it was
-    offsets = array("I", [min(0xFFFFFFFF, math.ceil((t - base) * 1000)) for t in starts])
-    if sys.byteorder != "little":
-        offsets.byteswap()
-    learned = sorted(record.learned.items())[:64]
-    return b"".join(
-        [
-            MAGIC,
-            HEADER.pack(base, record.blocked_until, len(offsets), len(learned)),
-            *(WINDOW.pack(w.limit, w.seconds, expires) for w, expires in learned),
-            offsets.tobytes(),
-        ]
-    )
-
-
-def decode(data: bytes) -> _Record | None:
-    """The record in ``data``, or None when it is not a well-formed pacer file."""
-    if not data.startswith(MAGIC):
-        return None
-    try:
-        at = len(MAGIC)
-        base, blocked, count, n_learned = HEADER.unpack_from(data, at)
-        at += HEADER.size
-        learned: dict[Window, float] = {}
-        for _ in range(n_learned):
-            limit, seconds, expires = WINDOW.unpack_from(data, at)
-            at += WINDOW.size
-            fits = SUSPECT_LIMIT <= limit <= MAX_ENTRIES and 0 < seconds <= SHARED_MAX
-            if fits and math.isfinite(expires):
-                learned[Window(seconds, limit)] = expires
-        if count > MAX_ENTRIES or len(data) != at + 4 * count:
-            return None
-        offsets = array("I", data[at:])
-        if sys.byteorder != "little":
-            offsets.byteswap()
-    except (struct.error, ValueError):
-        return None
-    if not (math.isfinite(base) and math.isfinite(blocked)):
-        return None
-    return _Record(sorted(base + o / 1000 for o in offsets), blocked, learned)
-
-
 class Pacer:
     """Decides when each request may start; one per command, shared by its threads."""
 
@@ -226,7 +115,11 @@ class Pacer:
         clock: PacerClock,
         path: Path | None = None,
         note: Callable[[str], None] | None = None,
+        store: Store | None = None,
+        learner: QuotaLearner | None = None,
     ) -> None:
+        """``path``: the state file shared with the user's other processes (a ``FileStore``),
+        or ``store``, any other ``Store``; with neither, this command paces alone."""
         self.windows = windows
         self.clock = clock
         self.path = path
@@ -245,8 +138,8 @@ class Pacer:
         self._told = False  # a header explained a quota answer: nothing to learn
         self._probe_out: float | None = None  # the start of the one request out during a wait
         # what header-less quota answers teach about a server's fixed window (see Learner)
-        self._learn = Learner()
-        self._file: _SharedFile | None = None
+        self._learn: QuotaLearner = learner if learner is not None else Learner()
+        self._store: Store | None = store
 
     # -- what requests call ---------------------------------------------------------------
 
@@ -433,46 +326,38 @@ class Pacer:
 
     @contextlib.contextmanager
     def _state(self, write: bool = True) -> Iterator[_Record]:
+        """The record, pruned, held for the block: the shared one, else this process's own."""
         with self._lock:
-            shared = self._open()
-            if shared is None:
+            store = self._open()
+            if store is None:
                 self._prune(self._memory)
                 yield self._memory
                 return
-            try:
-                shared.lock()
-            except OSError:
-                self._give_up_file()
-                self._prune(self._memory)
-                yield self._memory
-                return
-            try:
-                record = self._read(shared)
+            with store.update(self._memory, write=write) as record:
+                if record is None:  # the store cannot be used: pace this process alone
+                    self._give_up_store()
+                    self._prune(self._memory)
+                    yield self._memory
+                    return
                 self._prune(record)
                 yield record
-                if write:
-                    # on failure the next reader finds what it can; pacing goes on in memory
-                    with contextlib.suppress(OSError):
-                        shared.write(encode(record))
                 self._memory = record
-            finally:
-                shared.unlock()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
-    def _open(self) -> _SharedFile | None:
-        if self._file is None and self.path is not None:
+    def _open(self) -> Store | None:
+        if self._store is None and self.path is not None:
             try:
-                self._file = _SharedFile(self.path)
+                self._store = FileStore(self.path)
             except (OSError, StorageError):
                 # an unusable state folder must not stop requests: pace this process alone
                 self.path = None
-        return self._file
+        return self._store
 
-    def _give_up_file(self) -> None:
+    def _give_up_store(self) -> None:
         self.close()
         self.path = None
 
@@ -489,128 +374,6 @@ class Pacer:
             for window, ends in list(book.items()):
                 if ends <= now or ends > now + SHARED_MAX:
                     del book[window]
-
-    def _read(self, shared: _SharedFile) -> _Record:
-        try:
-            data = shared.read(MAX_STATE_BYTES + 1)
-        except OSError:
-            data = b""
-        record = decode(data) if len(data) <= MAX_STATE_BYTES else None
-        if record is None:  # new, corrupt or foreign: start afresh from what this process saw
-            memory = self._memory
-            return _Record(list(memory.starts), memory.blocked_until, dict(memory.learned))
-        return record
-
-
-WHAT_FILE = "the pacer's state file"
-
-
-def forget_learned(state_dir: Path) -> list[Path]:
-    """Forget what answers taught (learned windows, a wait the server named) in every pacer
-    file of ``state_dir``; the times of recent requests stay. Returns the files changed."""
-    changed = []
-    for path in sorted(state_dir.glob("pacer-*.bin")):
-        shared = _SharedFile(path)
-        try:
-            shared.lock()
-            try:
-                data = shared.read(MAX_STATE_BYTES + 1)
-                record = decode(data)
-                if (record is None and data) or (
-                    record and (record.learned or record.blocked_until)
-                ):
-                    kept = record.starts if record is not None else []
-                    shared.write(encode(_Record(kept, 0.0, {})))
-                    changed.append(path)
-            finally:
-                shared.unlock()
-        finally:
-            shared.close()
-    return changed
-
-
-class _SharedFile:
-    """The record file, opened once and locked around each read-and-write.
-
-    On POSIX a plain ``flock`` on the file itself (microseconds, and no import at start-up);
-    elsewhere the ``filelock`` package with a lock file beside it."""
-
-    LOCK_TIMEOUT = 10.0
-
-    def __init__(self, path: Path) -> None:
-        """Open (or create) the file; UnsafePath for a file or folder another user may have
-        written (another owner, a link, group or other write), as for the config file."""
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        check_private_dir(path.parent, "the state folder")
-        refuse_symlink(path, WHAT_FILE)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        self.fd = os.open(path, flags, 0o600)
-        mode = stat.S_IMODE(os.fstat(self.fd).st_mode)
-        if mode & 0o022:
-            os.close(self.fd)
-            raise UnsafePath(
-                f"{WHAT_FILE} {path} is writable by other users (mode {mode:o}), so they could "
-                "decide when bulkctl may send; bulkctl does not trust it",
-                hint=f"run: chmod 600 {path}   (or remove it: it holds only request times)",
-            )
-        self.fallback: BaseFileLock | None = None
-        if fcntl is None:
-            from filelock import FileLock
-
-            self.fallback = FileLock(str(path) + ".lock", timeout=self.LOCK_TIMEOUT, mode=0o600)
-
-    def lock(self) -> None:
-        """Hold the lock, or raise OSError after LOCK_TIMEOUT seconds."""
-        if self.fallback is not None:
-            from filelock import Timeout
-
-            try:
-                self.fallback.acquire()
-            except Timeout as exc:
-                raise OSError("the pacer's state file stays locked") from exc
-            return
-        assert fcntl is not None
-        give_up = time.monotonic() + self.LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > give_up:
-                    raise
-                time.sleep(0.001)  # held by another process for a read and a write: short
-
-    def unlock(self) -> None:
-        """Let go of the lock; never raises. A Ctrl-C can leave a read-and-write suspended
-        until the command is closing, when the file may be closed already (its lock with it);
-        an error here would print "Exception ignored" after the one line an interrupt gets."""
-        with contextlib.suppress(OSError):
-            if self.fallback is not None:
-                self.fallback.release()
-            elif fcntl is not None:
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-    def read(self, most: int) -> bytes:
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        parts, size = [], 0
-        while size < most:
-            chunk = os.read(self.fd, most - size)
-            if not chunk:
-                break
-            parts.append(chunk)
-            size += len(chunk)
-        return b"".join(parts)
-
-    def write(self, data: bytes) -> None:
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-        os.ftruncate(self.fd, len(data))
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
 
 
 def _free_at(starts: list[float], window: Window, now: float) -> float:

@@ -1,0 +1,288 @@
+"""The transport: threads, caps and the deadline. Each exchange is read whole within a cap
+on its decoded size and abandoned at its deadline; requests are limited in number in flight."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from bulkctl import __version__
+from bulkctl.api.statuses import network_error
+from bulkctl.api.wire import goes_direct
+from bulkctl.errors import DeadlineReached, MalformedResponse, NetworkError, UsageError
+from bulkctl.pacing.rates import format_seconds
+from bulkctl.safetext import safe_text
+
+USER_AGENT = f"bulkctl/{__version__}"
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # decoded; real pages are tens of KB
+CHUNK_BYTES = 64 * 1024
+
+
+class ConcurrencyLimiter:
+    """Caps requests in flight; throttling halves the cap for the rest of the command."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._in_flight = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def throttled(self) -> None:
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting for this exchange: stop reading."""
+
+
+def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) -> bytes:
+    """The decoded body of a streamed answer, at most ``cap`` bytes however it is compressed;
+    raises MalformedResponse past the cap."""
+
+    def too_large(how: str) -> MalformedResponse:
+        return MalformedResponse(
+            f"the answer {how} past {cap // (1024 * 1024)} MiB; bulkctl stopped reading it",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        )
+
+    if response.is_stream_consumed:  # built in memory (an in-process transport), decoded
+        if len(response.content) > cap:
+            raise too_large("grew")
+        return response.content
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > cap:
+        raise too_large(f"is {int(declared):,} bytes, ")
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib, told by the header
+    elif encoding not in ("", "identity"):
+        raise MalformedResponse(
+            f"the answer is in an encoding bulkctl did not ask for ({encoding[:30]!r})",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        )
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_raw(CHUNK_BYTES):
+            if abandoned.is_set():
+                raise _Abandoned
+            pending = chunk
+            while pending:
+                if decoder is None:
+                    out, pending = pending, b""
+                else:
+                    # a step at a time: one call's output buffer stays small
+                    out = decoder.decompress(pending, min(cap + 1 - size, 8 * CHUNK_BYTES))
+                    pending = decoder.unconsumed_tail
+                size += len(out)
+                if size > cap:
+                    raise too_large("expands" if decoder is not None else "grew")
+                parts.append(out)
+        if decoder is not None:
+            out = decoder.flush(cap + 1 - size)
+            size += len(out)
+            if size > cap:
+                raise too_large("expands")
+            parts.append(out)
+    except zlib.error as exc:
+        raise MalformedResponse(
+            f"the answer could not be decompressed ({encoding}: {exc})",
+            status=response.status_code,
+            request_ref=response.headers.get("request-ref"),
+        ) from exc
+    return b"".join(parts)
+
+
+class Transport:
+    """One base URL's HTTP exchanges, each read whole under ``max_answer_bytes`` and
+    abandoned at its overall deadline; ``closed`` once the command ends (nothing more is sent).
+
+    Each exchange runs in a thread of its own, so the caller regains control at the deadline
+    even while a server trickles its answer (httpx's read timeout restarts per chunk)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None,
+        connect_timeout: float,
+        read_timeout: float,
+        ca_bundle: str | None,
+        env: Mapping[str, str] | None,
+        concurrency: int,
+        max_answer_bytes: int,
+        monotonic: Callable[[], float],
+        debug: Callable[[str], None] | None,
+    ) -> None:
+        self.base_url = base_url
+        self.max_answer_bytes = max_answer_bytes
+        self.monotonic = monotonic
+        self.debug = debug
+        self.closed = False
+        self._timeouts = (connect_timeout, read_timeout)
+        self._http = httpx.Client(
+            base_url=base_url,
+            transport=transport,
+            verify=_verify(base_url, ca_bundle or (env or {}).get("SSL_CERT_FILE"), transport),
+            # loopback never goes through a proxy, whatever HTTP(S)_PROXY and NO_PROXY say
+            trust_env=transport is None and not goes_direct(base_url),
+            follow_redirects=False,
+            timeout=httpx.Timeout(
+                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None
+            ),
+            limits=httpx.Limits(
+                max_connections=max(concurrency, 1) + 2,
+                max_keepalive_connections=max(concurrency, 1) + 2,
+            ),
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",  # the encodings read_capped decodes
+            },
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        self._http.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        *,
+        overall: float,
+        hard: float | None,
+    ) -> httpx.Response:
+        """One exchange, abandoned after ``overall`` seconds or at ``hard`` (monotonic), the
+        caller's deadline: DeadlineReached when that came first, else NetworkError."""
+        if self.closed:
+            raise NetworkError(f"{method} {path}: not sent, the command is ending")
+        started = self.monotonic()
+        until = started + overall
+        hard_first = hard is not None and hard < until
+        if hard is not None:
+            until = min(until, hard)
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+        abandoned = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome["response"] = self._exchange(
+                    method, path, params, json_body, headers, max(0.0, until - started), abandoned
+                )
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=exchange, name="bulkctl-request", daemon=True).start()
+        if not done.wait(max(0.0, until - self.monotonic())):
+            abandoned.set()
+            if hard_first:
+                raise DeadlineReached(f"{method} {path}: abandoned at the deadline")
+            raise NetworkError(
+                f"no complete answer from {self.base_url} within {format_seconds(overall)} "
+                "(request_timeout)",
+                hint="raise request_timeout, or try again",
+                sent=True,
+            )
+        if "error" in outcome:
+            error = outcome["error"]
+            if isinstance(error, httpx.HTTPError):
+                raise network_error(error, self.base_url) from error
+            raise error
+        response: httpx.Response = outcome["response"]
+        if self.debug is not None:
+            self._log(method, response, headers, started)
+        return response
+
+    def _log(
+        self, method: str, response: httpx.Response, headers: dict[str, str], started: float
+    ) -> None:
+        """One debug line per exchange, its secrets redacted."""
+        assert self.debug is not None
+        elapsed = (self.monotonic() - started) * 1000
+        shown = {
+            k: ("<redacted>" if k.lower() in ("api-key", "authorization") else v)
+            for k, v in headers.items()
+        }
+        # the answer's header values are the server's text: made safe like any other
+        ref = safe_text(response.headers.get("request-ref", "-")[:200])
+        self.debug(
+            safe_text(
+                f"{method} {response.request.url} -> {response.status_code} "
+                f"({elapsed:.0f} ms, request-ref {ref}) headers {shown}"
+            )
+        )
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        left: float,
+        abandoned: threading.Event,
+    ) -> httpx.Response:
+        """Send and read the whole answer (decoded, capped); a plain response comes back."""
+        connect, read = self._timeouts
+        request = self._http.build_request(
+            method,
+            path,
+            params=params,
+            json=json_body,
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=min(connect, left), read=min(read, left), write=min(read, left), pool=left
+            ),
+        )
+        streamed = self._http.send(request, stream=True)
+        try:
+            body = read_capped(streamed, self.max_answer_bytes, abandoned)
+        finally:
+            streamed.close()
+        kept = [
+            (k, v)
+            for k, v in streamed.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
+
+
+def _verify(
+    base_url: str, cafile: str | None, transport: httpx.BaseTransport | None
+) -> ssl.SSLContext | bool:
+    """TLS verification: none over http:// (loopback only, see wire.check_base_url), else the
+    CA bundle named, else the system's."""
+    if base_url.startswith("http://"):
+        return False
+    if cafile and transport is None:
+        try:
+            return ssl.create_default_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"cannot load CA bundle {cafile}: {exc}") from exc
+    return True

@@ -1,0 +1,132 @@
+"""The emulator's login routes and its check of every other request's credentials: the demo's
+API key, password login (multi), access tokens (backoffice), logout, idle expiry."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from bulkctl.emulator.messages import Request, Response, json_answer, syntax_error
+from bulkctl.emulator.spec import MULTI_TOKEN_IDLE_SECONDS
+from bulkctl.emulator.state import EmulatorState, TokenInfo
+
+DEMO_API_KEY = "demo-api-key-7f3a"
+DEMO_TOKEN = "demo-token-never-expires"
+DEMO_EMAIL = "demo@bulkctl.example"
+DEMO_PASSWORD = "Demo-Passw0rd!"
+DEMO_IDENTITIES = (("CORPORATE", "1001"), ("CONSUMER", "2001"))
+
+DIGITS = re.compile(r"[0-9]+")
+
+
+class AuthRoutes:
+    """The login routes and the credentials check, for ``Emulator`` (which holds the state)."""
+
+    state: EmulatorState
+    clock: Callable[[], float]
+    violations: list[str]
+
+    def _authenticate(self, api: str, request: Request) -> Response | None:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        info = self.state.tokens.get(token) if scheme.lower() == "bearer" else None
+        now = self.clock()
+        if info is None or info.api not in (api, "any"):
+            return Response(401)
+        if info.expires_when_idle and now - info.last_used > MULTI_TOKEN_IDLE_SECONDS:
+            del self.state.tokens[token]
+            return Response(401)
+        info.last_used = now
+        return None
+
+    def _read_json(self, request: Request) -> Any:
+        if not request.body:
+            return None
+        try:
+            return json.loads(request.body)
+        except ValueError:
+            return None
+
+    def _login(self, request: Request) -> Response:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        body = self._read_json(request)
+        if not isinstance(body, dict):
+            self.violations.append("login_with_password without a JSON object body")
+            return syntax_error("email", "REQUIRED", [])
+        email = body.get("email")
+        password = body.get("password")
+        if not isinstance(email, str) or not email:
+            self.violations.append("login_with_password without email")
+            return syntax_error("email", "REQUIRED", [])
+        if not isinstance(password, dict) or not isinstance(password.get("value"), str):
+            self.violations.append("login_with_password without password.value")
+            return syntax_error("password.value", "REQUIRED", [])
+        if email != DEMO_EMAIL or password["value"] != DEMO_PASSWORD:
+            return Response(403)
+        token = "mt-" + secrets.token_urlsafe(24)
+        self.state.tokens[token] = TokenInfo("multi", self.clock(), expires_when_idle=True)
+        return json_answer(
+            200,
+            {
+                "token": token,
+                "tokenType": "AUTH",
+                "identity": {"type": "CORPORATE", "id": DEMO_IDENTITIES[0][1]},
+                "credentials": {"type": "ROOT", "id": "3001"},
+            },
+        )
+
+    def _access_token(self, request: Request) -> Response:
+        if request.headers.get("api-key") != DEMO_API_KEY:
+            return Response(401)
+        body = self._read_json(request)
+        identity = body.get("identity") if isinstance(body, dict) else None
+        if not isinstance(identity, dict):
+            self.violations.append("access_token without identity")
+            return json_answer(
+                400,
+                {
+                    "message": "identity is required",
+                    "validationErrors": [{"fieldName": "identity", "error": "REQUIRED"}],
+                },
+            )
+        kind, ident = identity.get("type"), identity.get("id")
+        if kind not in ("CORPORATE", "CONSUMER") or not (
+            isinstance(ident, str) and DIGITS.fullmatch(ident)
+        ):
+            self.violations.append(f"access_token with a malformed identity {identity!r}")
+            return json_answer(
+                400,
+                {
+                    "message": "identity is invalid",
+                    "validationErrors": [
+                        {"fieldName": "identity", "error": "INVALID_TYPE_OR_VALUE"}
+                    ],
+                },
+            )
+        if (kind, ident) not in DEMO_IDENTITIES:
+            return json_answer(409, {"errorCode": "UNRESOLVED_IDENTITY"})
+        token = "bo-" + secrets.token_urlsafe(24)
+        self.state.tokens[token] = TokenInfo("backoffice", self.clock(), expires_when_idle=False)
+        return json_answer(
+            200,
+            {
+                "token": {"token": token},
+                "identity": {"type": kind, "id": ident},
+                "credentials": {"type": "API_CLIENT", "id": "4001"},
+            },
+        )
+
+    def _logout(self, request: Request) -> Response:
+        denied = self._authenticate("multi", request)
+        if denied is not None:
+            return denied
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        if token != DEMO_TOKEN:
+            self.state.tokens.pop(token, None)
+        return Response(204)
