@@ -401,7 +401,7 @@ class ApiClient:
         cafile = ca_bundle or (env or {}).get("SSL_CERT_FILE")
         verify: ssl.SSLContext | bool = True
         if self.base_url.startswith("http://"):
-            verify = False  # loopback only (see config.check_base_url): no TLS to set up
+            verify = False  # loopback only (see wire.check_base_url): no TLS to set up
         elif cafile and transport is None:
             try:
                 verify = ssl.create_default_context(cafile=cafile)

@@ -352,11 +352,6 @@ StrictOption = Annotated[
     ),
 ]
 
-# polling: wait and watch
-IntervalOption = Annotated[
-    str, typer.Option("--interval", help="Time between polls, at least 1s.", metavar="DURATION")
-]
-
 # one bulk, or several
 BulkIdArgument = Annotated[str, typer.Argument(help="The bulk id (digits).", metavar="BULK_ID")]
 BulkIdsArgument = Annotated[

@@ -621,7 +621,3 @@ def _free_at(starts: list[float], window: Window, now: float) -> float:
     # starts are sorted: the start ``limit`` places back decides
     at = starts[len(starts) - window.limit] + window.seconds + 1e-3  # past it, not on it
     return max(now, at)
-
-
-def pacer_windows(setting: str | None) -> tuple[Window, ...]:
-    return parse_rate_limit(setting if setting is not None else DEFAULT_RATE_LIMIT)
