@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness in tests/
 
+from benchmarks.bench_ui import compile_bytecode
 from tests.serving import bulkctl_command, emulator_process
 
 API_KEY = "demo-api-key-7f3a"
@@ -177,6 +178,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     _ = resource  # imported so a missing module fails early on unsupported systems
+    print(compile_bytecode())  # httpx's is in site-packages: an editable bulkctl needs its own
 
     with tempfile.TemporaryDirectory() as tmp:
         minimal = Path(tmp) / "minimal.py"
