@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bulkctl.api.changes import act
 from bulkctl.api.client import parse_reset, parse_retry_after
 from bulkctl.emulator.app import Faults, Scripted
 from bulkctl.errors import DeadlineReached, ExitCode, Throttled
@@ -45,7 +46,7 @@ def test_execute_answered_with_a_wait_far_ahead_sends_once_and_says_when(
     script = Script([answer(409, TOO_MANY, headers)])
     client, slept, _ = client_for(script)
     with pytest.raises(Throttled) as caught:
-        client.act("123", "execute")
+        act(client, "123", "execute")
     assert len(script.requests) == 1 and slept == []
     text = " ".join(caught.value.lines())
     assert caught.value.exit_code == ExitCode.ERROR
@@ -58,7 +59,7 @@ def test_execute_answered_with_a_wait_far_ahead_sends_once_and_says_when(
 def test_a_wait_within_quota_wait_is_waited_once_then_the_change_is_sent_once_more() -> None:
     script = Script([answer(409, TOO_MANY, {"Retry-After": "30"}), answer(204)])
     client, slept, _ = client_for(script)
-    client.act("123", "execute")
+    act(client, "123", "execute")
     assert slept == [30] and len(script.requests) == 2
 
 
