@@ -40,6 +40,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness in tests/
+
+from tests.serving import bulkctl_command, emulator_process
+
 API_KEY = "demo-api-key-7f3a"
 TOKEN = "demo-token-never-expires"
 PAGE = 100  # what the ui reads first
@@ -82,38 +86,21 @@ MINIMAL_APP = textwrap.dedent(
 ).replace("PAGE_SIZE", str(PAGE))
 
 
-def bulkctl() -> list[str]:
-    script = Path(sys.executable).parent / "bulkctl"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bulkctl"]
-
-
 @contextmanager
 def served(bulks: int = 300) -> Iterator[tuple[str, list[float]]]:
     """``emulator serve --log``: yields its Multi API base URL and the arrival times of requests."""
-    proc = subprocess.Popen(
-        [*bulkctl(), "emulator", "serve", "--port", "0", "--bulks", str(bulks), "--log"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
     arrivals: list[float] = []
-    stderr = proc.stderr
+    with emulator_process("--bulks", str(bulks), "--log", stderr=subprocess.PIPE) as (url, proc):
+        stderr = proc.stderr
+        assert stderr is not None
 
-    def count() -> None:
-        for line in stderr:
-            if '"GET ' in line or '"POST ' in line:
-                arrivals.append(time.monotonic())
+        def count() -> None:
+            for line in stderr:
+                if '"GET ' in line or '"POST ' in line:
+                    arrivals.append(time.monotonic())
 
-    threading.Thread(target=count, daemon=True).start()
-    try:
-        first = proc.stdout.readline()
-        if "listening on" not in first:
-            raise RuntimeError(f"the emulator did not start: {first!r}")
-        yield first.split()[-1] + "/multi", arrivals
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        threading.Thread(target=count, daemon=True).start()
+        yield url, arrivals
 
 
 def environment(base_url: str, home: str) -> dict[str, str]:
@@ -195,7 +182,7 @@ def startup(runs: int, bytecode: bool = True) -> None:
         app.write_text(MINIMAL_APP, encoding="utf-8")
         ui_runs, minimal_runs = [], []
         for _ in range(runs):  # interleaved, so a noisy machine hits both alike
-            ui_runs.append(time_to_id([*bulkctl(), "ui"], env, bulk_id))
+            ui_runs.append(time_to_id([*bulkctl_command(), "ui"], env, bulk_id))
             minimal_runs.append(time_to_id([sys.executable, str(app)], env, bulk_id))
     ui, minimal = (statistics.median(t for t, _ in r) for r in (ui_runs, minimal_runs))
     print(f"time to the newest bulk's id in an 80x24 pty (median of {runs}):")
@@ -218,7 +205,7 @@ def idle_real(minutes: int) -> None:
         env = environment(base_url, home)
         bulk_id = newest_id(base_url)
         arrivals.clear()
-        command = [*bulkctl(), "ui"]
+        command = [*bulkctl_command(), "ui"]
         child = pexpect.spawn(command[0], command[1:], env=env, dimensions=(24, 80), timeout=60)
         started = time.monotonic()
         child.expect(re.escape(bulk_id.encode()))

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness i
 
 from bulkctl.emulator.app import Faults
 from bulkctl.emulator.quota import parse_quota
-from bulkctl.emulator.server import running
 from bulkctl.emulator.state import EmulatorState
 from tests.quota_scenario import (
     T0,
@@ -40,6 +39,7 @@ from tests.quota_scenario import (
     run_listing,
     runners_sharing_a_quota,
 )
+from tests.serving import bulkctl_command, serving
 
 CONCURRENCY = 8
 
@@ -88,9 +88,8 @@ def real_process(bulks: int) -> Outcome:
         faults=Faults(quota=parse_quota("100/10s")),
     )
     emulator.latency = 0.0
-    script = Path(sys.executable).parent / "bulkctl"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "bulkctl"]
-    with running(emulator) as root, tempfile.TemporaryDirectory() as home:
+    command = bulkctl_command()
+    with serving(emulator) as root, tempfile.TemporaryDirectory() as home:
         env = dict(
             os.environ,
             BULKCTL_BASE_URL=root + "/multi",

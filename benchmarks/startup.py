@@ -23,9 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness in tests/
+
+from tests.serving import emulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "demo-api-key-7f3a"
@@ -108,27 +111,6 @@ def install(venv: Path, source: Path, minimal_dir: Path) -> Path:
     return venv / "bin"
 
 
-@contextmanager
-def emulator(bin_dir: Path, env: dict[str, str]) -> Iterator[str]:
-    """A served emulator; yields its Multi API base URL."""
-    proc = subprocess.Popen(
-        [str(bin_dir / "bulkctl"), "emulator", "serve", "--port", "0", "--bulks", "300"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    try:
-        first = proc.stdout.readline()
-        if "listening on" not in first:
-            raise RuntimeError(f"the emulator did not start: {first!r}")
-        yield first.split()[-1] + "/multi"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def timed(command: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -175,7 +157,7 @@ def main() -> int:
             BULKCTL_RATE_LIMIT="0",
         )
         commands: dict[str, Callable[[], float]] = {}
-        with emulator(bins["bulkctl"], env) as url:
+        with emulator_process("--bulks", "300", bin_dir=bins["bulkctl"], env=env) as (url, _):
             env.update(BULKCTL_BASE_URL=url, BULKCTL_API_KEY=API_KEY, BULKCTL_AUTH_TOKEN=TOKEN)
             for name, bin_dir in bins.items():
                 for who, program in ((name, "bulkctl"), (f"{name}-minimal", "minimal")):

@@ -4,8 +4,7 @@ A folder or file is trusted only when the user running bulkctl owns it, no one e
 write to it or to any folder above it, and no link on the way is another user's (as ssh's
 StrictModes). Files are opened without following symbolic
 links, tightened to 0600 through the open descriptor, and replaced atomically, so a failed
-write leaves the old file as it was. Imports nothing but ``bulkctl.errors``, so the emulator
-can use it too.
+write leaves the old file as it was. Imports nothing but ``bulkctl.errors``.
 """
 
 from __future__ import annotations

@@ -6,13 +6,11 @@ from __future__ import annotations
 import io
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -21,9 +19,9 @@ import pytest
 
 from bulkctl.context import Clock, Context, GlobalOptions
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults
-from bulkctl.emulator.server import EmulatorHTTPServer
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.transport import EmulatorTransport
+from tests.serving import bulkctl_command, serving
 
 T0 = 1_790_000_000.0  # a fixed "now" for emulator data
 
@@ -94,37 +92,11 @@ def make_emulator(
     return Emulator(state, clock=clock, faults=faults), clock
 
 
-@contextmanager
-def serving(emulator: Emulator) -> Iterator[str]:
-    """Like ``emulator.server.running``, but stops within 20 ms instead of half a second
-    (``serve_forever``'s default poll): it ends every test that serves."""
-    server = EmulatorHTTPServer(emulator, "127.0.0.1", 0)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    try:
-        yield server.root_url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 @pytest.fixture
 def served() -> Iterator[Served]:
     emulator, clock = make_emulator()
     with serving(emulator) as root:
         yield Served(emulator, clock, root)
-
-
-def bulkctl_command() -> list[str]:
-    """The installed console script next to this interpreter, else python -m bulkctl."""
-    script = Path(sys.executable).parent / "bulkctl"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("bulkctl")
-    return [found] if found else [sys.executable, "-m", "bulkctl"]
 
 
 @dataclass

@@ -85,7 +85,7 @@ def test_a_status_the_spec_does_not_know_is_left_to_the_server_with_one_note(
     notes = p.ctx.stderr.getvalue()  # type: ignore[attr-defined]
     assert notes.count("which bulkctl does not know") == 1
     posts = [r for r in p.emulator.requests if r[0] == "POST"]
-    assert len(posts) == 1 and code in (0, ExitCode.CONFLICT)  # the server decided
+    assert len(posts) == 1 and code == ExitCode.CONFLICT  # the server decided: INVALID_STATE
 
 
 # -- production from the host the requests reach ---------------------------------------------

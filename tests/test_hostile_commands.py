@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bulkctl.emulator.app import Emulator, Request, Response
+from bulkctl.errors import ExitCode
 from tests.conftest import bulkctl_command, logged_in, make_emulator, run_bulkctl, serving
 
 HOSTILE = (
@@ -88,9 +89,9 @@ def assert_clean(text: str, what: object) -> None:
         assert raw not in text, (what, raw, text[:400])
 
 
-def check(base: str, *args: str, codes: tuple[int, ...] = (0,)) -> str:
+def check(base: str, *args: str, code: int = ExitCode.OK) -> str:
     result = run_bulkctl(*args, env=logged_in(base, BULKCTL_NO_INPUT="1"), timeout=60)
-    assert result.code in codes, (args, result.code, result.stderr)
+    assert result.code == code, (args, result.code, result.stderr)
     assert_clean(result.stdout, args)
     assert_clean(result.stderr, args)
     return result.stdout + result.stderr
@@ -138,29 +139,33 @@ def test_actions_dry_runs_refusals_and_api_errors_are_clean(
     # a laced status is none the spec knows: the server decides, with one note, made safe
     unknown = check(base, "execute", submitted, "--dry-run")
     assert "\\x1b" in unknown and "left to the server to decide" in unknown
-    check(base, "show", "424242", codes=(4,))  # the API's 404 message, laced
-    check(base, "operations", "424242", codes=(4,))
+    check(base, "show", "424242", code=ExitCode.NOT_FOUND)  # the API's 404 message, laced
+    check(base, "operations", "424242", code=ExitCode.NOT_FOUND)
     base, emulator = laced_but_status
     submitted = some(emulator, "SUBMITTED")
     check(base, "execute", submitted, "--dry-run")
-    check(base, "cancel", some(emulator, "COMPLETED"), "--yes", codes=(5,))
+    check(base, "cancel", some(emulator, "COMPLETED"), "--yes", code=ExitCode.CONFLICT)
     check(base, "pause", some(emulator, "RUNNING"), "--yes")
-    check(base, "pause", some(emulator, "COMPLETED"), codes=(5,))
+    check(base, "pause", some(emulator, "COMPLETED"), code=ExitCode.CONFLICT)
     check(base, "execute", submitted, "--yes")
-    check(base, "execute", submitted, "--yes", codes=(5,))  # now RUNNING: the API's answer
+    check(
+        base, "execute", submitted, "--yes", code=ExitCode.CONFLICT
+    )  # now RUNNING: the API's answer
 
 
 def test_rerun_of_a_failed_bulk_is_clean(laced_but_status: tuple[str, Emulator]) -> None:
     base, emulator = laced_but_status
     failed = some(emulator, "PARTIALLY_COMPLETED")
-    check(base, "rerun", failed, "--failed", "--dry-run", codes=(2,))  # laced: no known kind
-    check(base, "rerun", failed, "--failed", "--output-file", "-", codes=(2,))
+    check(
+        base, "rerun", failed, "--failed", "--dry-run", code=ExitCode.USAGE
+    )  # laced: no known kind
+    check(base, "rerun", failed, "--failed", "--output-file", "-", code=ExitCode.USAGE)
 
 
 def test_auth_status_and_login_are_clean(laced: tuple[str, Emulator]) -> None:
     base, _ = laced
-    check(base, "auth", "status", codes=(0, 1, 3))
-    check(base, "auth", "status", "--json", codes=(0, 1, 3))
+    check(base, "auth", "status", code=ExitCode.OK)
+    check(base, "auth", "status", "--json", code=ExitCode.OK)
     check(base, "config", "list")
 
 
@@ -169,9 +174,16 @@ def test_wait_is_clean(
 ) -> None:
     base, emulator = laced_but_status
     done = some(emulator, "PARTIALLY_COMPLETED")
-    check(base, "wait", done, codes=(11,))
-    # the report's operations are read by the bulkId the server sent (laced: exit 2)
-    check(base, "wait", done, "--junit", str(tmp_path / "report.xml"), codes=(2, 11))
+    check(base, "wait", done, code=ExitCode.PARTIALLY_COMPLETED)
+    # the report's failed operations are read too (the bulkId of one bulk's answer is kept)
+    check(
+        base,
+        "wait",
+        done,
+        "--junit",
+        str(tmp_path / "report.xml"),
+        code=ExitCode.PARTIALLY_COMPLETED,
+    )
     base, emulator = laced
     check(
         base,
@@ -181,7 +193,7 @@ def test_wait_is_clean(
         "2s",
         "--interval",
         "1s",
-        codes=(1, 124),
+        code=ExitCode.TIMEOUT,
     )
 
 

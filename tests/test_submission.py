@@ -354,6 +354,12 @@ def test_refs_are_stable_and_change_with_content_index_kind_and_source() -> None
     assert ref not in others and len(others) == 7
 
 
+def test_two_identical_chunks_get_two_refs() -> None:
+    (item,) = blocks(1)
+    refs = [c.idempotency_ref for c in plan_chunks(BLOCKS, [item] * 4, chunk_size=2)]
+    assert len(refs) == 2 and refs[0] != refs[1]
+
+
 def test_a_ref_ignores_key_order_in_the_items() -> None:
     one = [{"pathParams": {}, "requestBody": {"a": 1, "b": 2}}]
     two = [{"requestBody": {"b": 2, "a": 1}, "pathParams": {}}]

@@ -513,6 +513,34 @@ def test_a_real_submit_of_an_invalid_file_names_every_bad_line_and_sends_nothing
     assert emu.emulator.request_count == 0
 
 
+def test_a_real_submit_of_two_identical_chunks_sends_both(tmp_path: Path, emu: Served) -> None:
+    """A chunk's ref depends on its place: the second of two equal chunks is no repeat."""
+    kind = KINDS["transfers"]
+    [item] = items_of(kind, 1)
+    source = write_items(tmp_path / "pay.jsonl", kind, [item] * 4, "jsonl")
+    before = len(emu.state.bulks)
+    result = run_bulkctl("submit", "transfers", str(source), "--chunk-size", "2", env=emu.env())
+    assert result.code == 0, result.stderr
+    assert "already submitted" not in result.stderr
+    first, second = result.stdout.split()
+    assert first != second and len(emu.state.bulks) == before + 2
+
+
+def test_a_real_submit_of_true_for_an_integer_names_the_field_and_sends_nothing(
+    tmp_path: Path, emu: Served
+) -> None:
+    """JSON's ``true`` is a bool, and Python's bool is an int: the check must tell them apart."""
+    kind = KINDS["transfers"]
+    [item] = items_of(kind, 1)
+    item["destinationAmount"]["amount"] = True
+    source = write_items(tmp_path / "pay.jsonl", kind, [item], "jsonl")
+    result = run_bulkctl("submit", "transfers", str(source), "--yes", env=emu.env())
+    assert result.code == ExitCode.USAGE, result.stderr
+    assert "line 1: destinationAmount.amount: must be a whole number" in result.stderr
+    assert "nothing was sent" in result.stderr and "Traceback" not in result.stderr
+    assert emu.emulator.request_count == 0
+
+
 def test_a_real_rerun_submits_the_failures(tmp_path: Path, emu: Served) -> None:
     kind = KINDS["card-blocks"]
     ok = items_of(kind, 3)

@@ -96,10 +96,20 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def running(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``emulator`` in a background thread; yields the root URL (no API prefix)."""
+def running(
+    emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *, poll_interval: float = 0.02
+) -> Iterator[str]:
+    """Serve ``emulator`` in a background thread; yields the root URL (no API prefix).
+
+    It stops within ``poll_interval`` seconds (``serve_forever``'s default is half a second,
+    which every test and benchmark that serves would wait once)."""
     server = EmulatorHTTPServer(emulator, host, port)
-    thread = threading.Thread(target=server.serve_forever, name="bulkctl-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": poll_interval},
+        name="bulkctl-emulator",
+        daemon=True,
+    )
     thread.start()
     try:
         yield server.root_url

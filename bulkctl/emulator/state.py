@@ -314,7 +314,7 @@ class EmulatorState:
 
     # -- seeding --------------------------------------------------------------------------
 
-    def _new_bulk(self, created: float, status_hint: str | None = None) -> Bulk:
+    def _new_bulk(self, created: float) -> Bulk:
         rng = self.rng
         index = self._next_index
         self._next_index += 1

@@ -123,7 +123,6 @@ class PagingReport:
     """What happened while paging, for warnings and ``--strict``."""
 
     requests: int = 0
-    rereads: int = 0
     shrank_from: int | None = None
     shrank_to: int | None = None
     stopped: str | None = None  # why paging stopped early, when it did
@@ -343,7 +342,6 @@ class Pager:
             for page_offset, page_limit, page in pages:
                 if page.count is not None and prev_count is not None and page.count < prev_count:
                     # answered before records its predecessor saw were added: read in order now
-                    self.report.rereads += 1
                     if page.count < base:
                         self.report.note_shrink(base, page.count)
                     pages.close()

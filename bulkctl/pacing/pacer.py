@@ -34,7 +34,6 @@ from typing import Protocol
 from bulkctl.errors import StorageError
 from bulkctl.pacing.learner import PROBE_CAP, PROBE_FIRST, Learner, QuotaLearner
 from bulkctl.pacing.rates import (
-    DEFAULT_RATE_LIMIT,
     MAX_ENTRIES,
     Window,
     format_seconds,
@@ -384,7 +383,3 @@ def _free_at(starts: list[float], window: Window, now: float) -> float:
     # starts are sorted: the start ``limit`` places back decides
     at = starts[len(starts) - window.limit] + window.seconds + 1e-3  # past it, not on it
     return max(now, at)
-
-
-def pacer_windows(setting: str | None) -> tuple[Window, ...]:
-    return parse_rate_limit(setting if setting is not None else DEFAULT_RATE_LIMIT)

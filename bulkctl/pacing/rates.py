@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from bulkctl.errors import UsageError
 
-DEFAULT_RATE_LIMIT = "100/60s,1000/3600s"
 MAX_ENTRIES = 100_000  # request starts kept (and so the largest limit a window may have)
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*([smhd]?)")

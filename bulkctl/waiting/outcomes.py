@@ -130,13 +130,6 @@ class FailedOperations:
                     entry.listed_count = len(entry.operations)
                 return
 
-    def pending_reason(self, bulk_id: str) -> str | None:
-        """Why a bulk's failed operations are not all read, when a read was cut short."""
-        entry = self.bulks.get(bulk_id)
-        if entry is None or entry.done:
-            return None
-        return entry.problem
-
 
 @dataclass(frozen=True)
 class Ending:

@@ -24,7 +24,6 @@ from bulkctl.output.render import (
 from bulkctl.waiting.polling import Poller
 
 HEARTBEAT_SECONDS = 60.0  # plain: a line at least this often, so CI never sees a silent job
-PROGRESS_MODES = ("live", "plain", "none")
 
 
 def progress_mode(ctx: Context, requested: str | None) -> str:
