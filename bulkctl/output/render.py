@@ -10,9 +10,7 @@ the one entry point, and names the others' public parts for its importers.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from bulkctl.api.records import FailureGroup
@@ -33,7 +31,14 @@ from bulkctl.output.fields import (
     check_format,
     pick_fields,
 )
-from bulkctl.output.formats import _json_element, _json_object, json_line, json_text, write_markdown
+from bulkctl.output.formats import (
+    json_line,
+    json_text,
+    line_writer,
+    write_json,
+    write_lines,
+    write_markdown,
+)
 from bulkctl.output.tables import (
     GAP,
     MIN_CUT_WIDTH,
@@ -115,71 +120,19 @@ __all__ = [
 
 def render(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextIO) -> int:
     """Write ``records`` in ``options.fmt``; returns how many were written."""
-    fmt = options.fmt
-    if fmt == "json":
-        # each element's text as it arrives, not the parsed records: the document must be
-        # complete before its first byte is written, and text is the leanest form to hold
-        items = [_json_element(_json_object(r, options)) for r in records]
-        if not items:
-            out.write("[]\n")
-        else:
-            out.write("[\n")
-            last = len(items) - 1
-            for index, item in enumerate(items):
-                out.write(item + (",\n" if index < last else "\n"))
-            out.write("]\n")
-        out.flush()
-        return len(items)
-    if fmt in TABLE_FORMATS:
+    if options.fmt == "json":
+        return write_json(records, options, out)
+    if options.fmt in TABLE_FORMATS:
         rows_list = list(records)
         lines = table_lines(rows_list, options)
         out.write("".join(line + "\n" for line in lines))
         out.flush()
         return len(rows_list)
-    if fmt == "markdown":
+    if options.fmt == "markdown":
         rows_list = list(records)
         write_markdown(rows_list, options, out)
         return len(rows_list)
-    line: Callable[[dict[str, Any]], str]
-    if fmt == "jsonl":
-
-        def line(record: dict[str, Any]) -> str:
-            return json_line(_json_object(record, options)) + "\n"
-
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        sheet = csv.writer(buffer, lineterminator="\r\n")
-
-        def line(record: dict[str, Any]) -> str:
-            buffer.seek(0)
-            buffer.truncate()
-            sheet.writerow([csv_cell(f, f.value(record, options.now)) for f in options.fields])
-            return buffer.getvalue()
-
-        if options.header:
-            sheet.writerow([f.name for f in options.fields])
-            out.write(buffer.getvalue())
-
-    else:  # plain
-        if options.header:
-            out.write("\t".join(f.name for f in options.fields) + "\n")
-
-        def line(record: dict[str, Any]) -> str:
-            cells = [
-                escape_plain(text_value(f, f.value(record, options.now))) for f in options.fields
-            ]
-            return "\t".join(cells) + "\n"
-
-    # whole lines into the (buffered) stream; the caller flushes at page boundaries
-    count = 0
-    write = out.write
-    try:
-        for record in records:
-            write(line(record))
-            count += 1
-    finally:
-        out.flush()
-    return count
+    return write_lines(records, line_writer(options, out), out)
 
 
 def render_record(record: dict[str, Any], options: RenderOptions, out: TextIO) -> None:
