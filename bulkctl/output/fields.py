@@ -36,6 +36,11 @@ class Field:
     priority: int = 9  # tables too narrow drop the lowest first; 9 is never dropped
     wide_only: bool = False  # a table shows it with -o wide only
 
+    @property
+    def right(self) -> bool:
+        """Whether a table aligns it to the right (numbers and lengths of time)."""
+        return self.kind in ("int", "duration", "age")
+
     def value(self, record: dict[str, Any], now: float) -> Any:
         if self.derive is not None:
             return self.derive(record, now)

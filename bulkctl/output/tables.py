@@ -212,21 +212,11 @@ def table_lines(
         rows = [[safe_text(m), *row] for m, row in zip(marks, rows, strict=True)]
     width = options.width if options.terminal and not wide else None
     sizes = [[cells(text) for text in row] for row in rows]
-    while True:
-        natural = [max([cells(headers[i])] + [row[i] for row in sizes]) for i in range(len(fields))]
-        cut = [f.cut and not (options.full_payloads and f.kind == "payload") for f in fields]
-        minimum = [max(MIN_CUT_WIDTH, cells(h)) for h in headers]
-        needed = sum(min(n, m) if c else n for n, m, c in zip(natural, minimum, cut, strict=True))
-        droppable = [i for i, f in enumerate(fields) if f.priority < 9]
-        if width is None or needed + GAP * (len(fields) - 1) <= width or not droppable:
-            break
-        # the least needed column goes (the rightmost of equals)
-        drop = min(droppable, key=lambda i: (fields[i].priority, -i))
-        del fields[drop], headers[drop]
-        rows = [row[:drop] + row[drop + 1 :] for row in rows]
-        sizes = [row[:drop] + row[drop + 1 :] for row in sizes]
-    widths = column_widths(natural, minimum, cut, width)
-    right = [f.kind in ("int", "duration", "age") for f in fields]
+    keep, widths = fit_columns(fields, headers, sizes, width, full_payloads=options.full_payloads)
+    fields = [fields[i] for i in keep]
+    headers = [headers[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    right = [f.right for f in fields]
     lines: list[str] = []
     if options.header:
         lines.append(_table_line(headers, widths, right, [""] * len(fields), options.color))
@@ -237,6 +227,33 @@ def table_lines(
         ]
         lines.append(_table_line(row, widths, right, styles, options.color))
     return lines
+
+
+def fit_columns(
+    fields: Sequence[Field],
+    headers: Sequence[str],
+    sizes: Sequence[Sequence[int]],
+    width: int | None,
+    *,
+    full_payloads: bool = False,
+) -> tuple[list[int], list[int]]:
+    """Which columns a table of ``width`` cells keeps (their indexes), and how wide each is.
+
+    ``sizes`` holds each cell's width, a row a list. When the columns cannot fit even with
+    the cuttable ones at their minimum, the lowest ``Field.priority`` goes first (the
+    rightmost of equals); ``width`` None keeps every column at its natural width. The
+    commands' tables and the ui's main table are laid out by this one rule.
+    """
+    keep = list(range(len(fields)))
+    while True:
+        natural = [max([cells(headers[i])] + [row[i] for row in sizes]) for i in keep]
+        cut = [fields[i].cut and not (full_payloads and fields[i].kind == "payload") for i in keep]
+        minimum = [max(MIN_CUT_WIDTH, cells(headers[i])) for i in keep]
+        needed = sum(min(n, m) if c else n for n, m, c in zip(natural, minimum, cut, strict=True))
+        droppable = [k for k, i in enumerate(keep) if fields[i].priority < 9]
+        if width is None or needed + GAP * (len(keep) - 1) <= width or not droppable:
+            return keep, column_widths(natural, minimum, cut, width)
+        del keep[min(droppable, key=lambda k: (fields[keep[k]].priority, -k))]
 
 
 def _table_line(

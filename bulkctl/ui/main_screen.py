@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import JustifyMethod
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -14,15 +15,15 @@ from textual.widgets import DataTable, Input, Static
 from bulkctl.api.records import BulkProcess, is_bulk_id
 from bulkctl.output.render import (
     GAP,
-    MIN_CUT_WIDTH,
     STATUS_STYLES,
+    Field,
     cells,
     cut_to,
+    fit_columns,
 )
-from bulkctl.output.render import column_widths as render_widths
-from bulkctl.ui.board import STATUS_KEYS
+from bulkctl.ui.board import PROGRESS_FIELD, PROGRESS_WIDTH, STATUS_KEYS, board_cell, board_fields
 from bulkctl.ui.detail_screen import DetailScreen
-from bulkctl.ui.parts import ACTION_KEYS, BoardApp, KeyBar, age_text, bar, items_text, status_text
+from bulkctl.ui.parts import ACTION_KEYS, BoardApp, KeyBar, bar, status_text
 from bulkctl.ui.safe import safe, safe_str
 
 
@@ -120,39 +121,41 @@ class MainScreen(Screen[None]):
             parts.append(f"newest {len(board.rows)} of {statuses}")
         return parts
 
-    def column_widths(self, rows: list[BulkProcess]) -> dict[str, int]:
-        """``list``'s 80-column rule (``render.column_widths``): ids, statuses, ITEMS, AGE and
-        PROGRESS whole at their natural width; OPERATION takes what is left, cut with "…"."""
+    def columns(self, rows: list[BulkProcess]) -> tuple[list[Field], list[int], list[list[str]]]:
+        """``list``'s columns laid out by ``list``'s rule (render's ``fit_columns``): the
+        columns that fit, their widths, and each row's texts. Ids, statuses and numbers keep
+        their natural width, OPERATION takes what is left, cut with "…", and the least needed
+        columns go when even that does not fit."""
         now = self.bulk_app.backend.now()
-        keys = ("id", "status", "operation", "items", "age", "progress")
-        natural = [
-            max([7] + [cells(safe_str(b.bulk_id or "?")) for b in rows]),
-            max([6] + [cells(safe_str(b.status or "?")) for b in rows]),
-            max([9] + [cells(safe_str(b.operation or "-")) for b in rows]),
-            max([5] + [len(items_text(b)) for b in rows]),
-            max([3] + [len(age_text(b, now)) for b in rows]),
-            9,
+        fields = board_fields()
+        texts = [[board_cell(f, b, now) for f in fields] for b in rows]
+        sizes = [
+            [
+                PROGRESS_WIDTH if f is PROGRESS_FIELD else cells(t)
+                for f, t in zip(fields, row, strict=True)
+            ]
+            for row in texts
         ]
-        minimum = [0, 0, MIN_CUT_WIDTH, 0, 0, 0]
-        cut = [False, False, True, False, False, False]
+        headers = [f.header for f in fields]
+        if not rows:  # the header alone; PROGRESS keeps the bar's width
+            sizes = [[PROGRESS_WIDTH if f is PROGRESS_FIELD else 0 for f in fields]]
         # DataTable pads each cell by one on each side (GAP) and keeps 2 for the scrollbar
-        room = self.size.width - 2 - (2 * len(keys) - GAP * (len(keys) - 1))
-        widths = render_widths(natural, minimum, cut, room)
-        return dict(zip(keys, widths, strict=True))
+        room = self.size.width - 2 - (2 * len(fields) - GAP * (len(fields) - 1))
+        keep, widths = fit_columns(fields, headers, sizes, room)
+        return [fields[i] for i in keep], widths, [[row[i] for i in keep] for row in texts]
 
     def fill_table(self) -> None:
         """Refill the table, unless it already shows exactly this: a refill makes Textual
         measure and draw every row again, and start-up asks for several (mount, resizes,
         the first page) before the first frame."""
-        app = self.bulk_app
-        board = app.board
+        board = self.bulk_app.board
         table = self.query_one("#bulks", DataTable)
         rows = board.shown()
-        widths = self.column_widths(rows)
-        now = app.backend.now()
+        fields, widths, texts = self.columns(rows)
         shown = (
-            tuple(widths.values()),
-            tuple((b.key, b.status, b.operation, items_text(b), age_text(b, now)) for b in rows),
+            tuple(f.name for f in fields),
+            tuple(widths),
+            tuple((b.key, *row) for b, row in zip(rows, texts, strict=True)),
             tuple((board.marked(b.key), board.progress(b)) for b in rows),
         )
         if shown == self._shown:
@@ -161,37 +164,34 @@ class MainScreen(Screen[None]):
         selected = self.selected_key()
         scroll_y = table.scroll_y
         table.clear(columns=True)
-        for key, label in (
-            ("id", "BULK ID"),
-            ("status", "STATUS"),
-            ("operation", "OPERATION"),
-            ("items", "ITEMS"),
-            ("age", "AGE"),
-            ("progress", "PROGRESS"),
-        ):
-            table.add_column(
-                Text(label, justify="right" if key in ("items", "age") else "left"),
-                width=widths[key],
-                key=key,
-            )
-        for bulk in rows:
-            ident = safe(bulk.bulk_id or "?")
-            if board.marked(bulk.key):
-                ident.stylize("bold reverse")
-            operation = Text(cut_to(safe_str(bulk.operation or "-"), widths["operation"]))
-            progress = board.progress(bulk)
-            table.add_row(
-                ident,
-                status_text(bulk.status),
-                operation,
-                Text(items_text(bulk), justify="right"),
-                Text(age_text(bulk, now), justify="right"),
-                bar(progress[0], progress[1], 4) if progress else Text(""),
-                key=bulk.key,
-            )
+        for f, width in zip(fields, widths, strict=True):
+            justify: JustifyMethod = "right" if f.right else "left"
+            table.add_column(Text(f.header, justify=justify), width=width, key=f.name)
+        for bulk, row in zip(rows, texts, strict=True):
+            cells_of_row = [
+                self.cell(bulk, f, text, width)
+                for f, text, width in zip(fields, row, widths, strict=True)
+            ]
+            table.add_row(*cells_of_row, key=bulk.key)
         if selected is not None and selected in {b.key for b in rows}:
             table.move_cursor(row=table.get_row_index(selected), scroll=False)
         table.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def cell(self, bulk: BulkProcess, field: Field, text: str, width: int) -> Text:
+        """One cell: the id marked when its row changed, statuses in colour, the progress
+        bar, the cuttable columns cut to their width, numbers to the right."""
+        board = self.bulk_app.board
+        if field is PROGRESS_FIELD:
+            progress = board.progress(bulk)
+            return bar(progress[0], progress[1], 4) if progress else Text("")
+        if field.kind == "status":
+            return status_text(bulk.status)
+        if field.cut:
+            text = cut_to(text, width)
+        shown = Text(text, justify="right" if field.right else "left")
+        if field.name == "bulkId" and board.marked(bulk.key):
+            shown.stylize("bold reverse")
+        return shown
 
     def selected_key(self) -> str | None:
         table = self.query_one("#bulks", DataTable)

@@ -14,12 +14,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from rich.text import Text
 from textual.widgets import Static
 
-from bulkctl.api.records import BulkProcess
 from bulkctl.errors import BulkctlError
 from bulkctl.output.render import (
-    AGE_FIELD,
     STATUS_STYLES,
-    short_age,
 )
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
@@ -52,16 +49,6 @@ def error_text(exc: BaseException, command: Callable[..., str] | None = None) ->
 
 def status_text(status: str | None) -> Text:
     return safe(status or "?", STATUS_STYLES.get(status or "", ""))
-
-
-def items_text(bulk: BulkProcess) -> str:
-    items = bulk.submitted_items_count
-    return "-" if items is None else f"{items:,}"
-
-
-def age_text(bulk: BulkProcess, now: float) -> str:
-    """AGE as ``list`` shows it: since the bulk finished, else since it started."""
-    return short_age(AGE_FIELD.value(bulk.raw, now)) or "-"
 
 
 def bar(done: int, total: int, width: int) -> Text:
