@@ -1,9 +1,10 @@
-"""From a file, or a finished bulk, to chunks ready to submit; no HTTP here.
+"""From items to chunks ready to submit, and the loop that submits them.
 
 ``submit`` and ``rerun`` call this module: items read and validated by ``bulkctl.files.reading``
 (its public names are importable from here too) are split into chunks of at most 10,000
 with a deterministic idempotency-ref each; the journal remembers which ref became which
-bulk. A rerun is planned from a bulk's operations in ``bulkctl.files.rerun``.
+bulk. Requests go through the submitter the caller hands in, so no HTTP client is imported
+here. A rerun is planned in ``bulkctl.files.rerun`` (its names are importable from here too).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import secrets
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bulkctl.api.kinds import BACKOFFICE, KINDS, MAX_ITEMS, Kind
 from bulkctl.api.records import BulkSubmitted
@@ -59,9 +60,6 @@ from bulkctl.files.validation import (
     normalize_item,
     validate_records,
 )
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [  # names of reading, validation, the journal and reruns: callers import them here
     "FORMATS",
