@@ -1,4 +1,5 @@
-"""What the ui's screens share: limits, texts of a bulk, the status bar, and the app they see.
+"""What the ui's screens share: limits, a status in colour, the progress bar, the status
+bar, and the app they see.
 
 Requests run in daemon threads awaited by workers (``exit_on_error=False``), so ``q`` and
 Ctrl-C leave at once even while a request or a quota wait is in flight: Textual's own thread
@@ -15,9 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from bulkctl.errors import BulkctlError
-from bulkctl.output.render import (
-    STATUS_STYLES,
-)
+from bulkctl.output.render import STATUS_STYLES
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import (
     Board,
