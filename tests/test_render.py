@@ -237,7 +237,7 @@ def test_plain_shows_bidi_and_zero_widths_as_code_points_and_reads_them_back() -
 def test_json_written_element_by_element_is_the_same_document() -> None:
     """``--json`` holds each element's text rather than parsed records (half the memory at
     100,000 records): the bytes must be what one json.dumps of the list gives."""
-    from bulkctl.output.render import _json_element, json_text
+    from bulkctl.output.formats import _json_element, json_text
 
     values: list[object] = [
         {"a": 1, "b": [1, {"c": "x\u0085\u007f"}], "d": {}, "e": [], "f": None},

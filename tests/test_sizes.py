@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "bulkctl"
 MODULE_MAX = 500
 FUNCTION_MAX = 60
@@ -73,17 +71,5 @@ def test_the_split_modules_hold_the_limits() -> None:
     assert offenders(paths) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "split in parallel by other parts of issue 21; over the limits on the splitapi branch: "
-        "actions/sending.py (_send 78), cli/options.py (518 lines), "
-        "commands/bulk/operations.py (parse 68, command 62), "
-        "commands/bulk/rerun.py (parse 62, command 85), commands/bulk/submit.py (command 73), "
-        "commands/emulator/serve.py (parse 65, command 74), commands/wait.py (command 80), "
-        "files/submission.py (523 lines), output/render.py (760 lines; render 67), "
-        "ui/app.py (1038 lines), waiting/wait.py (_wait_until_final 135)"
-    ),
-)
 def test_no_module_over_500_lines_and_no_function_over_60() -> None:
     assert offenders(sorted(PACKAGE.rglob("*.py"))) == []

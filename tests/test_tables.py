@@ -252,6 +252,6 @@ def test_terminal_width_reads_columns_then_the_terminal() -> None:
 def test_rich_output_loses_its_trailing_spaces_and_keeps_its_colour_codes(
     line: str, trimmed: str
 ) -> None:
-    from bulkctl.output.render import _trimmed
+    from bulkctl.output.tables import _trimmed
 
     assert _trimmed(line) == trimmed

@@ -21,6 +21,8 @@ from textual.widgets import DataTable
 
 from bulkctl.emulator import submissions as emulator_submissions
 from bulkctl.emulator.app import Emulator
+from bulkctl.output import fields
+from bulkctl.output.render import BULK_TABLE_FIELDS, Field, local_time
 from bulkctl.ui.app import (
     BulkApp,
     ConfirmScreen,
@@ -523,3 +525,38 @@ async def test_an_action_without_an_answer_says_it_may_or_may_not_have_happened(
         assert sent and "may or may not have happened" in sent[-1]
         assert "check before trying again" in sent[-1]
         assert len(ui.posts()) == 1  # a state change is never repeated blindly
+
+
+def main_columns(ui: Ui) -> list[tuple[str, str]]:
+    """The main table's columns as drawn: (key, header)."""
+    table = ui.app.main.query_one("#bulks", DataTable)
+    return [(str(key.value), column.label.plain) for key, column in table.columns.items()]
+
+
+async def test_the_main_table_has_lists_columns_then_progress(tmp_path: Path) -> None:
+    """One declaration: the ui's columns are those of ``list``'s table on a terminal."""
+    async with running_ui(tmp_path, size=(160, 40)) as ui:
+        listed = [(f.name, f.header) for f in BULK_TABLE_FIELDS if not f.wide_only]
+        assert main_columns(ui) == [*listed, ("progress", "PROGRESS")]
+        assert ("mode", "MODE") in main_columns(ui)  # the column the ui once left out
+
+
+async def test_a_column_added_to_lists_table_reaches_the_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = Field("executionStart", "STARTED", "time")
+    monkeypatch.setattr(fields, "BULK_TABLE_FIELDS", (*fields.BULK_TABLE_FIELDS, started))
+    async with running_ui(tmp_path, size=(200, 40)) as ui:
+        assert main_columns(ui)[-2:] == [("executionStart", "STARTED"), ("progress", "PROGRESS")]
+        table = ui.app.main.query_one("#bulks", DataTable)
+        bulk = next(b for b in ui.app.board.shown() if b.execution_start is not None)
+        shown = table.get_cell(bulk.key, "executionStart")
+        assert shown.plain == local_time(bulk.execution_start)
+
+
+async def test_a_narrow_ui_drops_lists_least_needed_columns_first(tmp_path: Path) -> None:
+    """At 80 columns the ui drops what ``list`` drops first (MODE), never an id or status."""
+    async with running_ui(tmp_path, size=(80, 24)) as ui:
+        keys = [key for key, _ in main_columns(ui)]
+        assert "mode" not in keys
+        assert keys[:3] == ["bulkId", "status", "operation"] and keys[-1] == "progress"

@@ -161,58 +161,76 @@ def _send(
     source_bulk: str | None,
     record: WaitRecord | None,
 ) -> int:
-    settings = ctx.settings()
-    chunks: Collection[Chunk] = (
-        ChunkStream(kind, items, chunk_size=options.chunk_size, new=options.new)
-        if isinstance(items, InputFile)
-        else plan_chunks(
-            kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
-        )
-    )
-    bulks = "bulk" if len(chunks) == 1 else "bulks"
+    chunks = _chunks(kind, items, options, source_bulk)
     if options.dry_run:
-        plan = describe_plan(kind, chunks)
-        plan["sourceBulk"] = source_bulk
-        render_record(plan, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
-        ctx.note(
-            f"dry run: {plan['items']:,} {kind.name} in {len(chunks)} {bulks} would be sent "
-            f"to {settings.where()}; nothing sent"
-        )
-        return ExitCode.OK
-
+        return _describe_dry_run(ctx, kind, chunks, source_bulk)
     question = submission_text(
         kind.name,
         items.count if isinstance(items, InputFile) else len(items),
         len(chunks),
-        where_text(settings),
+        where_text(ctx.settings()),
         options.mode if options.execute else None,
     )
     if not ask_submission(ctx, question, execute=options.execute, yes=options.yes):
         ctx.note("not submitted; nothing sent")
         return ExitCode.OK
-
-    def told(outcome: ChunkOutcome) -> None:
-        where = f"chunk {outcome.chunk.index + 1} of {len(chunks)}"
-        count = outcome.operation_count
-        ops = "? operations" if count is None else f"{count:,} operation{'s' if count != 1 else ''}"
-        if outcome.already:
-            ctx.note(f"{where}: already submitted as bulk {outcome.bulk_id}; not sent again")
-        else:
-            ctx.note(f"{where}: submitted as bulk {outcome.bulk_id} ({ops})")
-
     outcomes = submit_chunks(
         submitter(ctx.client()),
         kind,
         chunks,
         journal_for(ctx),
         source_bulk=source_bulk,
-        on_outcome=told,
+        on_outcome=lambda outcome: _note_outcome(ctx, outcome, len(chunks)),
         warn=ctx.warn,
     )
     _print(ctx, outcomes, as_json=options.as_json)
     bulk_ids = list(dict.fromkeys(o.bulk_id for o in outcomes))
     if record is not None:
         record.bulk_ids = bulk_ids  # a report written from here on names them
+    return _execute_and_wait(ctx, bulk_ids, options, record)
+
+
+def _chunks(
+    kind: Kind, items: list[Item] | InputFile, options: SendOptions, source_bulk: str | None
+) -> Collection[Chunk]:
+    """The bulks to send: a file read again chunk by chunk, or a list cut into chunks."""
+    if isinstance(items, InputFile):
+        return ChunkStream(kind, items, chunk_size=options.chunk_size, new=options.new)
+    return plan_chunks(
+        kind, items, chunk_size=options.chunk_size, source_bulk=source_bulk, new=options.new
+    )
+
+
+def _describe_dry_run(
+    ctx: Context, kind: Kind, chunks: Collection[Chunk], source_bulk: str | None
+) -> int:
+    """What would be sent, as JSON on stdout and one line on stderr; nothing is sent."""
+    bulks = "bulk" if len(chunks) == 1 else "bulks"
+    plan = describe_plan(kind, chunks)
+    plan["sourceBulk"] = source_bulk
+    render_record(plan, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
+    ctx.note(
+        f"dry run: {plan['items']:,} {kind.name} in {len(chunks)} {bulks} would be sent "
+        f"to {ctx.settings().where()}; nothing sent"
+    )
+    return ExitCode.OK
+
+
+def _note_outcome(ctx: Context, outcome: ChunkOutcome, chunk_count: int) -> None:
+    """One line on stderr for each chunk: the bulk it became, or that it was sent before."""
+    where = f"chunk {outcome.chunk.index + 1} of {chunk_count}"
+    count = outcome.operation_count
+    ops = "? operations" if count is None else f"{count:,} operation{'s' if count != 1 else ''}"
+    if outcome.already:
+        ctx.note(f"{where}: already submitted as bulk {outcome.bulk_id}; not sent again")
+    else:
+        ctx.note(f"{where}: submitted as bulk {outcome.bulk_id} ({ops})")
+
+
+def _execute_and_wait(
+    ctx: Context, bulk_ids: list[str], options: SendOptions, record: WaitRecord | None
+) -> int:
+    """Execute the new bulks and wait for them, as asked; else say how to start them."""
     if not options.execute:
         ctx.note(f"to start them: {ctx.suggest('execute', *bulk_ids)}")
         return ExitCode.OK

@@ -1,9 +1,10 @@
-"""From a file, or a finished bulk, to chunks ready to submit; no HTTP here.
+"""From items to chunks ready to submit, and the loop that submits them.
 
 ``submit`` and ``rerun`` call this module: items read and validated by ``bulkctl.files.reading``
 (its public names are importable from here too) are split into chunks of at most 10,000
 with a deterministic idempotency-ref each; the journal remembers which ref became which
-bulk; and a rerun is planned from a bulk's operations.
+bulk. Requests go through the submitter the caller hands in, so no HTTP client is imported
+here. A rerun is planned in ``bulkctl.files.rerun`` (its names are importable from here too).
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 import secrets
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from bulkctl.api.kinds import BACKOFFICE, DIGITS, KINDS, MAX_ITEMS, Kind, kind_of_operation
-from bulkctl.api.kinds import path_params_of as _path_params_of
-from bulkctl.api.records import BulkOperation, BulkProcess, BulkSubmitted, is_bulk_id
+from bulkctl.api.kinds import BACKOFFICE, KINDS, MAX_ITEMS, Kind
+from bulkctl.api.records import BulkSubmitted
 from bulkctl.errors import BulkctlError, UsageError
 from bulkctl.files.journal import (
     JOURNAL_FILE,
@@ -39,50 +37,64 @@ from bulkctl.files.reading import (
     parse_records,
     read_source,
 )
+from bulkctl.files.rerun import (
+    NOT_RUN_STATUSES,
+    RerunPlan,
+    RerunRefused,
+    RerunSelection,
+    describe_left_out,
+    error_code_of,
+    items_to_jsonl,
+    parse_sequences,
+    plan_rerun,
+    read_rerun_plan,
+    statuses_to_read,
+    unread_operations,
+)
 from bulkctl.files.validation import (
     InvalidInput,
     Item,
     Problem,
     kind_named,
     normalize_item,
-    shown,
     validate_records,
 )
-from bulkctl.lists.paging import listing
 
-if TYPE_CHECKING:
-    from bulkctl.api.client import ApiClient
-
-__all__ = [  # names of reading, validation and the journal: callers import them from here
+__all__ = [  # names of reading, validation, the journal and reruns: callers import them here
     "FORMATS",
     "JOURNAL_FILE",
     "JOURNAL_KEEP_SECONDS",
     "JOURNAL_LIMIT",
     "JOURNAL_TRIMMED",
     "MAX_BULK_ID",
+    "NOT_RUN_STATUSES",
     "InputFile",
     "InvalidInput",
     "Item",
     "Journal",
     "JournalEntry",
     "Problem",
+    "RerunPlan",
+    "RerunRefused",
+    "RerunSelection",
+    "describe_left_out",
     "detect_format",
+    "error_code_of",
+    "items_to_jsonl",
     "kind_named",
     "load_items",
     "normalize_item",
     "parse_records",
+    "parse_sequences",
+    "plan_rerun",
+    "read_rerun_plan",
     "read_source",
+    "statuses_to_read",
+    "unread_operations",
     "validate_records",
 ]
 
 REF_PREFIX = "bulkctl-"
-NOT_RUN_STATUSES = frozenset({"CANCELLED", "SUBMITTED"})
-_DIGITS_RE = re.compile(DIGITS)
-
-
-class RerunRefused(UsageError):
-    """A bulk that cannot be rerun as asked, with the reason."""
-
 
 # -- chunks and refs --------------------------------------------------------------------------
 
@@ -300,222 +312,3 @@ def submit_chunks(
         if on_outcome is not None:
             on_outcome(outcome)
     return outcomes
-
-
-# -- rerun ------------------------------------------------------------------------------------
-
-
-def parse_sequences(values: Iterable[str]) -> list[tuple[int, int]]:
-    """Ranges from ``--sequence`` values such as ``1-5,9`` (repeatable), as (first, last)."""
-    ranges: list[tuple[int, int]] = []
-    for value in values:
-        for part in value.split(","):
-            text = part.strip()
-            match = re.fullmatch(r"([0-9]+)(?:\s*-\s*([0-9]+))?", text, re.ASCII)
-            if not match:
-                raise UsageError(
-                    f"invalid sequence {text!r}", hint="use numbers and ranges, e.g. 1-5,9"
-                )
-            first = int(match.group(1))
-            last = int(match.group(2)) if match.group(2) else first
-            if first < 1 or last < first:
-                raise UsageError(f"invalid sequence range {text!r}: from 1 up, first <= last")
-            ranges.append((first, last))
-    return ranges
-
-
-def error_code_of(operation: BulkOperation) -> str | None:
-    """The errorCode of a failed operation's responsePayload (the API's error JSON)."""
-    try:
-        payload = json.loads(operation.response_payload or "")
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    code = payload.get("errorCode", payload.get("code"))
-    return code if isinstance(code, str) else None
-
-
-@dataclass(frozen=True)
-class RerunSelection:
-    """Which operations of the source bulk to submit again."""
-
-    failed: bool = True
-    not_run: bool = False  # CANCELLED or SUBMITTED: never ran
-    error_codes: frozenset[str] = frozenset()  # FAILED ones with these codes only (empty: all)
-    sequences: tuple[tuple[int, int], ...] = ()  # only these (empty: all)
-
-
-@dataclass
-class RerunPlan:
-    kind: Kind
-    source_bulk: str
-    items: list[Item]
-    sequences: list[int]  # of the chosen operations, in order
-    left_out: Counter[str] = field(default_factory=Counter)  # reason -> operations
-
-    def check(self) -> None:
-        """Validate the items as ``submit`` would, naming each problem by its sequence;
-        ``InvalidInput`` when any (``--output-file`` writes them without this, to be fixed)."""
-        entries = [
-            (f"sequence {n}", item) for n, item in zip(self.sequences, self.items, strict=True)
-        ]
-        _, problems = validate_records(self.kind, entries)
-        if problems:
-            raise InvalidInput(
-                f"bulk {self.source_bulk}",
-                problems,
-                hint="write them with --output-file, fix them, and send them with submit",
-            )
-
-
-def plan_rerun(
-    bulk: BulkProcess,
-    operations: Iterable[BulkOperation],
-    selection: RerunSelection,
-    *,
-    unread: Counter[str] | None = None,
-) -> RerunPlan:
-    """The items of a new bulk of the same kind from the chosen operations of ``bulk``.
-
-    The kind comes from the bulk's ``operation``; path params from matching each
-    operation's ``path`` against its template; the body is ``requestPayload`` as JSON (left
-    out for kinds without one). Raises ``RerunRefused`` when the bulk is not final, its
-    kind unknown, nothing is chosen, or a chosen operation's path or payload cannot be read
-    (naming every such sequence). ``left_out`` counts the rest by reason, starting from
-    ``unread``: the operations not even read, by reason (see ``unread_operations``).
-    """
-    bulk_id = bulk.bulk_id or "?"
-    if not bulk.is_final:
-        raise RerunRefused(
-            f"bulk {bulk_id} is {bulk.status or 'in no known status'}: only a final bulk "
-            "(COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED) can be rerun",
-            hint="wait for it first:" if is_bulk_id(bulk.bulk_id) else None,
-            suggest=("wait", bulk_id) if is_bulk_id(bulk.bulk_id) else (),
-        )
-    kind = kind_of_operation(bulk.operation)
-    if kind is None:
-        raise RerunRefused(f"bulk {bulk_id}: operation {shown(bulk.operation)} is no known kind")
-    chosen: dict[int, BulkOperation] = {}
-    left_out: Counter[str] = Counter(unread or {})
-    for op in operations:
-        reason = _left_out_reason(op, selection)
-        if reason is None and op.sequence is not None and op.sequence in chosen:
-            reason = "listed twice by the API"
-        if reason is not None:
-            left_out[reason] += 1
-        else:
-            chosen[op.sequence] = op  # type: ignore[index]  # _left_out_reason checked it
-    items: list[Item] = []
-    refused: list[Problem] = []
-    sequences = sorted(chosen)
-    for sequence in sequences:
-        item, problem = _item_of(kind, chosen[sequence])
-        if problem is not None:
-            refused.append(Problem(f"sequence {sequence}", problem))
-        items.append(item)
-    if refused:
-        raise InvalidInput(
-            f"bulk {bulk_id}",
-            refused,
-            hint="leave them out with --sequence, or rebuild them with --output-file",
-        )
-    if not items:
-        why = ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())) or "no operations"
-        raise RerunRefused(f"bulk {bulk_id}: nothing to rerun ({why})")
-    return RerunPlan(kind, bulk_id, items, sequences, left_out)
-
-
-def _left_out_reason(op: BulkOperation, selection: RerunSelection) -> str | None:
-    if op.sequence is None:
-        return "without a sequence"
-    if op.status == "FAILED":
-        if not selection.failed:
-            return "FAILED (not chosen)"
-    elif op.status in NOT_RUN_STATUSES:
-        if not selection.not_run:
-            return "not run (CANCELLED or SUBMITTED; add --not-run)"
-    else:
-        return op.status or "without a status"
-    if selection.sequences and not any(a <= op.sequence <= b for a, b in selection.sequences):
-        return "outside --sequence"
-    if (
-        op.status == "FAILED"
-        and selection.error_codes
-        and error_code_of(op) not in selection.error_codes
-    ):
-        return "FAILED with another error code"
-    return None
-
-
-def _item_of(kind: Kind, op: BulkOperation) -> tuple[Item, str | None]:
-    params = _path_params_of(kind, op.path)
-    if params is None:
-        return {}, f"path {shown(op.path)} does not match {kind.operation}"
-    if kind.path_param is not None and not _DIGITS_RE.fullmatch(params[kind.path_param]):
-        return {}, f"path {shown(op.path)} holds a non-numeric id"
-    item: Item = {"pathParams": params}
-    if kind.body is None:
-        return item, None
-    try:
-        body = json.loads(op.request_payload or "")
-    except (ValueError, RecursionError):
-        return item, f"requestPayload is not JSON: {shown(op.request_payload)}"
-    if not isinstance(body, dict):
-        return item, f"requestPayload is not a JSON object: {shown(body)}"
-    item["requestBody"] = body
-    return item, None
-
-
-def items_to_jsonl(items: Iterable[Item]) -> str:
-    """Items as JSON Lines, one ``{pathParams[, requestBody]}`` a line: input for ``submit``."""
-    return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
-
-
-def statuses_to_read(selection: RerunSelection) -> list[str]:
-    """The operation statuses a rerun reads (the API filters by one status a request)."""
-    return ["FAILED", *(sorted(NOT_RUN_STATUSES) if selection.not_run else [])]
-
-
-def unread_operations(bulk: BulkProcess, selection: RerunSelection) -> Counter[str]:
-    """The operations a rerun does not read, by reason, from the bulk's own counts."""
-    read = set(statuses_to_read(selection))
-    unread: Counter[str] = Counter()
-    for entry in bulk.operation_status_counts:
-        status = entry.status or "without a status"
-        if status not in read and entry.count is not None and entry.count > 0:
-            if status in NOT_RUN_STATUSES:
-                unread["not run (CANCELLED or SUBMITTED; add --not-run)"] += entry.count
-            else:
-                unread[status] += entry.count
-    return unread
-
-
-def read_rerun_plan(
-    client: ApiClient, bulk_id: str, selection: RerunSelection, *, concurrency: int = 8
-) -> RerunPlan:
-    """The rerun plan of bulk ``bulk_id``: the bulk, then only the operations in the statuses
-    the selection can take (FAILED; CANCELLED and SUBMITTED with ``not_run``), paged.
-
-    Raises ``RerunRefused`` before reading any operation when the bulk is not final; see
-    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui.
-    """
-    bulk = client.get_bulk(bulk_id)
-    if not bulk.is_final:
-        plan_rerun(bulk, (), selection)  # raises, saying why
-    fetches = [
-        (lambda o, n, s=s: client.list_operations(bulk_id, offset=o, limit=n, status=s))
-        for s in statuses_to_read(selection)
-    ]
-    with listing(
-        fetches, concurrency=concurrency, key=lambda op: op.key, offset=0, wanted=None
-    ) as (records, _pager):
-        operations: list[BulkOperation] = list(records)
-    return plan_rerun(bulk, operations, selection, unread=unread_operations(bulk, selection))
-
-
-def describe_left_out(left_out: Counter[str]) -> str:
-    """'12 COMPLETED, 3 FAILED with another error code', or 'none'."""
-    if not left_out:
-        return "none"
-    return ", ".join(f"{n:,} {reason}" for reason, n in sorted(left_out.items()))

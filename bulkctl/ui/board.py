@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess
+from bulkctl.output import fields as shared
+from bulkctl.output.render import Field, cell_text
 from bulkctl.safetext import without_hidden
 from bulkctl.ui.backend import Backend
 
@@ -32,7 +34,21 @@ STATUS_KEYS: dict[str, str] = {
     str(i): s for i, s in enumerate(BULK_STATUSES, start=1)
 }  # summary's order
 IN_FLIGHT = ("RUNNING", "PAUSED")
+PROGRESS_FIELD = Field("progress", "PROGRESS")  # the ui's own column: a bar and a percentage
+PROGRESS_WIDTH = 9  # "▰▰▰▰ 100%"
 T = TypeVar("T")
+
+
+def board_fields() -> list[Field]:
+    """The main table's columns: those of ``list``'s table on a terminal (render's
+    ``BULK_TABLE_FIELDS``, read when asked, so a column added there shows here), then
+    PROGRESS."""
+    return [*(f for f in shared.BULK_TABLE_FIELDS if not f.wide_only), PROGRESS_FIELD]
+
+
+def board_cell(field: Field, bulk: BulkProcess, now: float) -> str:
+    """One cell of the main table as ``list`` writes it on a terminal, safe; "-" when empty."""
+    return cell_text(field, field.value(bulk.raw, now)) or "-"
 
 
 def in_background(call: Callable[[], T]) -> Future[T]:

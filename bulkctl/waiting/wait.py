@@ -13,10 +13,11 @@ the end, at the deadline, on Ctrl-C and on SIGTERM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
@@ -34,6 +35,9 @@ from bulkctl.waiting.polling import (
     poll_interval,
 )
 from bulkctl.waiting.progress import Heartbeat, LiveTable, progress_mode
+
+if TYPE_CHECKING:
+    from bulkctl.api.client import ApiClient
 
 
 @dataclass
@@ -93,102 +97,169 @@ def wait_for(ctx: Context, options: WaitOptions) -> int:
 
 def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) -> int:
     """The polling loop; fills ``record`` as it learns."""
-    clock = ctx.clock
-    started = clock.monotonic()
+    started = ctx.clock.monotonic()
     deadline = started + options.timeout
-    # the deadline holds from here: a login (first or again) waits within it too
+    client = _client_within(ctx, deadline)
+    earlier = client.deadline
+    client.deadline = deadline if earlier is None else min(earlier, deadline)
+    watch = _Watch.start(ctx, options, record, client, started, deadline)
+    outer_hook = ctx.while_waiting
+    ctx.while_waiting = watch.while_waiting()
+    try:
+        timed_out, why_early = watch.poll_until_final()
+    finally:
+        ctx.while_waiting = outer_hook
+        if watch.live is not None:
+            watch.live.stop()
+        client.deadline = earlier
+    return _ending_code(ctx, options, record, watch, timed_out, why_early)
+
+
+def _client_within(ctx: Context, deadline: float) -> ApiClient:
+    """The client, logged in within the wait's deadline (a login waits within it too)."""
     outer = ctx.deadline
     ctx.deadline = deadline if outer is None else min(outer, deadline)
     try:
-        client = ctx.client()
+        return ctx.client()
     finally:
         ctx.deadline = outer
-    earlier = client.deadline
-    client.deadline = deadline if earlier is None else min(earlier, deadline)
-    mode = progress_mode(ctx, options.progress)
-    live = LiveTable(ctx, started) if mode == "live" else None
+
+
+@dataclass
+class _Watch:
+    """One wait's moving parts: the poller, what it shows, and the failures it reads."""
+
+    ctx: Context
+    options: WaitOptions
+    client: ApiClient
+    poller: Poller
+    failures: FailedOperations
+    mode: str
+    started: float
+    deadline: float
+    live: LiveTable | None = None
     heartbeat: Heartbeat | None = None
-    failures = FailedOperations(
-        ctx,
-        client,
-        deadline,
-        limit=options.junit_max_failures,
-        on_page=lambda line: heartbeat.doing(line) if heartbeat is not None else None,
-    )
-    record.bulk_ids = options.bulk_ids
-    record.failures = failures
 
-    def ended(bulk: BulkProcess) -> None:
-        record.bulk_ended(bulk, clock.monotonic())
-        if record.reports_failures:
-            failures.ended(bulk)
+    @classmethod
+    def start(
+        cls,
+        ctx: Context,
+        options: WaitOptions,
+        record: WaitRecord,
+        client: ApiClient,
+        started: float,
+        deadline: float,
+    ) -> _Watch:
+        """The poller and the failure reader wired to ``record``, and the progress shown."""
+        mode = progress_mode(ctx, options.progress)
+        live = LiveTable(ctx, started) if mode == "live" else None
+        shown: list[Heartbeat] = []  # the heartbeat comes after the failures that report to it
+        failures = FailedOperations(
+            ctx,
+            client,
+            deadline,
+            limit=options.junit_max_failures,
+            on_page=lambda line: shown[0].doing(line) if shown else None,
+        )
+        record.bulk_ids = options.bulk_ids
+        record.failures = failures
 
-    poller = Poller(
-        ctx,
-        client,
-        options.bulk_ids,
-        latest=record.latest,
-        details=live is not None,
-        deadline=deadline,
-        on_end=ended,
-    )
-    heartbeat = Heartbeat(ctx, poller, started) if mode == "plain" else None
-    outer_hook = ctx.while_waiting
-    if heartbeat is not None:
-        ctx.while_waiting = heartbeat.beat
-    elif live is not None:
+        def ended(bulk: BulkProcess) -> None:
+            record.bulk_ended(bulk, ctx.clock.monotonic())
+            if record.reports_failures:
+                failures.ended(bulk)
 
-        def refresh() -> None:
-            live.update(poller)
+        poller = Poller(
+            ctx,
+            client,
+            options.bulk_ids,
+            latest=record.latest,
+            details=live is not None,
+            deadline=deadline,
+            on_end=ended,
+        )
+        watch = cls(ctx, options, client, poller, failures, mode, started, deadline, live)
+        if mode == "plain":
+            watch.heartbeat = Heartbeat(ctx, poller, started)
+            shown.append(watch.heartbeat)
+        return watch
 
-        ctx.while_waiting = refresh
-    timed_out = False
-    why_early: str | None = None  # what ended the wait before the deadline (a named time)
-    try:
+    def while_waiting(self) -> Callable[[], float | None] | None:
+        """What runs while a request waits for the quota: a heartbeat, the live table, or
+        the caller's own."""
+        if self.heartbeat is not None:
+            return self.heartbeat.beat
+        live = self.live
+        if live is not None:
+            return lambda: live.update(self.poller)
+        return self.ctx.while_waiting
+
+    def poll_until_final(self) -> tuple[bool, str | None]:
+        """Poll until no bulk is pending or the deadline passes; returns whether it timed
+        out, and what ended it before the deadline (a time the API named), if anything."""
         while True:
             try:
-                ctx.deadline = client.deadline  # a re-login within the poll keeps it
-                changes = poller.poll()
-                failures.catch_up()
+                changes = self.poll_once()
             except DeadlineReached as exc:
-                timed_out = True
-                why_early = exc.message
-                break
-            finally:
-                if heartbeat is not None:
-                    heartbeat.doing(None)
-                ctx.deadline = outer
-            for bulk_id, previous, bulk in changes:
-                if previous != bulk.status and mode != "none":
-                    waiting = describe_wait(bulk_id, bulk)
-                    if waiting:
-                        ctx.note(waiting)
-                    if live is None:
-                        ctx.note(
-                            f"bulk {bulk_id}: {bulk.status} ({done_of_total(bulk)} operations done)"
-                        )
-            if live is not None:
-                live.update(poller)
-            if not poller.pending():
-                break
-            now = clock.monotonic()
-            if deadline - now <= 0:
-                timed_out = True
-                break
-            pause = poll_interval(now - started) if options.adaptive else options.interval
-            next_poll = min(now + pause, deadline)
-            while (left := next_poll - clock.monotonic()) > 0:
-                if heartbeat is not None:
-                    heartbeat.beat()
-                    left = min(left, heartbeat.due - clock.monotonic())
-                clock.sleep(max(left, 0.0))
+                return True, exc.message
+            self.note_changes(changes)
+            if self.live is not None:
+                self.live.update(self.poller)
+            if not self.poller.pending():
+                return False, None
+            now = self.ctx.clock.monotonic()
+            if self.deadline - now <= 0:
+                return True, None
+            self.sleep_until_next_poll(now)
+
+    def poll_once(self) -> list[tuple[str, str | None, BulkProcess]]:
+        """One poll, and the failures of the bulks that ended; a re-login keeps the deadline."""
+        outer = self.ctx.deadline
+        try:
+            self.ctx.deadline = self.client.deadline
+            changes = self.poller.poll()
+            self.failures.catch_up()
+            return changes
+        finally:
+            if self.heartbeat is not None:
+                self.heartbeat.doing(None)
+            self.ctx.deadline = outer
+
+    def note_changes(self, changes: list[tuple[str, str | None, BulkProcess]]) -> None:
+        """A line on stderr for each bulk whose status changed (unless progress is none)."""
+        for bulk_id, previous, bulk in changes:
+            if previous != bulk.status and self.mode != "none":
+                waiting = describe_wait(bulk_id, bulk)
+                if waiting:
+                    self.ctx.note(waiting)
+                if self.live is None:
+                    done = done_of_total(bulk)
+                    self.ctx.note(f"bulk {bulk_id}: {bulk.status} ({done} operations done)")
+
+    def sleep_until_next_poll(self, now: float) -> None:
+        """Sleep until the next poll (never past the deadline), beating the heartbeat."""
+        clock, heartbeat, options = self.ctx.clock, self.heartbeat, self.options
+        pause = poll_interval(now - self.started) if options.adaptive else options.interval
+        next_poll = min(now + pause, self.deadline)
+        while (left := next_poll - clock.monotonic()) > 0:
             if heartbeat is not None:
                 heartbeat.beat()
-    finally:
-        ctx.while_waiting = outer_hook
-        if live is not None:
-            live.stop()
-        client.deadline = earlier
+                left = min(left, heartbeat.due - clock.monotonic())
+            clock.sleep(max(left, 0.0))
+        if heartbeat is not None:
+            heartbeat.beat()
+
+
+def _ending_code(
+    ctx: Context,
+    options: WaitOptions,
+    record: WaitRecord,
+    watch: _Watch,
+    timed_out: bool,
+    why_early: str | None,
+) -> int:
+    """The bulks as JSON if asked, the ending said on stderr, and the exit code."""
+    poller = watch.poller
     pending = poller.pending()
     finals = [poller.latest[i] for i in options.bulk_ids if i in poller.latest]
     if options.as_json:
@@ -198,21 +269,40 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
             ctx.stdout,
         )
     if pending:
-        states = ", ".join(
-            f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
-            for i in pending
-        )
-        waited = clock.monotonic() - started
-        if why_early is not None and waited < options.timeout - 0.05:
-            # ended early, by a time the API named or the rate limit: say so, and when
-            message = f"{why_early}; ended after {measured(waited)}"
-        else:  # the time measured, never the one asked for
-            message = f"timed out after {measured(waited)}"
-        record.ending = Ending("timeout", message, "timeout")
-        ctx.error([f"{message}; still pending: {states}"])
-        return ExitCode.TIMEOUT
+        waited = ctx.clock.monotonic() - watch.started
+        return _timed_out(ctx, options, record, poller, pending, waited, why_early)
     if timed_out:  # every bulk final, but the timeout came before their failures were read
         record.ending = Ending("final", f"the timeout ({options.timeout:g}s) came first")
+    return _final_code(ctx, options, finals)
+
+
+def _timed_out(
+    ctx: Context,
+    options: WaitOptions,
+    record: WaitRecord,
+    poller: Poller,
+    pending: list[str],
+    waited: float,
+    why_early: str | None,
+) -> int:
+    """Say which bulks are still pending, and after how long; the timeout's exit code."""
+    states = ", ".join(
+        f"{i} {poller.latest[i].status if i in poller.latest else 'never answered'}"
+        for i in pending
+    )
+    if why_early is not None and waited < options.timeout - 0.05:
+        # ended early, by a time the API named or the rate limit: say so, and when
+        message = f"{why_early}; ended after {measured(waited)}"
+    else:  # the time measured, never the one asked for
+        message = f"timed out after {measured(waited)}"
+    record.ending = Ending("timeout", message, "timeout")
+    ctx.error([f"{message}; still pending: {states}"])
+    return ExitCode.TIMEOUT
+
+
+def _final_code(ctx: Context, options: WaitOptions, finals: list[BulkProcess]) -> int:
+    """The worst final status not accepted, as an exit code, with the accepted and the
+    not-completed bulks named on stderr."""
     accepted = [b for b in finals if b.status in options.accept]
     code = outcome_code([b for b in finals if b.status not in options.accept])
     if accepted:

@@ -1,0 +1,168 @@
+"""What can be rendered: the formats, and the columns (``Field``) of bulks, operations and
+failures, each table declared once for the commands and the ui.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bulkctl.errors import UsageError
+
+FORMATS: tuple[str, ...] = ("table", "wide", "plain", "json", "jsonl", "csv", "markdown")
+TABLE_FORMATS = ("table", "wide")
+
+STATUS_STYLES: dict[str, str] = {
+    "COMPLETED": "green",
+    "PARTIALLY_COMPLETED": "yellow",
+    "FAILED": "bold red",
+    "CANCELLED": "magenta",
+    "RUNNING": "cyan",
+    "PAUSED": "yellow",
+    "SUBMITTED": "blue",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: the API's field name, a header for tables, and how to show the value."""
+
+    name: str
+    header: str
+    kind: str = "text"  # text, status, int, time, duration, age, payload, json, mode
+    derive: Callable[[dict[str, Any], float], Any] | None = None
+    cut: bool = False  # a table may cut it with "…" to fit; never ids, statuses or numbers
+    priority: int = 9  # tables too narrow drop the lowest first; 9 is never dropped
+    wide_only: bool = False  # a table shows it with -o wide only
+
+    @property
+    def right(self) -> bool:
+        """Whether a table aligns it to the right (numbers and lengths of time)."""
+        return self.kind in ("int", "duration", "age")
+
+    def value(self, record: dict[str, Any], now: float) -> Any:
+        if self.derive is not None:
+            return self.derive(record, now)
+        return record.get(self.name)
+
+
+def _duration(record: dict[str, Any], now: float) -> Any:
+    start = record.get("executionStart")
+    if not isinstance(start, int) or isinstance(start, bool):
+        return None
+    finish = record.get("executionFinish")
+    end = finish if isinstance(finish, int) and not isinstance(finish, bool) else None
+    if end is None:
+        if record.get("status") not in ("RUNNING", "PAUSED"):
+            return None
+        end = int(now * 1000)
+    return max(0, end - start) // 1000
+
+
+def _age(record: dict[str, Any], now: float) -> Any:
+    """Seconds since the bulk finished, or since it started when it has not finished."""
+    for name in ("executionFinish", "executionStart"):
+        moment = record.get(name)
+        if isinstance(moment, int) and not isinstance(moment, bool):
+            return max(0, int(now) - moment // 1000)
+    return None
+
+
+BULK_FIELDS: tuple[Field, ...] = (
+    Field("bulkId", "BULK ID"),
+    Field("status", "STATUS", "status"),
+    Field("operation", "OPERATION", cut=True, priority=5),
+    Field("submittedItemsCount", "ITEMS", "int", priority=3),
+    Field("mode", "MODE", "mode", priority=1),
+    Field("executionStart", "STARTED", "time"),
+    Field("executionFinish", "FINISHED", "time"),
+)
+DURATION_FIELD = Field("duration", "DURATION", "duration", derive=_duration)
+AGE_FIELD = Field("age", "AGE", "age", derive=_age, priority=4)
+# a terminal's table: AGE for the times; -o wide adds the full times and the duration
+BULK_TABLE_FIELDS: tuple[Field, ...] = (
+    *BULK_FIELDS[:5],
+    AGE_FIELD,
+    Field("executionStart", "STARTED", "time", wide_only=True),
+    Field("executionFinish", "FINISHED", "time", wide_only=True),
+    Field("duration", "DURATION", "duration", derive=_duration, wide_only=True),
+)
+BULK_ALL_FIELDS: tuple[Field, ...] = (
+    *BULK_FIELDS,
+    DURATION_FIELD,
+    AGE_FIELD,
+    Field("operationStatusCounts", "OPERATION COUNTS", "json", cut=True, priority=2),
+)
+
+OPERATION_FIELDS: tuple[Field, ...] = (
+    Field("sequence", "SEQ", "int"),
+    Field("status", "STATUS", "status"),
+    Field("method", "METHOD", priority=3),
+    Field("path", "PATH", cut=True, priority=5),
+    Field("operationId", "OPERATION ID"),
+    Field("responsePayload", "RESPONSE", "payload", cut=True, priority=4),
+)
+OPERATION_ALL_FIELDS: tuple[Field, ...] = (
+    *OPERATION_FIELDS[:5],
+    Field("requestPayload", "REQUEST", "payload", cut=True, priority=2),
+    OPERATION_FIELDS[5],
+)
+
+# "why did it fail": FailureGroup.as_record() rows (JSON: a list of {errorCode, count, example})
+FAILURE_FIELDS: tuple[Field, ...] = (
+    Field("errorCode", "ERROR CODE", cut=True),
+    Field("count", "COUNT", "int"),
+    Field("example", "EXAMPLE", cut=True, priority=5),
+)
+
+
+def pick_fields(
+    spec: str | None, available: Sequence[Field], default: Sequence[Field]
+) -> list[Field]:
+    """``--fields a,b`` -> those fields in that order; unknown names are a usage error."""
+    if not spec:
+        return list(default)
+    by_name = {f.name.lower(): f for f in available}
+    chosen: list[Field] = []
+    for part in spec.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        found = by_name.get(name)
+        if found is None:
+            raise UsageError(
+                f"unknown field {part.strip()!r}",
+                hint=f"valid fields: {', '.join(f.name for f in available)}",
+            )
+        if found not in chosen:
+            chosen.append(found)
+    if not chosen:
+        raise UsageError(
+            "--fields names no field", hint=f"valid fields: {', '.join(f.name for f in available)}"
+        )
+    return chosen
+
+
+def check_format(fmt: str) -> str:
+    """A known output format name (any case), or a usage error."""
+    value = fmt.strip().lower()
+    if value not in FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}")
+    return value
+
+
+# -- value formatting -------------------------------------------------------------------------
+
+
+@dataclass
+class RenderOptions:
+    fmt: str
+    fields: Sequence[Field]
+    header: bool = True
+    color: bool = False
+    whole_objects: bool = False  # json/jsonl: the API objects as sent, not just the fields
+    now: float = 0.0
+    full_payloads: bool = False
+    terminal: bool = False  # a table for a terminal fits its width; elsewhere it never wraps
+    width: int | None = None  # the terminal's columns; None: lines as long as their cells

@@ -1,0 +1,116 @@
+"""The formats other programs read: json, jsonl, csv, plain and markdown, a record at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
+
+from bulkctl.output.fields import RenderOptions
+from bulkctl.output.values import csv_cell, escape_markdown, escape_plain, markdown_cell, text_value
+from bulkctl.safetext import safe_json
+
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def json_line(value: Any) -> str:
+    """One JSON value on one line, exact, with DEL and C1 escaped."""
+    return safe_json(_JSON_LINE(value))
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """Any JSON document bulkctl writes: exact values, DEL and C1 escaped as ``\\u00XX``."""
+    return safe_json(json.dumps(value, ensure_ascii=False, indent=indent))
+
+
+_JSON_INDENTED = json.JSONEncoder(ensure_ascii=False, indent=2).encode
+
+
+def _json_element(value: Any) -> str:
+    """``value`` as an element of a top-level array indented by 2: exactly the text that
+    ``json_text([..., value, ...], indent=2)`` holds for it."""
+    return "  " + safe_json(_JSON_INDENTED(value)).replace("\n", "\n  ")
+
+
+def _json_object(record: dict[str, Any], options: RenderOptions) -> Any:
+    if options.whole_objects:
+        return record
+    return {f.name: f.value(record, options.now) for f in options.fields}
+
+
+def write_json(records: Iterable[dict[str, Any]], options: RenderOptions, out: TextIO) -> int:
+    """One JSON array, written once complete; returns how many elements it holds."""
+    # each element's text as it arrives, not the parsed records: the document must be
+    # complete before its first byte is written, and text is the leanest form to hold
+    items = [_json_element(_json_object(r, options)) for r in records]
+    if not items:
+        out.write("[]\n")
+    else:
+        out.write("[\n")
+        last = len(items) - 1
+        for index, item in enumerate(items):
+            out.write(item + (",\n" if index < last else "\n"))
+        out.write("]\n")
+    out.flush()
+    return len(items)
+
+
+def line_writer(options: RenderOptions, out: TextIO) -> Callable[[dict[str, Any]], str]:
+    """How one record becomes one line in ``jsonl``, ``csv`` or ``plain``; the header, if
+    the format has one, is written to ``out`` first."""
+    if options.fmt == "jsonl":
+        return lambda record: json_line(_json_object(record, options)) + "\n"
+    if options.fmt == "csv":
+        return _csv_writer(options, out)
+    if options.header:
+        out.write("\t".join(f.name for f in options.fields) + "\n")
+
+    def line(record: dict[str, Any]) -> str:
+        cells = [escape_plain(text_value(f, f.value(record, options.now))) for f in options.fields]
+        return "\t".join(cells) + "\n"
+
+    return line
+
+
+def _csv_writer(options: RenderOptions, out: TextIO) -> Callable[[dict[str, Any]], str]:
+    buffer = io.StringIO()
+    sheet = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(record: dict[str, Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        sheet.writerow([csv_cell(f, f.value(record, options.now)) for f in options.fields])
+        return buffer.getvalue()
+
+    if options.header:
+        sheet.writerow([f.name for f in options.fields])
+        out.write(buffer.getvalue())
+    return line
+
+
+def write_lines(
+    records: Iterable[dict[str, Any]], line: Callable[[dict[str, Any]], str], out: TextIO
+) -> int:
+    """Each record's line into the (buffered) stream; the caller flushes at page boundaries.
+    Returns how many were written."""
+    count = 0
+    write = out.write
+    try:
+        for record in records:
+            write(line(record))
+            count += 1
+    finally:
+        out.flush()
+    return count
+
+
+def write_markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO) -> None:
+    fields = options.fields
+    out.write("| " + " | ".join(escape_markdown(f.name) for f in fields) + " |\n")
+    out.write("|" + "|".join(" ---: " if f.kind == "int" else " --- " for f in fields) + "|\n")
+    for record in records:
+        cells = [markdown_cell(f, f.value(record, options.now)) for f in fields]
+        out.write("| " + " | ".join(cells) + " |\n")
+    out.flush()
