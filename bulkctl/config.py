@@ -395,8 +395,8 @@ def resolve(
             value, source = base_url_flag, "flag --base-url"
         elif setting.env and env.get(setting.env) and not demo:
             value, source = env[setting.env], f"env {setting.env}"
-        elif stored.get(name) not in (None, ""):
-            value, source = str(stored[name]), f"profile {profile}"
+        elif stored.get(name) is not None and str(stored[name]).strip():
+            value, source = str(stored[name]), f"profile {profile}"  # blank: the default
         elif setting.default is not None:
             value, source = setting.default, "default"
         header_unsafe = (

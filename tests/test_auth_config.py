@@ -457,7 +457,7 @@ def test_any_profile_values_resolve_or_raise_a_usage_error(
         if name in ("api_key", "auth_token", "email", "identity") and (unsafe or len(text) > 4096):
             continue  # kept as it is, and refused (masked, exit 3) before any request
         if name == "retries":
-            ok = text.isdigit() and 1 <= int(text) <= 64
+            ok = text.isascii() and text.isdigit() and 1 <= int(text) <= 64
         elif name in ("environment", "api"):
             text = text.lower()
             ok = (

@@ -199,7 +199,7 @@ def test_every_hint_names_a_registered_command() -> None:
 
 def test_the_hint_scan_finds_hints_and_a_misnamed_one() -> None:
     hints = package_hints()
-    assert ["auth", "login"] in hints[str(Path("api") / "client.py")]
+    assert ["auth", "login"] in hints[str(Path("api") / "statuses.py")]
     assert any(words[:1] == ["execute"] for words in hints[str(Path("actions") / "sending.py")])
     planted = 'raise UsageError("no token", suggest=("auth", "logon"))\nx = ctx.suggest("lst")\n'
     assert [command_path(w) for w in named_commands(planted)] == [None, None]
