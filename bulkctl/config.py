@@ -175,7 +175,9 @@ def validate_value(name: str, value: str) -> str:
     if setting.kind == "identity":
         parse_identity(value)
         return value.lower()
-    if setting.kind == "int" and (not value.isdigit() or not 1 <= int(value) <= 64):
+    if setting.kind == "int" and (
+        not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 64
+    ):
         raise UsageError(f"{name} must be a whole number from 1 to 64 (got {value!r})")
     if setting.kind == "float":
         try:
