@@ -256,4 +256,4 @@ def command(
     deadline) passes first. Outside a terminal or in CI it prints each status change and a
     heartbeat at least once a minute; on GitHub Actions, annotations and a step summary.
     """
-    invoke(ctx, lambda c: parse(c, bulk_ids=bulk_ids or [], flags=flags), run)
+    invoke(ctx, lambda c: parse(c, bulk_ids=bulk_ids or [], flags=flags), run, reports=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import DeadlineReached, ExitCode
+from bulkctl.errors import SIGTERM_HOLD, DeadlineReached, ExitCode
 from bulkctl.output.render import RenderOptions, human_duration, render
 from bulkctl.waiting.github import in_github_actions, report_to_github
 from bulkctl.waiting.junit import JUnitReport, check_junit_path
@@ -71,6 +71,7 @@ def reports_on_exit(ctx: Context, options: WaitOptions) -> Iterator[WaitRecord]:
     record.accepted = options.accept
     record.reports_failures = options.junit is not None or in_github_actions(ctx)
     try:
+        SIGTERM_HOLD.release()  # from here a SIGTERM is reported
         yield record
     except BaseException as exc:
         if not record.reported and not isinstance(exc, (SystemExit, GeneratorExit)):
