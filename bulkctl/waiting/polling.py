@@ -67,6 +67,12 @@ def progress_numbers(bulk: BulkProcess) -> tuple[int, int | None]:
     return done, total
 
 
+def counts_read(bulk: BulkProcess) -> bool:
+    """Whether ``bulk`` carries its operation counts (a list page does not): without them
+    its operations done are not known, never 0."""
+    return "operationStatusCounts" in bulk.raw
+
+
 def done_of_total(bulk: BulkProcess) -> str:
     """'12/40' operations done, or '12/?' when the total is unknown."""
     done, total = progress_numbers(bulk)

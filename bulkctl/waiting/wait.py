@@ -29,6 +29,7 @@ from bulkctl.waiting.outcomes import MAX_FAILURES, Ending, FailedOperations, Wai
 from bulkctl.waiting.polling import (
     FINAL_CODES,
     Poller,
+    counts_read,
     describe_wait,
     done_of_total,
     outcome_code,
@@ -234,8 +235,8 @@ class _Watch:
                 if waiting:
                     self.ctx.note(waiting)
                 if self.live is None:
-                    done = done_of_total(bulk)
-                    self.ctx.note(f"bulk {bulk_id}: {bulk.status} ({done} operations done)")
+                    done = f" ({done_of_total(bulk)} operations done)" if counts_read(bulk) else ""
+                    self.ctx.note(f"bulk {bulk_id}: {bulk.status}{done}")
 
     def sleep_until_next_poll(self, now: float) -> None:
         """Sleep until the next poll (never past the deadline), beating the heartbeat."""
