@@ -26,7 +26,7 @@ from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.output.render import short_payload
 from bulkctl.waiting.outcomes import BulkFailures, Ending, WaitRecord
-from bulkctl.waiting.polling import done_of_total
+from bulkctl.waiting.polling import counts_read, done_of_total
 
 
 def check_junit_path(path: Path) -> None:
@@ -172,7 +172,7 @@ def _bulk_suite(
     status = (bulk.status or "?") if bulk is not None else "never answered"
     operation = (bulk.operation or "") if bulk is not None else ""
     suite = ET.Element("testsuite", name=xml_safe(f"bulk {bulk_id} {operation}".strip()))
-    done = done_of_total(bulk) if bulk is not None else "?"
+    done = done_of_total(bulk) if bulk is not None and counts_read(bulk) else "?"
     outcome = _case(
         suite, bulk_id, f"bulk {bulk_id} outcome", _bulk_seconds(record, bulk_id, bulk, now)
     )

@@ -154,6 +154,14 @@ class Poller:
                 self._fetch(bulk_id, changes)
         return changes
 
+    def learned(self, bulks: list[BulkProcess]) -> list[tuple[str, str | None, BulkProcess]]:
+        """Final bulks a listing already showed: recorded as if polled, with no request."""
+        changes: list[tuple[str, str | None, BulkProcess]] = []
+        for bulk in bulks:
+            if bulk.bulk_id in self.bulk_ids and bulk.is_final and bulk.bulk_id not in self.latest:
+                self._record(bulk.bulk_id, bulk, changes)
+        return changes
+
     def list_cost(self, pending: list[str]) -> int:
         """Requests a listing round would take, from the last counts seen (1 page each first)."""
         if len(pending) <= 1:

@@ -54,6 +54,7 @@ class WaitOptions:
     junit_max_failures: int = MAX_FAILURES
     step_summary: bool = True  # GitHub Actions: append to $GITHUB_STEP_SUMMARY
     command: str = "wait"  # how the reports name the command
+    listed: list[BulkProcess] = field(default_factory=list)  # final in a listing at the start
     record: WaitRecord | None = field(default=None, repr=False)  # from reports_on_exit
 
 
@@ -219,7 +220,8 @@ class _Watch:
         outer = self.ctx.deadline
         try:
             self.ctx.deadline = self.client.deadline
-            changes = self.poller.poll()
+            listed, self.options.listed = self.options.listed, []
+            changes = self.poller.learned(listed) + self.poller.poll()
             self.failures.catch_up()
             return changes
         finally:
