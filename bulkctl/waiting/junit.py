@@ -130,7 +130,8 @@ def build_junit(record: WaitRecord, ending: Ending, now: float) -> ET.Element:
             pending += 1
         suite = _bulk_suite(record, bulk_id, bulk, ending, now)
         root.append(suite)
-    if ending.how == "error" or (ending.how != "final" and pending == 0):
+    named = ending.how == "error" and record.missing in record.bulk_ids  # on its bulk's case
+    if (ending.how == "error" and not named) or (ending.how != "final" and pending == 0):
         suite = ET.Element("testsuite", name=xml_safe(f"bulkctl {record.command}"))
         case = ET.SubElement(
             suite,
@@ -189,12 +190,7 @@ def _bulk_suite(
             outcome, "error", type=status, message=f"bulk CANCELLED ({done} operations done)"
         )
     elif bulk is None or not bulk.is_final:
-        ET.SubElement(
-            outcome,
-            "error",
-            type=xml_safe(ending.kind or ending.how),
-            message=xml_safe(f"still {status} when the wait ended: {ending.cause or 'not final'}"),
-        )
+        _not_final(outcome, record, bulk_id, status, ending)
     else:
         note = f"{status} ({done} operations done)"
         if accepted:
@@ -214,6 +210,24 @@ def _bulk_suite(
         _unlisted_case(suite, record, failures, ending)
     _close_suite(suite, record, now - record.started)
     return suite
+
+
+def _not_final(
+    outcome: ET.Element, record: WaitRecord, bulk_id: str, status: str, ending: Ending
+) -> None:
+    """A bulk not final when the wait ended. An error is counted once: on the case of the
+    bulk it names (a 404), else on the command's own case, the bulks' cases skipped."""
+    cause = ending.cause or "not final"
+    if ending.how != "error":
+        kind, message = "error", f"still {status} when the wait ended: {cause}"
+    elif bulk_id == record.missing:
+        kind, message = "error", cause.removeprefix(f"get bulk {bulk_id}: ")
+    else:
+        kind, message = "skipped", f"still {status} when the wait ended on an error: {cause}"
+    attributes = {"message": xml_safe(message)}
+    if kind == "error":
+        attributes["type"] = xml_safe(ending.kind or ending.how)
+    ET.SubElement(outcome, kind, attributes)
 
 
 def _operation_case(suite: ET.Element, bulk_id: str, op: BulkOperation) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, ExitCode, NetworkError
+from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, ExitCode, NetworkError, NotFound
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -124,6 +124,7 @@ class Poller:
     snapshots: dict[str, list[Snapshot]] = field(default_factory=dict)
     requests: int = 0  # requests sent by this poller (for tests and benchmarks)
     succeeded: bool = False
+    missing: str | None = None  # the bulk the server said does not exist (404)
     _turn: int = 0
 
     # -- one round ----------------------------------------------------------------------------
@@ -192,7 +193,11 @@ class Poller:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _fetch(self, bulk_id: str, changes: list[tuple[str, str | None, BulkProcess]]) -> None:
-        bulk = self._ask(lambda: self.client.get_bulk(bulk_id, deadline=self.deadline), bulk_id)
+        try:
+            bulk = self._ask(lambda: self.client.get_bulk(bulk_id, deadline=self.deadline), bulk_id)
+        except NotFound:
+            self.missing = bulk_id  # the report names the cause on this bulk's case
+            raise
         if bulk is None:
             return
         self.snapshots.setdefault(bulk_id, []).append(

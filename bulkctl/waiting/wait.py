@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import SIGTERM_HOLD, DeadlineReached, ExitCode
+from bulkctl.errors import SIGTERM_HOLD, DeadlineReached, ExitCode, NotFound
 from bulkctl.output.render import RenderOptions, human_duration, render
 from bulkctl.waiting.github import in_github_actions, report_to_github
 from bulkctl.waiting.junit import JUnitReport, check_junit_path
@@ -110,6 +110,9 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
     ctx.while_waiting = watch.while_waiting()
     try:
         timed_out, why_early = watch.poll_until_final()
+    except NotFound:
+        record.missing = watch.poller.missing
+        raise
     finally:
         ctx.while_waiting = outer_hook
         if watch.live is not None:
