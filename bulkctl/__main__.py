@@ -33,9 +33,9 @@ def _silence_stdout() -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    from bulkctl.errors import Terminated
+    from bulkctl.errors import SIGTERM_HOLD
 
-    raise Terminated
+    SIGTERM_HOLD.signalled()
 
 
 def _usage_error(exc: typer.TyperException) -> int:
@@ -78,15 +78,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"bulkctl {__version__}")
         sys.exit(0)
 
-    # typer, typing (in errors) and the registry only past the --version fast path
+    from bulkctl.errors import SIGTERM_HOLD
+
+    if threading.current_thread() is threading.main_thread():
+        # a cancelled CI job: like Ctrl-C, exit 143; one that comes while the command
+        # starts is held until it can be reported (the command releases it)
+        SIGTERM_HOLD.hold()
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    # typer and the registry only past the --version fast path
     import typer
 
     from bulkctl.cli.app import app
     from bulkctl.errors import BulkctlError, ExitCode, Terminated
 
     command = typer.main.get_command(app)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)  # a cancelled CI job: like Ctrl-C, exit 143
     debug = "--debug" in args
     code: int = ExitCode.OK
     try:

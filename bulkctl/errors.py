@@ -130,6 +130,36 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C (reports are written, the terminal restored) and exits 143."""
 
 
+class SigtermHold:
+    """A SIGTERM that comes while a command starts (imports, options, the ``--junit`` path)
+    is held, and raised as ``Terminated`` where the command is ready for it: a command that
+    writes reports releases it once its report can be written, any other before it runs."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.pending = False
+
+    def hold(self) -> None:
+        self.held = True
+
+    def signalled(self) -> None:
+        """The entry point's handler: raise now, or keep it for ``release``."""
+        if self.held:
+            self.pending = True
+            return
+        raise Terminated
+
+    def release(self) -> None:
+        """Stop holding; a SIGTERM that came meanwhile is raised here."""
+        self.held = False
+        if self.pending:
+            self.pending = False
+            raise Terminated
+
+
+SIGTERM_HOLD = SigtermHold()
+
+
 class NetworkError(BulkctlError):
     """No complete answer came back: connection refused, reset, timeout, TLS."""
 

@@ -165,7 +165,13 @@ def test_a_404_on_one_of_several_ids_writes_a_report_naming_it(tmp_path: Path) -
     errors = [e for e in root.iter("error")]
     command = [e for e in errors if e.get("type") == "NotFound"]
     assert command and "exit 4" in (command[0].get("message") or "")
-    assert int(root.get("errors", "0")) >= 1
+    # counted once, on the case of the bulk it names, which the server did answer
+    assert root.get("errors") == "1"
+    missing = root.find("testsuite[@name='bulk 999999']/testcase/error")
+    assert missing is not None and missing.get("type") == "NotFound"
+    message = missing.get("message") or ""
+    assert message.startswith("not found (HTTP 404") and "never answered" not in message
+    assert not [c for c in root.iter("testcase") if c.get("name") == "bulkctl wait"]
 
 
 def test_a_usage_error_after_the_path_is_checked_writes_a_report(tmp_path: Path) -> None:
@@ -192,3 +198,19 @@ def test_a_long_read_says_which_page_it_is_on(tmp_path: Path) -> None:
     proc.ctx.close()
     assert lines == [f"reading failed operations of {bulk_id}: page {n} of 3" for n in (1, 2, 3)]
     assert len(reader.bulks[bulk_id].operations) == 250 and reader.bulks[bulk_id].done
+
+
+def test_a_suite_time_covers_its_cases_when_the_bulk_ran_before_the_wait(
+    tmp_path: Path,
+) -> None:
+    proc = waiter(tmp_path)
+    bulk_id = ended_bulk(proc, items=2_600, fails=())  # ran 26 s, all before the wait began
+    report = tmp_path / "r.xml"
+    assert wait(proc, bulk_id, junit=str(report)) == 0
+    root = valid_report(report)
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = [float(c.get("time", "0")) for c in suite.findall("testcase")]
+    assert max(cases) >= 26  # the bulk's own run time, longer than the wait
+    assert float(suite.get("time", "0")) >= sum(cases)
+    assert float(root.get("time", "0")) >= float(suite.get("time", "0"))

@@ -258,6 +258,10 @@ def test_a_refused_connection_exits_6_with_a_report(tmp_path: Path) -> None:
     assert result.code == 6, result.stderr
     kind, message = report_error(report)
     assert kind == "NetworkError" and "cannot connect" in message and "exit 6" in message
+    root = valid_report(report)
+    assert root.get("errors") == "1"  # one cause, counted once: the bulk's case is skipped
+    outcome = root.find("testsuite/testcase/skipped")
+    assert outcome is not None and "still never answered" in (outcome.get("message") or "")
 
 
 def test_a_404_among_several_ids_exits_4_with_a_report(served: Served, tmp_path: Path) -> None:

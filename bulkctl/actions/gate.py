@@ -120,8 +120,9 @@ def flush_typed_ahead(ctx: Context) -> None:
 
 def unconfirmable(ctx: Context, change: str) -> UsageError:
     what = "submit" if change == CREATE else "execute" if change == CREATE_EXECUTE else change
+    why = "CI is set: no question is asked" if ctx.in_ci else "no terminal to ask on, or --no-input"
     return UsageError(
-        f"refusing to {what} without confirmation (no terminal to ask on, or --no-input)",
+        f"refusing to {what} without confirmation ({why})",
         hint=f"pass --yes to {what} on {ctx.settings().where()}",
     )
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import typer
 
 from bulkctl.context import Context, GlobalOptions
-from bulkctl.errors import BulkctlError, ExitCode
+from bulkctl.errors import SIGTERM_HOLD, BulkctlError, ExitCode
 
 OptionsT = TypeVar("OptionsT")
 
@@ -26,12 +26,19 @@ def invoke(
     typer_ctx: typer.Context,
     parse: Callable[[Context], OptionsT],
     run: Callable[[Context, OptionsT], int | None],
+    *,
+    reports: bool = False,
 ) -> None:
-    """Run one command; always ends in ``typer.Exit`` with the command's exit code."""
+    """Run one command; always ends in ``typer.Exit`` with the command's exit code. A
+    SIGTERM held while it started is raised before ``run``, or, with ``reports``, by ``run``
+    once its report can be written (``bulkctl.waiting.wait.reports_on_exit``)."""
     options = typer_ctx.obj if isinstance(typer_ctx.obj, GlobalOptions) else GlobalOptions()
     ctx = Context.from_process(options)
     try:
-        code = run(ctx, parse(ctx)) or ExitCode.OK
+        parsed = parse(ctx)
+        if not reports:
+            SIGTERM_HOLD.release()
+        code = run(ctx, parsed) or ExitCode.OK
     except BulkctlError as exc:
         if ctx.options.debug:
             raise  # the entry point prints it, then the traceback
@@ -39,6 +46,7 @@ def invoke(
         code = exc.exit_code
     finally:
         ctx.close()
+        SIGTERM_HOLD.release()  # never held past the command
     raise typer.Exit(int(code))
 
 

@@ -217,7 +217,11 @@ def gather_ids(ctx: Context, options: WaitCommandOptions) -> list[str]:
         ids += read_ids(text, str(options.from_file))
     if options.statuses:
         with matching_bulks(ctx, Selection(options.statuses)) as (bulks, _pager):
-            ids += [b.bulk_id for b in bulks if b.bulk_id is not None]
+            for bulk in bulks:
+                if bulk.bulk_id is not None:
+                    ids.append(bulk.bulk_id)
+                    if bulk.is_final:  # final is final: no request to learn it again
+                        options.listed.append(bulk)
         if not ids:
             ctx.note(f"no bulk is {' or '.join(options.statuses)}: nothing to wait for")
     return list(dict.fromkeys(ids))
@@ -256,4 +260,4 @@ def command(
     deadline) passes first. Outside a terminal or in CI it prints each status change and a
     heartbeat at least once a minute; on GitHub Actions, annotations and a step summary.
     """
-    invoke(ctx, lambda c: parse(c, bulk_ids=bulk_ids or [], flags=flags), run)
+    invoke(ctx, lambda c: parse(c, bulk_ids=bulk_ids or [], flags=flags), run, reports=True)

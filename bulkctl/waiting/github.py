@@ -17,7 +17,7 @@ from bulkctl.context import Context
 from bulkctl.output.render import escape_markdown
 from bulkctl.safetext import safe_text
 from bulkctl.waiting.outcomes import Ending, WaitRecord
-from bulkctl.waiting.polling import done_of_total
+from bulkctl.waiting.polling import counts_read, done_of_total
 
 TOP_CODES = 5  # errorCodes named in an annotation
 
@@ -98,7 +98,7 @@ def step_summary(record: WaitRecord, ending: Ending) -> str:
         statuses[status] = statuses.get(status, 0) + 1
     counts = ", ".join(f"{n} {_cell(s)}" for s, n in statuses.items())
     lines = [
-        f"### bulkctl {record.command}: {len(record.bulk_ids)} bulks"
+        f"### bulkctl {record.command}: {plural(len(record.bulk_ids), 'bulk')}"
         + (f", {counts}" if counts else ""),
         "",
     ]
@@ -112,32 +112,32 @@ def step_summary(record: WaitRecord, ending: Ending) -> str:
 def summary_table(
     bulks: Sequence[BulkProcess | None], record: WaitRecord | None = None
 ) -> list[str]:
-    """A Markdown table of bulks: id, operation, status, operations done, failed, errorCodes."""
+    """A Markdown table of bulks: id, operation, status, operations done, failed, and the
+    errorCodes of the failed operations a wait read (no such column without a wait)."""
     rows = [
-        "| Bulk | Operation | Status | Done | Failed | Errors |",
-        "| --- | --- | --- | --- | ---: | --- |",
+        "| Bulk | Operation | Status | Done | Failed |" + (" Errors |" if record else ""),
+        "| --- | --- | --- | --- | ---: |" + (" --- |" if record else ""),
     ]
     for bulk in bulks:
         if bulk is None:
             continue
         bulk_id = bulk.bulk_id or "?"
-        codes = error_counts(record, bulk_id) if record is not None else ""
-        rows.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    bulk_id,
-                    bulk.operation or "",
-                    bulk.status or "?",
-                    done_of_total(bulk),
-                    f"{bulk.count_of('FAILED'):,}" if bulk.operation_status_counts else "?",
-                    codes,
-                )
-            )
-            + " |"
-        )
+        cells = [
+            bulk_id,
+            bulk.operation or "",
+            bulk.status or "?",
+            done_of_total(bulk) if counts_read(bulk) else "?",
+            f"{bulk.count_of('FAILED'):,}" if bulk.operation_status_counts else "?",
+        ]
+        if record is not None:
+            cells.append(error_counts(record, bulk_id))
+        rows.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return rows
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 bulk', '2 bulks'."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def append_step_summary(ctx: Context, markdown: str) -> None:

@@ -26,7 +26,7 @@ from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.output.render import short_payload
 from bulkctl.waiting.outcomes import BulkFailures, Ending, WaitRecord
-from bulkctl.waiting.polling import done_of_total
+from bulkctl.waiting.polling import counts_read, done_of_total
 
 
 def check_junit_path(path: Path) -> None:
@@ -130,7 +130,8 @@ def build_junit(record: WaitRecord, ending: Ending, now: float) -> ET.Element:
             pending += 1
         suite = _bulk_suite(record, bulk_id, bulk, ending, now)
         root.append(suite)
-    if ending.how == "error" or (ending.how != "final" and pending == 0):
+    named = ending.how == "error" and record.missing in record.bulk_ids  # on its bulk's case
+    if (ending.how == "error" and not named) or (ending.how != "final" and pending == 0):
         suite = ET.Element("testsuite", name=xml_safe(f"bulkctl {record.command}"))
         case = ET.SubElement(
             suite,
@@ -147,12 +148,14 @@ def build_junit(record: WaitRecord, ending: Ending, now: float) -> ET.Element:
             totals[key] += int(suite.get(key, "0"))
     for key in ("tests", "failures", "errors"):
         root.set(key, str(totals[key]))
-    root.set("time", _seconds(waited))
+    longest = max((float(suite.get("time", "0")) for suite in root), default=0.0)
+    root.set("time", _seconds(max(waited, longest)))  # covers every suite
     return root
 
 
 def _close_suite(suite: ET.Element, record: WaitRecord, waited: float) -> None:
-    """Counts, time and timestamp from the cases the suite holds."""
+    """Counts, time and timestamp from the cases the suite holds; its time covers theirs
+    (a bulk's case is its own run time, which may have begun before the wait)."""
     cases = suite.findall("testcase")
     counts = {
         kind: sum(1 for c in cases if c.find(kind) is not None)
@@ -162,7 +165,8 @@ def _close_suite(suite: ET.Element, record: WaitRecord, waited: float) -> None:
     suite.set("failures", str(counts["failure"]))
     suite.set("errors", str(counts["error"]))
     suite.set("skipped", str(counts["skipped"]))
-    suite.set("time", _seconds(waited))
+    cases_time = sum(float(c.get("time", "0")) for c in cases)
+    suite.set("time", _seconds(max(waited, cases_time)))
     suite.set("timestamp", _timestamp(record.started_wall))
 
 
@@ -172,7 +176,7 @@ def _bulk_suite(
     status = (bulk.status or "?") if bulk is not None else "never answered"
     operation = (bulk.operation or "") if bulk is not None else ""
     suite = ET.Element("testsuite", name=xml_safe(f"bulk {bulk_id} {operation}".strip()))
-    done = done_of_total(bulk) if bulk is not None else "?"
+    done = done_of_total(bulk) if bulk is not None and counts_read(bulk) else "?"
     outcome = _case(
         suite, bulk_id, f"bulk {bulk_id} outcome", _bulk_seconds(record, bulk_id, bulk, now)
     )
@@ -186,12 +190,7 @@ def _bulk_suite(
             outcome, "error", type=status, message=f"bulk CANCELLED ({done} operations done)"
         )
     elif bulk is None or not bulk.is_final:
-        ET.SubElement(
-            outcome,
-            "error",
-            type=xml_safe(ending.kind or ending.how),
-            message=xml_safe(f"still {status} when the wait ended: {ending.cause or 'not final'}"),
-        )
+        _not_final(outcome, record, bulk_id, status, ending)
     else:
         note = f"{status} ({done} operations done)"
         if accepted:
@@ -211,6 +210,24 @@ def _bulk_suite(
         _unlisted_case(suite, record, failures, ending)
     _close_suite(suite, record, now - record.started)
     return suite
+
+
+def _not_final(
+    outcome: ET.Element, record: WaitRecord, bulk_id: str, status: str, ending: Ending
+) -> None:
+    """A bulk not final when the wait ended. An error is counted once: on the case of the
+    bulk it names (a 404), else on the command's own case, the bulks' cases skipped."""
+    cause = ending.cause or "not final"
+    if ending.how != "error":
+        kind, message = "error", f"still {status} when the wait ended: {cause}"
+    elif bulk_id == record.missing:
+        kind, message = "error", cause.removeprefix(f"get bulk {bulk_id}: ")
+    else:
+        kind, message = "skipped", f"still {status} when the wait ended on an error: {cause}"
+    attributes = {"message": xml_safe(message)}
+    if kind == "error":
+        attributes["type"] = xml_safe(ending.kind or ending.how)
+    ET.SubElement(outcome, kind, attributes)
 
 
 def _operation_case(suite: ET.Element, bulk_id: str, op: BulkOperation) -> None:

@@ -166,6 +166,7 @@ class WaitRecord:
     ending: Ending | None = None
     reported: bool = False  # the reports are written once
     reports_failures: bool = False  # a report names failed operations: read them
+    missing: str | None = None  # the bulk whose 404 ended the wait: its case names the cause
 
     @classmethod
     def start(cls, ctx: Context, command: str) -> WaitRecord:

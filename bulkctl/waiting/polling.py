@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, ExitCode, NetworkError
+from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, ExitCode, NetworkError, NotFound
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -65,6 +65,12 @@ def progress_numbers(bulk: BulkProcess) -> tuple[int, int | None]:
     if total is None or total <= 0:
         return done, None
     return done, total
+
+
+def counts_read(bulk: BulkProcess) -> bool:
+    """Whether ``bulk`` carries its operation counts (a list page does not): without them
+    its operations done are not known, never 0."""
+    return "operationStatusCounts" in bulk.raw
 
 
 def done_of_total(bulk: BulkProcess) -> str:
@@ -118,6 +124,7 @@ class Poller:
     snapshots: dict[str, list[Snapshot]] = field(default_factory=dict)
     requests: int = 0  # requests sent by this poller (for tests and benchmarks)
     succeeded: bool = False
+    missing: str | None = None  # the bulk the server said does not exist (404)
     _turn: int = 0
 
     # -- one round ----------------------------------------------------------------------------
@@ -146,6 +153,14 @@ class Poller:
         else:
             for bulk_id in pending:
                 self._fetch(bulk_id, changes)
+        return changes
+
+    def learned(self, bulks: list[BulkProcess]) -> list[tuple[str, str | None, BulkProcess]]:
+        """Final bulks a listing already showed: recorded as if polled, with no request."""
+        changes: list[tuple[str, str | None, BulkProcess]] = []
+        for bulk in bulks:
+            if bulk.bulk_id in self.bulk_ids and bulk.is_final and bulk.bulk_id not in self.latest:
+                self._record(bulk.bulk_id, bulk, changes)
         return changes
 
     def list_cost(self, pending: list[str]) -> int:
@@ -178,7 +193,11 @@ class Poller:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _fetch(self, bulk_id: str, changes: list[tuple[str, str | None, BulkProcess]]) -> None:
-        bulk = self._ask(lambda: self.client.get_bulk(bulk_id, deadline=self.deadline), bulk_id)
+        try:
+            bulk = self._ask(lambda: self.client.get_bulk(bulk_id, deadline=self.deadline), bulk_id)
+        except NotFound:
+            self.missing = bulk_id  # the report names the cause on this bulk's case
+            raise
         if bulk is None:
             return
         self.snapshots.setdefault(bulk_id, []).append(

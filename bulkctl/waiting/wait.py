@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
-from bulkctl.errors import DeadlineReached, ExitCode
+from bulkctl.errors import SIGTERM_HOLD, DeadlineReached, ExitCode, NotFound
 from bulkctl.output.render import RenderOptions, human_duration, render
 from bulkctl.waiting.github import in_github_actions, report_to_github
 from bulkctl.waiting.junit import JUnitReport, check_junit_path
@@ -29,6 +29,7 @@ from bulkctl.waiting.outcomes import MAX_FAILURES, Ending, FailedOperations, Wai
 from bulkctl.waiting.polling import (
     FINAL_CODES,
     Poller,
+    counts_read,
     describe_wait,
     done_of_total,
     outcome_code,
@@ -53,6 +54,7 @@ class WaitOptions:
     junit_max_failures: int = MAX_FAILURES
     step_summary: bool = True  # GitHub Actions: append to $GITHUB_STEP_SUMMARY
     command: str = "wait"  # how the reports name the command
+    listed: list[BulkProcess] = field(default_factory=list)  # final in a listing at the start
     record: WaitRecord | None = field(default=None, repr=False)  # from reports_on_exit
 
 
@@ -71,6 +73,7 @@ def reports_on_exit(ctx: Context, options: WaitOptions) -> Iterator[WaitRecord]:
     record.accepted = options.accept
     record.reports_failures = options.junit is not None or in_github_actions(ctx)
     try:
+        SIGTERM_HOLD.release()  # from here a SIGTERM is reported
         yield record
     except BaseException as exc:
         if not record.reported and not isinstance(exc, (SystemExit, GeneratorExit)):
@@ -107,6 +110,9 @@ def _wait_until_final(ctx: Context, options: WaitOptions, record: WaitRecord) ->
     ctx.while_waiting = watch.while_waiting()
     try:
         timed_out, why_early = watch.poll_until_final()
+    except NotFound:
+        record.missing = watch.poller.missing
+        raise
     finally:
         ctx.while_waiting = outer_hook
         if watch.live is not None:
@@ -217,7 +223,8 @@ class _Watch:
         outer = self.ctx.deadline
         try:
             self.ctx.deadline = self.client.deadline
-            changes = self.poller.poll()
+            listed, self.options.listed = self.options.listed, []
+            changes = self.poller.learned(listed) + self.poller.poll()
             self.failures.catch_up()
             return changes
         finally:
@@ -233,8 +240,8 @@ class _Watch:
                 if waiting:
                     self.ctx.note(waiting)
                 if self.live is None:
-                    done = done_of_total(bulk)
-                    self.ctx.note(f"bulk {bulk_id}: {bulk.status} ({done} operations done)")
+                    done = f" ({done_of_total(bulk)} operations done)" if counts_read(bulk) else ""
+                    self.ctx.note(f"bulk {bulk_id}: {bulk.status}{done}")
 
     def sleep_until_next_poll(self, now: float) -> None:
         """Sleep until the next poll (never past the deadline), beating the heartbeat."""
