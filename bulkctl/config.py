@@ -275,10 +275,15 @@ class Resolved:
         """The one verdict every confirmation, ``auth status`` and the ui header show:
         demo, loopback, sandbox or production.
 
-        Decided from the host requests really reach. A host that is neither the sandbox,
-        nor loopback, nor the demo (a company gateway, say) is production, unless this
-        profile sets ``environment = sandbox`` itself."""
+        Decided from the host requests really reach. An explicit ``environment =
+        production`` (a profile's, or one from the environment or a flag) always makes it
+        production, loopback included: an SSH tunnel to production is still production.
+        A host that is neither the sandbox, nor loopback, nor the demo (a company gateway,
+        say) is production, unless this profile sets ``environment = sandbox`` itself."""
         host = self.request_host
+        said = self.sources.get("environment", "unset") not in ("unset", "default")
+        if said and self.values.get("environment") == "production":
+            return "production"
         if self.demo and host == request_host(DEMO_BASE_URL):
             return "demo"
         if is_loopback(host):
