@@ -287,6 +287,28 @@ def test_every_folder_above_the_config_is_checked_up_to_the_root(
     assert not (config / "bulkctl").exists()  # nothing made under a folder others control
 
 
+@pytest.mark.parametrize("linked", [False, True])
+def test_the_folder_holding_a_linked_config_folder_is_checked_too(
+    tmp_path: Path, linked: bool
+) -> None:
+    """Whoever can write the folder that holds the link can swap the link itself."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    conf.chmod(0o777)
+    if linked:  # the user's (or root's) own link, to a private folder elsewhere
+        real = tmp_path / "private" / "bulkctl"
+        real.mkdir(parents=True, mode=0o700)
+        (tmp_path / "private").chmod(0o700)
+        (conf / "bulkctl").symlink_to(real, target_is_directory=True)
+    else:
+        (conf / "bulkctl").mkdir(mode=0o700)
+    env = {"XDG_CONFIG_HOME": str(conf)}
+    for args in (("auth", "status", "--offline"), ("config", "list")):
+        result = run_bulkctl(*args, env=env)
+        assert result.code == 2, (args, result.stderr)
+        assert f"the folder {conf} above it is writable by other users" in result.stderr
+
+
 @needs_root
 def test_a_state_folder_under_another_user_s_folder_is_refused(
     tmp_path: Path, served: Served
