@@ -36,6 +36,45 @@ def test_an_unknown_profile_is_refused_even_when_the_environment_has_every_crede
     assert served.emulator.request_count == 0  # refused before any request
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["auth", "status", "--offline"], ["config", "list"], ["config", "get", "environment"]],
+)
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_reading_commands_refuse_an_unknown_profile_rather_than_show_defaults(
+    how: str, args: list[str]
+) -> None:
+    assert run_bulkctl("--profile", "ops", "config", "set", "environment", "sandbox").code == 0
+    named, env = (
+        (["--profile", "nosuch"], {}) if how == "flag" else ([], {"BULKCTL_PROFILE": "nosuch"})
+    )
+    result = run_bulkctl(*named, *args, env=env)
+    assert result.code == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "unknown profile 'nosuch' (known: demo, ops)" in result.stderr
+
+
+def test_a_new_profile_can_still_be_made_by_config_set_and_auth_login(served: Served) -> None:
+    made = run_bulkctl("--profile", "fresh", "config", "set", "base_url", served.multi)
+    assert made.code == 0, made.stderr
+    assert run_bulkctl("--profile", "fresh", "config", "get", "base_url").stdout.strip() == (
+        served.multi
+    )
+    login = run_bulkctl(
+        "--profile",
+        "newer",
+        "--base-url",
+        served.multi,
+        "auth",
+        "login",
+        "--email",
+        DEMO_EMAIL,
+        input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n",
+    )
+    assert login.code == 0, login.stderr
+    assert run_bulkctl("--profile", "newer", "auth", "status", "--offline").code == 0
+
+
 def test_auth_token_of_an_unknown_profile_is_refused_not_taken_from_the_environment(
     served: Served,
 ) -> None:
