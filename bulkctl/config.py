@@ -183,14 +183,19 @@ def validate_value(name: str, value: str) -> str:
         except ValueError:
             seconds = -1
         if not 0 < seconds <= 3600:
-            raise UsageError(f"{name} must be a number of seconds above 0 (got {value!r})")
+            raise UsageError(
+                f"{name} must be a number of seconds above 0, at most 3600 (an hour) "
+                f"(got {value!r})"
+            )
     if setting.kind == "seconds":
         try:
             seconds = float(value)
         except ValueError:
             seconds = -1
         if not 0 <= seconds <= 86400:
-            raise UsageError(f"{name} must be a number of seconds, 0 or more (got {value!r})")
+            raise UsageError(
+                f"{name} must be a number of seconds from 0 to 86400 (a day) (got {value!r})"
+            )
     if setting.kind == "rate":
         value = value.replace(" ", "").lower()
         if not RATE_LIMIT.fullmatch(value):
