@@ -182,7 +182,7 @@ def finish(child: Any) -> int:
 
 
 ACTIONS = [("execute", "SUBMITTED"), ("resume", "PAUSED"), ("cancel", "RUNNING")]
-NOT_THE_WORD = ["y", "prod", "\x1b"]  # a key, a wrong word, Esc
+NOT_THE_WORD = ["y", "prod", "PRODUCTION", "\x1b"]  # a key, wrong words, Esc
 
 
 def bulk_in(served: Served, status: str) -> str:
