@@ -99,7 +99,7 @@ def login(
         raise NotAuthenticated("nothing to log in with: give an email or an identity")
     except Unauthorized as exc:  # the login endpoints answer 401 to the api-key header alone
         exc.message = f"login: the API key was rejected ({settings.where()})"
-        exc.hint = "check the key for this environment (BULKCTL_API_KEY, or type it again)"
+        exc.hint = "check the key for this environment (BULKCTL_API_KEY, or type it again); run:"
         raise
     except Forbidden as exc:
         if identity:

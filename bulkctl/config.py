@@ -185,14 +185,19 @@ def validate_value(name: str, value: str) -> str:
         except ValueError:
             seconds = -1
         if not 0 < seconds <= 3600:
-            raise UsageError(f"{name} must be a number of seconds above 0 (got {value!r})")
+            raise UsageError(
+                f"{name} must be a number of seconds above 0, at most 3600 (an hour) "
+                f"(got {value!r})"
+            )
     if setting.kind == "seconds":
         try:
             seconds = float(value)
         except ValueError:
             seconds = -1
         if not 0 <= seconds <= 86400:
-            raise UsageError(f"{name} must be a number of seconds, 0 or more (got {value!r})")
+            raise UsageError(
+                f"{name} must be a number of seconds from 0 to 86400 (a day) (got {value!r})"
+            )
     if setting.kind == "rate":
         value = value.replace(" ", "").lower()
         if not RATE_LIMIT.fullmatch(value):
@@ -277,10 +282,15 @@ class Resolved:
         """The one verdict every confirmation, ``auth status`` and the ui header show:
         demo, loopback, sandbox or production.
 
-        Decided from the host requests really reach. A host that is neither the sandbox,
-        nor loopback, nor the demo (a company gateway, say) is production, unless this
-        profile sets ``environment = sandbox`` itself."""
+        Decided from the host requests really reach. An explicit ``environment =
+        production`` (a profile's, or one from the environment or a flag) always makes it
+        production, loopback included: an SSH tunnel to production is still production.
+        A host that is neither the sandbox, nor loopback, nor the demo (a company gateway,
+        say) is production, unless this profile sets ``environment = sandbox`` itself."""
         host = self.request_host
+        said = self.sources.get("environment", "unset") not in ("unset", "default")
+        if said and self.values.get("environment") == "production":
+            return "production"
         if self.demo and host == request_host(DEMO_BASE_URL):
             return "demo"
         if is_loopback(host):

@@ -64,7 +64,7 @@ def check_private_dir(directory: Path, what: str) -> None:
     root-owned sticky folder such as /tmp. UnsafePath (exit 2) names the folder and the fix.
     This is the check for any private file's folder, such as the pacer's state file.
     """
-    resolved, missing = _resolve_checked(directory, what)
+    resolved, missing, holders = _resolve_checked(directory, what)
     if not missing:
         try:
             st = os.stat(resolved)
@@ -81,11 +81,15 @@ def check_private_dir(directory: Path, what: str) -> None:
                 hint=f"run: chmod go-w {directory}",
             )
     _check_ancestors(resolved if missing else resolved.parent, directory, what)
+    for holder in holders:  # whoever can write the folder holding a link can swap the link
+        _check_ancestors(holder, directory, what)
 
 
-def _resolve_checked(path: Path, what: str) -> tuple[Path, bool]:
+def _resolve_checked(path: Path, what: str) -> tuple[Path, bool, list[Path]]:
     """``path`` with its links resolved, refusing a link owned by anyone but the user or root,
-    and False; or, when some part of it is missing, the last folder that exists, and True."""
+    and False; or, when some part of it is missing, the last folder that exists, and True.
+    Last, the real folders that hold the links met on the way, to be checked as well."""
+    holders: list[Path] = []
     me = os.geteuid()
     pending = list(reversed(Path(os.path.abspath(path)).parts))
     current = Path(pending.pop())  # the root
@@ -101,7 +105,7 @@ def _resolve_checked(path: Path, what: str) -> tuple[Path, bool]:
         try:
             st = os.lstat(candidate)
         except FileNotFoundError:
-            return current, True
+            return current, True, holders
         except OSError as exc:
             raise StorageError(f"cannot read {what} {path}: {_reason(exc)}") from exc
         if not stat.S_ISLNK(st.st_mode):
@@ -113,6 +117,7 @@ def _resolve_checked(path: Path, what: str) -> tuple[Path, bool]:
                 "could point it anywhere; bulkctl does not follow it",
                 hint=f"if the link is yours: chown -h {me} {candidate}; if not, remove it",
             )
+        holders.append(current)
         links += 1
         if links > MAX_LINKS:
             raise UnsafePath(f"{what} {path}: too many symbolic links", hint="remove the loop")
@@ -120,7 +125,7 @@ def _resolve_checked(path: Path, what: str) -> tuple[Path, bool]:
         if target.is_absolute():
             current = Path(target.anchor)
         pending.extend(reversed([p for p in target.parts if p != target.anchor]))
-    return current, False
+    return current, False, holders
 
 
 def _check_ancestors(start: Path, directory: Path, what: str) -> None:

@@ -261,6 +261,20 @@ def test_invalid_settings_exit_2_and_change_nothing(key: str, value: str) -> Non
     assert not config_path().exists()
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("quota_wait", "100000", "from 0 to 86400 (a day)"),
+        ("quota_wait", "soon", "from 0 to 86400 (a day)"),
+        ("read_timeout", "7200", "above 0, at most 3600 (an hour)"),
+    ],
+)
+def test_a_number_out_of_range_is_told_the_range(key: str, value: str, said: str) -> None:
+    result = run_main("config", "set", key, value)
+    assert result.code == 2
+    assert f"{key} must be a number of seconds {said} (got '{value}')" in result.stderr
+
+
 def test_unparseable_config_is_named_and_never_overwritten() -> None:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)

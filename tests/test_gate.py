@@ -110,6 +110,9 @@ def settings_for(tmp_path: Path, base_url: str, profile_env: str | None = None) 
         ("https://gateway.example.com/multi", "production", "production"),
         ("https://gateway.example.com/multi", "sandbox", "sandbox"),  # said explicitly
         ("https://api.weavr.io/multi", "sandbox", "production"),  # the host wins
+        ("http://127.0.0.1:8080/multi", "production", "production"),  # a tunnel, said so
+        ("https://localhost:8443/multi", "production", "production"),
+        ("http://127.0.0.1:8080/multi", "sandbox", "loopback"),  # sandbox never raises it
     ],
 )
 def test_production_is_decided_from_the_host_requests_reach(
@@ -134,6 +137,16 @@ def test_auth_status_refuses_such_a_host_before_any_request(served: Served, dot:
     )
     assert result.code == ExitCode.USAGE and "api.weavr.io" in result.stderr
     assert served.emulator.request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "goes"),
+    [("production", True), ("  production \n", True), ("PRODUCTION", False), ("Production", False)],
+)
+def test_only_the_word_itself_answers_a_question_on_production(answer: str, goes: bool) -> None:
+    from bulkctl.actions import typed_production
+
+    assert typed_production(answer) is goes
 
 
 def test_auth_status_shows_the_verdict_every_question_shows(tmp_path: Path) -> None:

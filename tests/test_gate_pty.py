@@ -182,7 +182,7 @@ def finish(child: Any) -> int:
 
 
 ACTIONS = [("execute", "SUBMITTED"), ("resume", "PAUSED"), ("cancel", "RUNNING")]
-NOT_THE_WORD = ["y", "prod", "\x1b"]  # a key, a wrong word, Esc
+NOT_THE_WORD = ["y", "prod", "PRODUCTION", "\x1b"]  # a key, wrong words, Esc
 
 
 def bulk_in(served: Served, status: str) -> str:
@@ -375,3 +375,29 @@ def test_in_a_pipe_on_production_a_change_that_asks_needs_yes_before_any_request
     if args[0] in ("submit", "rerun"):  # refused before the file or the operations are read
         assert tunnel.connects == [] and served.emulator.request_count == 0
     assert posts(served) == []
+
+
+def test_an_explicit_production_on_loopback_is_production_everywhere(served: Served) -> None:
+    """An SSH tunnel to production reaches it through loopback: the profile's word holds."""
+    from tests.conftest import run_bulkctl
+
+    for setting in (("base_url", served.backoffice), ("environment", "production")):
+        assert run_bulkctl("--profile", "tunnel", "config", "set", *setting).code == 0
+    status = run_bulkctl("--profile", "tunnel", "auth", "status", "--offline")
+    assert "environment  production" in status.stdout and "PRODUCTION" in status.stdout
+    bulk_id = bulk_in(served, "SUBMITTED")
+    command = bulkctl_command()
+    env = dict(os.environ, BULKCTL_API_KEY=DEMO_API_KEY, BULKCTL_AUTH_TOKEN=DEMO_TOKEN)
+    for answer, sent in (("y", []), ("production", [f"/multi/backoffice/bulks/{bulk_id}/execute"])):
+        child = pexpect.spawn(
+            command[0],
+            [*command[1:], "--profile", "tunnel", "execute", bulk_id],
+            env=env,
+            timeout=30,
+            encoding="utf-8",
+        )
+        child.expect_exact(WORD_PROMPT)
+        assert f"execute bulk {bulk_id} on PRODUCTION (127.0.0.1:" in child.before
+        child.send(answer + "\r")
+        assert finish(child) == 0
+        assert posts(served) == sent, answer

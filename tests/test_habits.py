@@ -112,6 +112,11 @@ def login(served: Served, api_key: str, password: str, *more: str) -> str:
 def test_a_rejected_api_key_and_a_wrong_password_say_which(served: Served) -> None:
     rejected = login(served, "wrong-key", "whatever")
     assert "the API key was rejected" in rejected and "not allowed" not in rejected
+    # the hint's sentence ends before the command it suggests
+    hint = rejected.splitlines()[1].replace("\n  ", " ")
+    assert f"type it again); run: bulkctl --profile emu --base-url {served.multi} auth login" in (
+        hint
+    ), rejected
     wrong = login(served, DEMO_API_KEY, "not-the-password")
     assert f"wrong email or password for {DEMO_EMAIL}" in wrong
     assert "not allowed" not in wrong

@@ -36,6 +36,45 @@ def test_an_unknown_profile_is_refused_even_when_the_environment_has_every_crede
     assert served.emulator.request_count == 0  # refused before any request
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["auth", "status", "--offline"], ["config", "list"], ["config", "get", "environment"]],
+)
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_reading_commands_refuse_an_unknown_profile_rather_than_show_defaults(
+    how: str, args: list[str]
+) -> None:
+    assert run_bulkctl("--profile", "ops", "config", "set", "environment", "sandbox").code == 0
+    named, env = (
+        (["--profile", "nosuch"], {}) if how == "flag" else ([], {"BULKCTL_PROFILE": "nosuch"})
+    )
+    result = run_bulkctl(*named, *args, env=env)
+    assert result.code == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert "unknown profile 'nosuch' (known: demo, ops)" in result.stderr
+
+
+def test_a_new_profile_can_still_be_made_by_config_set_and_auth_login(served: Served) -> None:
+    made = run_bulkctl("--profile", "fresh", "config", "set", "base_url", served.multi)
+    assert made.code == 0, made.stderr
+    assert run_bulkctl("--profile", "fresh", "config", "get", "base_url").stdout.strip() == (
+        served.multi
+    )
+    login = run_bulkctl(
+        "--profile",
+        "newer",
+        "--base-url",
+        served.multi,
+        "auth",
+        "login",
+        "--email",
+        DEMO_EMAIL,
+        input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n",
+    )
+    assert login.code == 0, login.stderr
+    assert run_bulkctl("--profile", "newer", "auth", "status", "--offline").code == 0
+
+
 def test_auth_token_of_an_unknown_profile_is_refused_not_taken_from_the_environment(
     served: Served,
 ) -> None:
@@ -285,6 +324,28 @@ def test_every_folder_above_the_config_is_checked_up_to_the_root(
         assert f"the folder {above} above it" in answer.stderr
         assert refused in answer.stderr
     assert not (config / "bulkctl").exists()  # nothing made under a folder others control
+
+
+@pytest.mark.parametrize("linked", [False, True])
+def test_the_folder_holding_a_linked_config_folder_is_checked_too(
+    tmp_path: Path, linked: bool
+) -> None:
+    """Whoever can write the folder that holds the link can swap the link itself."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    conf.chmod(0o777)
+    if linked:  # the user's (or root's) own link, to a private folder elsewhere
+        real = tmp_path / "private" / "bulkctl"
+        real.mkdir(parents=True, mode=0o700)
+        (tmp_path / "private").chmod(0o700)
+        (conf / "bulkctl").symlink_to(real, target_is_directory=True)
+    else:
+        (conf / "bulkctl").mkdir(mode=0o700)
+    env = {"XDG_CONFIG_HOME": str(conf)}
+    for args in (("auth", "status", "--offline"), ("config", "list")):
+        result = run_bulkctl(*args, env=env)
+        assert result.code == 2, (args, result.stderr)
+        assert f"the folder {conf} above it is writable by other users" in result.stderr
 
 
 @needs_root

@@ -58,7 +58,7 @@ def test_a_hostile_operation_cannot_rewrite_the_prompt(
     assert text.startswith(f"{action} bulk {bulk_id} on custom base URL (127.0.0.1:")
     assert "5 × /transfers\\x1b[2K\\x1b[1G\\x1b]0;pwned\\x07" in text
     assert "\\x0dexecute bulk 1 on sandbox" in text and "\\x9b2J" in text
-    assert text.endswith("? [y/N]")
+    assert text.endswith("? This cannot be undone. [y/N]" if action == "cancel" else "? [y/N]")
 
 
 def test_the_confirmation_text_is_one_safe_line() -> None:
@@ -68,7 +68,7 @@ def test_the_confirmation_text_is_one_safe_line() -> None:
     text = confirmation_text("cancel", "7", bulk, "sandbox (x, profile p)")
     assert text.isprintable()
     assert text.startswith("cancel bulk 7 on sandbox (x, profile p): 3 × /transfers\\x1b")
-    assert text.endswith("now RUNNING\\x1b[2J; this cannot be undone?")  # confirm adds [y/N]
+    assert text.endswith("now RUNNING\\x1b[2J? This cannot be undone.")  # confirm adds [y/N]
 
 
 @pytest.mark.parametrize(

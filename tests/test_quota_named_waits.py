@@ -10,9 +10,10 @@ import pytest
 
 from bulkctl.api.changes import act
 from bulkctl.api.client import parse_reset, parse_retry_after
-from bulkctl.emulator.app import Faults, Scripted
+from bulkctl.emulator.app import DEMO_API_KEY, Faults, Scripted
 from bulkctl.errors import DeadlineReached, ExitCode, Throttled
 from bulkctl.pacing.pacer import SHARED_MAX, Pacer, QuotaWaitTooLong, Window
+from bulkctl.pacing.store import state_file
 from tests.conftest import logged_in, make_emulator, run_bulkctl, serving
 from tests.test_api_client import Script, answer, client_for
 from tests.test_pacer import SharedFakeClock
@@ -108,6 +109,35 @@ def test_a_real_execute_answered_with_year_9999_sends_one_request_and_exits_1() 
     assert emulator.route_counts["POST /multi/bulks/{bulk_id}/execute"] == 1
     assert "9999-12-31 23:59:59 UTC" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_the_quota_error_names_the_state_file_even_when_it_could_not_be_used(
+    isolated_home: Path, usable: bool
+) -> None:
+    faults = Faults(
+        scripted=(
+            Scripted(
+                "POST /bulks/{bulk_id}/execute",
+                409,
+                headers=(("Retry-After", YEAR_9999),),
+                body=TOO_MANY,
+            ),
+        )
+    )
+    emulator, clock = make_emulator(bulks=5, faults=faults)
+    bulk_id = emulator.state.insert_submitted(clock(), 1)[0]
+    with serving(emulator) as root:
+        path = state_file(isolated_home / "state" / "bulkctl", root + "/multi", DEMO_API_KEY)
+        if not usable:
+            path.mkdir(parents=True, mode=0o700)  # a folder where the file should be
+            path.parent.chmod(0o700)
+        result = run_bulkctl("execute", bulk_id, "--yes", env=_env(root))
+    assert result.code == ExitCode.ERROR, result.stderr
+    said = result.stderr.replace("\n  ", " ")
+    assert str(path) in said, said
+    assert ("could not be used" in said) is not usable
+    assert "quota_wait" in said and "rate_limit" in said and "reset-limits" in said
 
 
 def test_a_real_wait_answered_with_year_9999_exits_124_at_once_naming_the_time() -> None:

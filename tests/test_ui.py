@@ -308,7 +308,9 @@ async def test_on_production_only_the_word_production_goes_ahead(
         await ui.press(key, "escape")
         assert not isinstance(ui.app.screen, ConfirmScreen)
         assert ui.posts() == []
-        await ui.press(key, *" Production ", "enter")  # as the commands take it
+        await ui.press(key, *"Production", "enter")  # the word itself, as the commands want
+        assert ui.posts() == []
+        await ui.press(key, *" production ", "enter")  # spaces around it aside
         assert ui.posts() == [f"/multi/bulks/{bulk_id}/{action}"]
         assert any(f"bulk {bulk_id}: {action} accepted (production" in n for n in ui.notes())
 

@@ -195,7 +195,7 @@ def test_a_confirmation_names_where_what_how_many_and_the_mode() -> None:
         "1,200 × /transfers, ON_FAILURE_CONTINUE?"
     )
     cancel = confirmation_text("cancel", "42", bulk("RUNNING"), where)
-    assert cancel.endswith("1,200 × /transfers, now RUNNING; this cannot be undone?")
+    assert cancel.endswith("1,200 × /transfers, now RUNNING? This cannot be undone.")
     pause = confirmation_text("pause", "42", bulk("RUNNING"), where)
     assert pause.endswith("1,200 × /transfers, now RUNNING?")
 

@@ -106,8 +106,9 @@ def where_text(settings: Resolved) -> str:
 
 
 def typed_production(answer: str) -> bool:
-    """Whether a question on production was answered with the word itself."""
-    return answer.strip().lower() == PRODUCTION_ANSWER
+    """Whether a question on production was answered with the word itself, as written
+    (surrounding spaces aside): ``PRODUCTION`` or ``Production`` is not it."""
+    return answer.strip() == PRODUCTION_ANSWER
 
 
 def said_yes(answer: str) -> bool:
@@ -170,16 +171,16 @@ def confirmation_text(
     action: str, bulk_id: str, bulk: BulkProcess, where: str, mode: str | None = None
 ) -> str:
     """The question before ``action`` (without its answer hint): where, how many of which
-    operation, and the mode (execute) or the status now (the others; cancel is final)."""
+    operation, and the mode (execute) or the status now (the others). Cancel is final: it
+    says so after the question, which ends with its question mark."""
     items = f"{bulk.submitted_items_count:,}" if bulk.submitted_items_count is not None else "?"
     what = f"{items} × {safe_text(bulk.operation or '?')}"
     if action == "execute":
         what += f", {mode or DEFAULT_MODE}"
     else:
         what += f", now {safe_text(bulk.status or '?')}"
-        if action == "cancel":
-            what += "; this cannot be undone"
-    return f"{action} bulk {safe_text(bulk_id)} on {safe_text(where)}: {what}?"
+    question = f"{action} bulk {safe_text(bulk_id)} on {safe_text(where)}: {what}?"
+    return question + (" This cannot be undone." if action == "cancel" else "")
 
 
 def rerun_confirmation_text(bulk_id: str, kind: str, items: int, where: str) -> str:

@@ -429,8 +429,10 @@ class ApiClient:
 
     def _quota_hint(self) -> str:
         """The ways out of a quota wait, and where the waits are shared."""
-        path = self.pacer.path
+        path, meant = self.pacer.path, self.pacer.state_path
         where = f"quota waits are shared through {path}; " if path is not None else ""
+        if path is None and meant is not None:
+            where = f"the state file {meant} could not be used, so waits are not shared; "
         return (
             f"{where}raise quota_wait (now {format_seconds(self.quota_wait)}: bulkctl config "
             "set quota_wait SECONDS), set rate_limit (0 turns pacing and sharing off), or "

@@ -121,7 +121,8 @@ class Pacer:
         or ``store``, any other ``Store``; with neither, this command paces alone."""
         self.windows = windows
         self.clock = clock
-        self.path = path
+        self.path = path  # None once the file proves unusable: this command paces alone
+        self.state_path = path  # the file meant to be shared, for messages
         self.note = note
         self._lock = threading.Lock()
         self._memory = _Record([], 0.0, {})

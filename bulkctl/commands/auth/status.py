@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bulkctl.auth import unknown_profile
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import JsonObjectOption
 from bulkctl.config import SETTINGS, mask
@@ -30,6 +31,8 @@ def parse(ctx: Context, *, json_flag: bool = False, offline: bool = False) -> St
 def run(ctx: Context, options: StatusOptions) -> int:
     """Write the status; 3 when the token does not work."""
     settings = ctx.settings()
+    if not settings.known:  # a mistyped profile, even --offline: not the defaults under its name
+        raise unknown_profile(settings)
     works: bool | None = None
     failed = ExitCode.AUTH
     problem = ""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.auth import unknown_profile
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import SettingArgument
 from bulkctl.config import mask, setting_named
@@ -26,7 +27,10 @@ def parse(ctx: Context, *, key: str) -> GetOptions:
 
 def run(ctx: Context, options: GetOptions) -> int:
     """Print the value (masked when secret); exit 1 when it is not set."""
-    value = ctx.settings().get(options.key)
+    settings = ctx.settings()
+    if not settings.known:  # a mistyped profile: not the defaults under its name
+        raise unknown_profile(settings)
+    value = settings.get(options.key)
     if value is None:
         return ExitCode.ERROR
     print(mask(value) if setting_named(options.key).secret else value, file=ctx.stdout)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import typer
 
+from bulkctl.auth import unknown_profile
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import JsonObjectOption
 from bulkctl.config import SETTINGS, mask
@@ -26,6 +27,8 @@ def parse(ctx: Context, *, json_flag: bool = False) -> ConfigListOptions:
 def run(ctx: Context, options: ConfigListOptions) -> int:
     """Write each setting, its value (secrets masked) and where it comes from."""
     settings = ctx.settings()
+    if not settings.known:  # a mistyped profile: not the defaults under its name
+        raise unknown_profile(settings)
     rows = []
     for name, setting in SETTINGS.items():
         value = settings.get(name)
