@@ -68,4 +68,6 @@ def safe_json(encoded: str) -> str:
     """JSON text from an ``ensure_ascii=False`` encoder with DEL, C1 and the ``HIDDEN``
     characters escaped as ``\\uXXXX``: the same values, nothing a terminal would act on or a
     reader be fooled by. Valid because those characters can only occur inside JSON strings."""
+    if encoded.isascii() and "\x7f" not in encoded:  # the usual case: nothing to escape
+        return encoded
     return encoded.translate(_JSON_ESCAPED)

@@ -387,3 +387,38 @@ def test_any_ascii_server_text_renders_as_itself(text: str) -> None:
     # newlines (CR, LF, CRLF) read as one newline; other controls as their \xHH text
     lines = text.replace("\r\n", "\n").replace("\r", "\n")
     assert read_as_text(cells[1].children) == safe_text(lines, keep="\n")
+
+
+class _CountingRaw(io.RawIOBase):
+    """A file that records each write it is given (one write is one system call on a pipe)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_lines_into_a_write_through_stream_go_out_a_page_at_a_time() -> None:
+    # PYTHONUNBUFFERED makes stdout write through: one system call a line, unless render
+    # buffers until the pager's flush at each page's end (two pages here: two writes)
+    raw = _CountingRaw()
+    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+
+    def pages() -> Any:
+        for index in range(5):
+            yield {"bulkId": str(index)}
+            if index == 2:
+                out.flush()  # what the pager's on_page does when a page's records are out
+
+    written = render(pages(), RenderOptions(fmt="jsonl", fields=(), whole_objects=True), out)
+    assert written == 5
+    assert raw.writes == [
+        b'{"bulkId": "0"}\n{"bulkId": "1"}\n{"bulkId": "2"}\n',
+        b'{"bulkId": "3"}\n{"bulkId": "4"}\n',
+    ]
+    assert out.write_through  # as it was: later messages still go out at once

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 
 from bulkctl.output.fields import RenderOptions
@@ -97,13 +98,31 @@ def write_lines(
     Returns how many were written."""
     count = 0
     write = out.write
-    try:
-        for record in records:
-            write(line(record))
-            count += 1
-    finally:
-        out.flush()
+    with _buffered(out):
+        try:
+            for record in records:
+                write(line(record))
+                count += 1
+        finally:
+            out.flush()
     return count
+
+
+@contextmanager
+def _buffered(out: TextIO) -> Iterator[None]:
+    """``out`` buffered while the block runs, when it writes through (``PYTHONUNBUFFERED``, or
+    ``python -u``): a write call a line is a system call a line, and the caller's flushes at
+    page boundaries are what keep the output streaming."""
+    reconfigure = getattr(out, "reconfigure", None)
+    if reconfigure is None or not getattr(out, "write_through", False):
+        yield
+        return
+    reconfigure(write_through=False)
+    try:
+        yield
+    finally:
+        with suppress(OSError, ValueError):  # a reader gone: the caller's error tells it
+            reconfigure(write_through=True)  # flushes what is left first
 
 
 def write_markdown(records: list[dict[str, Any]], options: RenderOptions, out: TextIO) -> None:
