@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bulkctl.errors import UsageError
@@ -166,6 +166,7 @@ records = st.lists(
 
 
 @given(records, st.sampled_from(FORMATS))
+@example([{"bulkId": None, "status": "\t"}, {"operation": "=1+2"}], "csv")  # formulas, pinned
 @settings(max_examples=200, deadline=None)
 def test_every_renderer_accepts_any_record(recs: list[dict[str, Any]], fmt: str) -> None:
     fields = list(BULK_ALL_FIELDS)
@@ -178,16 +179,25 @@ def test_every_renderer_accepts_any_record(recs: list[dict[str, Any]], fmt: str)
     elif fmt == "csv":
         sheet = list(csv.reader(io.StringIO(out, newline="")))
 
-        # tab, LF and CR stay (quoted); every other control character is written as \xHH
-        def csv_cell(text: str) -> str:
-            return "".join(
+        raw = [[f.value(r, 1_700_000_100.0) for f in fields] for r in recs]
+
+        # tab, LF and CR stay (quoted); every other control character is written as \xHH;
+        # server text that starts like a formula gets a leading ' (numbers never do)
+        def csv_cell(text: str, value: Any) -> str:
+            shown = "".join(
                 f"\\x{ord(c):02x}"
                 if c not in "\t\n\r" and (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0)
                 else c
                 for c in text
             )
+            formula = isinstance(value, str) and text.startswith(("=", "+", "-", "@", "\t", "\r"))
+            return "'" + shown if formula else shown
 
-        assert sheet == [[f.name for f in fields], *[[csv_cell(c) for c in row] for row in cells]]
+        expected = [
+            [csv_cell(c, v) for c, v in zip(row, values_, strict=True)]
+            for row, values_ in zip(cells, raw, strict=True)
+        ]
+        assert sheet == [[f.name for f in fields], *expected]
     elif fmt == "plain":
         header, *rows = out.split("\n")[:-1]
         assert header.split("\t") == [f.name for f in fields]
