@@ -39,11 +39,25 @@ class ManualClock:
         self.t += seconds
 
 
+# what the machine running the tests may set that changes what bulkctl does: CI runs with
+# CI=true (no questions, plain progress), GitHub's runners add annotations and a summary;
+# a test that wants one of these sets it itself
+OUTSIDE_SETTINGS = (
+    "NO_COLOR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "PAGER",
+)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Config and state live under tmp_path; no BULKCTL_* variable leaks in."""
     for name in list(os.environ):
-        if name.startswith("BULKCTL_") or name in ("NO_COLOR", "HTTPS_PROXY", "https_proxy"):
+        if name.startswith("BULKCTL_") or name in OUTSIDE_SETTINGS:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
