@@ -673,7 +673,8 @@ def test_one_confirmation_names_where_and_production_wants_the_word(
     [
         ("http://127.0.0.1:9/multi", "y", True),
         ("https://api.weavr.io/multi", "y", False),
-        ("https://api.weavr.io/multi", " Production ", True),
+        ("https://api.weavr.io/multi", " production ", True),
+        ("https://api.weavr.io/multi", "Production", False),  # the word itself, nothing else
     ],
 )
 def test_execute_resume_and_cancel_on_production_want_the_word_too(
