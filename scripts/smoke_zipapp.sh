@@ -25,7 +25,8 @@ version=$(run --version)
 echo "zipapp: $version"
 [[ "$version" == bulkctl* ]] || { echo "zipapp: unexpected --version: $version" >&2; exit 1; }
 
-run emulator serve --port 0 >"$work/serve.out" 2>&1 &
+# started directly, not through run(): $! must be the server itself, for the cleanup
+"$python" -I "$pyz" emulator serve --port 0 >"$work/serve.out" 2>&1 &
 server=$!
 root=""
 for _ in $(seq 100); do
