@@ -23,6 +23,7 @@ from bulkctl.api.wire import (
 from bulkctl.config_file import ConfigStore as ConfigStore  # importers take it from here too
 from bulkctl.demo import DEMO_API_KEY, DEMO_BASE_URL, DEMO_TOKEN
 from bulkctl.errors import UsageError
+from bulkctl.pacing.redis_store import check_store_url, shown_url
 
 DEFAULT_PROFILE = "default"
 DEMO_PROFILE = "demo"
@@ -43,7 +44,7 @@ class Setting:
     secret: bool = False
     default: str | None = None
     choices: tuple[str, ...] | None = None
-    kind: str = "text"  # text, int, float, seconds, rate, url, identity, path
+    kind: str = "text"  # text, int, float, seconds, rate, url, identity, path, store
 
 
 SETTINGS: dict[str, Setting] = {
@@ -128,6 +129,13 @@ SETTINGS: dict[str, Setting] = {
             kind="rate",
         ),
         Setting(
+            "rate_limit_store",
+            "redis://HOST:6379/0 (or rediss://): the pacer's record shared by every machine; "
+            "unset: the state folder",
+            "BULKCTL_RATE_LIMIT_STORE",
+            kind="store",
+        ),
+        Setting(
             "quota_wait",
             "seconds a request may wait for the API's quota (0 = fail at once)",
             "BULKCTL_QUOTA_WAIT",
@@ -147,6 +155,17 @@ PROFILE_ENV = "BULKCTL_PROFILE"
 def mask(secret: str | None) -> str:
     """All but the last 4 characters hidden (all of a short secret), control characters escaped."""
     return shown_masked(secret) if secret else ""
+
+
+def shown(name: str, value: str | None) -> str:
+    """A setting's value as messages and ``config get/list`` show it: a secret masked, a
+    store URL with its password hidden."""
+    setting = SETTINGS.get(name)
+    if setting is not None and setting.secret:
+        return mask(value)
+    if setting is not None and setting.kind == "store" and value:
+        return shown_url(value)
+    return value or ""
 
 
 def setting_named(name: str) -> Setting:
@@ -169,6 +188,11 @@ def validate_value(name: str, value: str) -> str:
         if lowered not in setting.choices:
             raise UsageError(f"{name} must be one of: {', '.join(setting.choices)} (got {value!r})")
         return lowered
+    if setting.kind == "store" and value:
+        try:
+            return check_store_url(value)
+        except ValueError as exc:
+            raise UsageError(f"{name}: {exc}") from None
     if setting.kind == "url":
         check_base_url(value)
         return value.rstrip("/")
@@ -329,6 +353,8 @@ class Resolved:
             name: HIDDEN if value and name in SETTINGS and SETTINGS[name].secret else value
             for name, value in self.values.items()
         }
+        if values.get("rate_limit_store"):
+            values["rate_limit_store"] = shown("rate_limit_store", values["rate_limit_store"])
         return (
             f"Resolved(profile={self.profile!r}, values={values!r}, sources={self.sources!r}, "
             f"password={HIDDEN if self.password else None}, demo={self.demo!r})"

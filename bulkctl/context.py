@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bulkctl.api.client import ApiClient
+    from bulkctl.pacing.redis_store import RedisStore
 
 
 class Clock:
@@ -318,11 +319,13 @@ class Context:
             self.transport = transport  # one emulator per command, shared by login and calls
         # the built-in demo is unlimited; elsewhere every process of the user shares one record
         windows = () if settings.in_process else parse_rate_limit(settings.get("rate_limit") or "0")
+        path = state_file(self.state_dir, settings.base_url, api_key) if windows else None
         pacer = Pacer(
             windows,
             clock=_WatchedClock(self),
-            path=state_file(self.state_dir, settings.base_url, api_key) if windows else None,
+            path=path,
             note=self.note,
+            store=self._shared_store(settings, api_key, path),
         )
         return ApiClient(
             base_url=settings.base_url,
@@ -346,6 +349,18 @@ class Context:
             pacer=pacer,
             quota_wait=float(settings.get("quota_wait") or 0),
         )
+
+    def _shared_store(
+        self, settings: Resolved, api_key: str | None, path: Path | None
+    ) -> RedisStore | None:
+        """The Redis store of ``rate_limit_store``, the state file its fallback; None: the file."""
+        url = settings.get("rate_limit_store")
+        if not url or path is None:
+            return None
+        from bulkctl.pacing.redis_store import RedisStore, store_keys
+
+        keys = store_keys(settings.base_url, api_key)
+        return RedisStore(url, keys, path, warn=self.warn, debug=self.debug)
 
     def close(self) -> None:
         if self._client is not None:

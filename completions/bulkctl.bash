@@ -199,7 +199,7 @@ _bulkctl_values() {
     shell) echo 'bash zsh fish' ;;
     identity) echo 'corporate: consumer:' ;;
     environment) echo 'sandbox production' ;;
-    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency request_timeout rate_limit quota_wait' ;;
+    setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency request_timeout rate_limit rate_limit_store quota_wait' ;;
     profile) command bulkctl config profiles 2>/dev/null ;;
   esac
 }

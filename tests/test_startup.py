@@ -22,6 +22,7 @@ HEAVY = (
     "platformdirs",
     "textual",
     "jsonschema",  # only a submission's check builds a validator
+    "redis",  # only a configured rate_limit_store connects
 )
 
 PROBE = f"""

@@ -368,7 +368,7 @@ NO_ACTION_FLAGS = ActionFlags()  # a change as typed with no option
 
 
 # config get, set and unset
-KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, quota_wait."
+KEY_HELP = "Setting name: environment, api, base_url, api_key, auth_token, email, identity, ca_bundle, connect_timeout, read_timeout, retries, concurrency, request_timeout, rate_limit, rate_limit_store, quota_wait."
 SettingArgument = Annotated[str, argument(help=KEY_HELP, metavar="KEY", values=SETTING_VALUES)]
 
 # submit and rerun: what to send, and what follows

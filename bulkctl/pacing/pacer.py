@@ -154,7 +154,8 @@ class Pacer:
                 now = self.clock.now()
                 ready, why, blocked = self._ready_at(record, now)
                 if ready <= now:
-                    record.starts.append(now)
+                    if not self._record_start(record, now):
+                        continue  # another process changed the shared record: look again
                     self._learn.started(now)
                     if self._quota_since is not None or self._learn.waiting:
                         self._probe_out = now  # one request at a time until the wait ends
@@ -342,6 +343,12 @@ class Pacer:
                 self._prune(record)
                 yield record
                 self._memory = record
+
+    def _record_start(self, record: _Record, now: float) -> bool:
+        if self._store is None or record is self._memory:  # pacing alone
+            record.starts.append(now)
+            return True
+        return self._store.start(record, now)
 
     def close(self) -> None:
         if self._store is not None:

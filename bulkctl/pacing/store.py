@@ -110,6 +110,12 @@ class Store(Protocol):
         Yields None when the store cannot be used now: the caller paces on its own."""
         ...
 
+    def start(self, record: _Record, at: float) -> bool:
+        """Record a request start at ``at`` in ``record`` (held by ``update``), atomically
+        with the check the caller made on it: False when the store saw another change since
+        the record was read, and nothing was recorded (the caller looks again)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -137,6 +143,10 @@ class FileStore:
                     self._file.write(encode(record))
         finally:
             self._file.unlock()
+
+    def start(self, record: _Record, at: float) -> bool:
+        record.starts.append(at)  # the file's lock is held: no other process can come between
+        return True
 
     def close(self) -> None:
         self._file.close()

@@ -9,7 +9,7 @@ import typer
 from bulkctl.auth import unknown_profile
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import SettingArgument
-from bulkctl.config import mask, setting_named
+from bulkctl.config import setting_named, shown
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode
 
@@ -33,7 +33,7 @@ def run(ctx: Context, options: GetOptions) -> int:
     value = settings.get(options.key)
     if value is None:
         return ExitCode.ERROR
-    print(mask(value) if setting_named(options.key).secret else value, file=ctx.stdout)
+    print(shown(options.key, value), file=ctx.stdout)
     return 0
 
 

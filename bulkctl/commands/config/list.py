@@ -9,7 +9,7 @@ import typer
 from bulkctl.auth import unknown_profile
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import JsonObjectOption
-from bulkctl.config import SETTINGS, mask
+from bulkctl.config import SETTINGS, shown
 from bulkctl.context import Context
 from bulkctl.output.render import RenderOptions, render_record
 
@@ -30,10 +30,9 @@ def run(ctx: Context, options: ConfigListOptions) -> int:
     if not settings.known:  # a mistyped profile: not the defaults under its name
         raise unknown_profile(settings)
     rows = []
-    for name, setting in SETTINGS.items():
-        value = settings.get(name)
-        shown = mask(value) if setting.secret else (value or "")
-        rows.append({"setting": name, "value": shown, "source": settings.sources[name]})
+    for name in SETTINGS:
+        value = shown(name, settings.get(name))  # secrets masked, a store's password hidden
+        rows.append({"setting": name, "value": value, "source": settings.sources[name]})
     if options.as_json:
         render_record(
             {"profile": settings.profile, "settings": rows},
