@@ -23,7 +23,7 @@ from bulkctl.api.wire import (
 from bulkctl.config_file import ConfigStore as ConfigStore  # importers take it from here too
 from bulkctl.demo import DEMO_API_KEY, DEMO_BASE_URL, DEMO_TOKEN
 from bulkctl.errors import UsageError
-from bulkctl.pacing.redis_store import check_store_url, shown_url
+from bulkctl.pacing.store_url import check_store_url, shown_url
 
 DEFAULT_PROFILE = "default"
 DEMO_PROFILE = "demo"

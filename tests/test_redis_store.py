@@ -17,8 +17,9 @@ from bulkctl.config import shown, validate_value
 from bulkctl.errors import UsageError
 from bulkctl.pacing import redis_store
 from bulkctl.pacing.pacer import Pacer, QuotaWaitTooLong, Window, parse_rate_limit, state_file
-from bulkctl.pacing.redis_store import RedisStore, shown_url, store_keys
+from bulkctl.pacing.redis_store import RedisStore, store_keys
 from bulkctl.pacing.store import _Record
+from bulkctl.pacing.store_url import shown_url
 from tests.redis_server import NO_SERVER, RedisServer, free_port, redis_server
 
 pytestmark = pytest.mark.skipif(NO_SERVER is not None, reason=NO_SERVER or "")

@@ -29,13 +29,13 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bulkctl.errors import StorageError
 from bulkctl.pacing.rates import MAX_ENTRIES, Window
 from bulkctl.pacing.store import SHARED_MAX, SUSPECT_LIMIT, FileStore, _Record
+from bulkctl.pacing.store_url import shown_url
 
-SCHEMES = ("redis", "rediss")
 TIMEOUT = 0.5  # seconds to connect, and for each answer: a slow store is a down one
 KEY_TTL = int(SHARED_MAX) + 60  # a record unused for a day is gone
 INSTALL = "pip install 'bulkctl[redis]'"
@@ -76,40 +76,6 @@ return 1
 """
 
 _warned: set[str] = set()  # stores already warned about in this process (one per command)
-
-
-def check_store_url(url: str) -> str:
-    """The URL of a Redis store, checked; ValueError (the URL shown masked) when it is not one."""
-    shown = shown_url(url)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{shown} is not a URL such as redis://HOST:6379/0") from None
-    if parts.scheme.lower() not in SCHEMES:
-        raise ValueError(f"{shown} must start with redis:// or rediss:// (TLS)")
-    if not parts.hostname:
-        raise ValueError(f"{shown} names no host: write redis://HOST:6379/0")
-    database = parts.path.strip("/")
-    if database and not (database.isascii() and database.isdigit()):
-        raise ValueError(f"{shown} must end with a database number, such as /0")
-    del port
-    return url
-
-
-def shown_url(url: str) -> str:
-    """``url`` with its password (and a user's name beside it kept) replaced by ``****``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is not None and "@" in parts.netloc:
-        userinfo, _, host = parts.netloc.rpartition("@")
-        user, has_password, _ = userinfo.partition(":")
-        netloc = f"{user}:****@{host}" if has_password else f"****@{host}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    # not a URL at all: whatever stands between '//' and the last '@' may be a password
-    return re.sub(r"(?<=//)[^/]*@", "****@", url)
 
 
 def store_keys(base_url: str, api_key: str | None) -> tuple[str, str]:
