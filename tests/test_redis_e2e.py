@@ -88,7 +88,9 @@ def test_the_stores_password_is_masked_in_config_debug_and_errors(
     served: Served, tmp_path: Path
 ) -> None:
     with redis_server(tmp_path / "redis", password=PASSWORD) as server:
-        assert run_bulkctl("config", "set", "rate_limit_store", server.url).code == 0
+        typed = run_bulkctl("config", "set", "rate_limit_store", server.url)
+        assert typed.code == 2 and "not taken from the command line" in typed.stderr
+        assert run_bulkctl("config", "set", "rate_limit_store", input=server.url + "\n").code == 0
         got = run_bulkctl("config", "get", "rate_limit_store")
         listed = run_bulkctl("config", "list")
         as_json = run_bulkctl("config", "list", "--json")
@@ -103,5 +105,5 @@ def test_the_stores_password_is_masked_in_config_debug_and_errors(
     assert len(used) == 2  # the store was really used, with the password from the profile
     wrong = run_bulkctl("list", env=served.env(BULKCTL_RATE_LIMIT_STORE=f"http://:{PASSWORD}@h/0"))
     assert wrong.code == 2 and "****" in wrong.stderr
-    for result in (got, listed, as_json, debug, wrong):
+    for result in (typed, got, listed, as_json, debug, wrong):
         assert PASSWORD not in result.stdout + result.stderr

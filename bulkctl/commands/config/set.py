@@ -1,7 +1,7 @@
 """``bulkctl config set KEY [VALUE]``: change a setting of the profile in force.
 
-Secrets (api_key, auth_token) are never taken from the command line: their value is read
-from a hidden prompt or stdin.
+Secrets (api_key, auth_token, a store URL with a password) are never taken from the command
+line: their value is read from a hidden prompt or stdin.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import typer
 
 from bulkctl.cli.invoke import invoke
 from bulkctl.cli.options import SettingArgument
-from bulkctl.config import DEMO_PROFILE, profile_name, setting_named, validate_value
+from bulkctl.config import DEMO_PROFILE, profile_name, setting_named, shown, validate_value
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 
@@ -35,7 +35,14 @@ def parse(ctx: Context, *, key: str, value: str | None = None) -> SetOptions:
                 hint="run:",
                 suggest=("config", "set", key),
             )
-    elif value is None:
+    elif value is not None and setting.kind == "store" and shown(key, value) != value:
+        raise UsageError(
+            f"{key} holds a password: it is not taken from the command line (it would leak into "
+            "ps and shell history); type the URL after the command below, or pipe it on stdin",
+            hint="run:",
+            suggest=("config", "set", key),
+        )
+    elif value is None and setting.kind != "store":
         raise UsageError(f"give a value: bulkctl config set {key} VALUE")
     return SetOptions(key=key, value=value)
 
