@@ -3,6 +3,7 @@ request start, what the keys hold, the fallback to the state file, the URL's pas
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from bulkctl.pacing.pacer import Pacer, QuotaWaitTooLong, Window, parse_rate_lim
 from bulkctl.pacing.redis_store import RedisStore, store_keys
 from bulkctl.pacing.store import _Record
 from bulkctl.pacing.store_url import shown_url
+from tests.conftest import Served
 from tests.redis_server import NO_SERVER, RedisServer, free_port, redis_server
 
 pytestmark = pytest.mark.skipif(NO_SERVER is not None, reason=NO_SERVER or "")
@@ -275,3 +277,50 @@ def test_threads_of_one_process_share_the_store_without_looking_again_for_ever(
     pacer.close()
     assert len(starts) == 40
     assert server.client().zcard(store_keys(BASE_URL, API_KEY)[0]) == 40  # type: ignore[attr-defined]
+
+
+def test_a_record_another_writer_spoiled_neither_blocks_nor_hangs(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    """Whatever else can write to the store: values that are no numbers, a start at infinity,
+    windows too tight or too long to share are left out; a version that is no number makes
+    the store unusable (one warning, the state file), never a loop."""
+    starts_key, meta_key = store_keys(BASE_URL, API_KEY)
+    client = server.client()
+    client.zadd(starts_key, {"spoiled": float("inf")})  # type: ignore[attr-defined]
+    spoiled = {"blocked": "nan", "w:2/60.0": "1e300", "w:50/1e9": "1e300", "w:x/y": "z"}
+    client.hset(meta_key, mapping=spoiled)  # type: ignore[attr-defined]
+    pacer = Pacer(
+        parse_rate_limit("3/1s"), clock=RealClock(), store=store_for(server.url, tmp_path)
+    )
+    assert pacer.acquire(0) > 0  # not blocked, no window learned from the spoiled fields
+    assert pacer.usage(1.0).limit == 3
+    pacer.close()
+    client.hset(meta_key, "v", "not a number")  # type: ignore[attr-defined]
+    warnings: list[str] = []
+    pacer = Pacer(
+        parse_rate_limit("3/1s"),
+        clock=RealClock(),
+        path=state_file(tmp_path / "state", BASE_URL, API_KEY),
+        store=store_for(server.url, tmp_path, warnings),
+    )
+    pacer.acquire(10)
+    pacer.close()
+    assert len(warnings) == 1 and "cannot be used" in warnings[0], warnings
+
+
+def test_the_redis_client_is_imported_only_when_a_store_is_named(served: Served) -> None:
+    """A command without rate_limit_store never loads the redis package (start-up costs)."""
+    probe = (
+        "import sys; from bulkctl.__main__ import main\n"
+        "sys.argv = ['bulkctl', 'list', '--jsonl']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('redis' in sys.modules, file=sys.stderr)\n"
+    )
+    for store, loaded in ((None, "False"), (f"redis://127.0.0.1:{free_port()}/0", "True")):
+        extra = {"BULKCTL_RATE_LIMIT_STORE": store} if store else {}
+        env = {**os.environ, **served.env(**extra)}
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.stderr.splitlines()[-1] == loaded, done.stderr

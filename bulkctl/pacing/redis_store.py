@@ -39,10 +39,11 @@ from bulkctl.pacing.store_url import shown_url
 TIMEOUT = 0.5  # seconds to connect, and for each answer: a slow store is a down one
 KEY_TTL = int(SHARED_MAX) + 60  # a record unused for a day is gone
 INSTALL = "pip install 'bulkctl[redis]'"
+MAX_CONFLICTS = 1000  # starts refused in a row before the store counts as unusable
 
 # one request start, recorded only when nothing changed since the record was read
 START_SCRIPT = """
-local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0')
+local v = tonumber(redis.call('HGET', KEYS[2], 'v') or '0') or 0
 if v ~= tonumber(ARGV[1]) then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
@@ -56,7 +57,7 @@ return v
 # a wait the server named and windows learned, merged: the later end wins; '' forgets one
 MERGE_SCRIPT = """
 local changed = false
-if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[2], 'blocked') or '0') then
+if tonumber(ARGV[1]) > (tonumber(redis.call('HGET', KEYS[2], 'blocked') or '0') or 0) then
   redis.call('HSET', KEYS[2], 'blocked', ARGV[1])
   changed = true
 end
@@ -64,7 +65,7 @@ for i = 3, #ARGV, 2 do
   local field = 'w:' .. ARGV[i]
   if ARGV[i + 1] == '' then
     if redis.call('HDEL', KEYS[2], field) == 1 then changed = true end
-  elseif tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[2], field) or '0') then
+  elseif tonumber(ARGV[i + 1]) > (tonumber(redis.call('HGET', KEYS[2], field) or '0') or 0) then
     redis.call('HSET', KEYS[2], field, ARGV[i + 1])
     changed = true
   end
@@ -111,6 +112,7 @@ class RedisStore:
         self._version = 0  # the version of the record last read
         self._token = os.urandom(6).hex()  # makes this process's starts distinct members
         self._count = 0
+        self._conflicts = 0  # starts refused in a row: the record changed since it was read
 
     # -- the Store protocol -----------------------------------------------------------------
 
@@ -157,7 +159,11 @@ class RedisStore:
             self._fall_back(exc)
             return False
         if int(version) < 0:
+            self._conflicts += 1
+            if self._conflicts > MAX_CONFLICTS:  # never a loop without end
+                self._fall_back(RuntimeError("its record changes faster than it can be read"))
             return False
+        self._conflicts = 0
         self._version = int(version)
         record.starts.append(at)
         return True
