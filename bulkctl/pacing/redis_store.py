@@ -119,11 +119,10 @@ class RedisStore:
     @contextlib.contextmanager
     def update(self, memory: _Record, *, write: bool = True) -> Iterator[_Record | None]:
         if not self._down:
+            # any failure of the store falls back (redis's own errors are not importable here)
             try:
                 record = self._read(memory)
-            except (
-                Exception
-            ) as exc:  # any failure of the store (redis's own errors are not importable here)
+            except Exception as exc:
                 self._fall_back(exc)
             else:
                 read = (record.blocked_until, dict(record.learned))
