@@ -107,3 +107,27 @@ def test_the_stores_password_is_masked_in_config_debug_and_errors(
     assert wrong.code == 2 and "****" in wrong.stderr
     for result in (typed, got, listed, as_json, debug, wrong):
         assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_reset_limits_forgets_what_the_fleet_learned_in_the_store(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    from bulkctl.pacing.pacer import Pacer, Window, parse_rate_limit
+    from bulkctl.pacing.redis_store import RedisStore, store_keys
+    from tests.test_redis_store import RealClock
+
+    keys = store_keys("https://sandbox.weavr.io/multi", "some-key")
+    store = RedisStore(server.url, keys, tmp_path / "pacer.bin", warn=print)
+    pacer = Pacer(parse_rate_limit("5/1s"), clock=RealClock(), store=store)
+    pacer.quota_answer(pacer.acquire(10), 30.0, (Window(60.0, 50),))  # learned on one machine
+    pacer.close()
+    client = server.client()
+    assert sorted(client.hkeys(keys[1])) == [b"blocked", b"v", b"w:50/60.0"]  # type: ignore[attr-defined]
+    reset = run_bulkctl("config", "reset-limits", env={"BULKCTL_RATE_LIMIT_STORE": server.url})
+    assert reset.code == 0 and reset.stdout.split() == [server.url, keys[1]], reset
+    assert client.hkeys(keys[1]) == [b"v"]  # type: ignore[attr-defined]
+    assert client.zcard(keys[0]) == 1  # type: ignore[attr-defined]  # the starts stay
+    down = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    unreachable = run_bulkctl("config", "reset-limits", env={"BULKCTL_RATE_LIMIT_STORE": down})
+    assert unreachable.code == 0 and "nothing forgotten there" in unreachable.stderr
+    assert PASSWORD not in unreachable.stdout + unreachable.stderr

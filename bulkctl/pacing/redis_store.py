@@ -271,6 +271,42 @@ class RedisStore:
         return self._file
 
 
+def forget_learned_in_store(url: str, *, warn: Callable[[str], None]) -> list[str]:
+    """Forget the waits and windows learned from answers in every pacer record of the store
+    at ``url`` (the request starts stay); the keys changed. A store that cannot be used: a
+    warning, and nothing changed."""
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+    except ImportError:
+        warn(f"rate_limit_store names a Redis store, but its client is not installed ({INSTALL})")
+        return []
+    changed = []
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
+        )
+        with client:
+            for key in client.scan_iter(match="bulkctl:pacer:*:meta", count=100):
+                fields = [
+                    f for f in client.hkeys(key) if _text(f) == "blocked" or _text(f)[:2] == "w:"
+                ]
+                if fields:
+                    client.hdel(key, *fields)
+                    client.hincrby(key, "v", 1)
+                    changed.append(_text(key))
+    except Exception as exc:
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        password = urlsplit(url).password if "@" in url else None
+        if password:
+            why = why.replace(password, "****")
+        warn(
+            f"the rate limit store {shown_url(url)} cannot be used ({why}); nothing forgotten there"
+        )
+    return sorted(changed)
+
+
 def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 
 from bulkctl.cli.invoke import invoke
+from bulkctl.config import shown
 from bulkctl.context import Context
 
 
@@ -21,10 +22,19 @@ def parse(ctx: Context) -> ResetLimitsOptions:
 
 
 def run(ctx: Context, options: ResetLimitsOptions) -> int:
-    """Clear learned windows and waits the API named from every pacer file; print each file."""
+    """Clear learned windows and waits the API named from every pacer file, and from the
+    rate_limit_store when one is named; print each file and key."""
     from bulkctl.pacing.pacer import forget_learned
 
-    changed = forget_learned(ctx.state_dir)
+    changed: list[object] = list(forget_learned(ctx.state_dir))
+    store = ctx.settings().get("rate_limit_store")
+    if store:  # shared by the fleet: what one machine learned, every machine forgets
+        from bulkctl.pacing.redis_store import forget_learned_in_store
+
+        changed += [
+            f"{shown('rate_limit_store', store)} {key}"
+            for key in forget_learned_in_store(store, warn=ctx.warn)
+        ]
     for path in changed:
         print(path, file=ctx.stdout)
     if changed:
