@@ -4,7 +4,7 @@
     python benchmarks/shared_quota.py --killed   # plus a run whose store is killed mid-run
 
 Three real ``bulkctl list --all --jsonl`` processes, each with its own state folder (three
-machines), list 1,200 bulks each (36 requests in all) from one served emulator whose quota
+machines), list 1,800 bulks each (54 requests in all) from one served emulator whose quota
 is 20 requests per 6 s, each paced at that quota (``rate_limit 20/6s``). With
 ``rate_limit_store`` naming one Redis server they pace together; with the state folders
 alone each paces as if it had the whole quota. Printed: the quota answers the emulator gave
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the harness i
 
 from tests.quota_scenario import LoggingEmulator
 from tests.redis_server import NO_SERVER, redis_server
-from tests.shared_quota_scenario import FleetRun, run_fleet
+from tests.shared_quota_scenario import BULKS, PROCESSES, FleetRun, run_fleet
 
 
 def line(name: str, run: FleetRun) -> str:
@@ -55,7 +55,10 @@ def main() -> int:
 
             run = run_fleet(Path(tmp) / "killed", server.url, during=kill)
             rows.append(line("store killed after 20 requests", run))
-    print("3 processes, separate state folders, quota 20/6s, rate_limit 20/6s, 36 requests")
+    requests = PROCESSES * BULKS // 100
+    print(
+        f"{PROCESSES} processes, separate state folders, quota 20/6s, rate_limit 20/6s, {requests} requests"
+    )
     print(f"{'':<34} {'quota answers':>13}  {'requests':>8}")
     print("\n".join(rows))
     return 0

@@ -26,7 +26,7 @@ from tests.serving import bulkctl_command, serving
 
 QUOTA = "20/6s"
 PROCESSES = 3
-BULKS = 1_200  # 12 pages of 100 each: 36 requests in all, two windows' worth of the quota
+BULKS = 1_800  # 18 pages of 100 each: 54 requests in all, the quota of three windows
 
 
 @dataclass
