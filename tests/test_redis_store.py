@@ -324,3 +324,12 @@ def test_the_redis_client_is_imported_only_when_a_store_is_named(served: Served)
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
         )
         assert done.stderr.splitlines()[-1] == loaded, done.stderr
+
+
+def test_the_settings_in_force_never_show_the_stores_password(tmp_path: Path) -> None:
+    from bulkctl.config import ConfigStore, resolve
+
+    url = "redis://:pa55word-of-the-store@host:6379/0"
+    settings = resolve(ConfigStore(tmp_path), {"BULKCTL_RATE_LIMIT_STORE": url})
+    assert settings.get("rate_limit_store") == url  # the client gets it whole
+    assert "pa55word" not in repr(settings) and "redis://:****@host:6379/0" in repr(settings)
