@@ -174,3 +174,34 @@ def test_an_empty_result_says_so() -> None:
 def test_an_empty_result_on_the_served_emulator_says_so(served: Served) -> None:
     _, text = at_80x24("--no-pager", "list", "-s", "paused", "--since", "1m", env=served.env())
     assert "no bulks match" in text
+
+
+def test_the_done_when_on_emulator_serve() -> None:
+    """``bulkctl emulator serve`` as its own process, as a user runs it: a FAILED bulk's
+    show, list -n 60's operations, operations -n 2 --payloads, an empty result."""
+    from tests.conftest import logged_in
+    from tests.serving import emulator_process
+
+    with emulator_process() as (base_url, _):
+        env = logged_in(base_url)
+        _, text = at_80x24("--no-pager", "list", "-n", "60", env=env)
+        header, *rows = text.rstrip("\n").split("\n")[:61]
+        start = header.index("OPERATION")
+        assert len(rows) == 60
+        assert not [row for row in rows if row[start:].split()[0].endswith("{…")]
+        _, text = at_80x24("--no-pager", "list", "-s", "failed", "-n", "1", env=env)
+        raw, text = at_80x24("--no-pager", "show", text.split("\n")[1].split()[0], env=env)
+        assert_failed_bulk_fits(raw, text)
+        _, text = at_80x24("--no-pager", "list", "-s", "completed", "-n", "1", env=env)
+        bulk_id = text.split("\n")[1].split()[0]
+        _, text = at_80x24("--no-pager", "operations", bulk_id, "-n", "2", "--payloads", env=env)
+        assert_both_payloads_of_both(text, bulk_id)
+        _, text = at_80x24("--no-pager", "operations", bulk_id, "-s", "failed", env=env)
+        assert f"no operations match in bulk {bulk_id}" in text
+
+
+def test_watch_of_a_failed_bulk_draws_no_green() -> None:
+    raw, text = demo("watch", first_bulk("failed"), code=12)
+    bar_line = next(line for line in raw.split("\n") if "failed ·" in line)
+    assert GREEN not in bar_line and "█" not in bar_line and "▓" in bar_line
+    assert re.search(r"0 done · [\d,]+ failed", text)
