@@ -160,7 +160,7 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
     "list": Lazy("bulkctl.commands.list", "List bulk processes, newest first."),
     "show": Lazy(
         "bulkctl.commands.bulk.show",
-        "Show one bulk: its fields, a progress bar, and counts per operation status.",
+        "Show one bulk: its status, progress by outcome and failures first, then its fields.",
     ),
     "operations": Lazy(
         "bulkctl.commands.bulk.operations", "List the operations of one bulk, in sequence."
