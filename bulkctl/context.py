@@ -74,6 +74,7 @@ class GlobalOptions:
     debug: bool = False
     quiet: bool = False
     no_input: bool = False
+    no_pager: bool = False
 
 
 def _isatty(stream: Any) -> bool:

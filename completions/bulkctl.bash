@@ -9,36 +9,36 @@ _bulkctl_subcommands() {
 }
 _bulkctl_options() {
   case "$1" in
-    "") echo "--profile --base-url --debug --quiet -q --no-input --version --help -h" ;;
-    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "show") echo "--output -o --json --fields --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "operations") echo "--status -s --sequence --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --payloads --concurrency --errors --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "execute") echo "--mode --webhook-interval --yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "submit") echo "--format -f --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "rerun") echo "--failed --not-run --error-code --sequence --output-file --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "pause") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "completion") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "ui") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --version --help -h" ;;
+    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "show") echo "--output -o --json --fields --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "operations") echo "--status -s --sequence --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --payloads --concurrency --errors --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "execute") echo "--mode --webhook-interval --yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "submit") echo "--format -f --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "rerun") echo "--failed --not-run --error-code --sequence --output-file --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "pause") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "completion") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "ui") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "auth") echo "--help -h" ;;
-    "auth login") echo "--email --identity --environment --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "auth status") echo "--json --offline --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "auth logout") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "auth token") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "auth login") echo "--email --identity --environment --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "auth status") echo "--json --offline --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "auth logout") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "auth token") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config") echo "--help -h" ;;
-    "config path") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config list") echo "--json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config get") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config set") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config unset") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config profiles") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "config reset-limits") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "config path") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config list") echo "--json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config get") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config set") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config unset") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config profiles") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config reset-limits") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "emulator") echo "--help -h" ;;
-    "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
   esac
 }
 # the kind of value an option takes (nothing for a flag): _bulkctl_option_kind PATH OPTION

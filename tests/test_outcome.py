@@ -64,3 +64,31 @@ def test_segments_always_fill_the_width_and_never_draw_a_zero(
     for name, count in (("completed", completed), ("failed", failed), ("cancelled", cancelled)):
         if count == 0:
             assert cells[name] == 0
+
+
+def test_the_line_keeps_the_words_whole_and_gives_way_with_the_bar() -> None:
+    from bulkctl.output.outcome import outcome_line
+
+    outcome = Outcome(completed=284, failed=85, cancelled=0, total=369)
+    for width in (20, 40, 60, 80, 120):
+        line = outcome_line(outcome, width)
+        assert line.plain.endswith("284 done · 85 failed · 0 left")
+        assert line.cell_len <= max(width, len("284 done · 85 failed · 0 left"))
+    assert (
+        outcome_line(Outcome(1, 0, 0, None), 80).plain
+        == "1 done · 0 failed · ? left (total unknown)"
+    )
+
+
+def test_rate_and_eta_come_from_the_start_the_clock_and_the_counts() -> None:
+    from bulkctl.output.outcome import rate_and_eta
+
+    started_ms = 1_800_000_000_000
+    now = started_ms / 1000 + 100  # 100 s in, 250 ended, 750 left: 2.5/s, 300 s to go
+    outcome = Outcome(completed=200, failed=50, cancelled=0, total=1000)
+    assert rate_and_eta(outcome, started_ms, now) == "2.5 operations/s · about 5m 00s left"
+    slow = Outcome(completed=3, failed=0, cancelled=0, total=10)  # 3 in 100 s: 1.8/min
+    assert rate_and_eta(slow, started_ms, now) == "1.8 operations/min · about 3m 53s left"
+    assert rate_and_eta(Outcome(0, 0, 0, 10), started_ms, now) is not None
+    assert "ETA" in (rate_and_eta(Outcome(0, 0, 0, 10), started_ms, now) or "")
+    assert rate_and_eta(outcome, None, now) is None

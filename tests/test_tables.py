@@ -23,6 +23,7 @@ from bulkctl.output.render import (
     table_lines,
     terminal_width,
 )
+from bulkctl.output.tables import STATUS_SHORT
 
 NOW = 1_800_000_000.0
 NOW_MS = int(NOW * 1000)
@@ -92,7 +93,9 @@ def assert_fits(lines: list[str], records: list[dict[str, Any]], width: int, *id
     for record, line in zip(records, lines[1:], strict=True):
         for name in ids:
             assert str(record[name]) in line, f"{name} {record[name]} whole in {line!r}"
-        assert record["status"] in line
+        # whole, or in its abbreviation from the --help legend (PARTIAL)
+        status = record["status"]
+        assert status in line.split() or STATUS_SHORT.get(status) in line.split()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -255,3 +258,77 @@ def test_rich_output_loses_its_trailing_spaces_and_keeps_its_colour_codes(
     from bulkctl.output.tables import _trimmed
 
     assert _trimmed(line) == trimmed
+
+
+# -- issue 22: columns that keep their meaning ------------------------------------------------
+
+
+def test_a_path_is_cut_in_the_middle_at_segment_boundaries() -> None:
+    from bulkctl.output.tables import cut_path
+
+    assert cut_path("/managed_cards/{id}/unblock", 24) == "/managed_cards/…/unblock"
+    assert cut_path("/managed_cards/{id}/unblock", 20) == "/…/{id}/unblock"
+    assert cut_path("/managed_cards/{id}/remove", 12) == "/…/remove"
+    assert cut_path("/outgoing_wire_transfers", 16) == "/outgoing_wire_…"
+    assert cut_path("/sends", 10) == "/sends"  # what fits is never cut
+    for path in ("/managed_cards/{id}/block", "/managed_cards/{id}/unblock"):
+        for width in range(10, 30):
+            shown = cut_path(path, width)
+            assert len(shown) <= width
+            assert shown.endswith(path.rsplit("/", 1)[1]), (path, width, shown)
+
+
+def test_the_list_at_80_columns_tells_card_operations_apart() -> None:
+    kinds = ("block", "unblock", "remove")
+    records = [
+        {**BULKS[0], "bulkId": str(10**15 + i), "operation": f"/managed_cards/{{id}}/{kind}"}
+        for i, kind in enumerate(kinds)
+    ]
+    lines = lines_at(80, records, BULK_TABLE_FIELDS)
+    for kind, line in zip(kinds, lines[1:], strict=True):
+        assert f"/{kind} " in line, line
+        assert "PARTIAL " in line  # PARTIALLY_COMPLETED abbreviated, as the legend says
+
+
+def test_statuses_are_abbreviated_only_when_the_table_is_narrow() -> None:
+    record = {**BULKS[0], "operation": "/transfers"}
+    assert "PARTIALLY_COMPLETED" in lines_at(120, [record], BULK_TABLE_FIELDS)[1]
+    assert "PARTIALLY_COMPLETED" in lines_at(None, [record], BULK_TABLE_FIELDS)[1]
+    assert "PARTIAL " in lines_at(60, [record], BULK_TABLE_FIELDS)[1]
+
+
+def test_a_column_that_repeats_another_goes_before_any_is_cut() -> None:
+    from bulkctl.commands.watch import WATCH_FIELDS
+
+    record = {
+        "bulkId": "1100000000295353",
+        "status": "RUNNING",
+        "operation": "/managed_cards/{id}/unblock",
+        "submittedItemsCount": 10_000,
+        "mode": "ON_FAILURE_STOP",
+        "executionStart": NOW_MS - 45_000,
+        "done": "1,317/10,000",
+    }
+    lines = lines_at(80, [record], WATCH_FIELDS, marks=[" "])
+    assert "ITEMS" not in lines[0]  # DONE says the total
+    assert "/managed_cards/…/unblock" in lines[1] or "/managed_cards/{id}/unblock" in lines[1]
+    assert "ITEMS" in lines_at(200, [record], WATCH_FIELDS, marks=[" "])[0]
+
+
+def test_the_list_table_shows_done_of_total_where_counts_were_read() -> None:
+    from bulkctl.commands.list import LIST_TABLE_FIELDS
+
+    counts = [{"status": "COMPLETED", "count": 12}, {"status": "FAILED", "count": 3}]
+    records = [
+        {**BULKS[1], "status": "RUNNING", "submittedItemsCount": 40},
+        {**BULKS[1], "bulkId": "2", "status": "PAUSED", "operationStatusCounts": counts},
+        {**BULKS[2], "submittedItemsCount": 40},
+    ]
+    records[1]["submittedItemsCount"] = 40
+    for record in records:
+        record["operation"] = "/sends"
+    lines = lines_at(200, records, LIST_TABLE_FIELDS)
+    assert lines[0].split()[:6] == ["BULK", "ID", "STATUS", "OPERATION", "DONE", "ITEMS"]
+    assert lines[1].split()[3] == "…"  # not read: unknown, never 0
+    assert lines[2].split()[3] == "15/40"
+    assert lines[3].split()[3] == "40"  # a SUBMITTED bulk: nothing, then ITEMS

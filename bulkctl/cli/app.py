@@ -87,6 +87,7 @@ def global_options_after_command() -> list[Any]:
         flag("--debug", name="debug"),
         flag("--quiet", "-q", name="quiet"),
         flag("--no-input", name="no_input"),
+        flag("--no-pager", name="no_pager"),
     ]
 
 
@@ -159,7 +160,7 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
     "list": Lazy("bulkctl.commands.list", "List bulk processes, newest first."),
     "show": Lazy(
         "bulkctl.commands.bulk.show",
-        "Show one bulk: its fields, a progress bar, and counts per operation status.",
+        "Show one bulk: its status, progress by outcome and failures first, then its fields.",
     ),
     "operations": Lazy(
         "bulkctl.commands.bulk.operations", "List the operations of one bulk, in sequence."
@@ -327,6 +328,13 @@ def root(
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never prompt (also env BULKCTL_NO_INPUT=1).")
     ] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Never page long output on a terminal (else $BULKCTL_PAGER, $PAGER or less -FRX).",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -336,7 +344,12 @@ def root(
 ) -> None:
     """Watch and manage bulk processes on the Weavr Multi API."""
     ctx.obj = GlobalOptions(
-        profile=profile, base_url=base_url, debug=debug, quiet=quiet, no_input=no_input
+        profile=profile,
+        base_url=base_url,
+        debug=debug,
+        quiet=quiet,
+        no_input=no_input,
+        no_pager=no_pager,
     )
 
 

@@ -6,6 +6,7 @@ merged newest first on bulkId, de-duplicated by bulkId.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import typer
@@ -36,7 +37,12 @@ from bulkctl.context import Context
 from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.matching import matching_bulks
+from bulkctl.output.fields import DONE_FIELD
+from bulkctl.output.pager import paged
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
+
+# the terminal's table: list's columns and DONE, n/total of running and paused bulks
+LIST_TABLE_FIELDS = (*BULK_TABLE_FIELDS[:3], DONE_FIELD, *BULK_TABLE_FIELDS[3:])
 
 
 @dataclass
@@ -77,7 +83,7 @@ def parse(
             stdout_tty=ctx.stdout_tty,
             available=BULK_ALL_FIELDS,
             default_fields=BULK_FIELDS,
-            table_fields=BULK_TABLE_FIELDS,
+            table_fields=LIST_TABLE_FIELDS,
         ),
         concurrency=check_concurrency(concurrency),
         strict=strict,
@@ -89,9 +95,14 @@ def parse(
 
 def run(ctx: Context, options: ListOptions) -> int:
     """Fetch, filter and render; returns 0 (the number of rows is in the output)."""
-    with matching_bulks(ctx, options) as (bulks, pager):
+    long = paged(ctx) if options.wanted is None else nullcontext()  # list --all
+    with long, matching_bulks(ctx, options) as (bulks, pager):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
+    if not written:  # kubectl's "No resources found": an empty table is not a broken one
+        ctx.note(
+            "no bulks match" if options.statuses or options.filters.active else "no bulks found"
+        )
     order_note = report.order_note(options.statuses)
     if order_note:
         ctx.note(order_note)
@@ -130,6 +141,9 @@ def command(
 
     Filters other than --status are applied by bulkctl to every page the server
     sends, so they scan as many pages as they must.
+
+    On a terminal DONE is n/total for RUNNING and PAUSED bulks whose counts were read, …
+    where not; a table too narrow for it writes PARTIAL for PARTIALLY_COMPLETED.
     """
     invoke(
         ctx,

@@ -39,6 +39,7 @@ from bulkctl.context import Context
 from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.output.outcome import outcome_line, outcome_of
 from bulkctl.output.render import (
     BULK_TABLE_FIELDS,
     STATUS_STYLES,
@@ -170,8 +171,6 @@ class BulkView:
 
     def update(self, bulk: BulkProcess, problem: str | None) -> None:
         from rich.console import Group
-        from rich.progress_bar import ProgressBar
-        from rich.table import Table
         from rich.text import Text
 
         now = self.ctx.clock.monotonic()
@@ -187,13 +186,9 @@ class BulkView:
         )
         head.append(safe_text(f"  {bulk.submitted_items_count or '?'} × {bulk.operation or '?'}"))
         parts: list[Any] = [head]
-        if total is not None:
-            row = Table.grid(padding=(0, 1))
-            row.add_row(
-                ProgressBar(total=total, completed=min(done, total), width=40),
-                Text(f"{done:,} / {total:,}"),
-            )
-            parts.append(row)
+        if bulk.operation_status_counts or total is not None:
+            width = terminal_width(self.ctx.stdout, self.ctx.env)
+            parts.append(outcome_line(outcome_of(bulk), width))
         counts = "  ".join(f"{c.status}: {c.count}" for c in bulk.operation_status_counts)
         parts.append(Text(safe_text(counts)))
         eta = ""
@@ -304,10 +299,10 @@ class Details:
         )
 
 
-WATCH_FIELDS: tuple[Field, ...] = (
-    *BULK_TABLE_FIELDS[:2],
-    Field("done", "DONE", priority=6),
-    *BULK_TABLE_FIELDS[2:],
+# ITEMS repeats DONE's total: in a narrow table it goes before any column is cut (priority 0)
+WATCH_FIELDS: tuple[Field, ...] = tuple(
+    dataclasses.replace(f, priority=0) if f.name == "submittedItemsCount" else f
+    for f in (*BULK_TABLE_FIELDS[:2], Field("done", "DONE", priority=6), *BULK_TABLE_FIELDS[2:])
 )
 
 
@@ -373,6 +368,7 @@ def command(
     """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
 
     Piped, it writes one JSON object a line for each change: the bulk and its previous status.
+    A table too narrow for it writes PARTIAL for PARTIALLY_COMPLETED.
     """
     invoke(
         ctx,

@@ -4,6 +4,7 @@ failures, each table declared once for the commands and the ui.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +31,10 @@ class Field:
 
     name: str
     header: str
-    kind: str = "text"  # text, status, int, time, duration, age, payload, json, mode
+    kind: str = "text"  # text, status, int, time, duration, age, payload, json, mode, path
     derive: Callable[[dict[str, Any], float], Any] | None = None
     cut: bool = False  # a table may cut it with "…" to fit; never ids, statuses or numbers
-    priority: int = 9  # tables too narrow drop the lowest first; 9 is never dropped
+    priority: int = 9  # tables too narrow drop the lowest first; 9 is never dropped, 0 first
     wide_only: bool = False  # a table shows it with -o wide only
 
     @property
@@ -69,10 +70,34 @@ def _age(record: dict[str, Any], now: float) -> Any:
     return None
 
 
+def _done(record: dict[str, Any], _now: float) -> Any:
+    """'12/40' operations done (completed and failed) of a RUNNING or PAUSED bulk whose
+    counts were read, '…' where they were not (a list page carries none: not 0); nothing
+    for the other statuses."""
+    if record.get("status") not in ("RUNNING", "PAUSED"):
+        return None
+    counts = record.get("operationStatusCounts")
+    if not isinstance(counts, list):
+        return "…"
+    done = sum(
+        c["count"]
+        for c in counts
+        if isinstance(c, dict)
+        and c.get("status") in ("COMPLETED", "FAILED")
+        and isinstance(c.get("count"), int)
+        and not isinstance(c.get("count"), bool)
+        and c["count"] > 0
+    )
+    total = record.get("submittedItemsCount")
+    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        return f"{done:,}/{total:,}"
+    return f"{done:,}/?"
+
+
 BULK_FIELDS: tuple[Field, ...] = (
     Field("bulkId", "BULK ID"),
     Field("status", "STATUS", "status"),
-    Field("operation", "OPERATION", cut=True, priority=5),
+    Field("operation", "OPERATION", "path", cut=True, priority=5),
     Field("submittedItemsCount", "ITEMS", "int", priority=3),
     Field("mode", "MODE", "mode", priority=1),
     Field("executionStart", "STARTED", "time"),
@@ -80,6 +105,9 @@ BULK_FIELDS: tuple[Field, ...] = (
 )
 DURATION_FIELD = Field("duration", "DURATION", "duration", derive=_duration)
 AGE_FIELD = Field("age", "AGE", "age", derive=_age, priority=4)
+# list's progress of RUNNING and PAUSED bulks, in tables only (the formats programs read keep
+# the API's fields)
+DONE_FIELD = Field("done", "DONE", derive=_done, priority=2)
 # a terminal's table: AGE for the times; -o wide adds the full times and the duration
 BULK_TABLE_FIELDS: tuple[Field, ...] = (
     *BULK_FIELDS[:5],
@@ -99,7 +127,7 @@ OPERATION_FIELDS: tuple[Field, ...] = (
     Field("sequence", "SEQ", "int"),
     Field("status", "STATUS", "status"),
     Field("method", "METHOD", priority=3),
-    Field("path", "PATH", cut=True, priority=5),
+    Field("path", "PATH", "path", cut=True, priority=5),
     Field("operationId", "OPERATION ID"),
     Field("responsePayload", "RESPONSE", "payload", cut=True, priority=4),
 )
@@ -107,6 +135,36 @@ OPERATION_ALL_FIELDS: tuple[Field, ...] = (
     *OPERATION_FIELDS[:5],
     Field("requestPayload", "REQUEST", "payload", cut=True, priority=2),
     OPERATION_FIELDS[5],
+)
+
+
+ERROR_CODE_MAX = 40  # longer is no code but text: cut here, so a table keeps its width
+
+
+def error_code_of(record: dict[str, Any], _now: float = 0.0) -> str | None:
+    """The errorCode of an operation whose response payload is JSON with one; else None."""
+    payload = record.get("responsePayload")
+    if not isinstance(payload, str) or "errorCode" not in payload:
+        return None
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    code = data.get("errorCode") if isinstance(data, dict) else None
+    if not isinstance(code, str) or not code:
+        return None
+    return code if len(code) <= ERROR_CODE_MAX else code[: ERROR_CODE_MAX - 1] + "…"
+
+
+# a terminal's tables: ERROR CODE after STATUS (empty columns are dropped: it shows only
+# where payloads carry one); the formats programs read keep the API's fields
+# an error code is read whole, as an id is: a table drops other columns before it cuts one
+ERROR_CODE_FIELD = Field("errorCode", "ERROR CODE", derive=error_code_of, priority=6)
+OPERATION_TABLE_FIELDS = (*OPERATION_FIELDS[:2], ERROR_CODE_FIELD, *OPERATION_FIELDS[2:])
+OPERATION_ALL_TABLE_FIELDS = (
+    *OPERATION_ALL_FIELDS[:2],
+    ERROR_CODE_FIELD,
+    *OPERATION_ALL_FIELDS[2:],
 )
 
 # "why did it fail": FailureGroup.as_record() rows (JSON: a list of {errorCode, count, example})

@@ -9,10 +9,13 @@ tells them apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from bulkctl.api.records import BulkProcess
+from bulkctl.output.values import human_duration
+
+if TYPE_CHECKING:  # rich is imported by the functions that draw (start-up stays light)
+    from rich.text import Text
 
 # (outcome, glyph, style), in the order the bar draws them
 PARTS: tuple[tuple[str, str, str], ...] = (
@@ -93,9 +96,46 @@ def outcome_words(outcome: Outcome) -> str:
 
 def outcome_bar(outcome: Outcome, width: int) -> Text:
     """The stacked bar as rich Text, ``width`` cells wide."""
+    from rich.text import Text
+
     text = Text()
     styles = {name: (glyph, style) for name, glyph, style in PARTS}
     for name, cells in segments(outcome, width):
         glyph, style = styles[name]
         text.append(glyph * cells, style=style)
     return text
+
+
+def outcome_line(outcome: Outcome, width: int) -> Text:
+    """The bar and its words on one line of at most ``width`` cells: the bar gives way
+    (never under 10 cells) so the words stay whole; below that, or with no total to draw
+    against, the words alone."""
+    from rich.text import Text
+
+    words = outcome_words(outcome)
+    if outcome.total is None:  # nothing to draw a bar against
+        return Text(f"{words} (total unknown)")
+    bar_width = min(40, width - len(words) - 2)
+    if bar_width < 10:
+        return Text(words)
+    line = outcome_bar(outcome, bar_width)
+    line.append("  " + words)
+    return line
+
+
+def rate_and_eta(outcome: Outcome, started_ms: int | None, now: float) -> str | None:
+    """'12.5 operations/s · about 3m 20s left' for a bulk running since ``started_ms``
+    (epoch milliseconds) at ``now`` (epoch seconds): the operations ended over the time
+    run. None when there is no start; no ETA while nothing has ended or the total is
+    unknown."""
+    if started_ms is None:
+        return None
+    elapsed = now - started_ms / 1000
+    if elapsed <= 0 or outcome.ended == 0:
+        return "no operation ended yet: no rate or ETA"
+    rate = outcome.ended / elapsed
+    shown = f"{rate:,.1f} operations/s" if rate >= 0.1 else f"{rate * 60:,.1f} operations/min"
+    left = outcome.left
+    if left is None:
+        return f"{shown} · total unknown: no ETA"
+    return f"{shown} · about {human_duration(int(left / rate + 0.5))} left"

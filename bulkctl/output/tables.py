@@ -77,6 +77,10 @@ def _trimmed(line: str) -> str:
 
 _SGR = {"green": "32", "yellow": "33", "bold red": "1;31", "magenta": "35", "cyan": "36"}
 _SGR |= {"blue": "34", "bold yellow": "1;33", "bold": "1"}
+SGR = _SGR  # a style's colour code, for the other views of this package
+# statuses a narrow table abbreviates (the legend is in the --help of the commands with tables)
+STATUS_SHORT = {"PARTIALLY_COMPLETED": "PARTIAL"}
+STATUS_LEGEND = "PARTIAL is PARTIALLY_COMPLETED in a table too narrow for it."
 GAP = 2  # spaces between columns
 MIN_CUT_WIDTH = 10  # a column cut narrower than this (or its header) says too little
 
@@ -142,6 +146,29 @@ def cut_to(text: str, width: int) -> str:
         kept.append(char)
         used += size
     return "".join(kept) + "…"
+
+
+def cut_path(text: str, width: int) -> str:
+    """A path in at most ``width`` cells, cut in the middle at segment boundaries so its end,
+    which tells kinds apart, stays: ``/managed_cards/…/unblock``, ``/…/{id}/unblock``. A path
+    of one segment is cut at its end, after a ``_`` when one is near (``/outgoing_wire_…``)."""
+    if cells(text) <= width:
+        return text
+    parts = text.split("/")
+    best = ""
+    for head in range(1, len(parts) - 1):
+        for tail in range(1, len(parts) - head):
+            end = "/".join(parts[len(parts) - tail :])
+            shown = "/".join(parts[:head]) + "/…/" + end
+            if end.strip("/") and cells(best) < cells(shown) <= width:
+                best = shown
+    if best:
+        return best
+    cut = cut_to(text, width)
+    if not text.isascii() or len(parts) > 2:
+        return cut
+    at = text.rfind("_", 0, width - 1)
+    return text[: at + 1] + "…" if at >= width // 2 else cut
 
 
 def column_widths(
@@ -212,21 +239,45 @@ def table_lines(
         rows = [[safe_text(m), *row] for m, row in zip(marks, rows, strict=True)]
     width = options.width if options.terminal and not wide else None
     sizes = [[cells(text) for text in row] for row in rows]
+    if width is not None and _natural(headers, sizes) > width:  # narrow: statuses abbreviated
+        rows = _abbreviated(fields, rows)
+        sizes = [[cells(text) for text in row] for row in rows]
     keep, widths = fit_columns(fields, headers, sizes, width, full_payloads=options.full_payloads)
     fields = [fields[i] for i in keep]
     headers = [headers[i] for i in keep]
     rows = [[row[i] for i in keep] for row in rows]
     right = [f.right for f in fields]
+    paths = [f.kind == "path" for f in fields]
     lines: list[str] = []
     if options.header:
-        lines.append(_table_line(headers, widths, right, [""] * len(fields), options.color))
+        plain = [""] * len(fields)
+        lines.append(
+            _table_line(headers, widths, right, plain, options.color, [False] * len(fields))
+        )
     for record, row in zip(records, rows, strict=True):
         styles = [
             STATUS_STYLES.get(str(record.get(f.name)), "") if f.kind == "status" else ""
             for f in fields
         ]
-        lines.append(_table_line(row, widths, right, styles, options.color))
+        lines.append(_table_line(row, widths, right, styles, options.color, paths))
     return lines
+
+
+def _abbreviated(fields: Sequence[Field], rows: list[list[str]]) -> list[list[str]]:
+    """The rows with their statuses in STATUS_SHORT's abbreviations."""
+    return [
+        [
+            STATUS_SHORT.get(t, t) if f.kind == "status" else t
+            for f, t in zip(fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+
+
+def _natural(headers: Sequence[str], sizes: Sequence[Sequence[int]]) -> int:
+    """The width of a table whose every column has its natural width."""
+    widths = [max([cells(h)] + [row[i] for row in sizes]) for i, h in enumerate(headers)]
+    return sum(widths) + GAP * (len(widths) - 1)
 
 
 def fit_columns(
@@ -241,7 +292,8 @@ def fit_columns(
 
     ``sizes`` holds each cell's width, a row a list. When the columns cannot fit even with
     the cuttable ones at their minimum, the lowest ``Field.priority`` goes first (the
-    rightmost of equals); ``width`` None keeps every column at its natural width. The
+    rightmost of equals); a column of priority 0 repeats another and goes before any column
+    is cut. ``width`` None keeps every column at its natural width. The
     commands' tables and the ui's main table are laid out by this one rule.
     """
     keep = list(range(len(fields)))
@@ -251,6 +303,10 @@ def fit_columns(
         minimum = [max(MIN_CUT_WIDTH, cells(headers[i])) for i in keep]
         needed = sum(min(n, m) if c else n for n, m, c in zip(natural, minimum, cut, strict=True))
         droppable = [k for k, i in enumerate(keep) if fields[i].priority < 9]
+        repeats = [k for k, i in enumerate(keep) if fields[i].priority == 0]
+        if width is not None and repeats and sum(natural) + GAP * (len(keep) - 1) > width:
+            del keep[repeats[-1]]  # a column that repeats another goes before any is cut
+            continue
         if width is None or needed + GAP * (len(keep) - 1) <= width or not droppable:
             return keep, column_widths(natural, minimum, cut, width)
         del keep[min(droppable, key=lambda k: (fields[keep[k]].priority, -k))]
@@ -262,10 +318,11 @@ def _table_line(
     right: Sequence[bool],
     styles: Sequence[str],
     color: bool,
+    paths: Sequence[bool],
 ) -> str:
     parts: list[str] = []
-    for text, width, to_right, style in zip(texts, widths, right, styles, strict=True):
-        shown = cut_to(text, width)
+    for text, width, to_right, style, path in zip(texts, widths, right, styles, paths, strict=True):
+        shown = cut_path(text, width) if path else cut_to(text, width)
         pad = " " * (width - cells(shown))
         if color and style in _SGR and shown:
             shown = f"\x1b[{_SGR[style]}m{shown}\x1b[0m"

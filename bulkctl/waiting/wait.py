@@ -316,13 +316,24 @@ def _final_code(ctx: Context, options: WaitOptions, finals: list[BulkProcess]) -
         named = ", ".join(f"{b.bulk_id} {b.status}" for b in accepted)
         ctx.note(f"accepted (--accept): {named}")
     if code:
-        worst = [
-            f"{b.bulk_id} {b.status}"
-            for b in finals
-            if FINAL_CODES.get(b.status or "") and b.status not in options.accept
+        ended = [
+            b for b in finals if FINAL_CODES.get(b.status or "") and b.status not in options.accept
         ]
+        worst = [f"{b.bulk_id} {b.status}" for b in ended]
         ctx.note(f"finished, not all completed: {', '.join(worst)}")
+        _next_step(ctx, ended)
     return code
+
+
+def _next_step(ctx: Context, ended: list[BulkProcess]) -> None:
+    """The command to run next, with the profile in force: ``show`` of the first bulk not
+    completed, and ``rerun`` when its operations failed."""
+    first = next((b for b in ended if b.bulk_id), None)
+    if first is None or first.bulk_id is None:
+        return
+    ctx.note(f"next: {ctx.suggest('show', first.bulk_id)}")
+    if first.status in ("FAILED", "PARTIALLY_COMPLETED"):
+        ctx.note(f"then: {ctx.suggest('rerun', first.bulk_id, '--failed')}")
 
 
 def measured(seconds: float) -> str:

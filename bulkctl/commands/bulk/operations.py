@@ -30,6 +30,9 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.lists.paging import listing
+from bulkctl.output.describe import describe_operations
+from bulkctl.output.fields import OPERATION_ALL_TABLE_FIELDS, OPERATION_TABLE_FIELDS
+from bulkctl.output.pager import paged
 from bulkctl.output.render import OPERATION_ALL_FIELDS, OPERATION_FIELDS, render, render_failures
 
 
@@ -44,6 +47,7 @@ class OperationsOptions:
     payloads: bool = False
     concurrency: int | None = None
     errors: bool = False  # the FAILED operations grouped by errorCode, for the whole bulk
+    describe: bool = False  # --payloads on a terminal without -o: one block an operation
 
 
 def parse(
@@ -71,6 +75,8 @@ def parse(
         check_errors(statuses, paging, sequence=sequence, fields=fields, payloads=payloads)
         statuses, paging = ["FAILED"], PagingFlags(all_records=True)
     default = OPERATION_ALL_FIELDS if payloads else OPERATION_FIELDS
+    table = OPERATION_ALL_TABLE_FIELDS if payloads else OPERATION_TABLE_FIELDS
+    chosen = format.output is not None or format.json_flag or format.jsonl_flag or fields
     return OperationsOptions(
         bulk_id=bulk_id,
         statuses=statuses,
@@ -84,10 +90,12 @@ def parse(
             stdout_tty=ctx.stdout_tty,
             available=OPERATION_ALL_FIELDS,
             default_fields=default,
+            table_fields=table,
         ),
         payloads=payloads,
         concurrency=check_concurrency(concurrency),
         errors=errors,
+        describe=payloads and ctx.stdout_tty and not chosen,
     )
 
 
@@ -136,21 +144,32 @@ def run(ctx: Context, options: OperationsOptions) -> int:
         for s in streams
     ]
     full = options.payloads or options.output.fmt != "table"
-    with listing(
-        fetches,
-        concurrency=concurrency,
-        key=lambda op: op.key,
-        offset=options.offset,
-        wanted=options.wanted,
-        on_page=ctx.stdout.flush,
-    ) as (records, pager):
+    with (
+        listing(
+            fetches,
+            concurrency=concurrency,
+            key=lambda op: op.key,
+            offset=options.offset,
+            wanted=options.wanted,
+            on_page=ctx.stdout.flush,
+        ) as (records, pager),
+        paged(ctx),
+    ):
         render_options = options.output.render_options(ctx, full_payloads=full)
         if options.errors:
             operations: list[BulkOperation] = list(records)
-            render_failures(group_failures(operations), render_options, ctx.stdout)
+            written = render_failures(group_failures(operations), render_options, ctx.stdout)
+            if not written:
+                ctx.note(f"no failed operations in bulk {options.bulk_id}")
             return 0
         rows = (op.raw for op in records)
-        written = render(rows, render_options, ctx.stdout)
+        if options.describe:
+            width = render_options.width or 80
+            written = describe_operations(rows, ctx.stdout, width=width, color=ctx.color)
+        else:
+            written = render(rows, render_options, ctx.stdout)
+    if not written:
+        ctx.note(f"no operations match in bulk {options.bulk_id}")
     note = pager.report.more_note(written, options.offset) if options.wanted else None
     if note:
         ctx.note(note)
@@ -180,7 +199,11 @@ def command(
     fields: OperationFieldsOption = None,
     no_header: NoHeaderOption = False,
     payloads: Annotated[
-        bool, typer.Option("--payloads", help="Show request and response payloads in full.")
+        bool,
+        typer.Option(
+            "--payloads",
+            help="Request and response payloads in full: on a terminal one block an operation, pretty-printed; with -o or in a pipe, as columns.",
+        ),
     ] = False,
     concurrency: ConcurrencyOption = None,
     errors: Annotated[
@@ -194,6 +217,8 @@ def command(
     """List the operations of one bulk, in sequence.
 
     What failed in bulk 123?  bulkctl operations 123 --status failed --errors
+
+    A table has an ERROR CODE column where response payloads carry one.
     """
     invoke(
         ctx,

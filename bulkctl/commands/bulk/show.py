@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,17 +18,19 @@ from bulkctl.cli.options import (
     choose_output,
 )
 from bulkctl.context import Context
+from bulkctl.output.outcome import outcome_line, outcome_of, rate_and_eta
+from bulkctl.output.pager import paged
 from bulkctl.output.render import (
     BULK_ALL_FIELDS,
+    Field,
     RenderOptions,
     print_rich,
-    record_grid,
     render_failures,
     render_record,
+    table_cell,
     terminal_width,
 )
 from bulkctl.safetext import safe_text
-from bulkctl.waiting.polling import progress_numbers
 
 # a bulk in one of these ends with "why did it fail": its failed operations by errorCode
 FAILED_STATUSES = ("FAILED", "PARTIALLY_COMPLETED")
@@ -76,11 +79,15 @@ def run(ctx: Context, options: ShowOptions) -> int:
         whole_objects=choice.whole_objects,
         now=ctx.clock.now(),
         color=ctx.color if choice.fmt == "table" else False,
+        terminal=ctx.stdout_tty,
+        width=terminal_width(ctx.stdout, ctx.env) if ctx.stdout_tty else None,
     )
     if choice.fmt == "table":
-        _show_table(ctx, bulk, render_options)
+        failures = None
         if bulk.status in FAILED_STATUSES:
-            _show_failures(ctx, bulk, options.bulk_id)
+            failures = read_failures(ctx, options.bulk_id)
+        with paged(ctx):
+            _show_table(ctx, bulk, render_options, failures)
     else:
         render_record(bulk.raw, render_options, ctx.stdout)
         failed = failed_count(bulk)
@@ -117,58 +124,117 @@ def failures_heading(read: int, total: int | None) -> str:
     return f"{heading} ({read:,})"
 
 
-def _show_failures(ctx: Context, bulk: BulkProcess, bulk_id: str) -> None:
-    """Why it failed: the first page of FAILED operations grouped by errorCode, and the
-    command that groups them all (the way ``gh run view`` points to ``--log-failed``)."""
-    groups, read, total = read_failures(ctx, bulk_id)
-    if total is None:
-        total = failed_count(bulk)
-    out = ctx.stdout
-    if not groups:
-        print("\nno failed operations listed", file=out)
-        return
-    print(f"\n{failures_heading(read, total)}", file=out)
-    options = RenderOptions(
-        fmt="table",
-        fields=(),
-        color=ctx.color,
-        terminal=ctx.stdout_tty,
-        width=terminal_width(out, ctx.env) if ctx.stdout_tty else None,
-    )
-    render_failures(groups, options, out)
-    print(f"\nnext: {errors_command(ctx, bulk_id)}", file=out)
+HEAD_FIELDS = ("bulkId", "status", "operation")  # before the progress, the failures first
+GROUPS_SHOWN = 5  # failure groups shown whole: the status, counts and groups fit 15 lines
 
 
-def _show_table(ctx: Context, bulk: BulkProcess, options: RenderOptions) -> None:
-    """The record's grid, then a progress bar and the counts per operation status."""
-    from rich.console import Group
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
+def _show_table(
+    ctx: Context,
+    bulk: BulkProcess,
+    options: RenderOptions,
+    failures: tuple[list[FailureGroup], int, int | None] | None,
+) -> None:
+    """Failures first, so all that matters fits a 24-row screen: the bulk's id, status and
+    operation, its progress by outcome (rate and ETA while it runs), the failed operations
+    grouped by errorCode; then its other fields and its counts per operation status."""
     from rich.text import Text
 
-    done, total = progress_numbers(bulk)
-    parts: list[Any] = [record_grid(bulk.raw, options), Text("")]
-    if total is None:
-        parts.append(Text(f"progress: {done:,} done (total unknown)"))
-    else:
-        bar = ProgressBar(total=total, completed=min(done, total), width=40)
-        row = Table.grid(padding=(0, 1))
-        row.add_row(
-            Text("progress"),
-            bar,
-            Text(f"{done:,} / {total:,} ({100 * min(done, total) / total:.0f}%)"),
-        )
-        parts.append(row)
+    width = options.width or 100
+    shown = [f for f in options.fields if f.kind != "json"]
+    head = [f for f in shown if f.name in HEAD_FIELDS]
+    rest = [f for f in shown if f.name not in HEAD_FIELDS]
+    labels = [f.header.lower() for f in shown] + ["progress", "rate"]
+    label_width = max(len(label) for label in labels)
+    rows = [_field_row(f, bulk, options) for f in head]
+    outcome = outcome_of(bulk)
+    rows.append(("progress", outcome_line(outcome, width - label_width - 2)))
+    if bulk.status == "RUNNING":
+        pace = rate_and_eta(outcome, bulk.execution_start, options.now)
+        if pace:
+            rows.append(("rate", Text(pace)))
+    parts: list[Any] = [_grid(rows, label_width, options.color)]
+    if failures is not None:
+        parts += _failure_parts(ctx, bulk, failures, options)
+    if rest:
+        rest_rows = [_field_row(f, bulk, options) for f in rest]
+        parts += [Text(""), _grid(rest_rows, label_width, options.color)]
     if bulk.operation_status_counts:
-        counts = Table.grid(padding=(0, 2))
-        counts.add_column()
-        counts.add_column(justify="right")
-        for entry in bulk.operation_status_counts:
-            counts.add_row(
-                safe_text(entry.status or "?"), "" if entry.count is None else f"{entry.count:,}"
-            )
-        parts += [Text(""), Text("operations by status"), counts]
-    print_rich(ctx.stdout, Group(*parts), color=ctx.color, terminal=ctx.stdout_tty)
+        parts += [Text(""), Text("operations by status"), _counts_grid(bulk)]
+    _print_parts(ctx, parts, options.color)
+
+
+def _print_parts(ctx: Context, parts: list[Any], color: bool) -> None:
+    """Rich renderables through rich; a str is a line written as it is."""
+    from rich.console import Group
+
+    pending: list[Any] = []
+    for part in [*parts, None]:
+        if isinstance(part, str) or part is None:
+            if pending:
+                print_rich(ctx.stdout, Group(*pending), color=color, terminal=ctx.stdout_tty)
+                pending = []
+            if part is not None:
+                print(part, file=ctx.stdout)
+        else:
+            pending.append(part)
+
+
+def _field_row(f: Field, bulk: BulkProcess, options: RenderOptions) -> tuple[str, Any]:
+    return f.header.lower(), table_cell(f, f.value(bulk.raw, options.now), options)
+
+
+def _grid(rows: list[tuple[str, Any]], label_width: int, color: bool) -> Any:
+    """Labels and values, the labels of every grid of ``show`` as wide as each other."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold" if color else "", min_width=label_width)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _counts_grid(bulk: BulkProcess) -> Any:
+    from rich.table import Table
+
+    counts = Table.grid(padding=(0, 2))
+    counts.add_column()
+    counts.add_column(justify="right")
+    for entry in bulk.operation_status_counts:
+        counts.add_row(
+            safe_text(entry.status or "?"), "" if entry.count is None else f"{entry.count:,}"
+        )
+    return counts
+
+
+def _failure_parts(
+    ctx: Context,
+    bulk: BulkProcess,
+    failures: tuple[list[FailureGroup], int, int | None],
+    options: RenderOptions,
+) -> list[Any]:
+    """Why it failed: the first page of FAILED operations grouped by errorCode (the most
+    frequent GROUPS_SHOWN), and the command that groups them all (the way ``gh run view``
+    points to ``--log-failed``)."""
+    import io
+
+    from rich.text import Text
+
+    groups, read, total = failures
+    if total is None:
+        total = failed_count(bulk)
+    if not groups:
+        return [Text(""), Text("no failed operations listed")]
+    table = io.StringIO()
+    render_failures(groups[:GROUPS_SHOWN], dataclasses.replace(options, fields=()), table)
+    lines: list[Any] = [Text(""), Text(failures_heading(read, total))]
+    lines.append(Text.from_ansi(table.getvalue().rstrip("\n"), no_wrap=True))
+    if len(groups) > GROUPS_SHOWN:
+        lines.append(Text(f"… and {len(groups) - GROUPS_SHOWN:,} more error codes"))
+    # a command to copy is never wrapped nor cut: written as it is, even past the edge
+    lines.append(f"next: {errors_command(ctx, bulk.bulk_id or '')}")
+    return lines
 
 
 def command(
@@ -178,7 +244,7 @@ def command(
     json_flag: Annotated[bool, typer.Option("--json", help="The API's object as it is.")] = False,
     fields: FieldsOption = None,
 ) -> None:
-    """Show one bulk: its fields, a progress bar, and counts per operation status.
+    """Show one bulk: its status, progress by outcome and failures first, then its fields.
 
     Piped, it prints field<TAB>value lines.
     """
