@@ -13,10 +13,12 @@ import typer
 from bulkctl.api.records import BULK_STATUSES
 from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
+    NO_FLEET,
     NO_FORMAT,
     NO_PAGING,
     ConcurrencyOption,
     FieldsOption,
+    FleetFlags,
     FormatFlags,
     ModeOption,
     NoHeaderOption,
@@ -35,7 +37,9 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.fleet import Fleet, list_fleet, parse_fleet
 from bulkctl.lists.matching import matching_bulks
+from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
 
 
@@ -48,6 +52,7 @@ class ListOptions:
     concurrency: int | None = None
     strict: bool = False
     filters: BulkFilter = field(default_factory=BulkFilter)
+    fleet: Fleet = field(default_factory=Fleet)
 
 
 def parse(
@@ -64,8 +69,11 @@ def parse(
     mode: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> ListOptions:
     """The arguments of ``list``, checked; a ``UsageError`` names the first wrong one."""
+    chosen = parse_fleet(ctx, **vars(fleet))
+    first = fleet_fields(chosen.by_profile, bool(chosen.identities))  # PROFILE, IDENTITY
     return ListOptions(
         statuses=parse_statuses(status, BULK_STATUSES),
         wanted=check_paging(**vars(paging)),
@@ -75,20 +83,24 @@ def parse(
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,
-            available=BULK_ALL_FIELDS,
-            default_fields=BULK_FIELDS,
-            table_fields=BULK_TABLE_FIELDS,
+            available=(*first, *BULK_ALL_FIELDS),
+            default_fields=(*first, *BULK_FIELDS),
+            table_fields=(*first, *BULK_TABLE_FIELDS),
         ),
         concurrency=check_concurrency(concurrency),
         strict=strict,
         filters=BulkFilter.parse(
             operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
         ),
+        fleet=chosen,
     )
 
 
 def run(ctx: Context, options: ListOptions) -> int:
-    """Fetch, filter and render; returns 0 (the number of rows is in the output)."""
+    """Fetch, filter and render; returns 0 (the number of rows is in the output), or a
+    fleet's worst exit code."""
+    if options.fleet.active:
+        return list_fleet(ctx, options.fleet, options, options.output)
     with matching_bulks(ctx, options) as (bulks, pager):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
@@ -125,11 +137,14 @@ def command(
     mode: ModeOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> None:
     """List bulk processes, newest first.
 
     Filters other than --status are applied by bulkctl to every page the server
-    sends, so they scan as many pages as they must.
+    sends, so they scan as many pages as they must. With -A, --profiles or --identities,
+    each profile or identity is listed in turn (--limit applies to each), under a PROFILE
+    or IDENTITY column.
     """
     invoke(
         ctx,
@@ -146,6 +161,7 @@ def command(
             mode=mode,
             since=since,
             until=until,
+            fleet=fleet,
         ),
         run,
     )
