@@ -107,6 +107,7 @@ class Emulator(AuthRoutes):
     # -- entry point --------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        self.seed_outside_the_lock(request)
         with self._lock:
             response = self._handle_locked(request)
         response.headers.setdefault("request-ref", uuid.uuid4().hex[:16])

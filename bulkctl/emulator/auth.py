@@ -52,16 +52,28 @@ class AuthRoutes:
             return self.state
         found = self._identity_states.get(identity)
         if found is None:
-            first = self.state
-            found = EmulatorState(
-                bulks=first.size,
-                seed=first.seed + self.identities.index(identity),
-                now=first.epoch,
-                pace=first.pace,
-            )
-            found.advance(self.clock())
-            self._identity_states[identity] = found
+            found = self._identity_states.setdefault(identity, self._seeded(identity))
         return found
+
+    def _seeded(self, identity: tuple[str, str]) -> EmulatorState:
+        first = self.state
+        seeded = EmulatorState(
+            bulks=first.size,
+            seed=first.seed + self.identities.index(identity),
+            now=first.epoch,
+            pace=first.pace,
+        )
+        seeded.advance(self.clock())
+        return seeded
+
+    def seed_outside_the_lock(self, request: Request) -> None:
+        """Seed the bulks of the identity a request's token names before the request takes
+        the lock (tens of milliseconds that would hold every other request back)."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        info = self.state.tokens.get(token)
+        identity = info.identity if info is not None else None
+        if identity is not None and identity not in self._identity_states:
+            self.identity_state(identity)
 
     def _authenticate(self, api: str, request: Request) -> Response | None:
         if request.headers.get("api-key") != DEMO_API_KEY:

@@ -159,7 +159,7 @@ def run(ctx: Context, options: ServeOptions) -> int:
         faults=faults,
         identities=options.identities,
     )
-    logger = (lambda line: print(line, file=ctx.stderr, flush=True)) if options.log else None
+    logger = ctx.say if options.log else None  # whole lines: requests are served at once
     try:
         server = EmulatorHTTPServer(emulator, options.host, options.port, log=logger)
     except OSError as exc:
