@@ -20,7 +20,7 @@ _bulkctl_options() {
     "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --help -h" ;;
-    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --help -h" ;;
+    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
     "ui") echo "--profile --base-url --debug --quiet -q --no-input --help -h" ;;
@@ -119,6 +119,8 @@ _bulkctl_option_kind() {
     "watch/--since") echo 'free' ;;
     "watch/--until") echo 'free' ;;
     "watch/--concurrency") echo 'free' ;;
+    "watch/--profiles") echo 'profile' ;;
+    "watch/--identities") echo 'identity' ;;
     "watch/--profile") echo 'profile' ;;
     "watch/--base-url") echo 'free' ;;
     "summary/--fail-on") echo 'csv:bulk_status' ;;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.lists.fleet import worst_exit_code
-from tests.conftest import ManualClock, run_bulkctl
+from tests.conftest import ManualClock, Spawned, run_bulkctl
 from tests.serving import serving
 
 
@@ -231,3 +232,23 @@ def test_the_demo_serves_three_identities_each_with_its_own_bulks() -> None:
     counts = [c["counts"]["FAILED"] for c in document["counts"]]
     assert len(counts) == 3 and len(set(counts)) > 1
     assert document["total"]["FAILED"] == sum(counts)
+
+
+def test_watch_all_profiles_reads_each_profile_every_poll(
+    two_and_down: tuple[Emulator, Emulator],
+) -> None:
+    first, second = two_and_down
+    with Spawned("watch", "-A", "-s", "failed", "--limit", "1", "--interval", "1s") as watch:
+        lines = [json.loads(watch.readline()) for _ in range(2)]
+        before = first.request_count, second.request_count
+        while first.request_count == before[0] or second.request_count == before[1]:
+            assert watch.proc.poll() is None  # polled again: every profile, every poll
+            time.sleep(0.1)
+        watch.interrupt()
+        code, _, err = watch.finish()
+    newest = {"one": first.state.listing("FAILED")[0], "two": second.state.listing("FAILED")[0]}
+    assert {(line["bulk"]["profile"], line["bulk"]["bulkId"]) for line in lines} == set(
+        newest.items()
+    )
+    assert code == 130
+    assert err.count("bulkctl: error: profile down:") >= 1

@@ -86,6 +86,9 @@ class Fleet:
     def active(self) -> bool:
         return self.all_profiles or bool(self.profiles) or bool(self.identities)
 
+    def __bool__(self) -> bool:  # a fleet is true when it names any profile or identity
+        return self.active
+
     @property
     def by_profile(self) -> bool:
         return self.all_profiles or bool(self.profiles)
