@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.lists.fleet import worst_exit_code
 from tests.conftest import ManualClock, Spawned, run_bulkctl
-from tests.serving import serving
+from tests.serving import bulkctl_command, serving
 
 
 def free_port() -> int:
@@ -252,3 +253,27 @@ def test_watch_all_profiles_reads_each_profile_every_poll(
     )
     assert code == 130
     assert err.count("bulkctl: error: profile down:") >= 1
+
+
+def test_on_a_terminal_a_fleet_still_never_asks_for_a_password(
+    two_and_down: tuple[Emulator, Emulator], isolated_home: Path
+) -> None:
+    import pexpect
+
+    path = isolated_home / "config" / "bulkctl" / "config.toml"
+    text = path.read_text()
+    url = text.split('base_url = "', 1)[1].split('"', 1)[0]
+    path.write_text(
+        text + f'[profiles.person]\nbase_url = "{url}"\napi_key = "{DEMO_API_KEY}"\n'
+        'email = "demo@bulkctl.example"\n'
+    )
+    command = bulkctl_command()
+    args = ["list", "--profiles", "one,person", "-s", "failed", "--limit", "1"]
+    child = pexpect.spawn(command[0], [*command[1:], *args], env=dict(os.environ), timeout=30)
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = child.before.decode("utf-8")
+    assert "Password" not in shown
+    assert child.exitstatus == 3
+    assert "profile person: a login would need a password typed at a prompt" in shown
+    assert "\none " in shown.replace("\r", "")  # the other profile's row, in a table
