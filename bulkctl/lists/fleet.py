@@ -309,7 +309,7 @@ def _read_profile(
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        _fail(outcome, Failure(member, exc.exit_code, exc.message), progress)
+        _fail(outcome, Failure(member, exc.exit_code, exc.lines()[0]), progress)
     finally:
         sub.close()
     return outcome
@@ -359,7 +359,7 @@ def _read_identities(
                 outcome.results.append((member, result))
         except BulkctlError as exc:
             with progress.lock:
-                outcome.failures.append(Failure(member, exc.exit_code, exc.message))
+                outcome.failures.append(Failure(member, exc.exit_code, exc.lines()[0]))
             progress.report(outcome.failures[-1])
         progress.step()
 
