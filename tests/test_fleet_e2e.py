@@ -16,7 +16,7 @@ import pytest
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.lists.fleet import worst_exit_code
-from tests.conftest import ManualClock, Spawned, run_bulkctl
+from tests.conftest import ManualClock, Spawned, run_bulkctl, run_main
 from tests.serving import bulkctl_command, serving
 
 
@@ -277,3 +277,25 @@ def test_on_a_terminal_a_fleet_still_never_asks_for_a_password(
     assert child.exitstatus == 3
     assert "profile person: a login would need a password typed at a prompt" in shown
     assert "\none " in shown.replace("\r", "")  # the other profile's row, in a table
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["list", "-A", "--profiles", "one"], "choose -A/--all-profiles or --profiles"),
+        (["--profile", "one", "list", "-A"], "--profile names one profile"),
+        (["list", "--profiles", "one,nope"], "unknown profile 'nope' (known: demo, one)"),
+        (["list", "--profiles", " , "], "--profiles names no profile"),
+        (["summary", "-A", "123"], "bulk ids belong to one profile"),
+        (["watch", "-A", "123"], "a BULK_ID belongs to one profile"),
+        (["list", "--identities", "corporate:1,partner:2"], "invalid identity 'partner:2'"),
+        (["list", "--identities", "@missing.txt"], "--identities: cannot read missing.txt"),
+    ],
+)
+def test_a_fleet_given_wrong_exits_2_before_any_request(
+    isolated_home: Path, args: list[str], said: str
+) -> None:
+    write_profiles(isolated_home, {"one": logged_in("http://127.0.0.1:9/multi")})
+    result = run_main(*args)
+    assert result.code == 2, result.stderr
+    assert said in result.stderr
