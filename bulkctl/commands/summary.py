@@ -39,6 +39,7 @@ from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
 from bulkctl.waiting.github import summary_table
 
+SINCE_NOTE = "never-started bulks (no executionStart) are not counted with --since or --until"
 SUMMARY_FIELDS = (Field("status", "STATUS", "status"), Field("count", "COUNT", "int"))
 
 
@@ -152,6 +153,8 @@ def run_fleet_summary(ctx: Context, options: SummaryOptions) -> int:
             RenderOptions(fmt=options.fmt, fields=fields, color=ctx.color, terminal=ctx.stdout_tty),
             ctx.stdout,
         )
+    if options.filters.since_ms is not None or options.filters.until_ms is not None:
+        ctx.note(SINCE_NOTE)
     failing = [f"{s} {total[s]:,}" for s in options.fail_on if (total.get(s) or 0) > 0]
     if failing:
         print(f"bulkctl: check failed: {', '.join(failing)} in all", file=ctx.stderr)
@@ -192,7 +195,7 @@ def run(ctx: Context, options: SummaryOptions) -> int:
             ctx.stdout,
         )
     if options.filters.since_ms is not None or options.filters.until_ms is not None:
-        ctx.note("never-started bulks (no executionStart) are not counted with --since or --until")
+        ctx.note(SINCE_NOTE)
     failing = [f"{s} {counts[s]:,}" for s in options.fail_on if (counts.get(s) or 0) > 0]
     if failing:
         print(f"bulkctl: check failed: {', '.join(failing)}", file=ctx.stderr)
