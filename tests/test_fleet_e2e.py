@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
+from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator, Faults
+from bulkctl.emulator.quota import parse_quota
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.lists.fleet import worst_exit_code
 from tests.conftest import ManualClock, Spawned, run_bulkctl, run_main
@@ -299,3 +300,25 @@ def test_a_fleet_given_wrong_exits_2_before_any_request(
     result = run_main(*args)
     assert result.code == 2, result.stderr
     assert said in result.stderr
+
+
+def test_ctrl_c_stops_a_paced_run_of_identities_at_once() -> None:
+    clock = ManualClock()
+    emulator = Emulator(
+        EmulatorState(bulks=5, now=clock()),
+        clock=time.time,
+        faults=Faults(quota=parse_quota("4/10s")),
+        identities=20,
+    )
+    names = ",".join(f"{k.lower()}:{i}" for k, i in emulator.identities)
+    with serving(emulator) as root:
+        env = {**backoffice(emulator, root), "BULKCTL_RATE_LIMIT": "4/10s"}
+        with Spawned("list", "--identities", names, "-s", "failed", env=env) as listing:
+            while emulator.request_count < 4:  # the window is spent: the pacer waits
+                assert listing.proc.poll() is None
+                time.sleep(0.05)
+            listing.interrupt()
+            code, _, err = listing.finish(timeout=10)  # not after the 20 identities
+    assert code == 130, err
+    assert "bulkctl: interrupted" in err
+    assert emulator.request_count < 40

@@ -36,6 +36,7 @@ from bulkctl.lists.matching import BulkSelection, matching_bulks
 from bulkctl.output.render import RenderOptions, human_duration, render, render_record
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # the order in which a fleet's exit codes win, worst first: a check the command was asked
 # to make (summary --fail-on), then a login a person must fix, a network failure, any other
@@ -62,6 +63,19 @@ PER_PROFILE_ENV = frozenset(
 )
 
 PLAIN_PROGRESS_SECONDS = 10.0  # in a pipe or CI, a progress line at least this often
+
+
+def _each(workers: int, task: Callable[[Any], R], items: Sequence[Any]) -> list[R]:
+    """``task`` of each item in worker threads, the results in order. On an error or Ctrl-C
+    the workers are left behind: the process exits without waiting for them."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bulkctl-fleet")
+    try:
+        results = list(pool.map(task, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:
@@ -276,8 +290,7 @@ def run_fleet(ctx: Context, fleet: Fleet, read: Callable[[Context], T]) -> Outco
     progress = Progress(ctx, "identities", len(names) * len(fleet.identities))
     if fleet.identities:
         ctx.while_waiting = progress.tick
-    with ThreadPoolExecutor(max_workers=max(1, min(len(names), 8))) as pool:
-        parts = list(pool.map(lambda name: _read_profile(ctx, name, fleet, read, progress), names))
+    parts = _each(min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, progress), names)
     progress.clear()
     ctx.while_waiting = None
     outcome: Outcome[T] = Outcome()
@@ -363,8 +376,7 @@ def _read_identities(
             progress.report(outcome.failures[-1])
         progress.step()
 
-    with ThreadPoolExecutor(max_workers=sub.concurrency()) as pool:
-        list(pool.map(one, identities))
+    _each(sub.concurrency(), one, identities)
     order = {f"{k.lower()}:{i}": n for n, (k, i) in enumerate(identities)}
     outcome.results.sort(key=lambda r: order[r[0].identity or ""])
     outcome.failures.sort(key=lambda f: order[f.member.identity or ""])
