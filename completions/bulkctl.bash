@@ -10,7 +10,7 @@ _bulkctl_subcommands() {
 _bulkctl_options() {
   case "$1" in
     "") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --version --help -h" ;;
-    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "show") echo "--output -o --json --fields --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "operations") echo "--status -s --sequence --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --payloads --concurrency --errors --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "execute") echo "--mode --webhook-interval --yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
@@ -20,8 +20,8 @@ _bulkctl_options() {
     "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "ui") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "auth") echo "--help -h" ;;
@@ -38,7 +38,7 @@ _bulkctl_options() {
     "config profiles") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config reset-limits") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "emulator") echo "--help -h" ;;
-    "emulator serve") echo "--host --port --bulks --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "emulator serve") echo "--host --port --bulks --identities --seed --pace --latency-ms --fail-rate --throttle-rate --drop-rate --churn --retry-after --quota --quota-headers --slow-body --log --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
   esac
 }
 # the kind of value an option takes (nothing for a flag): _bulkctl_option_kind PATH OPTION
@@ -56,6 +56,8 @@ _bulkctl_option_kind() {
     "list/--mode") echo 'mode' ;;
     "list/--since") echo 'free' ;;
     "list/--until") echo 'free' ;;
+    "list/--profiles") echo 'profile' ;;
+    "list/--identities") echo 'identity' ;;
     "list/--profile") echo 'profile' ;;
     "list/--base-url") echo 'free' ;;
     "show/--output"|"show/-o") echo 'format' ;;
@@ -117,6 +119,8 @@ _bulkctl_option_kind() {
     "watch/--since") echo 'free' ;;
     "watch/--until") echo 'free' ;;
     "watch/--concurrency") echo 'free' ;;
+    "watch/--profiles") echo 'profile' ;;
+    "watch/--identities") echo 'identity' ;;
     "watch/--profile") echo 'profile' ;;
     "watch/--base-url") echo 'free' ;;
     "summary/--fail-on") echo 'csv:bulk_status' ;;
@@ -127,6 +131,8 @@ _bulkctl_option_kind() {
     "summary/--since") echo 'free' ;;
     "summary/--until") echo 'free' ;;
     "summary/--concurrency") echo 'free' ;;
+    "summary/--profiles") echo 'profile' ;;
+    "summary/--identities") echo 'identity' ;;
     "summary/--profile") echo 'profile' ;;
     "summary/--base-url") echo 'free' ;;
     "completion/--profile") echo 'profile' ;;
@@ -161,6 +167,7 @@ _bulkctl_option_kind() {
     "emulator serve/--host") echo 'free' ;;
     "emulator serve/--port") echo 'free' ;;
     "emulator serve/--bulks") echo 'free' ;;
+    "emulator serve/--identities") echo 'free' ;;
     "emulator serve/--seed") echo 'free' ;;
     "emulator serve/--pace") echo 'free' ;;
     "emulator serve/--latency-ms") echo 'free' ;;
@@ -190,6 +197,7 @@ _bulkctl_values() {
     format) echo 'table wide plain json jsonl csv markdown' ;;
     bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration age operationStatusCounts' ;;
     mode) echo 'on-failure-stop on-failure-continue' ;;
+    identity) echo 'corporate: consumer:' ;;
     operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     kind) echo 'users user-invites card-blocks card-unblocks card-removals card-spend-rules transfers sends wire-transfers' ;;
@@ -197,7 +205,6 @@ _bulkctl_values() {
     progress) echo 'live plain none' ;;
     accept) echo 'partially_completed cancelled' ;;
     shell) echo 'bash zsh fish' ;;
-    identity) echo 'corporate: consumer:' ;;
     environment) echo 'sandbox production' ;;
     setting) echo 'environment api base_url api_key auth_token email identity ca_bundle connect_timeout read_timeout retries concurrency request_timeout rate_limit rate_limit_store quota_wait' ;;
     profile) command bulkctl config profiles 2>/dev/null ;;

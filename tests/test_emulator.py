@@ -132,6 +132,51 @@ def test_access_token_answers_the_documented_token_object() -> None:
     assert call(emulator, "GET", "/multi/bulks", headers=auth)[0] == 401  # a Back Office token
 
 
+def identity_headers(emulator: Emulator, kind: str, ident: str) -> dict[str, str] | int:
+    """The headers of a token for one identity, or the status of the refusal."""
+    status, body, _ = call(
+        emulator,
+        "POST",
+        "/multi/backoffice/access_token",
+        {"identity": {"type": kind, "id": ident}},
+        headers={"api-key": DEMO_API_KEY},
+    )
+    if status != 200:
+        return status
+    return {"api-key": DEMO_API_KEY, "authorization": f"Bearer {body['token']['token']}"}
+
+
+def test_each_identity_has_its_own_bulks_and_acts_on_them_alone() -> None:
+    clock = ManualClock()
+    emulator = Emulator(EmulatorState(bulks=30, now=clock()), clock=clock, identities=3)
+    assert emulator.identities == (
+        ("CORPORATE", "1001"),
+        ("CONSUMER", "2001"),
+        ("CORPORATE", "1002"),
+    )
+    assert identity_headers(emulator, "CONSUMER", "2002") == 409  # not served: 3 identities
+    first = identity_headers(emulator, "CORPORATE", "1001")
+    other = identity_headers(emulator, "CORPORATE", "1002")
+    assert isinstance(first, dict) and isinstance(other, dict)
+    url = "/multi/backoffice/bulks?limit=100"
+    mine = [b["bulkId"] for b in call(emulator, "GET", url, headers=first)[1]["bulkProcesses"]]
+    theirs = [b["bulkId"] for b in call(emulator, "GET", url, headers=other)[1]["bulkProcesses"]]
+    assert mine == emulator.state.listing(None)  # corporate:1001 is the first: the demo's own
+    assert theirs == emulator.identity_state(("CORPORATE", "1002")).listing(None) != mine
+    assert len(theirs) == 30
+    submitted = emulator.identity_state(("CORPORATE", "1002")).insert_submitted(clock(), 1)[0]
+    body = {"mode": "ON_FAILURE_CONTINUE"}
+    assert (
+        call(emulator, "POST", f"/multi/backoffice/bulks/{submitted}/execute", body, first)[0]
+        == 404
+    )
+    assert (
+        call(emulator, "POST", f"/multi/backoffice/bulks/{submitted}/execute", body, other)[0]
+        == 204
+    )
+    assert emulator.identity_state(("CORPORATE", "1002")).bulks[submitted].status == "RUNNING"
+
+
 def test_seeded_data_covers_every_status_and_realistic_operations() -> None:
     state = EmulatorState(bulks=300, now=T0)
     statuses = Counter(b.status for b in state.bulks.values())

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bulkctl.actions.sending import send_options
 from bulkctl.cli.app import root_command
 from bulkctl.cli.invoke import bound
-from bulkctl.cli.options import ActionFlags, FormatFlags, PagingFlags, SendFlags
+from bulkctl.cli.options import ActionFlags, FleetFlags, FormatFlags, PagingFlags, SendFlags
 
 
 def params(*path: str) -> dict[str, click.Parameter]:
@@ -37,6 +37,7 @@ def described(param: click.Parameter) -> tuple[Any, ...]:
         (ActionFlags, ["execute", "pause", "resume", "cancel"]),
         (PagingFlags, ["list", "operations"]),
         (FormatFlags, ["list", "operations"]),
+        (FleetFlags, ["list", "summary", "watch"]),
     ],
 )
 def test_each_field_of_a_group_is_the_same_option_in_every_command(

@@ -282,6 +282,44 @@ class FormatFlags:
 
 NO_PAGING, NO_FORMAT = PagingFlags(), FormatFlags()
 
+
+@dataclass(frozen=True)
+class FleetFlags:
+    """Which profiles and identities, ``list``'s, ``summary``'s and ``watch``'s:
+    ``parse_fleet(ctx, **vars(fleet))`` (``bulkctl.lists.fleet``)."""
+
+    all_profiles: Annotated[
+        bool,
+        typer.Option(
+            "--all-profiles",
+            "-A",
+            help="Every profile with credentials (not the demo), read at once; a PROFILE column "
+            "first. Never prompts.",
+        ),
+    ] = False
+    profiles: Annotated[
+        str | None,
+        option(
+            "--profiles",
+            help="These profiles, comma-separated (the demo too when named); a PROFILE column first.",
+            metavar="P1,P2",
+            values=PROFILE_VALUES,
+        ),
+    ] = None
+    identities: Annotated[
+        str | None,
+        option(
+            "--identities",
+            help="Back Office API: these identities, with a token each from the API key: "
+            "corporate:ID,consumer:ID,... or @FILE (one a line, # comments); an IDENTITY column first.",
+            metavar="LIST|@FILE",
+            values=IDENTITY_VALUES,
+        ),
+    ] = None
+
+
+NO_FLEET = FleetFlags()
+
 # which bulks: list, watch and summary
 StatusOption = Annotated[
     list[str] | None,

@@ -14,10 +14,12 @@ import typer
 from bulkctl.api.records import BULK_STATUSES
 from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
+    NO_FLEET,
     NO_FORMAT,
     NO_PAGING,
     ConcurrencyOption,
     FieldsOption,
+    FleetFlags,
     FormatFlags,
     ModeOption,
     NoHeaderOption,
@@ -36,8 +38,9 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.fleet import Fleet, list_fleet, parse_fleet
 from bulkctl.lists.matching import matching_bulks
-from bulkctl.output.fields import DONE_FIELD
+from bulkctl.output.fields import DONE_FIELD, fleet_fields
 from bulkctl.output.pager import paged
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
 
@@ -54,6 +57,7 @@ class ListOptions:
     concurrency: int | None = None
     strict: bool = False
     filters: BulkFilter = field(default_factory=BulkFilter)
+    fleet: Fleet = field(default_factory=Fleet)
 
 
 def parse(
@@ -70,8 +74,11 @@ def parse(
     mode: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> ListOptions:
     """The arguments of ``list``, checked; a ``UsageError`` names the first wrong one."""
+    chosen = parse_fleet(ctx, **vars(fleet))
+    first = fleet_fields(chosen.by_profile, bool(chosen.identities))  # PROFILE, IDENTITY
     return ListOptions(
         statuses=parse_statuses(status, BULK_STATUSES),
         wanted=check_paging(**vars(paging)),
@@ -81,20 +88,25 @@ def parse(
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,
-            available=BULK_ALL_FIELDS,
-            default_fields=BULK_FIELDS,
-            table_fields=LIST_TABLE_FIELDS,
+            available=(*first, *BULK_ALL_FIELDS),
+            default_fields=(*first, *BULK_FIELDS),
+            table_fields=(*first, *LIST_TABLE_FIELDS),
         ),
         concurrency=check_concurrency(concurrency),
         strict=strict,
         filters=BulkFilter.parse(
             operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
         ),
+        fleet=chosen,
     )
 
 
 def run(ctx: Context, options: ListOptions) -> int:
-    """Fetch, filter and render; returns 0 (the number of rows is in the output)."""
+    """Fetch, filter and render; returns 0 (the number of rows is in the output), or a
+    fleet's worst exit code."""
+    if options.fleet.active:
+        with paged(ctx):
+            return list_fleet(ctx, options.fleet, options, options.output)
     long = paged(ctx) if options.wanted is None else nullcontext()  # list --all
     with long, matching_bulks(ctx, options) as (bulks, pager):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
@@ -136,11 +148,14 @@ def command(
     mode: ModeOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> None:
     """List bulk processes, newest first.
 
     Filters other than --status are applied by bulkctl to every page the server
-    sends, so they scan as many pages as they must.
+    sends, so they scan as many pages as they must. With -A, --profiles or --identities,
+    each profile or identity is listed in turn (--limit applies to each), under a PROFILE
+    or IDENTITY column.
 
     On a terminal DONE is n/total for RUNNING and PAUSED bulks whose counts were read, …
     where not; a table too narrow for it writes PARTIAL for PARTIALLY_COMPLETED.
@@ -160,6 +175,7 @@ def command(
             mode=mode,
             since=since,
             until=until,
+            fleet=fleet,
         ),
         run,
     )

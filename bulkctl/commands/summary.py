@@ -14,10 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
     BULK_STATUS_VALUES,
+    NO_FLEET,
     ConcurrencyOption,
+    FleetFlags,
     ModeOption,
     OperationOption,
     OutputOption,
@@ -31,10 +33,13 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.fleet import Fleet, parse_fleet, run_fleet, worst_exit_code
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
 from bulkctl.waiting.github import summary_table
 
+SINCE_NOTE = "never-started bulks (no executionStart) are not counted with --since or --until"
 SUMMARY_FIELDS = (Field("status", "STATUS", "status"), Field("count", "COUNT", "int"))
 
 
@@ -46,6 +51,7 @@ class SummaryOptions:
     filters: BulkFilter
     concurrency: int | None = None
     bulk_ids: list[str] = field(default_factory=list)  # summarise these bulks only
+    fleet: Fleet = field(default_factory=Fleet)
 
 
 def parse(
@@ -62,6 +68,7 @@ def parse(
     since: str | None = None,
     until: str | None = None,
     concurrency: int | None = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> SummaryOptions:
     """The arguments of ``summary``, checked."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
@@ -72,6 +79,8 @@ def parse(
         picked.append(check_format(output))
     if len(set(picked)) > 1:
         raise UsageError(f"choose one output format, not {' and '.join(sorted(set(picked)))}")
+    if ids and (fleet.all_profiles or fleet.profiles or fleet.identities):
+        raise UsageError("bulk ids belong to one profile: leave out -A, --profiles, --identities")
     fail_statuses = parse_statuses([fail_on] if fail_on else [], BULK_STATUSES)
     statuses = parse_statuses(status, BULK_STATUSES) or list(BULK_STATUSES)
     return SummaryOptions(
@@ -83,6 +92,7 @@ def parse(
         ),
         concurrency=check_concurrency(concurrency),
         bulk_ids=ids,
+        fleet=parse_fleet(ctx, **vars(fleet)),
     )
 
 
@@ -115,8 +125,46 @@ def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | Non
     return counts
 
 
+def run_fleet_summary(ctx: Context, options: SummaryOptions) -> int:
+    """Counts per profile or identity and a TOTAL row (``--json``: ``{"counts": [...],
+    "total": {...}, "errors": [...]}``); --fail-on applies to the total. Returns 9 when it
+    matches, else the fleet's worst exit code."""
+    outcome = run_fleet(ctx, options.fleet, lambda c: count_statuses(c, options))
+    total: dict[str, int | None] = {}
+    for status in options.statuses:
+        values = [counts[status] for _, counts in outcome.results]
+        total[status] = None if None in values else sum(v or 0 for v in values)
+    if options.fmt == "json":
+        document = {
+            "counts": [{**member.tags(), "counts": counts} for member, counts in outcome.results],
+            "total": total,
+            "errors": outcome.errors(),
+        }
+        render_record(
+            document, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout
+        )
+    else:
+        first = fleet_fields(options.fleet.by_profile, bool(options.fleet.identities))
+        fields = (*first, *(Field(s, s, "int") for s in options.statuses))
+        rows: list[dict[str, Any]] = [{**m.tags(), **c} for m, c in outcome.results]
+        rows.append({first[0].name: "TOTAL", **total})
+        render(
+            rows,
+            RenderOptions(fmt=options.fmt, fields=fields, color=ctx.color, terminal=ctx.stdout_tty),
+            ctx.stdout,
+        )
+    if options.filters.since_ms is not None or options.filters.until_ms is not None:
+        ctx.note(SINCE_NOTE)
+    failing = [f"{s} {total[s]:,}" for s in options.fail_on if (total.get(s) or 0) > 0]
+    if failing:
+        print(f"bulkctl: check failed: {', '.join(failing)} in all", file=ctx.stderr)
+    return worst_exit_code([outcome.exit_code, ExitCode.CHECK_FAILED if failing else 0])
+
+
 def run(ctx: Context, options: SummaryOptions) -> int:
     """Count, write the counts, and return 9 when a --fail-on status has bulks."""
+    if options.fleet.active:
+        return run_fleet_summary(ctx, options)
     if options.bulk_ids:
         bulks = read_bulks(ctx, options)
         counts: dict[str, int | None] = {
@@ -147,7 +195,7 @@ def run(ctx: Context, options: SummaryOptions) -> int:
             ctx.stdout,
         )
     if options.filters.since_ms is not None or options.filters.until_ms is not None:
-        ctx.note("never-started bulks (no executionStart) are not counted with --since or --until")
+        ctx.note(SINCE_NOTE)
     failing = [f"{s} {counts[s]:,}" for s in options.fail_on if (counts.get(s) or 0) > 0]
     if failing:
         print(f"bulkctl: check failed: {', '.join(failing)}", file=ctx.stderr)
@@ -155,6 +203,7 @@ def run(ctx: Context, options: SummaryOptions) -> int:
     return ExitCode.OK
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_ids: Annotated[
@@ -187,12 +236,14 @@ def command(
     since: SinceOption = None,
     until: UntilOption = None,
     concurrency: ConcurrencyOption = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> None:
     """Count bulks per status (all seven unless --status narrows it).
 
     Without --operation, --mode, --since or --until this is one small request per status;
     with them it reads every page of each status and counts what matches. Given bulk ids,
-    it counts those bulks only, and --markdown adds a row per bulk.
+    it counts those bulks only, and --markdown adds a row per bulk. With -A, --profiles or
+    --identities: counts per profile or identity, a TOTAL row, --fail-on on the total.
     """
     invoke(
         ctx,
@@ -209,6 +260,7 @@ def command(
             since=since,
             until=until,
             concurrency=concurrency,
+            fleet=fleet,
         ),
         run,
     )

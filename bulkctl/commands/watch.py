@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
-from bulkctl.cli.invoke import invoke
+from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
+    NO_FLEET,
     AllOption,
     AutoIntervalOption,
     ConcurrencyOption,
+    FleetFlags,
     LimitOption,
     ModeOption,
     OperationOption,
@@ -38,7 +40,9 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
 from bulkctl.lists.filters import BulkFilter
+from bulkctl.lists.fleet import Fleet, parse_fleet, run_fleet
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.output.fields import fleet_fields
 from bulkctl.output.outcome import outcome_line, outcome_of
 from bulkctl.output.render import (
     BULK_TABLE_FIELDS,
@@ -73,6 +77,7 @@ class WatchOptions:
     interval: float | None  # None: the adaptive schedule (polling.poll_interval)
     bulk_id: str | None = None  # one bulk until final; None: the refreshing list
     selection: Selection | None = None  # which bulks the list shows
+    fleet: Fleet = field(default_factory=Fleet)  # -A, --profiles, --identities: each poll
 
 
 def parse(
@@ -88,6 +93,7 @@ def parse(
     since: str | None = None,
     until: str | None = None,
     concurrency: int | None = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> WatchOptions:
     """The arguments of ``watch``, checked: filters and paging go only with the list."""
     seconds = check_interval(interval) if interval is not None else None
@@ -97,6 +103,10 @@ def parse(
         check_bulk_id(bulk_id)
         if status or operation or mode or since or until or limit or all_records:
             raise UsageError("filters and paging options go with watch without a BULK_ID")
+        if parse_fleet(ctx, **vars(fleet)).active:
+            raise UsageError(
+                "a BULK_ID belongs to one profile: leave out -A, --profiles, --identities"
+            )
         return WatchOptions(interval=seconds, bulk_id=bulk_id)
     selection = Selection(
         statuses=parse_statuses(status, BULK_STATUSES),
@@ -107,7 +117,9 @@ def parse(
             operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
         ),
     )
-    return WatchOptions(interval=seconds, selection=selection)
+    return WatchOptions(
+        interval=seconds, selection=selection, fleet=parse_fleet(ctx, **vars(fleet))
+    )
 
 
 def run(ctx: Context, options: WatchOptions) -> int:
@@ -115,7 +127,7 @@ def run(ctx: Context, options: WatchOptions) -> int:
     if options.bulk_id is not None:
         return watch_bulk(ctx, options.bulk_id, options.interval)
     assert options.selection is not None
-    return watch_list(ctx, options.selection, options.interval)
+    return watch_list(ctx, options.selection, options.interval, options.fleet)
 
 
 def change_line(bulk: BulkProcess, previous: str | None) -> str:
@@ -206,16 +218,18 @@ class BulkView:
 # -- a list of bulks ----------------------------------------------------------------------------
 
 
-def watch_list(ctx: Context, selection: Selection, interval: float | None) -> int:
+def watch_list(
+    ctx: Context, selection: Selection, interval: float | None, fleet: Fleet | None = None
+) -> int:
     started = ctx.clock.monotonic()
     previous: dict[str, BulkProcess] = {}
-    table = ListView(ctx) if ctx.stdout_tty else None
-    details = Details(ctx, ctx.client()) if table is not None else None
+    table = ListView(ctx, fleet) if ctx.stdout_tty else None
+    details = Details(ctx, ctx.client()) if table is not None and not fleet else None
     succeeded = False
     try:
         while True:
             try:
-                current = _listed(ctx, selection, first=not succeeded)
+                current = _listed(ctx, selection, first=not succeeded, fleet=fleet)
             except TRANSIENT_ERRORS as exc:
                 if not succeeded and unreachable(exc):
                     raise
@@ -225,7 +239,7 @@ def watch_list(ctx: Context, selection: Selection, interval: float | None) -> in
             succeeded = True
             changed = set()
             for bulk in current:
-                key = bulk.bulk_id or ""
+                key = _key(bulk)
                 before = previous.get(key)
                 if before is None or before.raw != bulk.raw:
                     changed.add(key)
@@ -236,9 +250,10 @@ def watch_list(ctx: Context, selection: Selection, interval: float | None) -> in
                             flush=True,
                         )
             first_round = not previous
-            previous.update({b.bulk_id or "": b for b in current})
-            if table is not None and details is not None:
+            previous.update({_key(b): b for b in current})
+            if details is not None:
                 details.refresh(current)
+            if table is not None:
                 table.update(current, set() if first_round else changed, details)
             pause(ctx, interval, started)
     finally:
@@ -246,8 +261,24 @@ def watch_list(ctx: Context, selection: Selection, interval: float | None) -> in
             table.stop()
 
 
-def _listed(ctx: Context, selection: Selection, *, first: bool) -> list[BulkProcess]:
-    """One listing; before any success a refused connection is not retried."""
+def _key(bulk: BulkProcess) -> str:
+    """A bulk's key across a fleet: its profile and identity (when it has them), its id."""
+    raw = bulk.raw
+    return f"{raw.get('profile', '')}/{raw.get('identity', '')}/{bulk.bulk_id or ''}"
+
+
+def _listed(
+    ctx: Context, selection: Selection, *, first: bool, fleet: Fleet | None = None
+) -> list[BulkProcess]:
+    """One listing; before any success a refused connection is not retried. Across a
+    fleet, every member's (its profile and identity first in each record)."""
+    if fleet:
+        outcome = run_fleet(ctx, fleet, lambda c: _listed(c, selection, first=first))
+        return [
+            dataclasses.replace(b, raw={**member.tags(), **b.raw})
+            for member, bulks in outcome.results
+            for b in bulks
+        ]
     client = ctx.client()
     policy = client.retry
     if first:
@@ -310,10 +341,13 @@ class ListView:
     """The refreshing table: the list columns and DONE, with a mark on rows that changed
     in the last MARK_SECONDS."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, fleet: Fleet | None = None) -> None:
         from rich.live import Live
 
         self.ctx = ctx
+        self.fields = WATCH_FIELDS
+        if fleet:  # PROFILE, IDENTITY first
+            self.fields = (*fleet_fields(fleet.by_profile, bool(fleet.identities)), *WATCH_FIELDS)
         self.marked: dict[str, float] = {}  # bulk id -> until when its mark stays
         self.live = Live(
             console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=2
@@ -331,13 +365,13 @@ class ListView:
         self.marked = {k: v for k, v in self.marked.items() if v > now}
         options = RenderOptions(
             fmt="table",
-            fields=WATCH_FIELDS,
+            fields=self.fields,
             color=self.ctx.color,
             now=self.ctx.clock.now(),
             terminal=True,
             width=terminal_width(self.ctx.stdout, self.ctx.env),
         )
-        marks = ["•" if b.bulk_id in self.marked else " " for b in bulks]
+        marks = ["•" if _key(b) in self.marked else " " for b in bulks]
         rows = [{**b.raw, "done": details.done(b) if details else ""} for b in bulks]
         lines = table_lines(rows, options, marks=marks)
         lines.append(f"{len(bulks)} bulks; Ctrl-C to stop")
@@ -347,6 +381,7 @@ class ListView:
         self.live.stop()
 
 
+@bound
 def command(
     ctx: typer.Context,
     bulk_id: Annotated[
@@ -364,6 +399,7 @@ def command(
     since: SinceOption = None,
     until: UntilOption = None,
     concurrency: ConcurrencyOption = None,
+    fleet: FleetFlags = NO_FLEET,
 ) -> None:
     """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
 
@@ -384,6 +420,7 @@ def command(
             since=since,
             until=until,
             concurrency=concurrency,
+            fleet=fleet,
         ),
         run,
     )

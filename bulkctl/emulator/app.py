@@ -30,6 +30,7 @@ from bulkctl.emulator.auth import (
     DEMO_TOKEN,
     DIGITS,
     AuthRoutes,
+    served_identities,
 )
 from bulkctl.emulator.messages import (
     Faults,
@@ -81,9 +82,13 @@ class Emulator(AuthRoutes):
         clock: Callable[[], float] = time.time,
         faults: Faults | None = None,
         journal: Callable[[dict[str, Any]], None] | None = None,
+        identities: int = len(DEMO_IDENTITIES),
     ) -> None:
         self.clock = clock
         self.state = state if state is not None else EmulatorState(now=clock())
+        self.serving = self.state
+        self.identities = served_identities(max(1, identities))
+        self._identity_states = {}
         self.faults = faults or Faults()
         self.journal = journal
         self.violations: list[str] = []
@@ -102,6 +107,7 @@ class Emulator(AuthRoutes):
     # -- entry point --------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        self.seed_outside_the_lock(request)
         with self._lock:
             response = self._handle_locked(request)
         response.headers.setdefault("request-ref", uuid.uuid4().hex[:16])
@@ -122,6 +128,7 @@ class Emulator(AuthRoutes):
         path = parts.path
         query = parse_qsl(parts.query, keep_blank_values=True)
         self.requests.append((request.method, request.url))
+        self.serving = self.state  # until a token names another identity
         api, route, rest = _resolve(path)
         key = f"{request.method} {route}"
         self.route_counts[key] += 1
@@ -228,7 +235,7 @@ class Emulator(AuthRoutes):
         if denied is not None:
             return denied
         now = self.clock()
-        self.state.advance(now)
+        self.serving.advance(now)
         if len(segments) == 1:
             return self._only(method, "GET") or self._list_bulks(query, now)
         bulk_id = segments[1]
@@ -288,14 +295,14 @@ class Emulator(AuthRoutes):
         if error is not None:
             return error
         if self.faults.churn:
-            self.state.insert_submitted(now, self.faults.churn)
-        ids = self.state.listing(status)
-        page = [self.state.bulks[i].api_json() for i in ids[offset : offset + limit]]
+            self.serving.insert_submitted(now, self.faults.churn)
+        ids = self.serving.listing(status)
+        page = [self.serving.bulks[i].api_json() for i in ids[offset : offset + limit]]
         body = f'{{"count": {len(ids)}, "bulkProcesses": [{", ".join(page)}], "responseCount": {len(page)}}}'
         return Response(200, body.encode())
 
     def _get_bulk(self, bulk_id: str) -> Response:
-        bulk = self.state.bulks.get(bulk_id)
+        bulk = self.serving.bulks.get(bulk_id)
         if bulk is None:
             return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
         return json_answer(200, bulk.to_api(details=True))
@@ -314,7 +321,7 @@ class Emulator(AuthRoutes):
                     self.violations.append(f"sequence={raw!r} is not an int64")
                     return syntax_error("sequence", "RANGE", [])
                 sequence = int(raw)
-        bulk = self.state.bulks.get(bulk_id)
+        bulk = self.serving.bulks.get(bulk_id)
         if bulk is None:
             return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
         if sequence is not None:
@@ -361,13 +368,13 @@ class Emulator(AuthRoutes):
                 return syntax_error("webhookInterval", "RANGE", [])
         elif request.body:
             self.violations.append(f"{action} sent a body; the spec defines none")
-        if bulk_id not in self.state.bulks:
+        if bulk_id not in self.serving.bulks:
             return error_answer(404, "NOT_FOUND", f"bulk process {bulk_id} not found")
         try:
-            self.state.act(bulk_id, action, now, mode)
+            self.serving.act(bulk_id, action, now, mode)
         except InvalidState:
             return json_answer(409, {"errorCode": "INVALID_STATE"})
-        if self.journal is not None:
+        if self.journal is not None and self.serving is self.state:
             self.journal({"at": now, "bulkId": bulk_id, "action": action, "mode": mode})
         return Response(204)
 
@@ -413,7 +420,7 @@ class Emulator(AuthRoutes):
                 f"{request.method} {kind.path} ".encode()
                 + json.dumps(body, sort_keys=True).encode()
             ).hexdigest()
-            seen = self.state.idempotency.get((api, ref))
+            seen = self.serving.idempotency.get((api, ref))
             if seen is not None and now - seen[2] < IDEMPOTENCY_WINDOW_SECONDS:
                 if seen[0] == fingerprint:
                     return Response(201, seen[1])
@@ -422,13 +429,13 @@ class Emulator(AuthRoutes):
                     "IDEMPOTENCY_REF_REUSED",
                     "this idempotency-ref was already used with another payload",
                 )
-        bulk = self.state.submit(now, kind, build_operations(kind, body))
+        bulk = self.serving.submit(now, kind, build_operations(kind, body))
         answer = json.dumps(
             {"bulkId": bulk.bulk_id, "operationCount": bulk.items, "path": kind.path}
         ).encode()
         if ref is not None:
-            self.state.idempotency[(api, ref)] = (fingerprint, answer, now)
-        if self.journal is not None:
+            self.serving.idempotency[(api, ref)] = (fingerprint, answer, now)
+        if self.journal is not None and self.serving is self.state:
             self.journal({"at": now, "submit": kind.name, "api": api, "ref": ref, "items": body})
         return Response(201, answer)
 

@@ -281,6 +281,7 @@ class TokenInfo:
     api: str  # "multi" or "backoffice"
     last_used: float
     expires_when_idle: bool
+    identity: tuple[str, str] | None = None  # (type, id) it acts for; None: the first identity
 
 
 class EmulatorState:
@@ -295,6 +296,7 @@ class EmulatorState:
         pace: float = 2.0,
     ) -> None:
         self.epoch = now
+        self.size = bulks  # how many were seeded
         self.seed = seed
         self.pace = pace
         self.rng = random.Random(seed)

@@ -123,6 +123,16 @@ BULK_ALL_FIELDS: tuple[Field, ...] = (
     Field("operationStatusCounts", "OPERATION COUNTS", "json", cut=True, priority=2),
 )
 
+# a fleet run's first columns (-A, --profiles, --identities): whose bulk each row is
+PROFILE_FIELD = Field("profile", "PROFILE")
+IDENTITY_FIELD = Field("identity", "IDENTITY")
+
+
+def fleet_fields(profiles: bool, identities: bool) -> tuple[Field, ...]:
+    """The columns a fleet run puts first: PROFILE, IDENTITY, or both; none without a fleet."""
+    return tuple(f for f, on in ((PROFILE_FIELD, profiles), (IDENTITY_FIELD, identities)) if on)
+
+
 OPERATION_FIELDS: tuple[Field, ...] = (
     Field("sequence", "SEQ", "int"),
     Field("status", "STATUS", "status"),

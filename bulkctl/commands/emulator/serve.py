@@ -21,6 +21,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     bulks: int = 300
+    identities: int = 3
     seed: int = 20261128
     pace: float = 2.0
     latency_ms: float = 0.0
@@ -43,7 +44,18 @@ class ServeFlags:
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = (
         8080
     )
-    bulks: Annotated[int, typer.Option("--bulks", help="How many seeded bulk processes.")] = 300
+    bulks: Annotated[
+        int, typer.Option("--bulks", help="How many seeded bulk processes (each identity's).")
+    ] = 300
+    identities: Annotated[
+        int,
+        typer.Option(
+            "--identities",
+            help="How many identities, each with its own bulks: corporate:1001, consumer:2001, "
+            "corporate:1002, ... in turn.",
+            metavar="N",
+        ),
+    ] = 3
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated data.")] = 20261128
     pace: Annotated[
         float, typer.Option("--pace", help="Operations per second of an executed bulk.")
@@ -90,6 +102,7 @@ class ServeFlags:
 
 
 NO_SERVE_FLAGS = ServeFlags()
+MAX_IDENTITIES = 100_000
 
 
 def parse(ctx: Context, *, flags: ServeFlags = NO_SERVE_FLAGS) -> ServeOptions:
@@ -114,6 +127,10 @@ def parse(ctx: Context, *, flags: ServeFlags = NO_SERVE_FLAGS) -> ServeOptions:
         raise UsageError(
             "--bulks, --churn, --latency-ms, --pace and --retry-after cannot be negative"
         )
+    if not 1 <= options.identities <= MAX_IDENTITIES:
+        raise UsageError(
+            f"--identities must be from 1 to {MAX_IDENTITIES} (got {options.identities})"
+        )
     if not 0 <= options.port <= 65535:
         raise UsageError(f"--port must be from 0 to 65535 (got {options.port})")
     return options
@@ -122,14 +139,7 @@ def parse(ctx: Context, *, flags: ServeFlags = NO_SERVE_FLAGS) -> ServeOptions:
 def run(ctx: Context, options: ServeOptions) -> int:
     """Serve until Ctrl-C; prints the base URLs and the demo credentials first."""
     # the emulator is imported only here: this command and bulkctl.demo are its only users
-    from bulkctl.emulator.app import (
-        DEMO_API_KEY,
-        DEMO_EMAIL,
-        DEMO_IDENTITIES,
-        DEMO_PASSWORD,
-        Emulator,
-        Faults,
-    )
+    from bulkctl.emulator.app import DEMO_API_KEY, DEMO_EMAIL, DEMO_PASSWORD, Emulator, Faults
     from bulkctl.emulator.server import EmulatorHTTPServer
     from bulkctl.emulator.state import EmulatorState
 
@@ -147,21 +157,25 @@ def run(ctx: Context, options: ServeOptions) -> int:
     emulator = Emulator(
         EmulatorState(bulks=options.bulks, seed=options.seed, now=time.time(), pace=options.pace),
         faults=faults,
+        identities=options.identities,
     )
-    logger = (lambda line: print(line, file=ctx.stderr, flush=True)) if options.log else None
+    logger = ctx.say if options.log else None  # whole lines: requests are served at once
     try:
         server = EmulatorHTTPServer(emulator, options.host, options.port, log=logger)
     except OSError as exc:
         raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc.strerror}") from exc
     root = server.root_url
-    kind, ident = DEMO_IDENTITIES[0]
+    kind, ident = emulator.identities[0]
+    named = [f"{k.lower()}:{i}" for k, i in emulator.identities[:3]]
+    more = len(emulator.identities) - len(named)
+    served = ", ".join(named) + (f", ... ({more:,} more)" if more else "")
     print(
         f"bulkctl emulator listening on {root}\n"
         f"  Multi API:       {root}/multi\n"
         f"  Back Office API: {root}/multi/backoffice\n"
         f"  api key:  {DEMO_API_KEY}\n"
         f"  email:    {DEMO_EMAIL}   password: {DEMO_PASSWORD}\n"
-        f"  identity: {kind.lower()}:{ident}\n"
+        f"  identities: {served}\n"
         f"Try: bulkctl --profile emu --base-url {root}/multi/backoffice auth login"
         f" --identity {kind.lower()}:{ident}\n"
         "     bulkctl --profile emu list\n"

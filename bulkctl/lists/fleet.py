@@ -1,0 +1,408 @@
+"""Fleet runs: one reading across profiles (``-A``, ``--profiles``) and identities
+(``--identities``), for ``list``, ``summary`` and ``watch``.
+
+Profiles are read concurrently, each through a Context of its own: its host, its credentials,
+its pacing, and never a prompt. The identities of one profile share its client, so every
+request passes the one pacer of its API key; each identity's token comes from the API key
+alone (``POST /access_token``) and is kept in memory for the command. A member (a profile,
+an identity, or one identity of one profile) that fails gets one line on stderr and the
+others go on; the command's exit code is ``worst_exit_code`` of the failures.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from bulkctl.auth import Reauthenticator
+from bulkctl.cli.options import OutputChoice
+from bulkctl.config import (
+    CREDENTIALS,
+    DEMO_PROFILE,
+    PASSWORD_ENV,
+    PROFILE_ENV,
+    SETTINGS,
+    parse_identity,
+)
+from bulkctl.context import Context
+from bulkctl.errors import BulkctlError, ExitCode, NotAuthenticated, UsageError
+from bulkctl.lists.matching import BulkSelection, matching_bulks
+from bulkctl.output.render import RenderOptions, human_duration, render, render_record
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# the order in which a fleet's exit codes win, worst first: a check the command was asked
+# to make (summary --fail-on), then a login a person must fix, a network failure, any other
+# error of the API or the server, then the rest by their number
+WORST_FIRST: tuple[int, ...] = (
+    ExitCode.CHECK_FAILED,
+    ExitCode.AUTH,
+    ExitCode.NETWORK,
+    ExitCode.ERROR,
+    ExitCode.CONFLICT,
+    ExitCode.NOT_FOUND,
+    ExitCode.USAGE,
+)
+
+# the settings that name one profile's host and credentials: with -A or --profiles each
+# profile uses its own, whatever the environment says
+PER_PROFILE_ENV = frozenset(
+    {
+        *(SETTINGS[name].env or "" for name in (*CREDENTIALS, "base_url")),
+        PASSWORD_ENV,
+        PROFILE_ENV,
+    }
+    - {""}
+)
+
+PLAIN_PROGRESS_SECONDS = 10.0  # in a pipe or CI, a progress line at least this often
+
+
+def _each(workers: int, task: Callable[[Any], R], items: Sequence[Any]) -> list[R]:
+    """``task`` of each item in worker threads, the results in order. On an error or Ctrl-C
+    the workers are left behind: the process exits without waiting for them."""
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bulkctl-fleet")
+    try:
+        results = list(pool.map(task, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def worst_exit_code(codes: Iterable[int]) -> int:
+    """The fleet's exit code: the first of ``WORST_FIRST`` among ``codes``, else the highest
+    other code, else 0."""
+    present = {int(c) for c in codes if c}
+    for code in WORST_FIRST:
+        if code in present:
+            return code
+    return max(present, default=ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Which profiles and identities a command reads; empty: the one profile in force."""
+
+    all_profiles: bool = False
+    profiles: tuple[str, ...] = ()
+    identities: tuple[tuple[str, str], ...] = ()  # ("CORPORATE", "1001")
+
+    @property
+    def active(self) -> bool:
+        return self.all_profiles or bool(self.profiles) or bool(self.identities)
+
+    def __bool__(self) -> bool:  # a fleet is true when it names any profile or identity
+        return self.active
+
+    @property
+    def by_profile(self) -> bool:
+        return self.all_profiles or bool(self.profiles)
+
+
+def parse_fleet(
+    ctx: Context, *, all_profiles: bool, profiles: str | None, identities: str | None
+) -> Fleet:
+    """-A, --profiles and --identities checked, every identity before any request."""
+    names = tuple(dict.fromkeys(p.strip() for p in (profiles or "").split(",") if p.strip()))
+    if profiles is not None and not names:
+        raise UsageError("--profiles names no profile", hint="e.g. --profiles sandbox,live")
+    if all_profiles and names:
+        raise UsageError("choose -A/--all-profiles or --profiles, not both")
+    if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
+        flag = "--profile" if ctx.options.profile else "--base-url"
+        raise UsageError(f"{flag} names one profile; -A and --profiles name their own")
+    return Fleet(all_profiles, names, read_identities(identities) if identities else ())
+
+
+def read_identities(value: str) -> tuple[tuple[str, str], ...]:
+    """``corporate:1,consumer:2`` or ``@FILE`` (one a line, ``#`` comments) -> identities;
+    a wrong one is a usage error naming it (and its line)."""
+    parts: list[tuple[str | None, str]]
+    if not value.startswith("@"):
+        parts = [(None, p) for p in value.split(",") if p.strip()]
+    else:
+        path = Path(value[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--identities: cannot read {path}: {exc}") from exc
+        lines = (line.partition("#")[0].strip() for line in text.splitlines())
+        parts = [(f"{path} line {n}", line) for n, line in enumerate(lines, 1) if line]
+    found: list[tuple[str, str]] = []
+    for where, part in parts:
+        try:
+            found.append(parse_identity(part))
+        except UsageError as exc:
+            exc.message = f"--identities: {where + ': ' if where else ''}{exc.message}"
+            raise
+    if not found:
+        raise UsageError("--identities names no identity", hint="e.g. corporate:1001,consumer:2001")
+    return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One reading of a fleet: a profile, an identity, or an identity of a profile."""
+
+    profile: str | None = None
+    identity: str | None = None  # corporate:1001
+
+    def label(self) -> str:
+        parts = [f"profile {self.profile}" if self.profile else "", self.identity or ""]
+        return ", ".join(p for p in parts if p)
+
+    def tags(self) -> dict[str, str]:
+        """The fields a record of this member carries first: profile, identity."""
+        out = {"profile": self.profile, "identity": self.identity}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass
+class Failure:
+    member: Member
+    exit_code: int
+    message: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "profile": self.member.profile,
+            "identity": self.member.identity,
+            "exit_code": self.exit_code,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """What a fleet run read (member, result) in the fleet's order, and what failed."""
+
+    results: list[tuple[Member, T]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return worst_exit_code(f.exit_code for f in self.failures)
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [f.as_record() for f in self.failures]
+
+
+class Progress:
+    """'identities 120/300 · ETA 35s' on stderr: one line rewritten on a terminal, plain
+    lines at least every ``PLAIN_PROGRESS_SECONDS`` in a pipe or with CI set."""
+
+    def __init__(self, ctx: Context, what: str, total: int) -> None:
+        self.ctx, self.what, self.total = ctx, what, total
+        self.live = ctx.stderr_tty and not ctx.in_ci and ctx.env.get("TERM") != "dumb"
+        self.quiet = ctx.options.quiet or total < 2
+        self.started = ctx.clock.monotonic()
+        self.due = self.started + PLAIN_PROGRESS_SECONDS
+        self.done = 0
+        self.drawn = False
+        self.lock = threading.Lock()
+
+    def line(self) -> str:
+        elapsed = self.ctx.clock.monotonic() - self.started
+        eta = ""
+        if 0 < self.done < self.total:
+            eta = f" · ETA {human_duration(int(elapsed / self.done * (self.total - self.done)))}"
+        return f"{self.what} {self.done}/{self.total}{eta}"
+
+    def tick(self) -> float | None:
+        """Shown when due; the seconds until it wants to run again (``while_waiting``)."""
+        if self.quiet:
+            return None
+        with self.lock:
+            now = self.ctx.clock.monotonic()
+            if self.live:
+                self.ctx.stderr.write("\r" + self.line() + "\x1b[K")
+                self.ctx.stderr.flush()
+                self.drawn = True
+                return 1.0
+            if now >= self.due:
+                self.due = now + PLAIN_PROGRESS_SECONDS
+                self.ctx.say(self.line())
+            return self.due - now
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+        self.tick()
+
+    def report(self, failure: Failure) -> None:
+        """A failure's one line, under the progress line (which is drawn again next tick)."""
+        with self.lock:
+            self.clear()
+            self.ctx.error([f"{failure.member.label()}: {failure.message}"])
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.ctx.stderr.write("\r\x1b[K")
+            self.ctx.stderr.flush()
+            self.drawn = False
+
+
+def member_context(ctx: Context, name: str | None) -> Context:
+    """A Context of its own for profile ``name`` (None: the one in force): its settings,
+    client and pacing; never a prompt, and quiet (a member's trouble is its one line)."""
+    if name is None:
+        options = dataclasses.replace(ctx.options, no_input=True, quiet=True)
+        return dataclasses.replace(ctx, options=options, _client=None)
+    env = {k: v for k, v in ctx.env.items() if k not in PER_PROFILE_ENV}
+    options = dataclasses.replace(
+        ctx.options, profile=name, base_url=None, no_input=True, quiet=True
+    )
+    return dataclasses.replace(ctx, env=env, options=options, _resolved=None, _client=None)
+
+
+def chosen_profiles(ctx: Context, fleet: Fleet) -> list[str | None]:
+    """The profiles to read, in order (None: the one in force); the demo only when named."""
+    if not fleet.by_profile:
+        return [None]
+    known = [DEMO_PROFILE, *ctx.store.profile_names()]
+    if fleet.all_profiles:
+        return [p for p in known if p != DEMO_PROFILE]
+    unknown = [p for p in fleet.profiles if p not in known]
+    if unknown:
+        raise UsageError(
+            f"--profiles: unknown profile {unknown[0]!r} (known: {', '.join(known)})",
+            hint="list them: bulkctl config profiles",
+        )
+    return list(fleet.profiles)
+
+
+def run_fleet(ctx: Context, fleet: Fleet, read: Callable[[Context], T]) -> Outcome[T]:
+    """``read`` for every member of ``fleet``, profiles concurrently; failures reported."""
+    names = chosen_profiles(ctx, fleet)
+    shared = [k for k in PER_PROFILE_ENV if ctx.env.get(k)]
+    if fleet.by_profile and shared:
+        ctx.note(f"{', '.join(sorted(shared))} ignored: each profile uses its own settings")
+    ctx.options.no_input = True  # a fleet never asks: what would need a prompt is reported
+    progress = Progress(ctx, "identities", len(names) * len(fleet.identities))
+    if fleet.identities:
+        ctx.while_waiting = progress.tick
+    parts = _each(min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, progress), names)
+    progress.clear()
+    ctx.while_waiting = None
+    outcome: Outcome[T] = Outcome()
+    for part in parts:
+        outcome.results += part.results
+        outcome.failures += part.failures
+    if fleet.all_profiles and not outcome.results and not outcome.failures:
+        raise NotAuthenticated(
+            "no profile has credentials", hint="log in first: bulkctl --profile NAME auth login"
+        )
+    return outcome
+
+
+def _read_profile(
+    ctx: Context, name: str | None, fleet: Fleet, read: Callable[[Context], T], progress: Progress
+) -> Outcome[T]:
+    outcome: Outcome[T] = Outcome()
+    sub = member_context(ctx, name)
+    member = Member(profile=name)
+    try:
+        settings = sub.settings()
+        credentials = settings.get("api_key") or settings.get("auth_token")
+        if name is not None and not credentials and fleet.all_profiles:
+            ctx.note(f"profile {name}: no credentials, skipped")
+            return outcome
+        if fleet.identities:
+            return _read_identities(sub, name, fleet.identities, read, progress)
+        if name is not None and Reauthenticator(sub, settings).means() is None:
+            _check_no_prompt(settings)
+        outcome.results.append((member, read(sub)))
+    except BulkctlError as exc:
+        _fail(outcome, Failure(member, exc.exit_code, exc.lines()[0]), progress)
+    finally:
+        sub.close()
+    return outcome
+
+
+def _check_no_prompt(settings: Any) -> None:
+    """A profile that has no token and would need a password typed is reported, not asked."""
+    if not settings.get("auth_token") and settings.get("email") and settings.get("api_key"):
+        raise NotAuthenticated(
+            "a login would need a password typed at a prompt, and a fleet never asks; "
+            f"log in first: bulkctl --profile {settings.profile} auth login"
+        )
+
+
+def _fail(outcome: Outcome[Any], failure: Failure, progress: Progress) -> None:
+    outcome.failures.append(failure)
+    progress.report(failure)
+
+
+def _read_identities(
+    sub: Context,
+    profile: str | None,
+    identities: Sequence[tuple[str, str]],
+    read: Callable[[Context], T],
+    progress: Progress,
+) -> Outcome[T]:
+    """Each identity through the profile's one client (one pacer), with a token of its own."""
+    settings = sub.settings()
+    if settings.in_process and settings.api != "backoffice":  # the demo's Back Office API
+        settings.values["base_url"] = (settings.get("base_url") or "") + "/backoffice"
+    if settings.api != "backoffice":
+        raise UsageError(
+            f"--identities needs the Back Office API; {settings.where()} is the Multi API",
+            hint="set the profile's api to backoffice, or its base_url to .../multi/backoffice",
+        )
+    client = sub.client(require_token=False)
+    outcome: Outcome[T] = Outcome()
+
+    def one(identity: tuple[str, str]) -> None:
+        member = Member(profile, f"{identity[0].lower()}:{identity[1]}")
+        try:
+            view = copy.copy(client)  # the same pacer, connections and limits; its own token
+            view.token = client.access_token(*identity)
+            view.reauth = lambda: client.access_token(*identity)
+            result = read(dataclasses.replace(sub, _client=view))
+            with progress.lock:
+                outcome.results.append((member, result))
+        except BulkctlError as exc:
+            with progress.lock:
+                outcome.failures.append(Failure(member, exc.exit_code, exc.lines()[0]))
+            progress.report(outcome.failures[-1])
+        progress.step()
+
+    _each(sub.concurrency(), one, identities)
+    order = {f"{k.lower()}:{i}": n for n, (k, i) in enumerate(identities)}
+    outcome.results.sort(key=lambda r: order[r[0].identity or ""])
+    outcome.failures.sort(key=lambda f: order[f.member.identity or ""])
+    return outcome
+
+
+def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: OutputChoice) -> int:
+    """``list`` across a fleet: every member's bulks, each record with its ``profile`` and
+    ``identity`` first; ``--json`` is ``{"bulks": [...], "errors": [...]}``; jsonl, csv and
+    the others carry records only (errors are on stderr). Returns the worst exit code."""
+
+    def read(member_ctx: Context) -> list[dict[str, Any]]:
+        with matching_bulks(member_ctx, selection) as (bulks, _):
+            return [b.raw for b in bulks]
+
+    outcome = run_fleet(ctx, fleet, read)
+    records = [{**member.tags(), **raw} for member, rows in outcome.results for raw in rows]
+    options = output.render_options(ctx)
+    if options.fmt == "json":
+        bulks = records
+        if not options.whole_objects:
+            bulks = [{f.name: f.value(r, options.now) for f in options.fields} for r in records]
+        document = {"bulks": bulks, "errors": outcome.errors()}
+        render_record(
+            document, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout
+        )
+    else:
+        render(records, options, ctx.stdout)
+    return outcome.exit_code
