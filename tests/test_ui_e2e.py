@@ -346,3 +346,19 @@ def test_a_resize_below_60x15_says_so_and_the_screen_comes_back(served: Served) 
     term.resize(80, 24)
     assert "needs at least" not in term.wait_for("failed by errorCode")
     assert term.quit() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("ui", "12a"), "invalid bulk id '12a': a bulk id is digits only (0-9)"),
+        (("ui", "--status", "paused,faild"), "unknown status 'faild'; did you mean FAILED?"),
+    ],
+)
+def test_a_bad_id_or_status_is_refused_before_anything_else(
+    served: Served, args: tuple[str, ...], words: str
+) -> None:
+    result = run_bulkctl(*args, env=served.env())
+    assert result.code == 2
+    assert result.stderr.splitlines()[0] == f"bulkctl: error: {words}"
+    assert not served.emulator.requests
