@@ -100,7 +100,8 @@ async def test_colon_goes_to_an_id_and_says_when_it_cannot(tmp_path: Path) -> No
         assert any("not a bulk id: abc" in n for n in ui.notes())
         await ui.press("colon", *"99", "enter")
         assert isinstance(ui.app.screen, MainScreen)
-        assert any("cannot open bulk 99" in ui.words() or "99" in n for n in ui.notes())
+        said = [(n.title, n.message) for n in ui.app._notifications]
+        assert any(t == "cannot open bulk 99" and "not found" in m for t, m in said)
         await ui.press("slash", *oldest, "enter")
         assert isinstance(ui.app.screen, DetailScreen) and ui.app.screen.bulk_id == oldest
         assert ui.app.board.operation == ""  # an id is no operation filter
