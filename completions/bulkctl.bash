@@ -23,7 +23,7 @@ _bulkctl_options() {
     "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "ui") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "ui") echo "--status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "auth") echo "--help -h" ;;
     "auth login") echo "--email --identity --environment --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "auth status") echo "--json --offline --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
@@ -137,6 +137,7 @@ _bulkctl_option_kind() {
     "summary/--base-url") echo 'free' ;;
     "completion/--profile") echo 'profile' ;;
     "completion/--base-url") echo 'free' ;;
+    "ui/--status"|"ui/-s") echo 'csv:bulk_status' ;;
     "ui/--profile") echo 'profile' ;;
     "ui/--base-url") echo 'free' ;;
     "auth login/--email") echo 'free' ;;

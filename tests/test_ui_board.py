@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 
 from bulkctl.actions import confirmation_text, refusal
-from bulkctl.api.records import BulkOperation, BulkProcess, parse_bulk
+from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess, parse_bulk
 from bulkctl.context import Clock
 from bulkctl.emulator.app import Emulator
 from bulkctl.pacing.pacer import PaceUsage
@@ -115,7 +115,65 @@ def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
     extras = board.read_extras(visible)
     assert set(extras.details) == set(wanted)
     board.apply_extras(extras)
-    assert board.progress(board.rows[0]) is not None
+    assert board.outcome(board.rows[0]) is not None
+    assert board.outcome(next(b for b in board.rows if b.bulk_id not in wanted)) is None
+
+
+def test_pages_past_the_first_are_read_when_asked_and_kept_by_refreshes(tmp_path: Path) -> None:
+    board, emulator, clock = board_on_emulator(tmp_path)
+    board.toggle("COMPLETED")
+    board.refresh()
+    assert len(board.rows) == 100 and board.total() == 172 and board.has_more()
+    before = len(emulator.requests)
+    assert board.apply_more(board.read_more()) == 72
+    assert len(emulator.requests) - before == 1  # one page, at offset 100
+    assert not board.has_more() and board.read_more().pages == {}
+    completed = [i for i in emulator.state.order if emulator.state.bulks[i].status == "COMPLETED"]
+    assert [b.bulk_id for b in board.rows] == completed  # all 172 reachable, newest first
+    before = len(emulator.requests)
+    clock.advance(10)
+    board.refresh()
+    assert len(emulator.requests) - before == 1  # a refresh reads the first page again only
+    assert len(board.rows) == 172
+    board.toggle("FAILED")  # other statuses: the pages past the first go
+    board.refresh()
+    assert len(board.rows) == 100 + 33 and board.total() == 172 + 33
+
+
+def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:
+    """A selected status is counted by its own listing, and a status change seen in the rows
+    moves one from the old status to the new: the header never says PAUSED 4 above five."""
+    board, emulator, clock = board_on_emulator(tmp_path)
+    board.refresh()
+    running = next(b for b in board.rows if b.status == "RUNNING")
+    paused = board.counts["PAUSED"] or 0
+    emulator.state.act(running.bulk_id or "", "pause", clock(), None)
+    clock.advance(5)
+    before = len(emulator.requests)
+    board.refresh()
+    assert len(emulator.requests) - before <= 1 + DETAILS_CAP  # no counts read for it
+    assert board.counts["PAUSED"] == paused + 1 and board.counts["RUNNING"] == 10 - 1
+    emulator.state.act(running.bulk_id or "", "resume", clock(), None)
+    board.toggle("PAUSED")
+    board.refresh()
+    assert board.counts["PAUSED"] == len(board.rows) == paused
+
+
+def test_the_order_is_age_status_or_progress(tmp_path: Path) -> None:
+    board, _, _ = board_on_emulator(tmp_path)
+    board.refresh()
+    assert board.shown() == board.rows
+    assert board.next_sort() == "status"
+    order = [BULK_STATUSES.index(b.status or "") for b in board.shown()]
+    assert order == sorted(order) and len(set(order)) > 2
+    assert board.next_sort() == "progress"
+    shown = board.shown()
+    read = [b for b in shown if board.outcome(b) is not None]
+    assert read and shown[: len(read)] == read  # rows whose progress is known come first
+    outcomes = [o for o in map(board.outcome, read) if o is not None]
+    done = [o.ended / (o.total or 1) for o in outcomes]
+    assert done == sorted(done, reverse=True)
+    assert board.next_sort() == "age"
 
 
 def test_a_status_change_marks_the_row_and_resets_the_interval(tmp_path: Path) -> None:

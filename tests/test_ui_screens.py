@@ -26,6 +26,8 @@ SCREENS = {
     "ui-main-120x40": ((120, 40), ()),
     "ui-failed-120x40": ((120, 40), ("5",)),
     "ui-too-small-50x12": ((50, 12), ()),
+    "ui-keys-80x24": ((80, 24), ("question_mark",)),
+    "ui-failed-details-80x24": ((80, 24), ("5", "enter")),
 }
 
 

@@ -35,9 +35,10 @@ from bulkctl.actions import (
 from bulkctl.api.records import BulkProcess, is_bulk_id
 from bulkctl.errors import Conflict
 from bulkctl.ui.backend import Backend
-from bulkctl.ui.board import Board
+from bulkctl.ui.board import Board, Listing
 from bulkctl.ui.confirm_screen import ConfirmScreen, ProductionConfirmScreen
 from bulkctl.ui.detail_screen import DetailScreen
+from bulkctl.ui.keys_screen import KeysScreen
 from bulkctl.ui.main_screen import MainScreen
 from bulkctl.ui.parts import (
     FIRST_FRAME_WAIT,
@@ -73,12 +74,17 @@ class BulkApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+c", "quit", priority=True, show=False),
         Binding("q", "quit", show=False),
+        Binding("question_mark", "keys", show=False),
     ]
     CSS = """
     #where, #counts, #note, #keys, #status { height: auto; padding: 0 1; }
     #bulks, #ops { height: 1fr; }
+    #ops { border-top: solid $accent; border-title-align: left; border-title-color: $text; }
     #title, #fields, #failures { padding: 0 1; height: auto; }
-    #payload { height: 5; padding: 0 1; overflow: hidden; }
+    #payload { height: auto; max-height: 9; padding: 0 1; overflow: hidden; }
+    KeysScreen { align: center middle; }
+    #keys-box { width: 76; max-width: 100%; height: auto; max-height: 100%;
+                border: round $accent; padding: 0 1; background: $surface; }
     ConfirmScreen { align: center middle; }
     #dialog { width: 70; height: auto; border: thick $error; padding: 1 2; background: $surface; }
     #buttons { height: auto; margin-top: 1; }
@@ -91,10 +97,14 @@ class BulkApp(App[None]):
         backend: Backend,
         *,
         board: Board | None = None,
-        first_rows: Future[list[BulkProcess]] | None = None,
+        first_rows: Future[Listing] | None = None,
+        open_id: str | None = None,
     ) -> None:
         super().__init__()
         self.first_rows = first_rows  # the first page, requested while Textual was loading
+        self.open_id = open_id  # `bulkctl ui ID`: its details open first
+        self._reading_more = False
+        self._held: BulkProcess | None = None  # a bulk to open once the terminal is large
         self.backend = backend
         self.board = board or Board(backend)
         self.next_at: float | None = None
@@ -115,6 +125,65 @@ class BulkApp(App[None]):
         self._tick = self.set_interval(1.0, self.tick)
         self.check_size(self.size.width, self.size.height)
         self.refresh_now()
+        if self.open_id is not None:
+            self.go_to(self.open_id)
+
+    def action_keys(self) -> None:
+        if not isinstance(self.screen, (KeysScreen, TooSmallScreen, ConfirmScreen)):
+            self.push_screen(KeysScreen())
+
+    # -- going to a bulk, more rows -----------------------------------------------------------
+
+    def go_to(self, bulk_id: str) -> None:
+        """Open ``bulk_id``'s details, reading the bulk when it is not loaded."""
+        self.run_worker(self.open_bulk(bulk_id), group="go", exclusive=True, exit_on_error=False)
+
+    async def open_bulk(self, bulk_id: str) -> None:
+        bulk = next((b for b in self.board.rows if b.bulk_id == bulk_id), None)
+        if bulk is None:
+            try:
+                bulk = await in_thread(self.backend.get_bulk, bulk_id)
+            except Exception as exc:
+                message = error_text(exc, self.backend.suggest)
+                title = f"cannot open bulk {bulk_id}"
+                self.notify(message, title=title, severity="error", markup=False)
+                return
+            self.board.details[bulk_id] = bulk
+        if self._too_small is not None:
+            self._held = bulk  # drawn once the terminal is large enough
+            return
+        while isinstance(self.screen, (DetailScreen, KeysScreen)):
+            self.pop_screen()
+        self.push_screen(DetailScreen(bulk))
+
+    def load_more(self, *, quiet: bool = False) -> None:
+        """Read the next page of the listed statuses (``n``, or the cursor at the end)."""
+        board = self.board
+        if self._reading_more:
+            return
+        if not board.has_more():
+            if not quiet:
+                self.notify(f"all {len(board.rows):,} loaded", markup=False, timeout=3)
+            return
+        self._reading_more = True
+        self.run_worker(self.read_more(), group="more", exit_on_error=False)
+
+    async def read_more(self) -> None:
+        try:
+            self.board.apply_more(await in_thread(self.board.read_more))
+        except Exception as exc:
+            message = error_text(exc, self.backend.suggest)
+            self.notify(message, title="more", severity="error", markup=False)
+            return
+        finally:
+            self._reading_more = False
+        self.main.redraw()
+        total = self.board.total()
+        of = "" if total is None else f" of {total:,}"
+        self.notify(f"loaded {len(self.board.rows):,}{of}", markup=False, timeout=3)
+        visible = self.main.visible_ids()
+        self.board.apply_extras(await in_thread(self.board.read_extras, visible, None))
+        self.main.redraw()
 
     def terminated(self) -> None:
         self.backend.close()
@@ -142,6 +211,9 @@ class BulkApp(App[None]):
             if self.screen is self._too_small:
                 self.pop_screen()
             self._too_small = None
+            held, self._held = self._held, None
+            if held is not None:
+                self.push_screen(DetailScreen(held))
 
     # -- refresh ------------------------------------------------------------------------------
 
@@ -354,6 +426,7 @@ class BulkApp(App[None]):
                     markup=False,
                     timeout=15,
                 )
+            self.board.recount()
         except Exception as exc:
             self.notify(
                 error_text(exc, self.backend.suggest),
@@ -369,6 +442,7 @@ class BulkApp(App[None]):
         try:
             message = await in_thread(self.backend.act, bulk_id, action, mode)
             self.notify(safe_str(message), markup=False)
+            self.board.recount()  # a status moved: the header counts it at once
         except Conflict as exc:
             if exc.error_code == "INVALID_STATE":
                 current = await in_thread(self.backend.current_status, bulk_id)

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from bulkctl.pacing.pacer import PaceUsage
 
 
+def time_of_day(seconds: float) -> str:
+    """A wall time as HH:MM:SS local time, for the "data as of" stamp."""
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
 def quota_words(usage: PaceUsage) -> str:
     """The footer's quota state: 'paced: 12 of 100 this minute', or 'unpaced'."""
     if usage.limit is None:
@@ -56,6 +63,7 @@ class Backend:
     journal: Callable[[], Journal] | None = None  # rerun's journal: the commands' own
     api: str = "multi"  # which API the profile speaks (a rerun's kind must be offered)
     suggest: Callable[..., str] | None = None  # a command to suggest, with the profile in force
+    clock_text: Callable[[float], str] = time_of_day  # the demo's pictures draw UTC
     _closed: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -92,9 +100,9 @@ class Backend:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def list_bulks(self, status: str | None, limit: int) -> list[BulkProcess]:
-        """The first page of bulks (newest first), of one status or of all."""
-        return list(self.client.list_bulks(offset=0, limit=limit, status=status).records)
+    def list_page(self, status: str | None, offset: int, limit: int) -> Page:
+        """One page of bulks (newest first) at ``offset``, with the listing's total."""
+        return self.client.list_bulks(offset=offset, limit=limit, status=status)
 
     def count(self, status: str) -> int | None:
         """How many bulks are in ``status``: one request with limit=1, reading ``count``."""

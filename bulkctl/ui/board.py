@@ -4,6 +4,12 @@ A refresh reads one page per selected status (one page in all when none is selec
 details for at most ``DETAILS_CAP`` visible RUNNING or PAUSED rows, and the counts per status
 at most once a minute. The interval starts at ``FIRST_INTERVAL`` and doubles up to
 ``LONGEST_INTERVAL`` while no status changes; a key press (``reset``) starts it over.
+Pages past the first are read only when asked (``read_more``: a key, or the cursor on the
+last row) and kept as read; a refresh reads the first page again.
+
+The header's counts never contradict the table: a selected status takes its count from its
+own listing's total, a status change seen in the rows moves one from the old status to the
+new, and an action of the ui's own asks for the counts again (``recount``).
 
 Reads (``read_*``) block and change nothing, so they run in a worker thread; ``apply_*``
 take their results on the app's thread.
@@ -20,6 +26,7 @@ from typing import TypeVar
 
 from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess
 from bulkctl.output import fields as shared
+from bulkctl.output.outcome import Outcome, outcome_of
 from bulkctl.output.render import Field, cell_text
 from bulkctl.safetext import without_hidden
 from bulkctl.ui.backend import Backend
@@ -35,7 +42,7 @@ STATUS_KEYS: dict[str, str] = {
 }  # summary's order
 IN_FLIGHT = ("RUNNING", "PAUSED")
 PROGRESS_FIELD = Field("progress", "PROGRESS")  # the ui's own column: a bar and a percentage
-PROGRESS_WIDTH = 9  # "▰▰▰▰ 100%"
+PROGRESS_WIDTH = 9  # "████ 100%"
 T = TypeVar("T")
 
 
@@ -67,6 +74,18 @@ def in_background(call: Callable[[], T]) -> Future[T]:
     return future
 
 
+SORTS = ("age", "status", "progress")
+
+
+@dataclass
+class Listing:
+    """What a refresh read: the first page of each stream (a selected status, or None for
+    all), and each stream's total as the listing reported it."""
+
+    pages: dict[str | None, list[BulkProcess]] = field(default_factory=dict)
+    totals: dict[str | None, int | None] = field(default_factory=dict)
+
+
 @dataclass
 class Extras:
     details: dict[str, BulkProcess] = field(default_factory=dict)
@@ -80,6 +99,10 @@ class Board:
     selected: list[str] = field(default_factory=list)
     operation: str = ""
     rows: list[BulkProcess] = field(default_factory=list)
+    loaded_rows: dict[str | None, list[BulkProcess]] = field(default_factory=dict)
+    totals: dict[str | None, int | None] = field(default_factory=dict)
+    sort: str = "age"
+    as_of: float | None = None  # wall time of the last listing read
     details: dict[str, BulkProcess] = field(default_factory=dict)
     counts: dict[str, int | None] = field(default_factory=dict)
     counts_at: float | None = None
@@ -107,6 +130,17 @@ class Board:
         self._streams_changed = True
         self.reset()
 
+    def next_sort(self) -> str:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        return self.sort
+
+    def recount(self) -> None:
+        """Read the counts with the next refresh (after a change of the ui's own)."""
+        self.counts_at = None
+
+    def streams(self) -> list[str | None]:
+        return list(self.selected) or [None]
+
     def set_operation(self, text: str) -> None:
         self.operation = text.strip()
         self.reset()
@@ -116,40 +150,118 @@ class Board:
         self.interval = FIRST_INTERVAL
 
     def shown(self) -> list[BulkProcess]:
-        """The loaded rows that pass the client-side operation filter."""
-        if not self.operation:
-            return self.rows
-        wanted = without_hidden(self.operation).lower()  # as it reads: no zero widths
-        return [b for b in self.rows if wanted in without_hidden(b.operation or "").lower()]
+        """The loaded rows that pass the client-side operation filter, in the chosen order."""
+        rows = self.rows
+        if self.operation:
+            wanted = without_hidden(self.operation).lower()  # as it reads: no zero widths
+            rows = [b for b in rows if wanted in without_hidden(b.operation or "").lower()]
+        if self.sort == "status":
+            order = {s: i for i, s in enumerate(BULK_STATUSES)}
+            rows = sorted(rows, key=lambda b: order.get(b.status or "", len(order)))
+        elif self.sort == "progress":
+            rows = sorted(rows, key=self._progress_order)
+        return rows
+
+    def _progress_order(self, bulk: BulkProcess) -> float:
+        """Most done first; rows whose progress was not read last."""
+        outcome = self.outcome(bulk)
+        if outcome is None or not outcome.total:
+            return 2.0
+        return 1.0 - outcome.ended / outcome.total
+
+    def loaded_count(self) -> int:
+        return len(self.rows)
+
+    def total(self) -> int | None:
+        """How many rows the listings say there are (None when one did not say)."""
+        totals = [self.totals.get(s) for s in self.streams()]
+        if any(t is None for t in totals):
+            return None
+        return sum(t or 0 for t in totals)
+
+    def has_more(self) -> bool:
+        return any(self._offset(s) < (self.totals.get(s) or 0) for s in self.streams())
+
+    def _offset(self, stream: str | None) -> int:
+        return len(self.loaded_rows.get(stream, []))
 
     # -- refresh ------------------------------------------------------------------------------
 
-    def read_rows(self) -> list[BulkProcess]:
+    def read_rows(self) -> Listing:
         """One page per selected status (one page in all with none), newest first."""
-        streams: list[str | None] = list(self.selected) or [None]
-        seen: dict[str, BulkProcess] = {}
-        for status in streams:
-            for bulk in self.backend.list_bulks(status, self.page_size):
-                seen.setdefault(bulk.key, bulk)
-        rows = list(seen.values())
-        if len(streams) > 1 and all((b.bulk_id or "").isdigit() for b in rows):
-            rows.sort(key=lambda b: int(b.bulk_id or 0), reverse=True)  # ids grow with time
-        return rows
+        listing = Listing()
+        for status in self.streams():
+            page = self.backend.list_page(status, 0, self.page_size)
+            listing.pages[status] = list(page.records)
+            listing.totals[status] = page.count
+        return listing
 
-    def apply_rows(self, rows: list[BulkProcess]) -> None:
-        """Take a new page: rows whose status changed, and new rows, are marked for a while."""
+    def read_more(self) -> Listing:
+        """The next page of each stream that has more (a key, or the cursor at the end)."""
+        listing = Listing()
+        for status in self.streams():
+            offset = self._offset(status)
+            if offset >= (self.totals.get(status) or 0):
+                continue
+            page = self.backend.list_page(status, offset, self.page_size)
+            listing.pages[status] = list(page.records)
+            listing.totals[status] = page.count
+        return listing
+
+    def apply_more(self, listing: Listing) -> int:
+        """Add pages read by ``read_more``; how many rows were new."""
+        before = len(self.rows)
+        for status, records in listing.pages.items():
+            if status in self.loaded_rows:
+                self.loaded_rows[status] = [*self.loaded_rows[status], *records]
+                self.totals[status] = listing.totals.get(status)
+        self._merge()
+        return len(self.rows) - before
+
+    def apply_rows(self, listing: Listing) -> None:
+        """Take new first pages (pages past them stay as read): rows whose status changed,
+        and new rows, are marked for a while, and the counts follow what the rows show."""
         now = self.backend.monotonic()
         before = {b.key: b.status for b in self.rows}
         compare = self.loaded and not self._streams_changed
-        for bulk in rows:
-            if compare and before.get(bulk.key, "") != bulk.status:
+        if self._streams_changed:
+            self.loaded_rows = {}
+        for status, first in listing.pages.items():
+            keys = {b.key for b in first}
+            old = self.loaded_rows.get(status, [])[self.page_size :]
+            self.loaded_rows[status] = [*first, *(b for b in old if b.key not in keys)]
+        self.totals = dict(listing.totals)
+        self._merge()
+        for bulk in self.rows:
+            was = before.get(bulk.key, "")
+            if compare and was != bulk.status:
                 self.changed[bulk.key] = now
                 self._status_changed = True
-        self.rows = rows
+                self._move_count(was, bulk.status)
+        for status, total in listing.totals.items():
+            if status is not None and total is not None:
+                self.counts[status] = total  # the listing's own total: what the table counts
         self.loaded = True
+        self.as_of = self.backend.now()
         self._compared = compare
         self._streams_changed = False
         self.error = None
+
+    def _move_count(self, was: str | None, now: str | None) -> None:
+        for status, step in ((was, -1), (now, 1)):
+            count = self.counts.get(status or "")
+            if count is not None:
+                self.counts[status or ""] = max(count + step, 0)
+
+    def _merge(self) -> None:
+        seen: dict[str, BulkProcess] = {}
+        for status in self.streams():
+            for bulk in self.loaded_rows.get(status, []):
+                seen.setdefault(bulk.key, bulk)
+        rows = list(seen.values())
+        if len(self.loaded_rows) > 1 and all((b.bulk_id or "").isdigit() for b in rows):
+            rows.sort(key=lambda b: int(b.bulk_id or 0), reverse=True)  # ids grow with time
+        self.rows = rows
 
     def wanted_details(self, visible: Sequence[str], focus: str | None = None) -> list[str]:
         """Ids whose details (progress) to read: the focused one, then visible RUNNING rows,
@@ -220,16 +332,15 @@ class Board:
             del self.changed[key]
         return bool(old)
 
-    def progress(self, bulk: BulkProcess) -> tuple[int, int] | None:
-        """(done, total) for a RUNNING or PAUSED row whose details were read."""
-        if bulk.status not in IN_FLIGHT or not bulk.bulk_id:
+    def outcome(self, bulk: BulkProcess) -> Outcome | None:
+        """A row's operations by outcome, when its details were read (None: not read)."""
+        detail = self.details.get(bulk.bulk_id or "") if bulk.bulk_id else None
+        if detail is None or not detail.operation_status_counts:
             return None
-        detail = self.details.get(bulk.bulk_id)
-        total = bulk.submitted_items_count
-        if detail is None or total is None or total <= 0:
+        outcome = outcome_of(detail)
+        if outcome.total is None:
             return None
-        done = detail.count_of("COMPLETED") + detail.count_of("FAILED")
-        return min(done, total), total
+        return outcome
 
 
 def age(ms: int | None, now: float) -> str:

@@ -8,7 +8,7 @@ escape codes into a pipe and wait for keys that never come.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bulkctl.errors import UsageError
@@ -39,18 +39,25 @@ def check_can_run(ctx: Context) -> None:
         raise UsageError("bulkctl ui cannot draw on TERM=dumb (try: bulkctl list)")
 
 
-def run_ui(ctx: Context, *, quota: Callable[[], str | None] | None = None) -> int:
-    """Run the ui until q, Ctrl-C (exit 0) or SIGTERM (exit 143); returns the exit code."""
+def run_ui(
+    ctx: Context,
+    *,
+    quota: Callable[[], str | None] | None = None,
+    bulk_id: str | None = None,
+    statuses: Sequence[str] = (),
+) -> int:
+    """Run the ui until q, Ctrl-C (exit 0) or SIGTERM (exit 143); returns the exit code.
+    It opens on ``bulk_id``'s details when given, over the bulks of ``statuses``."""
     check_can_run(ctx)
     from bulkctl.ui.backend import Backend
     from bulkctl.ui.board import Board, in_background
 
     backend = Backend.from_context(ctx, quota=quota)  # login errors print as for any command
-    board = Board(backend)
+    board = Board(backend, selected=list(statuses))
     first_rows = in_background(board.read_rows)  # the first page travels while Textual loads
     from bulkctl.ui.app import BulkApp
 
-    app = BulkApp(backend, board=board, first_rows=first_rows)
+    app = BulkApp(backend, board=board, first_rows=first_rows, open_id=bulk_id)
     try:
         app.run()
     finally:

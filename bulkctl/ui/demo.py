@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,6 +47,10 @@ def demo_context(home: Path, clock: Clock | None = None) -> Context:
     )
 
 
+def utc_time_of_day(seconds: float) -> str:
+    return time.strftime("%H:%M:%SZ", time.gmtime(seconds))
+
+
 async def screenshot(size: tuple[int, int] = (100, 30), keys: Sequence[str] = ()) -> str:
     """The ui on the fixed demo as SVG, after pressing ``keys``."""
     from bulkctl.ui.app import BulkApp, settled
@@ -53,7 +58,9 @@ async def screenshot(size: tuple[int, int] = (100, 30), keys: Sequence[str] = ()
 
     with tempfile.TemporaryDirectory() as home:
         ctx = demo_context(Path(home))
-        app = BulkApp(Backend.from_context(ctx))
+        backend = Backend.from_context(ctx)
+        backend.clock_text = utc_time_of_day  # the same picture in every time zone
+        app = BulkApp(backend)
         try:
             async with app.run_test(size=size) as pilot:
                 await settled(app, pilot)

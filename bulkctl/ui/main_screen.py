@@ -1,4 +1,5 @@
-"""The main screen: the bulk table, its status keys, the operation filter."""
+"""The main screen: the bulk table, its status keys, going to an id, the operation filter,
+more rows, and the order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from bulkctl.api.records import BulkProcess, is_bulk_id
+from bulkctl.output.outcome import outcome_bar
 from bulkctl.output.render import (
     GAP,
     STATUS_STYLES,
@@ -23,12 +25,40 @@ from bulkctl.output.render import (
 )
 from bulkctl.ui.board import PROGRESS_FIELD, PROGRESS_WIDTH, STATUS_KEYS, board_cell, board_fields
 from bulkctl.ui.detail_screen import DetailScreen
-from bulkctl.ui.parts import ACTION_KEYS, BoardApp, KeyBar, bar, status_text
+from bulkctl.ui.parts import ACTION_KEYS, BoardApp, KeyBar, status_text
 from bulkctl.ui.safe import safe, safe_str
+
+SHORT_STATUS = {  # the header's names when the full ones do not fit on one line
+    "SUBMITTED": "SUBM",
+    "RUNNING": "RUN",
+    "PARTIALLY_COMPLETED": "PART",
+    "COMPLETED": "COMPL",
+    "FAILED": "FAIL",
+    "PAUSED": "PAUSE",
+    "CANCELLED": "CANC",
+}
+CHIP_GAP = "  "
+
+
+def header_lines(chips: list[Text], width: int) -> Text:
+    """The chips on as few lines as fit ``width``, broken only between chips."""
+    lines: list[Text] = [Text()]
+    for chip in chips:
+        line = lines[-1]
+        if line.cell_len and line.cell_len + len(CHIP_GAP) + chip.cell_len > width:
+            lines.append(Text())
+            line = lines[-1]
+        if line.cell_len:
+            line.append(CHIP_GAP)
+        line.append_text(chip)
+    return Text("\n").join(lines)
 
 
 class OperationInput(Input):
+    """Below the table: an id to go to (``:``), or an operation filter or id (``/``)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", show=False)]
+    ids_only = False
 
     def action_cancel(self) -> None:
         screen = self.screen
@@ -41,11 +71,14 @@ class MainScreen(Screen[None]):
         *(Binding(k, f"status_key('{k}')", show=False) for k in STATUS_KEYS),
         Binding("0", "clear_statuses", show=False),
         Binding("slash", "filter_operation", show=False),
+        Binding("colon", "go_to", show=False),
+        Binding("n", "more", show=False),
+        Binding("o", "sort", show=False),
         Binding("y", "copy_id", show=False),
         *(Binding(k, f"app.act('{a}')", show=False) for k, a in ACTION_KEYS.items()),
         Binding("f5", "app.refresh_now", show=False),
     ]
-    KEYS = "⏎ open  1-7 status  0 all  / operation  y copy  x p r c R act  F5  q quit"
+    KEYS = "⏎ open  : id  0-7 status  / filter  n more  o sort  x p r c R m act  ? keys"
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,7 +90,7 @@ class MainScreen(Screen[None]):
         yield Static(id="note")
         table: DataTable[Text] = DataTable(id="bulks", cursor_type="row", zebra_stripes=False)
         yield table
-        yield OperationInput(placeholder="operation contains … (Enter applies, Esc cancels)")
+        yield OperationInput()
         yield Static(Text(self.KEYS, style="dim"), id="keys")
         yield KeyBar(id="status")
 
@@ -77,7 +110,6 @@ class MainScreen(Screen[None]):
 
     def redraw(self) -> None:
         app = self.bulk_app
-        board = app.board
         where = app.backend.where
         line = Text("bulkctl ui  ", style="bold")
         if where.production:
@@ -89,20 +121,31 @@ class MainScreen(Screen[None]):
         line.append("  profile ")
         line.append_text(safe(where.profile))
         self.query_one("#where", Static).update(line)
-        counts = Text()
-        for key, status in STATUS_KEYS.items():
-            count = board.counts.get(status)
-            shown = "-" if status not in board.counts else ("?" if count is None else f"{count:,}")
-            chip = Text(f"{key} ")
-            chip.append(status, style=STATUS_STYLES.get(status, ""))
-            chip.append(f" {shown}")
-            if status in board.selected:
-                chip.stylize("reverse")
-            counts.append_text(chip)
-            counts.append("  ")
-        self.query_one("#counts", Static).update(counts)
+        self.query_one("#counts", Static).update(self.counts_text())
         self.query_one("#note", Static).update(self.note_text())
         self.fill_table()
+
+    def counts_text(self) -> Text:
+        """A chip per status ("5 FAILED 30"), on one line where it fits (short names when
+        the full ones do not), else broken between chips, never inside one."""
+        board = self.bulk_app.board
+        width = max(self.size.width or self.app.size.width, 20) - 2  # the padding
+        for names in ({s: s for s in STATUS_KEYS.values()}, SHORT_STATUS):
+            chips: list[Text] = []
+            for key, status in STATUS_KEYS.items():
+                count = board.counts.get(status)
+                known = status in board.counts
+                shown = "-" if not known else ("?" if count is None else f"{count:,}")
+                chip = Text(f"{key} ")
+                chip.append(names.get(status, status), style=STATUS_STYLES.get(status, ""))
+                chip.append(f" {shown}")
+                if status in board.selected:
+                    chip.stylize("reverse")
+                chips.append(chip)
+            text = header_lines(chips, width)
+            if "\n" not in text.plain:
+                return text
+        return text
 
     def note_text(self) -> Text:
         board = self.bulk_app.board
@@ -118,7 +161,14 @@ class MainScreen(Screen[None]):
             parts.append(f": {len(board.shown())} of the {len(board.rows)} loaded rows ")
             parts.append("(filters loaded rows only)")
         else:
-            parts.append(f"newest {len(board.rows)} of {statuses}")
+            total = board.total()
+            of = "" if total is None else f" of {total:,}"
+            parts.append(f"newest {len(board.rows):,}{of} ({statuses})")
+            if board.has_more():
+                parts.append(" · n more")
+        parts.append(f" · by {board.sort}")
+        if board.as_of is not None:
+            parts.append(f" · data as of {self.bulk_app.backend.clock_text(board.as_of)}")
         return parts
 
     def columns(self, rows: list[BulkProcess]) -> tuple[list[Field], list[int], list[list[str]]]:
@@ -156,7 +206,7 @@ class MainScreen(Screen[None]):
             tuple(f.name for f in fields),
             tuple(widths),
             tuple((b.key, *row) for b, row in zip(rows, texts, strict=True)),
-            tuple((board.marked(b.key), board.progress(b)) for b in rows),
+            tuple((board.marked(b.key), board.outcome(b)) for b in rows),
         )
         if shown == self._shown:
             return
@@ -182,8 +232,12 @@ class MainScreen(Screen[None]):
         bar, the cuttable columns cut to their width, numbers to the right."""
         board = self.bulk_app.board
         if field is PROGRESS_FIELD:
-            progress = board.progress(bulk)
-            return bar(progress[0], progress[1], 4) if progress else Text("")
+            outcome = board.outcome(bulk)
+            if outcome is None or not outcome.total:
+                return Text("…", style="dim", justify="right")  # not read: not 0%
+            shown = outcome_bar(outcome, 4)
+            shown.append(f" {100 * min(outcome.ended, outcome.total) // outcome.total:>3}%")
+            return shown
         if field.kind == "status":
             return status_text(bulk.status)
         if field.cut:
@@ -225,16 +279,47 @@ class MainScreen(Screen[None]):
         self.bulk_app.refresh_now()
 
     def action_filter_operation(self) -> None:
+        self.open_input("operation contains …, or a bulk id (Enter, Esc cancels)", ids_only=False)
+        self.query_one(OperationInput).value = self.bulk_app.board.operation
+
+    def action_go_to(self) -> None:
+        self.open_input("go to bulk id (Enter, Esc cancels)", ids_only=True)
+
+    def open_input(self, placeholder: str, *, ids_only: bool) -> None:
         box = self.query_one(OperationInput)
-        box.value = self.bulk_app.board.operation
+        box.placeholder = placeholder
+        box.ids_only = ids_only
+        box.value = ""
         box.display = True
         box.focus()
 
     @on(Input.Submitted)
     def apply_operation(self, event: Input.Submitted) -> None:
-        self.bulk_app.board.set_operation(event.value)
+        text = event.value.strip()
+        ids_only = self.query_one(OperationInput).ids_only
         self.close_filter()
+        if is_bulk_id(text):
+            self.bulk_app.go_to(text)
+        elif ids_only:
+            if text:
+                self.app.notify(safe_str(f"not a bulk id: {text} (digits only)"), markup=False)
+        else:
+            self.bulk_app.board.set_operation(text)
+            self.redraw()
+
+    def action_more(self) -> None:
+        self.bulk_app.load_more()
+
+    def action_sort(self) -> None:
+        order = self.bulk_app.board.next_sort()
         self.redraw()
+        self.app.notify(f"sorted by {order}", markup=False, timeout=2)
+
+    @on(DataTable.RowHighlighted, "#bulks")
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        board = self.bulk_app.board
+        if event.cursor_row >= len(board.shown()) - 1 and board.has_more():
+            self.bulk_app.load_more(quiet=True)  # at the end of the rows: read the next page
 
     def close_filter(self) -> None:
         self.query_one(OperationInput).display = False

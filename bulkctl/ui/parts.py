@@ -1,5 +1,5 @@
-"""What the ui's screens share: limits, a status in colour, the progress bar, the status
-bar, and the app they see.
+"""What the ui's screens share: limits, a status in colour, the status bar, and the app
+they see.
 
 Requests run in daemon threads awaited by workers (``exit_on_error=False``), so ``q`` and
 Ctrl-C leave at once even while a request or a quota wait is in flight: Textual's own thread
@@ -50,14 +50,6 @@ def status_text(status: str | None) -> Text:
     return safe(status or "?", STATUS_STYLES.get(status or "", ""))
 
 
-def bar(done: int, total: int, width: int) -> Text:
-    filled = round(width * done / total) if total else 0
-    text = Text("▰" * filled, style="green")
-    text.append("▱" * (width - filled), style="dim")
-    text.append(f" {100 * done // total:>3}%")
-    return text
-
-
 class KeyBar(Static):
     """The line under the keys: the next refresh and the quota state."""
 
@@ -75,5 +67,9 @@ class BoardApp(Protocol):
     backend: Backend
 
     def refresh_now(self) -> None: ...
+
+    def go_to(self, bulk_id: str) -> None: ...
+
+    def load_more(self, *, quiet: bool = False) -> None: ...
 
     def status_line(self) -> Text: ...

@@ -16,19 +16,18 @@ class TooSmallScreen(Screen[None]):
         self.size_seen = (width, height)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="too-small")
+        # the message from the start: pushed by a resize, no later event would draw it
+        yield Static(self.message(), id="too-small")
 
-    def on_mount(self) -> None:
-        self.draw(*self.size_seen)
+    def message(self) -> Text:
+        width, height = self.size_seen
+        return Text(
+            f"bulkctl ui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
+            f"this terminal is {width}×{height}. Make it larger, or press q.",
+            justify="center",
+        )
 
     def draw(self, width: int, height: int) -> None:
         self.size_seen = (width, height)
-        if not self.is_mounted:
-            return
-        self.query_one("#too-small", Static).update(
-            Text(
-                f"bulkctl ui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
-                f"this terminal is {width}×{height}. Make it larger, or press q.",
-                justify="center",
-            )
-        )
+        for shown in self.query("#too-small").results(Static):
+            shown.update(self.message())
