@@ -231,3 +231,19 @@ async def test_a_bulk_asked_for_on_a_small_terminal_opens_once_it_grows(tmp_path
         await settled(app, pilot)
         assert isinstance(app.screen, DetailScreen) and app.screen.bulk_id == oldest
         assert [type(s) for s in app.screen_stack] == [MainScreen, DetailScreen]
+
+
+async def test_the_operation_column_keeps_each_paths_end_at_80_columns(tmp_path: Path) -> None:
+    async with running_ui(tmp_path, size=(80, 30)) as ui:
+        table = ui.app.main.query_one("#bulks", DataTable)
+        shown = {
+            bulk.operation: table.get_cell(bulk.key, "operation").plain
+            for bulk in ui.app.board.shown()
+            if bulk.operation
+        }
+        cut = {path: text for path, text in shown.items() if text != path}
+        assert cut, "no operation was cut at 80 columns: the test needs a narrower table"
+        for path, text in cut.items():
+            last = path.rstrip("/").rsplit("/", 1)[-1]
+            if path.count("/") > 1:
+                assert text.endswith(last), (path, text)

@@ -23,6 +23,7 @@ from bulkctl.output.render import (
     cut_to,
     fit_columns,
 )
+from bulkctl.output.tables import cut_path
 from bulkctl.ui.board import PROGRESS_FIELD, PROGRESS_WIDTH, STATUS_KEYS, board_cell, board_fields
 from bulkctl.ui.detail_screen import DetailScreen
 from bulkctl.ui.parts import ACTION_KEYS, BoardApp, KeyBar, status_text
@@ -240,8 +241,8 @@ class MainScreen(Screen[None]):
             return shown
         if field.kind == "status":
             return status_text(bulk.status)
-        if field.cut:
-            text = cut_to(text, width)
+        if field.cut:  # a path keeps its end, which tells kinds apart (as list's table)
+            text = cut_path(text, width) if field.kind == "path" else cut_to(text, width)
         shown = Text(text, justify="right" if field.right else "left")
         if field.name == "bulkId" and board.marked(bulk.key):
             shown.stylize("bold reverse")
