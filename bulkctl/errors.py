@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     CONFLICT = 5  # 409 other than throttling
     NETWORK = 6  # connect, timeout, TLS
+    DECLINED = 8  # a question before a change was answered no: nothing sent
     CHECK_FAILED = 9  # summary --fail-on matched
     CANCELLED = 10  # wait: worst bulk was CANCELLED
     PARTIALLY_COMPLETED = 11
@@ -42,6 +43,7 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.NOT_FOUND: "not found (404)",
     ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
     ExitCode.NETWORK: "network failure: connect, unknown host, timeout, TLS, connection dropped, during an automatic login too; a card-removals submission whose answer was lost (unknown outcome)",
+    ExitCode.DECLINED: "declined: the question before a change (execute, pause, resume, cancel, submit, rerun) was answered no; nothing was sent",
     ExitCode.CHECK_FAILED: "summary --fail-on: a named status has bulks",
     ExitCode.CANCELLED: "wait / watch / --wait of submit and rerun: the worst bulk ended CANCELLED",
     ExitCode.PARTIALLY_COMPLETED: "wait / watch / --wait: the worst bulk ended PARTIALLY_COMPLETED",
