@@ -173,10 +173,14 @@ class NetworkError(BulkctlError):
         hint: str | None = None,
         *,
         sent: bool = False,
+        reason: str = "",
     ) -> None:
         super().__init__(message, hint)
         # True when the request may have reached the server (read timeout, reset after send).
         self.sent = sent
+        # a connection that never opened, in a few words ("connection refused"): said once
+        # while it is retried, the whole message at the end
+        self.reason = reason
 
 
 class ApiError(BulkctlError):
@@ -294,6 +298,15 @@ TRANSIENT_ERRORS: tuple[type[ApiError | NetworkError], ...] = (
     Throttled,
     MalformedResponse,
 )
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice nearest ``word`` (any case), for a "did you mean": None when none is near."""
+    import difflib
+
+    folded = {choice.casefold(): choice for choice in choices}
+    found = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[found[0]] if found else None
 
 
 def error_text(lines: Sequence[str]) -> str:

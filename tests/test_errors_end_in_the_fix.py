@@ -1,0 +1,100 @@
+"""Every error ends in the fix (issue 22), each run as the real process against the
+emulator: a near miss is named (modes, kinds, error codes), a 404 says which base URL or
+where ids are found, a refused connection says so once, and the lines stay short."""
+
+from __future__ import annotations
+
+import socket
+
+from bulkctl.emulator.submissions import FAILURE_CODES
+from bulkctl.errors import ExitCode, closest
+from tests.conftest import Served, logged_in, run_bulkctl
+
+
+def test_the_modes_the_table_prints_are_accepted_and_a_near_miss_is_named(
+    served: Served,
+) -> None:
+    stop = run_bulkctl("list", "--mode", "stop", "-n", "5", "-o", "json", env=served.env())
+    assert stop.code == 0, stop.stderr
+    assert '"ON_FAILURE_CONTINUE"' not in stop.stdout and '"ON_FAILURE_STOP"' in stop.stdout
+    wrong = run_bulkctl("list", "--mode", "contnue", env=served.env())
+    assert wrong.code == ExitCode.USAGE
+    assert "unknown mode 'contnue'" in wrong.stderr
+    assert "did you mean continue?" in wrong.stderr
+    assert served.emulator.request_count == 1  # the first listing only: checked before sending
+
+
+def test_a_kind_in_the_singular_is_corrected(served: Served) -> None:
+    result = run_bulkctl("submit", "transfer", "items.jsonl", env=served.env())
+    assert result.code == ExitCode.USAGE
+    assert "unknown kind 'transfer'" in result.stderr
+    assert "did you mean transfers?" in result.stderr
+    assert served.emulator.request_count == 0
+
+
+def test_an_error_code_that_matches_nothing_lists_the_codes_present(served: Served) -> None:
+    state = served.state
+    bulk_id = next(i for i in state.listing("FAILED") if state.bulks[i].operation == "/transfers")
+    result = run_bulkctl(
+        "rerun", bulk_id, "--failed", "--error-code", "FUNDS_INSUFICIENT", "--dry-run",
+        env=served.env(),
+    )  # fmt: skip
+    assert result.code == ExitCode.USAGE, result.stderr
+    assert "nothing to rerun" in result.stderr
+    hint = result.stderr.splitlines()[1]
+    assert "FAILED operations by error code: " in hint
+    present = hint.split("FAILED operations by error code: ")[1]
+    codes = [part.split(" (")[0] for part in present.split(", ")]
+    assert codes and set(codes) <= set(FAILURE_CODES["/transfers"])
+    assert all(
+        part.endswith(")") and part.split(" (")[1][:-1].isdigit() for part in present.split(", ")
+    )
+    if "FUNDS_INSUFFICIENT" in codes:
+        assert "did you mean --error-code FUNDS_INSUFFICIENT?" in hint
+
+
+def test_a_base_url_without_multi_names_the_right_one(served: Served) -> None:
+    result = run_bulkctl("list", env=logged_in(served.root))  # as `emulator serve` prints it first
+    assert result.code == ExitCode.NOT_FOUND
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[1].endswith(f"--base-url {served.root}/multi")
+    again = run_bulkctl("list", "-n", "1", env=logged_in(lines[1].rsplit(" ", 1)[1]))
+    assert again.code == 0, again.stderr  # the hint's URL works
+
+
+def test_a_login_against_the_other_apis_root_names_it(served: Served) -> None:
+    env = {"BULKCTL_API_KEY": logged_in(served.multi)["BULKCTL_API_KEY"]}
+    url = ("--base-url", served.multi)  # the Multi API's root, for a Back Office login
+    result = run_bulkctl(*url, "auth", "login", "--identity", "corporate:1001", env=env)
+    assert result.code == ExitCode.NOT_FOUND, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[1].endswith(f"--base-url {served.root}/multi/backoffice")
+
+
+def test_an_unknown_bulk_says_how_to_find_ids_in_two_short_lines(served: Served) -> None:
+    result = run_bulkctl("show", "123", env=served.env())
+    assert result.code == ExitCode.NOT_FOUND
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
+    assert lines[0].startswith("bulkctl: error: get bulk 123: not found")
+    assert lines[1].strip() == "find bulk ids with: bulkctl list"
+
+
+def test_a_refused_connection_is_one_line_per_attempt_at_most() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        result = run_bulkctl("list", env=logged_in(f"http://127.0.0.1:{port}/multi"))
+    assert result.code == ExitCode.NETWORK
+    lines = result.stderr.splitlines()
+    assert len(lines) <= 4, lines  # 4 attempts (retries' default)
+    assert lines[0] == "list bulks: connection refused; trying 3 more times"
+    assert "cannot connect" in lines[1] and "gave up after 4 attempts" in lines[1]
+    assert lines[-1].strip().startswith("check the base URL")
+
+
+def test_closest_is_none_when_nothing_is_near() -> None:
+    assert closest("stp", ["STOP", "CONTINUE"]) == "STOP"
+    assert closest("xyz", ["STOP", "CONTINUE"]) is None
