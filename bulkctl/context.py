@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bulkctl.auth import Reauthenticator, unknown_profile
 from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, suggested_command
 from bulkctl.demo import demo_transport
-from bulkctl.errors import BulkctlError, error_text
+from bulkctl.errors import BulkctlError, error_text, fit_commands
 from bulkctl.safetext import safe_text
 
 if TYPE_CHECKING:
@@ -169,10 +169,26 @@ class Context:
         return in_ci(self.env)
 
     def say(self, text: str) -> None:
-        """Whole lines on stderr in one write, so lines of several threads never run together."""
+        """Whole lines on stderr in one write, so lines of several threads never run together;
+        on a terminal, a command to copy that would reach its edge starts a line of its own."""
+        if self.stderr_tty:
+            width = self.stderr_width()
+            text = "\n".join(
+                part for line in text.split("\n") for part in fit_commands(line, width)
+            )
         with self._stderr_lock:
             self.stderr.write(text + "\n")
             self.stderr.flush()
+
+    def stderr_width(self) -> int:
+        """The columns of the terminal behind stderr: $COLUMNS first, then the terminal, else 80."""
+        columns = self.env.get("COLUMNS", "")
+        if columns.strip().isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stderr.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            return 80
 
     def note(self, message: str) -> None:
         """Something a person may want to know; silenced by --quiet."""

@@ -6,6 +6,7 @@ Every error bulkctl raises on purpose is a ``BulkctlError`` carrying its code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any
@@ -307,6 +308,32 @@ def closest(word: str, choices: Sequence[str]) -> str | None:
     folded = {choice.casefold(): choice for choice in choices}
     found = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
     return folded[found[0]] if found else None
+
+
+# where a command to copy starts: ``bulkctl ...`` or an option after "run: ", "next: ",
+# "... with: "; or the "   (or ...)" that follows one
+_COMMAND_START = re.compile(r"(?<=: )(?=bulkctl |--[a-z])|(?<=\S)(?=   \()")
+
+
+def fit_commands(line: str, width: int) -> list[str]:
+    """``line`` for a terminal ``width`` columns wide, so that no command to copy is cut by
+    its edge: where a line does not fit, each command starts a line of its own and is kept
+    whole, even past the edge (the terminal may fold it there, but never breaks it in two
+    lines of ours, and nothing but it is on its lines)."""
+    if width <= 0 or len(line) <= width:
+        return [line]
+    cuts = [m.start() for m in _COMMAND_START.finditer(line) if m.start() > 0]
+    if not cuts:
+        return [line]
+    pieces = [line[a:b] for a, b in zip([0, *cuts], [*cuts, len(line)], strict=True)]
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines[-1] = lines[-1].rstrip()
+            lines.append(piece.lstrip())
+    return [text for text in lines if text.strip()]
 
 
 def error_text(lines: Sequence[str]) -> str:

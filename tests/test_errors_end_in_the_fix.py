@@ -98,3 +98,62 @@ def test_a_refused_connection_is_one_line_per_attempt_at_most() -> None:
 def test_closest_is_none_when_nothing_is_near() -> None:
     assert closest("stp", ["STOP", "CONTINUE"]) == "STOP"
     assert closest("xyz", ["STOP", "CONTINUE"]) is None
+
+
+# -- commands to copy are never cut by the terminal's edge ------------------------------------
+
+
+def on_a_terminal(*args: str, env: dict[str, str]) -> list[str]:
+    """The lines a 80×24 terminal receives from a real bulkctl process."""
+    import os
+
+    import pexpect
+
+    from tests.conftest import bulkctl_command
+
+    command = bulkctl_command()
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], *args],
+        env=dict(os.environ, COLUMNS="80", LINES="24", **env),
+        dimensions=(24, 80),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    return str(child.before).replace("\r\n", "\n").splitlines()
+
+
+LONG_PROFILE = "live-operations-eu"
+
+
+def test_at_80_columns_a_hint_that_does_not_fit_puts_its_command_on_its_own_line(
+    served: Served,
+) -> None:
+    lines = on_a_terminal("list", env=logged_in(served.root))
+    assert lines[-1] == f"--base-url {served.root}/multi", lines  # whole, from column 0
+    assert lines[-2] == "  its root ends in /multi or /multi/backoffice:"
+    env = {**served.env(), "BULKCTL_PROFILE": LONG_PROFILE}
+    made = run_bulkctl("--profile", LONG_PROFILE, "config", "set", "retries", "4")
+    assert made.code == 0, made.stderr  # a profile of the file: its name goes in every hint
+    bulk_id = served.state.listing("FAILED")[0]
+    lines = on_a_terminal("show", bulk_id, env=env)
+    command = f"bulkctl --profile {LONG_PROFILE} operations {bulk_id} --status failed --errors"
+    assert len(command) > 80 - len("next: ")
+    assert lines[-2:] == ["next:", command], lines[-4:]
+
+
+def test_a_line_that_fits_is_left_as_it_is_and_a_long_one_breaks_before_each_command() -> None:
+    from bulkctl.errors import fit_commands
+
+    assert fit_commands("  run: bulkctl auth login", 80) == ["  run: bulkctl auth login"]
+    long = "  run: bulkctl --profile live-operations-eu auth login   (or try the demo: bulkctl --profile demo list)"
+    assert fit_commands(long, 80) == [
+        "  run: bulkctl --profile live-operations-eu auth login   (or try the demo:",
+        "bulkctl --profile demo list)",
+    ]
+    prose = (
+        "  fix or move the file; bulkctl will not overwrite it, whatever the width of the screen"
+    )
+    assert fit_commands(prose, 40) == [prose]  # no command in it: the terminal folds prose

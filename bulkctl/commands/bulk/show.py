@@ -17,6 +17,7 @@ from bulkctl.cli.options import (
     choose_output,
 )
 from bulkctl.context import Context
+from bulkctl.errors import fit_commands
 from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     RenderOptions,
@@ -136,7 +137,10 @@ def _show_failures(ctx: Context, bulk: BulkProcess, bulk_id: str) -> None:
         width=terminal_width(out, ctx.env) if ctx.stdout_tty else None,
     )
     render_failures(groups, options, out)
-    print(f"\nnext: {errors_command(ctx, bulk_id)}", file=out)
+    print(
+        "\n" + "\n".join(fit_commands(f"next: {errors_command(ctx, bulk_id)}", options.width or 0)),
+        file=out,
+    )
 
 
 def _show_table(ctx: Context, bulk: BulkProcess, options: RenderOptions) -> None:
