@@ -130,7 +130,7 @@ class Context:
     # that shows progress sets it, so a minute never passes in silence; it answers in how
     # many seconds it wants to run again (None: no wish)
     while_waiting: Callable[[], float | None] | None = field(default=None, repr=False)
-    _stderr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stderr_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # the command's hard deadline (monotonic): every client built, logins included, keeps it
     deadline: float | None = None
     _resolved: Resolved | None = None
@@ -179,6 +179,12 @@ class Context:
         with self._stderr_lock:
             self.stderr.write(text + "\n")
             self.stderr.flush()
+
+    @property
+    def stderr_lock(self) -> threading.RLock:
+        """Held while anything is written on stderr (re-entrant: a writer may clear a
+        transient line first, see ``bulkctl.lists.progress``)."""
+        return self._stderr_lock
 
     def stderr_width(self) -> int:
         """The columns of the terminal behind stderr: $COLUMNS first, then the terminal, else 80."""
@@ -229,8 +235,10 @@ class Context:
         asks to run again (at least a second each; ``WAIT_SLICE`` when it has no wish), calling it after
         each (counted in slices: a test clock may not move)."""
         hook = self.while_waiting
-        if hook is None:
+        if hook is None or seconds <= 0:  # a back-off of 0 s is still a sleep of the clock's
             self.clock.sleep(seconds)
+            if hook is not None:
+                hook()
             return
         left = seconds
         while left > 0:

@@ -36,6 +36,7 @@ from bulkctl.context import Context
 from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.matching import matching_bulks
+from bulkctl.lists.progress import read_progress
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
 
 
@@ -89,7 +90,10 @@ def parse(
 
 def run(ctx: Context, options: ListOptions) -> int:
     """Fetch, filter and render; returns 0 (the number of rows is in the output)."""
-    with matching_bulks(ctx, options) as (bulks, pager):
+    with (
+        read_progress(ctx, "bulks") as progress,
+        matching_bulks(ctx, options, progress) as (bulks, pager),
+    ):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
     order_note = report.order_note(options.statuses)

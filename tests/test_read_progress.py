@@ -1,0 +1,90 @@
+"""A long read shows its progress on stderr (issue 22): pages read, the total and an ETA,
+a plain line at least every 10 s in a pipe or CI, through the client's waits for the quota,
+on the injected clock; a short read shows nothing; on a terminal the line is transient."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+from bulkctl.cli.options import PagingFlags
+from bulkctl.commands import list as list_cmd
+from bulkctl.emulator.app import Faults
+from bulkctl.emulator.quota import parse_quota
+from bulkctl.lists.progress import CLEAR, ReadProgress
+from tests.conftest import LinkedClock, ManualClock, in_process, make_emulator
+
+
+class StampedStream(io.StringIO):
+    """stderr that remembers when (on the test's clock) each write came."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stamps: list[tuple[float, str]] = []
+
+    def write(self, text: str) -> int:
+        self.stamps.append((self.clock(), text))
+        return super().write(text)
+
+
+def list_all(
+    tmp_path: Path, quota: str | None, env: dict[str, str]
+) -> tuple[StampedStream, float, str]:
+    faults = Faults(quota=parse_quota(quota), quota_headers=True) if quota else None
+    emulator, clock = make_emulator(bulks=1000, faults=faults)
+    proc = in_process(tmp_path, emulator, clock, env={"BULKCTL_QUOTA_WAIT": "900", **env})
+    proc.ctx.clock = LinkedClock(clock)
+    stderr = StampedStream(clock)
+    proc.ctx.stderr = stderr
+    start = clock()
+    try:
+        options = list_cmd.parse(proc.ctx, paging=PagingFlags(all_records=True))
+        assert list_cmd.run(proc.ctx, options) == 0
+    finally:
+        proc.ctx.close()
+    stdout = proc.ctx.stdout.getvalue()  # type: ignore[attr-defined]
+    return stderr, clock() - start, stdout
+
+
+def test_a_listing_held_back_by_the_quota_shows_progress_with_an_eta_every_10s(
+    tmp_path: Path,
+) -> None:
+    # 1,000 bulks are 10 pages; the API admits 2 requests in 30 s: the read takes minutes
+    stderr, took, stdout = list_all(tmp_path, "2/30s", {"CI": "true"})
+    assert took > 60, took
+    assert len(stdout.splitlines()) == 1001  # header and every bulk
+    shown = [(t, text) for t, text in stderr.stamps if text.startswith("reading bulks: ")]
+    assert shown, stderr.getvalue()
+    assert all(" of 10 pages (" in text and "ETA " in text for _, text in shown[1:])
+    times = [t for t, _ in shown]
+    assert times[0] - (times[0] - took) <= took  # sanity: stamps are on the test's clock
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) <= 10, gaps
+    assert shown[-1][1].startswith("reading bulks: ") and "ETA" in shown[-1][1]
+
+
+def test_a_short_read_shows_nothing(tmp_path: Path) -> None:
+    stderr, took, _ = list_all(tmp_path, None, {"CI": "true"})
+    assert took < 2
+    assert "reading bulks" not in stderr.getvalue()
+
+
+def test_on_a_terminal_the_line_is_drawn_over_and_cleared_before_the_rows(
+    tmp_path: Path,
+) -> None:
+    emulator, clock = make_emulator(bulks=10)
+    proc = in_process(tmp_path, emulator, clock)
+    proc.ctx.clock = LinkedClock(clock)
+    proc.ctx.stderr_tty = True
+    proc.ctx.env = {**proc.ctx.env, "COLUMNS": "80"}
+    progress = ReadProgress(proc.ctx, "bulks", "live")
+    clock.advance(3)
+    progress.tick()
+    clock.advance(1)
+    progress.tick()
+    text = proc.ctx.stderr.getvalue()  # type: ignore[attr-defined]
+    assert text.count(CLEAR + "reading bulks: 0 pages (0), ") == 2 and "\n" not in text
+    progress.clear()
+    assert proc.ctx.stderr.getvalue().endswith(CLEAR)  # type: ignore[attr-defined]
