@@ -88,3 +88,31 @@ def test_on_a_terminal_the_line_is_drawn_over_and_cleared_before_the_rows(
     assert text.count(CLEAR + "reading bulks: 0 pages (0), ") == 2 and "\n" not in text
     progress.clear()
     assert proc.ctx.stderr.getvalue().endswith(CLEAR)  # type: ignore[attr-defined]
+
+
+def test_reading_the_operations_to_rerun_under_the_quota_shows_progress(tmp_path: Path) -> None:
+    from bulkctl.commands.bulk import rerun as rerun_cmd
+
+    faults = Faults(quota=parse_quota("2/30s"), quota_headers=True)
+    emulator, clock = make_emulator(bulks=300, faults=faults)
+    state = emulator.state
+    bulk_id = state.insert_submitted(clock(), 1)[0]
+    bulk = state.bulks[bulk_id]
+    bulk.items, bulk.operation = 1000, "/transfers"
+    bulk.pace, bulk.fail_rate, bulk._fails = 1000.0, 1.0, list(range(1000))
+    state.act(bulk_id, "execute", clock(), "ON_FAILURE_CONTINUE")
+    clock.advance(60)  # every operation has run, and failed
+    proc = in_process(tmp_path, emulator, clock, env={"BULKCTL_QUOTA_WAIT": "900", "CI": "1"})
+    proc.ctx.clock = LinkedClock(clock)
+    stderr = StampedStream(clock)
+    proc.ctx.stderr = stderr
+    out = tmp_path / "items.jsonl"
+    try:
+        flags = rerun_cmd.RerunFlags(failed=True, output_file=out)
+        options = rerun_cmd.parse(proc.ctx, bulk_id=bulk_id, which=flags)
+        assert rerun_cmd.run(proc.ctx, options) == 0, stderr.getvalue()
+    finally:
+        proc.ctx.close()
+    assert len(out.read_text().splitlines()) == 1000
+    shown = [text for _, text in stderr.stamps if text.startswith("reading operations to rerun: ")]
+    assert shown and all(" of 10 pages (" in text and "ETA " in text for text in shown), shown

@@ -22,6 +22,7 @@ from bulkctl.files.validation import (
     validate_records,
 )
 from bulkctl.lists.paging import listing
+from bulkctl.lists.progress import ReadProgress
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -241,13 +242,19 @@ def unread_operations(bulk: BulkProcess, selection: RerunSelection) -> Counter[s
 
 
 def read_rerun_plan(
-    client: ApiClient, bulk_id: str, selection: RerunSelection, *, concurrency: int = 8
+    client: ApiClient,
+    bulk_id: str,
+    selection: RerunSelection,
+    *,
+    concurrency: int = 8,
+    progress: ReadProgress | None = None,
 ) -> RerunPlan:
     """The rerun plan of bulk ``bulk_id``: the bulk, then only the operations in the statuses
     the selection can take (FAILED; CANCELLED and SUBMITTED with ``not_run``), paged.
 
     Raises ``RerunRefused`` before reading any operation when the bulk is not final; see
-    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui.
+    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui; ``progress`` counts the
+    pages read.
     """
     bulk = client.get_bulk(bulk_id)
     if not bulk.is_final:
@@ -256,6 +263,8 @@ def read_rerun_plan(
         (lambda o, n, s=s: client.list_operations(bulk_id, offset=o, limit=n, status=s))
         for s in statuses_to_read(selection)
     ]
+    if progress is not None:
+        fetches = [progress.counted(f, i) for i, f in enumerate(fetches)]  # type: ignore[misc]
     with listing(
         fetches, concurrency=concurrency, key=lambda op: op.key, offset=0, wanted=None
     ) as (records, _pager):
