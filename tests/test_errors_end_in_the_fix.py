@@ -74,11 +74,11 @@ def test_a_login_against_the_other_apis_root_names_it(served: Served) -> None:
 
 
 def test_an_unknown_bulk_says_how_to_find_ids_in_two_short_lines(served: Served) -> None:
-    result = run_bulkctl("show", "123", env=served.env())
+    result = run_bulkctl("show", "1100000000999999", env=served.env())
     assert result.code == ExitCode.NOT_FOUND
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
-    assert lines[0].startswith("bulkctl: error: get bulk 123: not found")
+    assert lines[0] == "bulkctl: error: get bulk 1100000000999999: not found (HTTP 404)"
     assert lines[1].strip() == "find bulk ids with: bulkctl list"
 
 

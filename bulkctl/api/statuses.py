@@ -159,9 +159,12 @@ def _not_found(response: httpx.Response, what: str, common: dict[str, Any]) -> N
             hint=f"its root ends in /multi or /multi/backoffice: --base-url {safe_text(base)}/multi",
             **short,
         )
-    if (match.group("rest") or "").isdigit():
+    if (match.group("rest") or "").isdigit():  # an unknown id: its request-ref helps nobody
         return NotFound(
-            f"{what}: not found", hint="find bulk ids with:", suggest=("list",), **short
+            f"{what}: not found",
+            hint="find bulk ids with:",
+            suggest=("list",),
+            **{**short, "request_ref": None},
         )
     return NotFound(f"{what}: not found", **common)
 
