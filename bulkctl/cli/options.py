@@ -305,7 +305,7 @@ ModeOption = Annotated[
     str | None,
     option(
         "--mode",
-        help="Only bulks executed in this mode: on-failure-stop or on-failure-continue (any case).",
+        help="Only bulks executed in this mode: on-failure-stop or on-failure-continue, or stop or continue as tables show them (any case).",
         metavar="MODE",
         values=MODE_VALUES,
     ),
