@@ -116,3 +116,19 @@ def test_reading_the_operations_to_rerun_under_the_quota_shows_progress(tmp_path
     assert len(out.read_text().splitlines()) == 1000
     shown = [text for _, text in stderr.stamps if text.startswith("reading operations to rerun: ")]
     assert shown and all(" of 10 pages (" in text and "ETA " in text for text in shown), shown
+
+
+def test_the_total_is_what_the_read_takes_not_what_the_api_holds(tmp_path: Path) -> None:
+    from bulkctl.api.records import Page
+
+    emulator, clock = make_emulator(bulks=10)
+    proc = in_process(tmp_path, emulator, clock, env={"CI": "1"})
+    proc.ctx.clock = LinkedClock(clock)
+    progress = ReadProgress(proc.ctx, "bulks", "plain")
+    progress.bound(0, 150)  # list -n 150 of 1,000
+    fetch = progress.counted(lambda offset, limit: Page([{}] * limit, 1000, 1000, 1000))
+    fetch(0, 100)
+    clock.advance(4)
+    assert progress.line(clock()) == ("reading bulks: 1 of 2 pages (100 of 150), 4s so far, ETA 4s")
+    progress.bound(900, None)  # --offset 900 --all
+    assert progress.total_pages() == 1 and progress.total_records() == 100

@@ -50,9 +50,11 @@ def matching_bulks(
     client = ctx.client()
     streams: list[str | None] = [*selection.statuses] or [None]
     fetches = [(lambda o, n, s=s: client.list_bulks(offset=o, limit=n, status=s)) for s in streams]
+    filtering = selection.filters.active
     if progress is not None:
         fetches = [progress.counted(f, i) for i, f in enumerate(fetches)]  # type: ignore[misc]
-    filtering = selection.filters.active
+        if not filtering:  # with filters every page is read
+            progress.bound(selection.offset, selection.wanted)
     # with client-side filters the server's rows are not the user's rows: scan, then cut
     with listing(
         fetches,

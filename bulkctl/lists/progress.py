@@ -52,6 +52,8 @@ class ReadProgress:
         self.records = 0
         self._totals: dict[int, int | None] = {}  # per stream: its records, as the API counts
         self._limit = 0
+        self._offset = 0
+        self._wanted: int | None = None
         self.started = ctx.clock.monotonic()
         self._due = self.started + SHOW_AFTER
         self._lock = threading.Lock()
@@ -74,12 +76,24 @@ class ReadProgress:
 
         return fetch_counted
 
-    def total_pages(self) -> int | None:
-        """The pages the whole read takes, when every stream told its count."""
+    def bound(self, offset: int, wanted: int | None) -> None:
+        """The read starts ``offset`` records in and stops after ``wanted`` (None: all)."""
+        self._offset, self._wanted = offset, wanted
+
+    def total_records(self) -> int | None:
+        """The records the whole read takes, when every stream told its count."""
         counts = list(self._totals.values())
-        if not counts or None in counts or not self._limit:
+        if not counts or None in counts:
             return None
-        return sum(max(1, math.ceil((c or 0) / self._limit)) for c in counts)
+        total = max(0, sum(c or 0 for c in counts) - self._offset)
+        return total if self._wanted is None else min(total, self._wanted)
+
+    def total_pages(self) -> int | None:
+        """The pages the whole read takes (about: streams end in part pages)."""
+        records = self.total_records()
+        if records is None or not self._limit:
+            return None
+        return max(len(self._totals), math.ceil(records / self._limit), self.pages)
 
     def line(self, now: float) -> str:
         """'reading bulks: 12 of 50 pages (1,200 of 5,000), 40s so far, ETA 2m 10s'."""
@@ -87,9 +101,9 @@ class ReadProgress:
         with self._lock:
             pages, records = self.pages, self.records
             total = self.total_pages()
-            counts = [c for c in self._totals.values() if c is not None]
+            all_records = self.total_records()
         of = f" of {total:,}" if total is not None else ""
-        rows = f"{records:,}" + (f" of {sum(counts):,}" if total is not None else "")
+        rows = f"{records:,}" + (f" of {all_records:,}" if all_records is not None else "")
         text = f"reading {self.what}: {pages:,}{of} pages ({rows}), {human_duration(int(elapsed))} so far"
         if total is not None and pages > 0:
             left = max(0, total - pages) * elapsed / pages
