@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bulkctl.cli.options import PagingFlags
 from bulkctl.commands import list as list_cmd
-from bulkctl.emulator.app import Faults
+from bulkctl.emulator.app import Emulator, Faults
 from bulkctl.emulator.quota import parse_quota
 from bulkctl.lists.progress import CLEAR, ReadProgress
 from tests.conftest import LinkedClock, ManualClock, in_process, make_emulator
@@ -90,10 +90,9 @@ def test_on_a_terminal_the_line_is_drawn_over_and_cleared_before_the_rows(
     assert proc.ctx.stderr.getvalue().endswith(CLEAR)  # type: ignore[attr-defined]
 
 
-def test_reading_the_operations_to_rerun_under_the_quota_shows_progress(tmp_path: Path) -> None:
-    from bulkctl.commands.bulk import rerun as rerun_cmd
-
-    faults = Faults(quota=parse_quota("2/30s"), quota_headers=True)
+def failed_bulk(quota: str) -> tuple[Emulator, ManualClock, str]:
+    """An emulator admitting ``quota``, with a bulk of 1,000 operations, all FAILED."""
+    faults = Faults(quota=parse_quota(quota), quota_headers=True)
     emulator, clock = make_emulator(bulks=300, faults=faults)
     state = emulator.state
     bulk_id = state.insert_submitted(clock(), 1)[0]
@@ -102,6 +101,31 @@ def test_reading_the_operations_to_rerun_under_the_quota_shows_progress(tmp_path
     bulk.pace, bulk.fail_rate, bulk._fails = 1000.0, 1.0, list(range(1000))
     state.act(bulk_id, "execute", clock(), "ON_FAILURE_CONTINUE")
     clock.advance(60)  # every operation has run, and failed
+    return emulator, clock, bulk_id
+
+
+def test_operations_errors_under_the_quota_shows_progress(tmp_path: Path) -> None:
+    from bulkctl.commands.bulk import operations as operations_cmd
+
+    emulator, clock, bulk_id = failed_bulk("2/30s")
+    proc = in_process(tmp_path, emulator, clock, env={"BULKCTL_QUOTA_WAIT": "900", "CI": "1"})
+    proc.ctx.clock = LinkedClock(clock)
+    stderr = StampedStream(clock)
+    proc.ctx.stderr = stderr
+    try:
+        options = operations_cmd.parse(proc.ctx, bulk_id=bulk_id, errors=True)
+        assert operations_cmd.run(proc.ctx, options) == 0, stderr.getvalue()
+    finally:
+        proc.ctx.close()
+    shown = [(t, x) for t, x in stderr.stamps if x.startswith("reading failed operations: ")]
+    assert len(shown) >= 5 and all("ETA " in text for _, text in shown), shown
+    assert max(b - a for (a, _), (b, _) in itertools.pairwise(shown)) <= 10
+
+
+def test_reading_the_operations_to_rerun_under_the_quota_shows_progress(tmp_path: Path) -> None:
+    from bulkctl.commands.bulk import rerun as rerun_cmd
+
+    emulator, clock, bulk_id = failed_bulk("2/30s")
     proc = in_process(tmp_path, emulator, clock, env={"BULKCTL_QUOTA_WAIT": "900", "CI": "1"})
     proc.ctx.clock = LinkedClock(clock)
     stderr = StampedStream(clock)
