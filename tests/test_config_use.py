@@ -78,3 +78,15 @@ def test_use_default_goes_back_to_the_built_in_default(served: Served, isolated_
     assert run_bulkctl("config", "use", "default").code == 0
     assert "default_profile" not in tomllib.loads(config_file(isolated_home).read_text())
     assert status() == {"profile": "default", "why": "built-in default"}
+
+
+def test_a_default_profile_whose_table_is_gone_is_named_with_where_it_was_chosen(
+    served: Served, isolated_home: Path
+) -> None:
+    make_profile(served, "ops")
+    assert run_bulkctl("config", "use", "ops").code == 0
+    path = config_file(isolated_home)
+    path.write_text(path.read_text().replace("[profiles.ops]", "[profiles.other]"))
+    result = run_bulkctl("list")
+    assert result.code == ExitCode.USAGE
+    assert f"unknown profile 'ops', default_profile in {path} (known: " in result.stderr
