@@ -322,7 +322,12 @@ def fit_commands(line: str, width: int) -> list[str]:
     lines of ours, and nothing but it is on its lines)."""
     if width <= 0 or len(line) <= width:
         return [line]
-    cuts = [m.start() for m in _COMMAND_START.finditer(line) if m.start() > 0]
+    prefixes = ("", ERROR_PREFIX.strip(), "warning:")  # a message of its own, not a hint
+    cuts = [
+        m.start()
+        for m in _COMMAND_START.finditer(line)
+        if line[: m.start()].strip() not in prefixes
+    ]
     if not cuts:
         return [line]
     pieces = [line[a:b] for a, b in zip([0, *cuts], [*cuts, len(line)], strict=True)]

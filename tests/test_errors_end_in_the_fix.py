@@ -157,3 +157,7 @@ def test_a_line_that_fits_is_left_as_it_is_and_a_long_one_breaks_before_each_com
         "  fix or move the file; bulkctl will not overwrite it, whatever the width of the screen"
     )
     assert fit_commands(prose, 40) == [prose]  # no command in it: the terminal folds prose
+    message = (
+        "bulkctl: error: bulkctl ui reads keys, and --no-input (or BULKCTL_NO_INPUT) forbids it"
+    )
+    assert fit_commands(message, 80) == [message]  # a message that starts with our name

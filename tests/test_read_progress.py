@@ -81,11 +81,15 @@ def test_on_a_terminal_the_line_is_drawn_over_and_cleared_before_the_rows(
     proc.ctx.env = {**proc.ctx.env, "COLUMNS": "80"}
     progress = ReadProgress(proc.ctx, "bulks", "live")
     clock.advance(3)
+    progress.tick()  # no page yet: a first request's retries speak for themselves
+    assert proc.ctx.stderr.getvalue() == ""  # type: ignore[attr-defined]
+    clock.advance(8)
     progress.tick()
     clock.advance(1)
     progress.tick()
     text = proc.ctx.stderr.getvalue()  # type: ignore[attr-defined]
     assert text.count(CLEAR + "reading bulks: 0 pages (0), ") == 2 and "\n" not in text
+    assert text.endswith(", waiting for the first page")
     progress.clear()
     assert proc.ctx.stderr.getvalue().endswith(CLEAR)  # type: ignore[attr-defined]
 

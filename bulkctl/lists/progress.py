@@ -2,7 +2,7 @@
 a bulk. Once a read has lasted ``SHOW_AFTER`` seconds it shows, on stderr, the pages read,
 the total when known, and an ETA: on a terminal one transient line, redrawn and cleared at
 the end; in a pipe, with ``CI`` set, or in plain mode (``--progress plain``), a plain line at
-least every ``PLAIN_EVERY`` seconds, also through the client's waits for the quota (it sets
+least every 10 seconds, also through the client's waits for the quota (it sets
 the Context's ``while_waiting`` hook for the read).
 
 Declared once: a read wraps its page fetches with ``counted`` inside ``read_progress``.
@@ -21,7 +21,10 @@ from bulkctl.context import Context
 from bulkctl.output.render import human_duration
 
 SHOW_AFTER = 2.0  # seconds: a shorter read shows nothing
-PLAIN_EVERY = 10.0  # seconds: plain lines at least this often
+# seconds between plain lines: 9, so that with the Context's sleep slices (a second at
+# least) and other threads' waits a line still comes at least every 10 s
+PLAIN_EVERY = 9.0
+FIRST_PAGE_AFTER = 10.0  # seconds: with no page read yet (a refused connection retried)
 LIVE_EVERY = 1.0  # seconds: the transient line is redrawn this often while waiting
 CLEAR = "\r\x1b[2K"
 
@@ -120,8 +123,11 @@ class ReadProgress:
         now = self.ctx.clock.monotonic()
         every = PLAIN_EVERY if self.mode == "plain" else LIVE_EVERY
         with self._lock:
-            if now < self._due:
-                return self._due - now
+            due = self._due
+            if self.pages == 0:  # retries of a first request are said by the retries
+                due = max(due, self.started + FIRST_PAGE_AFTER)
+            if now < due:
+                return due - now
             self._due = now + every
         text = self.line(now)
         if self.mode == "plain":
