@@ -44,8 +44,9 @@ def unknown_profile(settings: Resolved) -> UsageError:
     """The error for a profile named by --profile or BULKCTL_PROFILE that is in no file, with
     the known ones (a mistyped name: usage, exit 2)."""
     known = ", ".join(settings.known_profiles)
+    why = "" if settings.profile_given else f", {settings.profile_source}"  # config use's
     return UsageError(
-        f"unknown profile {settings.profile!r} (known: {known})",
+        f"unknown profile {settings.profile!r}{why} (known: {known})",
         hint=f"create it: {settings.suggest('auth', 'login')}   (or pick one of those)",
     )
 

@@ -263,6 +263,7 @@ class Resolved:
     known_profiles: tuple[str, ...] = ()  # the built-in demo, then the file's profiles
     known: bool = True  # False: a profile named by --profile or the env but in no file
     profile_given: bool = True  # False: the default profile, named by neither flag nor env
+    profile_source: str = "built-in default"  # why this profile: see profile_choice
 
     def command(self, rest: str) -> str:
         """A bulkctl command to suggest, from words written in the code (split on spaces):
@@ -384,9 +385,27 @@ class Resolved:
         return self.sources.get("base_url") in (own, "unset")
 
 
-def profile_name(profile_flag: str | None, env: Mapping[str, str]) -> str:
-    """The profile in force: --profile, else BULKCTL_PROFILE, else 'default'."""
-    return profile_flag or env.get(PROFILE_ENV) or DEFAULT_PROFILE
+def profile_name(
+    profile_flag: str | None, env: Mapping[str, str], store: ConfigStore | None = None
+) -> str:
+    """The profile in force: --profile, else BULKCTL_PROFILE, else the config file's
+    default_profile (when ``store`` is given), else 'default'."""
+    return profile_choice(profile_flag, env, store)[0]
+
+
+def profile_choice(
+    profile_flag: str | None, env: Mapping[str, str], store: ConfigStore | None
+) -> tuple[str, str]:
+    """The profile in force and why: --profile, else BULKCTL_PROFILE, else the config file's
+    default_profile (``bulkctl config use``), else the built-in 'default'."""
+    if profile_flag:
+        return profile_flag, "from --profile"
+    if env.get(PROFILE_ENV):
+        return env[PROFILE_ENV], f"from {PROFILE_ENV}"
+    chosen = store.default_profile() if store is not None else None
+    if chosen:
+        return chosen, f"default_profile in {store.path if store is not None else 'the config'}"
+    return DEFAULT_PROFILE, "built-in default"
 
 
 def suggested_command(settings: Resolved | None, *words: str, profile: str | None = None) -> str:
@@ -421,7 +440,7 @@ def resolve(
     base_url_flag: str | None = None,
 ) -> Resolved:
     """The settings in force: flag > environment > profile > default."""
-    profile = profile_name(profile_flag, env)
+    profile, why = profile_choice(profile_flag, env, store)
     demo = profile == DEMO_PROFILE
     stored = {} if demo else store.profile(profile)
     values: dict[str, str | None] = {}
@@ -468,4 +487,5 @@ def resolve(
         known_profiles=(DEMO_PROFILE, *(n for n in names if n != DEMO_PROFILE)),
         known=demo or profile == DEFAULT_PROFILE or profile in names,
         profile_given=bool(profile_flag or env.get(PROFILE_ENV)),
+        profile_source=why,
     )

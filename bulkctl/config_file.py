@@ -76,6 +76,22 @@ class ConfigStore:
         profile = self.load().get("profiles", {}).get(name, {})
         return dict(profile) if isinstance(profile, dict) else {}
 
+    def default_profile(self) -> str | None:
+        """The profile ``bulkctl config use`` chose (``default_profile``), if any."""
+        chosen = self.load().get("default_profile")
+        return chosen.strip() if isinstance(chosen, str) and chosen.strip() else None
+
+    def use_profile(self, name: str | None) -> None:
+        """Make ``name`` the profile used when none is named (None: the built-in default)."""
+
+        def mutate(data: dict[str, Any]) -> None:
+            if name is None:
+                data.pop("default_profile", None)
+            else:
+                data["default_profile"] = name
+
+        self.update(mutate, "default_profile")
+
     def profile_names(self) -> list[str]:
         return sorted(self.load().get("profiles", {}))
 

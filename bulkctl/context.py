@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bulkctl.auth import Reauthenticator, unknown_profile
 from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, suggested_command
 from bulkctl.demo import demo_transport
-from bulkctl.errors import BulkctlError, error_text
+from bulkctl.errors import BulkctlError, error_text, fit_commands
 from bulkctl.safetext import safe_text
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Context:
     # that shows progress sets it, so a minute never passes in silence; it answers in how
     # many seconds it wants to run again (None: no wish)
     while_waiting: Callable[[], float | None] | None = field(default=None, repr=False)
-    _stderr_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stderr_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # the command's hard deadline (monotonic): every client built, logins included, keeps it
     deadline: float | None = None
     _resolved: Resolved | None = None
@@ -171,10 +171,32 @@ class Context:
         return in_ci(self.env)
 
     def say(self, text: str) -> None:
-        """Whole lines on stderr in one write, so lines of several threads never run together."""
+        """Whole lines on stderr in one write, so lines of several threads never run together;
+        on a terminal, a command to copy that would reach its edge starts a line of its own."""
+        if self.stderr_tty:
+            width = self.stderr_width()
+            text = "\n".join(
+                part for line in text.split("\n") for part in fit_commands(line, width)
+            )
         with self._stderr_lock:
             self.stderr.write(text + "\n")
             self.stderr.flush()
+
+    @property
+    def stderr_lock(self) -> threading.RLock:
+        """Held while anything is written on stderr (re-entrant: a writer may clear a
+        transient line first, see ``bulkctl.lists.progress``)."""
+        return self._stderr_lock
+
+    def stderr_width(self) -> int:
+        """The columns of the terminal behind stderr: $COLUMNS first, then the terminal, else 80."""
+        columns = self.env.get("COLUMNS", "")
+        if columns.strip().isdigit() and int(columns) > 0:
+            return int(columns)
+        try:
+            return os.get_terminal_size(self.stderr.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            return 80
 
     def note(self, message: str) -> None:
         """Something a person may want to know; silenced by --quiet."""
@@ -215,8 +237,10 @@ class Context:
         asks to run again (at least a second each; ``WAIT_SLICE`` when it has no wish), calling it after
         each (counted in slices: a test clock may not move)."""
         hook = self.while_waiting
-        if hook is None:
+        if hook is None or seconds <= 0:  # a back-off of 0 s is still a sleep of the clock's
             self.clock.sleep(seconds)
+            if hook is not None:
+                hook()
             return
         left = seconds
         while left > 0:

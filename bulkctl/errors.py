@@ -6,6 +6,7 @@ Every error bulkctl raises on purpose is a ``BulkctlError`` carrying its code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import Any
@@ -25,6 +26,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4
     CONFLICT = 5  # 409 other than throttling
     NETWORK = 6  # connect, timeout, TLS
+    DECLINED = 8  # a question before a change was answered no: nothing sent
     CHECK_FAILED = 9  # summary --fail-on matched
     CANCELLED = 10  # wait: worst bulk was CANCELLED
     PARTIALLY_COMPLETED = 11
@@ -42,6 +44,7 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
     ExitCode.NOT_FOUND: "not found (404)",
     ExitCode.CONFLICT: "conflict (409 other than throttling), e.g. a bulk in the wrong status",
     ExitCode.NETWORK: "network failure: connect, unknown host, timeout, TLS, connection dropped, during an automatic login too; a card-removals submission whose answer was lost (unknown outcome)",
+    ExitCode.DECLINED: "declined: the question before a change (execute, pause, resume, cancel, submit, rerun) was answered no; nothing was sent",
     ExitCode.CHECK_FAILED: "summary --fail-on: a named status has bulks",
     ExitCode.CANCELLED: "wait / watch / --wait of submit and rerun: the worst bulk ended CANCELLED",
     ExitCode.PARTIALLY_COMPLETED: "wait / watch / --wait: the worst bulk ended PARTIALLY_COMPLETED",
@@ -171,10 +174,14 @@ class NetworkError(BulkctlError):
         hint: str | None = None,
         *,
         sent: bool = False,
+        reason: str = "",
     ) -> None:
         super().__init__(message, hint)
         # True when the request may have reached the server (read timeout, reset after send).
         self.sent = sent
+        # a connection that never opened, in a few words ("connection refused"): said once
+        # while it is retried, the whole message at the end
+        self.reason = reason
 
 
 class ApiError(BulkctlError):
@@ -292,6 +299,46 @@ TRANSIENT_ERRORS: tuple[type[ApiError | NetworkError], ...] = (
     Throttled,
     MalformedResponse,
 )
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice nearest ``word`` (any case), for a "did you mean": None when none is near."""
+    import difflib
+
+    folded = {choice.casefold(): choice for choice in choices}
+    found = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[found[0]] if found else None
+
+
+# where a command to copy starts: ``bulkctl ...`` or an option after "run: ", "next: ",
+# "... with: "; or the "   (or ...)" that follows one
+_COMMAND_START = re.compile(r"(?<=: )(?=bulkctl |--[a-z])|(?<=\S)(?=   \()")
+
+
+def fit_commands(line: str, width: int) -> list[str]:
+    """``line`` for a terminal ``width`` columns wide, so that no command to copy is cut by
+    its edge: where a line does not fit, each command starts a line of its own and is kept
+    whole, even past the edge (the terminal may fold it there, but never breaks it in two
+    lines of ours, and nothing but it is on its lines)."""
+    if width <= 0 or len(line) <= width:
+        return [line]
+    prefixes = ("", ERROR_PREFIX.strip(), "warning:")  # a message of its own, not a hint
+    cuts = [
+        m.start()
+        for m in _COMMAND_START.finditer(line)
+        if line[: m.start()].strip() not in prefixes
+    ]
+    if not cuts:
+        return [line]
+    pieces = [line[a:b] for a, b in zip([0, *cuts], [*cuts, len(line)], strict=True)]
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines[-1] = lines[-1].rstrip()
+            lines.append(piece.lstrip())
+    return [text for text in lines if text.strip()]
 
 
 def error_text(lines: Sequence[str]) -> str:

@@ -3,7 +3,7 @@ _bulkctl_subcommands() {
   case "$1" in
     "") echo "list show operations execute submit rerun pause resume cancel wait watch summary completion ui auth config emulator" ;;
     "auth") echo "login status logout token" ;;
-    "config") echo "path list get set unset profiles reset-limits" ;;
+    "config") echo "path list get set unset use profiles reset-limits" ;;
     "emulator") echo "serve" ;;
   esac
 }
@@ -35,6 +35,7 @@ _bulkctl_options() {
     "config get") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config set") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config unset") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "config use") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config profiles") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "config reset-limits") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "emulator") echo "--help -h" ;;
@@ -161,6 +162,8 @@ _bulkctl_option_kind() {
     "config set/--base-url") echo 'free' ;;
     "config unset/--profile") echo 'profile' ;;
     "config unset/--base-url") echo 'free' ;;
+    "config use/--profile") echo 'profile' ;;
+    "config use/--base-url") echo 'free' ;;
     "config profiles/--profile") echo 'profile' ;;
     "config profiles/--base-url") echo 'free' ;;
     "config reset-limits/--profile") echo 'profile' ;;
@@ -190,6 +193,7 @@ _bulkctl_argument_kind() {
     "config get") echo "setting" ;;
     "config set") echo "setting" ;;
     "config unset") echo "setting" ;;
+    "config use") echo "profile" ;;
   esac
 }
 _bulkctl_values() {

@@ -226,7 +226,7 @@ def test_confirmation_on_a_terminal_shows_what_and_where(served: Served) -> None
     child.sendline("n")
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 0
+    assert child.exitstatus == 8  # declined: a script tells it from done
     assert served.state.bulks[bulk_id].status == "SUBMITTED"
     child = pexpect.spawn(
         command[0], [*command[1:], "execute", bulk_id], env=env, encoding="utf-8", timeout=30

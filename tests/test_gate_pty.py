@@ -201,7 +201,7 @@ def test_on_production_only_the_typed_word_sends_exactly_one_request(
             child.before
         )
         child.send(answer + "\r")
-        assert finish(child) == 0
+        assert finish(child) == 8  # declined
         assert posts(served) == [], (action, answer)
     assert tunnel.connects, "the requests went through the TLS tunnel"
     assert all(c == "CONNECT api.weavr.io:443 HTTP/1.1" for c in tunnel.connects)
@@ -221,7 +221,7 @@ def test_submit_execute_on_production_sends_nothing_without_the_word(
         child.expect_exact(WORD_PROMPT)
         assert "submit and execute 3 × transfers in 1 bulk on PRODUCTION" in child.before
         child.send(answer + "\r")
-        assert finish(child) == 0
+        assert finish(child) == 8  # declined
         assert posts(served) == [], answer
     child = spawn(served, tunnel, "submit", "transfers", source, "--execute")
     child.expect_exact(WORD_PROMPT)
@@ -251,7 +251,7 @@ def test_a_trailing_dot_is_production_and_asks_for_the_word(
     child = spawn(served, tunnel, "execute", bulk_id, base_url="https://api.weavr.io./multi")
     child.expect_exact(WORD_PROMPT)
     child.send("y\r")
-    assert finish(child) == 0
+    assert finish(child) == 8  # declined: y is not the word
     assert posts(served) == []
 
 
@@ -272,7 +272,7 @@ def test_the_word_typed_before_the_question_appears_sends_nothing(
     tunnel.release.set()
     child.expect_exact(WORD_PROMPT)
     child.send("\x1b\r")
-    assert finish(child) == 0
+    assert finish(child) == 8  # declined
     assert posts(served) == []
 
 
@@ -388,7 +388,8 @@ def test_an_explicit_production_on_loopback_is_production_everywhere(served: Ser
     bulk_id = bulk_in(served, "SUBMITTED")
     command = bulkctl_command()
     env = dict(os.environ, BULKCTL_API_KEY=DEMO_API_KEY, BULKCTL_AUTH_TOKEN=DEMO_TOKEN)
-    for answer, sent in (("y", []), ("production", [f"/multi/backoffice/bulks/{bulk_id}/execute"])):
+    sent_execute = [f"/multi/backoffice/bulks/{bulk_id}/execute"]
+    for answer, sent, code in (("y", [], 8), ("production", sent_execute, 0)):
         child = pexpect.spawn(
             command[0],
             [*command[1:], "--profile", "tunnel", "execute", bulk_id],
@@ -399,5 +400,5 @@ def test_an_explicit_production_on_loopback_is_production_everywhere(served: Ser
         child.expect_exact(WORD_PROMPT)
         assert f"execute bulk {bulk_id} on PRODUCTION (127.0.0.1:" in child.before
         child.send(answer + "\r")
-        assert finish(child) == 0
+        assert finish(child) == code  # 8: declined
         assert posts(served) == sent, answer

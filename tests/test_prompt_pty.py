@@ -50,7 +50,7 @@ def test_a_hostile_operation_cannot_rewrite_the_prompt(
     child.sendline(b"n")  # type: ignore[attr-defined]
     child.expect(pexpect.EOF)  # type: ignore[attr-defined]
     child.close()  # type: ignore[attr-defined]
-    assert child.exitstatus == 0  # type: ignore[attr-defined]
+    assert child.exitstatus == 8  # type: ignore[attr-defined]  # declined
     assert served.state.bulks[bulk_id].status == status  # nothing was done
     for raw in (b"\x1b", b"\x07", b"\xc2\x9b", b"\r"):
         assert raw not in shown, raw

@@ -33,7 +33,7 @@ from bulkctl.actions.rules import (
 )
 from bulkctl.api.records import BulkProcess, BulkSubmitted
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ServerError, UsageError
+from bulkctl.errors import BulkctlError, Conflict, ExitCode, ServerError, UsageError
 from bulkctl.output.render import RenderOptions, render
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def _one_action(ctx: Context, options: ActionOptions, bulk_id: str) -> dict[str,
     # after the status: a bulk that cannot be acted on says why (4, 5), not "pass --yes"
     if needs_asking(ctx, action, yes=options.yes) and not ask(ctx, action, decision.text):
         ctx.note(f"bulk {bulk_id}: {action} skipped")
-        return {"ok": False, "skipped": True, "exitCode": 0}
+        return {"ok": False, "skipped": True, "exitCode": int(ExitCode.DECLINED)}
     send_action(client, bulk_id, action, options.body())
     ctx.note(f"bulk {bulk_id}: {action} accepted ({settings.where()})")
     return {"ok": True, "exitCode": 0}

@@ -173,7 +173,7 @@ def _send(
     )
     if not ask_submission(ctx, question, execute=options.execute, yes=options.yes):
         ctx.note("not submitted; nothing sent")
-        return ExitCode.OK
+        return ExitCode.DECLINED
     outcomes = submit_chunks(
         submitter(ctx.client()),
         kind,

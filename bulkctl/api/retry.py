@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bulkctl.errors import BulkctlError, DeadlineReached
+from bulkctl.errors import BulkctlError, DeadlineReached, NetworkError
 from bulkctl.pacing.rates import format_seconds
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -66,10 +66,30 @@ class RetryPolicy:
             error.message += " (no time left to retry)"
             raise error
         if on_retry is not None:
-            on_retry(
-                f"{what}: {why}; retrying in {wait:.1f}s (attempt {attempt + 1} of {self.attempts})"
-            )
+            on_retry_note(on_retry, budget, error, why, what, wait, attempt, self.attempts)
         self.sleep(wait)
+
+
+def on_retry_note(
+    on_retry: Callable[[str], None],
+    budget: _Attempts,
+    error: BulkctlError,
+    why: str,
+    what: str,
+    wait: float,
+    attempt: int,
+    attempts: int,
+) -> None:
+    """The note before a retry: a connection that never opened is said once, in a few words
+    (the error names the URL at the end), so a refused connection is one line per attempt
+    at most; any other failure is noted before each retry."""
+    reason = error.reason if isinstance(error, NetworkError) else ""
+    if not reason:
+        on_retry(f"{what}: {why}; retrying in {wait:.1f}s (attempt {attempt + 1} of {attempts})")
+    elif budget.noted != reason:
+        budget.noted = reason
+        left = attempts - attempt
+        on_retry(f"{what}: {reason}; trying {left} more time{'s' if left != 1 else ''}")
 
 
 @dataclass
@@ -81,6 +101,7 @@ class _Attempts:
     count: int = 0
     relogged: bool = False
     quota_since: float | None = None  # when this request first waited for the quota
+    noted: str = ""  # the connection failure already said while retrying
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http
 import json
 import math
+import re
 from typing import Any
 
 import httpx
@@ -109,7 +110,7 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
             **common,
         )
     if status == 404:
-        return NotFound(f"{what}: not found", **common)
+        return _not_found(response, what, common)
     if status == 409:
         return Conflict(f"{what}: conflict", **common)
     if 300 <= status < 400:
@@ -127,6 +128,47 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
     return ServerError(f"{what}: server error", retry_after=retry_after, **common)
 
 
+_BULKS_PATH = re.compile(r"(?P<root>.*?)/bulks(?:/(?P<rest>[^/]*))?(?:/.*)?")
+
+
+def _not_found(response: httpx.Response, what: str, common: dict[str, Any]) -> NotFound:
+    """A 404 that says what to do: a root without /multi names the right one; an unknown
+    bulk says how ids are found. Both keep the line short (the API's words repeat ours)."""
+    try:
+        url = response.request.url
+    except RuntimeError:  # an answer built without its request
+        return NotFound(f"{what}: not found", **common)
+    short = {**common, "api_message": None, "error_code": None}
+    host = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    for login, api in (("/access_token", "/multi/backoffice"), ("/login_with_password", "/multi")):
+        if url.path.endswith(login) and not url.path.endswith(api + login):
+            base = safe_text(host + url.path.removesuffix(login))
+            return NotFound(
+                f"{what}: no {login[1:]} at {base}",
+                hint=f"this login's API root ends in {api}: --base-url {host}{api}",
+                **short,
+            )
+    match = _BULKS_PATH.fullmatch(url.path)
+    if match is None:
+        return NotFound(f"{what}: not found", **common)
+    root = match.group("root").rstrip("/")
+    if not root.endswith(("/multi", "/multi/backoffice")):
+        base = host + root
+        return NotFound(
+            f"{what}: no Weavr API at {safe_text(base)}",
+            hint=f"its root ends in /multi or /multi/backoffice: --base-url {safe_text(base)}/multi",
+            **short,
+        )
+    if (match.group("rest") or "").isdigit():  # an unknown id: its request-ref helps nobody
+        return NotFound(
+            f"{what}: not found",
+            hint="find bulk ids with:",
+            suggest=("list",),
+            **{**short, "request_ref": None},
+        )
+    return NotFound(f"{what}: not found", **common)
+
+
 def network_error(exc: httpx.HTTPError, base_url: str) -> NetworkError:
     """The project's error for an httpx transport failure talking to ``base_url``."""
     text = str(exc) or type(exc).__name__
@@ -136,9 +178,11 @@ def network_error(exc: httpx.HTTPError, base_url: str) -> NetworkError:
                 f"TLS failure talking to {base_url}: {text}",
                 hint="set ca_bundle (bulkctl config set ca_bundle FILE) or SSL_CERT_FILE",
             )
+        reason = re.sub(r"^\[Errno -?\d+\] ", "", text)  # "Connection refused"
         return NetworkError(
-            f"cannot connect to {base_url}: {text}",
+            f"cannot connect to {base_url}: {reason}",
             hint="check the base URL, your network or proxy (HTTPS_PROXY)",
+            reason=reason.lower(),
         )
     if isinstance(exc, httpx.TimeoutException):
         return NetworkError(

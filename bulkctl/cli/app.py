@@ -214,7 +214,8 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
             ),
             "status": Lazy(
                 "bulkctl.commands.auth.status",
-                "Show the profile, environment, base URL, where each credential comes from "
+                "Show the profile (and why it is in force), environment, base URL, where each "
+                "credential comes from "
                 "(masked), and whether the token works now (one small request). Exit 3 when it "
                 "does not, 6 when the network fails.",
             ),
@@ -248,6 +249,11 @@ COMMANDS: dict[str, Lazy | TyperGroup] = {
             "set": Lazy("bulkctl.commands.config.set", "Set a setting in the profile in force."),
             "unset": Lazy(
                 "bulkctl.commands.config.unset", "Remove a setting from the profile in force."
+            ),
+            "use": Lazy(
+                "bulkctl.commands.config.use",
+                "Use PROFILE when neither --profile nor BULKCTL_PROFILE names one (sets "
+                "default_profile; 'default' goes back to the built-in default).",
             ),
             "profiles": Lazy(
                 "bulkctl.commands.config.profiles",

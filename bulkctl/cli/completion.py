@@ -323,7 +323,9 @@ def _fish_completes(c: Command, words: dict[str, str]) -> list[str]:
             continue
         value = _fish_value(o.kind, words)
         lines.append(f"complete -c bulkctl -n \"{condition}\" {flags} {value} -d '{description}'")
-    if c.argument and c.argument != "none":
+    if c.argument == "profile":  # config use: the names are asked at Tab time
+        lines.append(f'complete -c bulkctl -n "{condition}" {_fish_value("profile", words)}')
+    elif c.argument and c.argument != "none":
         lines.append(f"complete -c bulkctl -n \"{condition}\" -a '{words[c.argument]}'")
     return lines
 

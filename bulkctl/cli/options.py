@@ -20,7 +20,7 @@ from bulkctl.cli.durations import check_interval as check_interval
 from bulkctl.cli.durations import parse_duration as parse_duration
 from bulkctl.cli.durations import parse_wait as parse_wait
 from bulkctl.config import ENVIRONMENTS, SETTINGS
-from bulkctl.errors import UsageError
+from bulkctl.errors import UsageError, closest
 from bulkctl.output.render import (
     BULK_ALL_FIELDS,
     FORMATS,
@@ -32,6 +32,7 @@ from bulkctl.output.render import (
     pick_fields,
     terminal_width,
 )
+from bulkctl.output.values import MODE_SHORT
 
 if TYPE_CHECKING:
     from bulkctl.context import Context
@@ -127,12 +128,17 @@ def near_miss(name: str, allowed: Sequence[str]) -> str | None:
 
 
 def parse_mode(value: str) -> str:
-    """'on-failure-stop' or 'ON_FAILURE_STOP', any case -> 'ON_FAILURE_STOP'."""
+    """'on-failure-stop', 'ON_FAILURE_STOP' or the tables' 'stop', any case -> 'ON_FAILURE_STOP';
+    a near miss is named in the hint."""
     name = value.strip().upper().replace("-", "_")
-    if name not in ("ON_FAILURE_STOP", "ON_FAILURE_CONTINUE"):
-        raise UsageError(
-            f"unknown mode {value!r}", hint="valid modes: on-failure-stop, on-failure-continue"
-        )
+    name = {short: mode for mode, short in MODE_SHORT.items()}.get(name, name)
+    if name not in MODE_SHORT:
+        valid = "valid modes: stop (on-failure-stop), continue (on-failure-continue)"
+        near = closest(name, [*MODE_SHORT, *MODE_SHORT.values()])
+        if near is not None:
+            near = near.lower().replace("_", "-")
+        hint = f"did you mean {near}? {valid}" if near else valid
+        raise UsageError(f"unknown mode {value!r}", hint=hint)
     return name
 
 
@@ -337,7 +343,7 @@ ModeOption = Annotated[
     str | None,
     option(
         "--mode",
-        help="Only bulks executed in this mode: on-failure-stop or on-failure-continue (any case).",
+        help="Only bulks executed in this mode: on-failure-stop or on-failure-continue, or stop or continue as tables show them (any case).",
         metavar="MODE",
         values=MODE_VALUES,
     ),

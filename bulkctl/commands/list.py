@@ -40,6 +40,7 @@ from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.fleet import Fleet, list_fleet, parse_fleet
 from bulkctl.lists.matching import matching_bulks
+from bulkctl.lists.progress import read_progress
 from bulkctl.output.fields import DONE_FIELD, fleet_fields
 from bulkctl.output.pager import paged
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
@@ -108,7 +109,11 @@ def run(ctx: Context, options: ListOptions) -> int:
         with paged(ctx):
             return list_fleet(ctx, options.fleet, options, options.output)
     long = paged(ctx) if options.wanted is None else nullcontext()  # list --all
-    with long, matching_bulks(ctx, options) as (bulks, pager):
+    with (
+        long,
+        read_progress(ctx, "bulks") as progress,
+        matching_bulks(ctx, options, progress) as (bulks, pager),
+    ):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
     report = pager.report
     if not written:  # kubectl's "No resources found": an empty table is not a broken one

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bulkctl.api.kinds import DIGITS, Kind, kind_of_operation
 from bulkctl.api.kinds import path_params_of as _path_params_of
 from bulkctl.api.records import BulkOperation, BulkProcess, is_bulk_id
-from bulkctl.errors import UsageError
+from bulkctl.errors import UsageError, closest
 from bulkctl.files.validation import (
     InvalidInput,
     Item,
@@ -22,6 +22,7 @@ from bulkctl.files.validation import (
     validate_records,
 )
 from bulkctl.lists.paging import listing
+from bulkctl.lists.progress import ReadProgress
 
 if TYPE_CHECKING:
     from bulkctl.api.client import ApiClient
@@ -128,7 +129,10 @@ def plan_rerun(
         raise RerunRefused(f"bulk {bulk_id}: operation {shown(bulk.operation)} is no known kind")
     chosen: dict[int, BulkOperation] = {}
     left_out: Counter[str] = Counter(unread or {})
+    codes: Counter[str] = Counter()  # the error codes of the FAILED operations read
     for op in operations:
+        if op.status == "FAILED":
+            codes[error_code_of(op) or "(none)"] += 1
         reason = _left_out_reason(op, selection)
         if reason is None and op.sequence is not None and op.sequence in chosen:
             reason = "listed twice by the API"
@@ -152,8 +156,24 @@ def plan_rerun(
         )
     if not items:
         why = ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())) or "no operations"
-        raise RerunRefused(f"bulk {bulk_id}: nothing to rerun ({why})")
+        raise RerunRefused(
+            f"bulk {bulk_id}: nothing to rerun ({why})", hint=codes_hint(selection, codes)
+        )
     return RerunPlan(kind, bulk_id, items, sequences, left_out)
+
+
+def codes_hint(selection: RerunSelection, codes: Counter[str]) -> str | None:
+    """When ``--error-code`` matched nothing: the codes present with their counts (the
+    commonest first), and the one nearest what was asked."""
+    if not selection.error_codes or not codes or selection.error_codes & set(codes):
+        return None
+    present = ", ".join(f"{code} ({n:,})" for code, n in codes.most_common(5))
+    more = f" and {len(codes) - 5:,} more" if len(codes) > 5 else ""
+    named = [c for c in codes if c != "(none)"]
+    nears = (closest(asked, named) for asked in sorted(selection.error_codes))
+    near = next((n for n in nears if n is not None), None)
+    guess = f"did you mean --error-code {near}? " if near else ""
+    return f"{guess}FAILED operations by error code: {present}{more}"
 
 
 def _left_out_reason(op: BulkOperation, selection: RerunSelection) -> str | None:
@@ -222,13 +242,19 @@ def unread_operations(bulk: BulkProcess, selection: RerunSelection) -> Counter[s
 
 
 def read_rerun_plan(
-    client: ApiClient, bulk_id: str, selection: RerunSelection, *, concurrency: int = 8
+    client: ApiClient,
+    bulk_id: str,
+    selection: RerunSelection,
+    *,
+    concurrency: int = 8,
+    progress: ReadProgress | None = None,
 ) -> RerunPlan:
     """The rerun plan of bulk ``bulk_id``: the bulk, then only the operations in the statuses
     the selection can take (FAILED; CANCELLED and SUBMITTED with ``not_run``), paged.
 
     Raises ``RerunRefused`` before reading any operation when the bulk is not final; see
-    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui.
+    ``plan_rerun`` for the rest. Shared by ``rerun`` and the ui; ``progress`` counts the
+    pages read.
     """
     bulk = client.get_bulk(bulk_id)
     if not bulk.is_final:
@@ -237,6 +263,8 @@ def read_rerun_plan(
         (lambda o, n, s=s: client.list_operations(bulk_id, offset=o, limit=n, status=s))
         for s in statuses_to_read(selection)
     ]
+    if progress is not None:
+        fetches = [progress.counted(f, i) for i, f in enumerate(fetches)]  # type: ignore[misc]
     with listing(
         fetches, concurrency=concurrency, key=lambda op: op.key, offset=0, wanted=None
     ) as (records, _pager):

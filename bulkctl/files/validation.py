@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulkctl.api.kinds import DIGITS, INT64_MAX, INT64_MIN, KINDS, Kind, Schema
-from bulkctl.errors import UsageError
+from bulkctl.errors import UsageError, closest
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -63,7 +63,9 @@ def kind_named(name: str) -> Kind:
     """The kind for a command-line name such as ``card-blocks``; UsageError otherwise."""
     kind = KINDS.get(name.strip().lower())
     if kind is None:
-        raise UsageError(f"unknown kind {name!r}", hint=f"one of: {', '.join(KINDS)}")
+        near = closest(name.strip().replace("_", "-"), list(KINDS))
+        guess = f"did you mean {near}? " if near else ""
+        raise UsageError(f"unknown kind {name!r}", hint=f"{guess}kinds: {', '.join(KINDS)}")
     return kind
 
 

@@ -12,6 +12,7 @@ from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.paging import Pager, listing
+from bulkctl.lists.progress import ReadProgress
 
 
 class BulkSelection(Protocol):
@@ -42,13 +43,18 @@ class Selection:
 
 @contextmanager
 def matching_bulks(
-    ctx: Context, selection: BulkSelection
+    ctx: Context, selection: BulkSelection, progress: ReadProgress | None = None
 ) -> Iterator[tuple[Iterator[BulkProcess], Pager]]:
-    """The bulks ``selection`` selects, in the server's order, and the pager that read them."""
+    """The bulks ``selection`` selects, in the server's order, and the pager that read them;
+    ``progress`` counts the pages read."""
     client = ctx.client()
     streams: list[str | None] = [*selection.statuses] or [None]
     fetches = [(lambda o, n, s=s: client.list_bulks(offset=o, limit=n, status=s)) for s in streams]
     filtering = selection.filters.active
+    if progress is not None:
+        fetches = [progress.counted(f, i) for i, f in enumerate(fetches)]  # type: ignore[misc]
+        if not filtering:  # with filters every page is read
+            progress.bound(selection.offset, selection.wanted)
     # with client-side filters the server's rows are not the user's rows: scan, then cut
     with listing(
         fetches,

@@ -54,6 +54,7 @@ def run(ctx: Context, options: StatusOptions) -> int:
     }
     info: dict[str, Any] = {
         "profile": settings.profile,
+        "profileSource": settings.profile_source,
         "environment": "demo (in-process emulator)" if settings.in_process else env_name,
         "api": settings.api,
         "baseUrl": settings.base_url,
@@ -67,7 +68,7 @@ def run(ctx: Context, options: StatusOptions) -> int:
         render_record(info, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
     else:
         lines = [
-            f"profile      {settings.profile}",
+            f"profile      {settings.profile}   ({settings.profile_source})",
             f"environment  {info['environment']}"
             + ("   <-- PRODUCTION" if settings.is_production else ""),
             f"api          {settings.api}",
@@ -90,7 +91,7 @@ def command(
         bool, typer.Option("--offline", help="Do not check the token with a request.")
     ] = False,
 ) -> None:
-    """Show the profile, environment, base URL, where each credential comes from (masked),
-    and whether the token works now (one small request). Exit 3 when it does not, 6 when the
-    network fails."""
+    """Show the profile (and why it is in force), environment, base URL, where each
+    credential comes from (masked), and whether the token works now (one small request).
+    Exit 3 when it does not, 6 when the network fails."""
     invoke(ctx, lambda c: parse(c, json_flag=json_flag, offline=offline), run)

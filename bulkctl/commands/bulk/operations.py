@@ -30,6 +30,7 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.lists.paging import listing
+from bulkctl.lists.progress import read_progress
 from bulkctl.output.describe import describe_operations
 from bulkctl.output.fields import OPERATION_ALL_TABLE_FIELDS, OPERATION_TABLE_FIELDS
 from bulkctl.output.pager import paged
@@ -144,17 +145,20 @@ def run(ctx: Context, options: OperationsOptions) -> int:
         for s in streams
     ]
     full = options.payloads or options.output.fmt != "table"
+    progress = read_progress(ctx, "failed operations" if options.errors else "operations")
     with (
+        paged(ctx),
+        progress as counter,
         listing(
-            fetches,
+            [counter.counted(f, i) for i, f in enumerate(fetches)],
             concurrency=concurrency,
             key=lambda op: op.key,
             offset=options.offset,
             wanted=options.wanted,
             on_page=ctx.stdout.flush,
         ) as (records, pager),
-        paged(ctx),
     ):
+        counter.bound(options.offset, options.wanted)
         render_options = options.output.render_options(ctx, full_payloads=full)
         if options.errors:
             operations: list[BulkOperation] = list(records)

@@ -23,6 +23,7 @@ from bulkctl.files.submission import (
     parse_sequences,
     read_rerun_plan,
 )
+from bulkctl.lists.progress import read_progress
 from bulkctl.safefile import atomic_write
 
 
@@ -123,9 +124,14 @@ def run(ctx: Context, options: RerunOptions) -> int:
     if options.output_file is None and not options.send.dry_run:
         # a question that cannot be asked is refused before the operations are read
         refuse_unconfirmable(ctx, execute=options.send.execute, yes=options.send.yes)
-    plan = read_rerun_plan(
-        ctx.client(), options.bulk_id, options.selection, concurrency=ctx.concurrency()
-    )
+    with read_progress(ctx, "operations to rerun") as progress:
+        plan = read_rerun_plan(
+            ctx.client(),
+            options.bulk_id,
+            options.selection,
+            concurrency=ctx.concurrency(),
+            progress=progress,
+        )
     count = len(plan.items)
     chosen = f"{count:,} operation{'s' if count != 1 else ''}"
     ctx.note(

@@ -18,6 +18,7 @@ from bulkctl.cli.options import (
     choose_output,
 )
 from bulkctl.context import Context
+from bulkctl.errors import fit_commands
 from bulkctl.output.outcome import outcome_line, outcome_of, rate_and_eta
 from bulkctl.output.pager import paged
 from bulkctl.output.render import (
@@ -233,7 +234,7 @@ def _failure_parts(
     if len(groups) > GROUPS_SHOWN:
         lines.append(Text(f"… and {len(groups) - GROUPS_SHOWN:,} more error codes"))
     # a command to copy is never wrapped nor cut: written as it is, even past the edge
-    lines.append(f"next: {errors_command(ctx, bulk.bulk_id or '')}")
+    lines += fit_commands(f"next: {errors_command(ctx, bulk.bulk_id or '')}", options.width or 0)
     return lines
 
 

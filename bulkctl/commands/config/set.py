@@ -56,7 +56,7 @@ def run(ctx: Context, options: SetOptions) -> int:
         else:
             value = ctx.stdin.readline().strip()
     checked = validate_value(key, value)
-    profile = profile_name(ctx.options.profile, ctx.env)
+    profile = profile_name(ctx.options.profile, ctx.env, ctx.store)
     if profile == DEMO_PROFILE:
         raise UsageError("the demo profile is built in and cannot be changed")
     ctx.store.set_values(profile, {key: checked})

@@ -25,7 +25,7 @@ def parse(ctx: Context, *, key: str) -> UnsetOptions:
 
 def run(ctx: Context, options: UnsetOptions) -> int:
     """Remove the setting from the profile in force."""
-    profile = profile_name(ctx.options.profile, ctx.env)
+    profile = profile_name(ctx.options.profile, ctx.env, ctx.store)
     ctx.store.set_values(profile, {options.key: None})
     ctx.note(f"{options.key} removed from profile {profile}")
     return 0

@@ -176,9 +176,10 @@ def run(ctx: Context, options: ServeOptions) -> int:
         f"  api key:  {DEMO_API_KEY}\n"
         f"  email:    {DEMO_EMAIL}   password: {DEMO_PASSWORD}\n"
         f"  identities: {served}\n"
-        f"Try: bulkctl --profile emu --base-url {root}/multi/backoffice auth login"
+        "Try (each command on a line of its own, to copy whole):\n"
+        f"bulkctl --profile emu --base-url {root}/multi/backoffice auth login"
         f" --identity {kind.lower()}:{ident}\n"
-        "     bulkctl --profile emu list\n"
+        "bulkctl --profile emu list\n"
         "Press Ctrl-C to stop.",
         file=ctx.stdout,
         flush=True,
