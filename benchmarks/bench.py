@@ -20,7 +20,7 @@ reported as medians of the wall time and of the CPU time (user + system) each pr
 
 With ``--baseline PATH`` (another checkout of bulkctl) the listing, first row and one page
 are measured for it too, in the same rounds, for a before/after table: both checkouts then
-run from their source (``python -c "from bulkctl.__main__ import main; ..."`` with
+run from their source (``python -P -c "from bulkctl.__main__ import main; ..."`` with
 ``PYTHONPATH``), with this interpreter and its packages.
 
 The request-quota scenario has its own script: ``benchmarks/quota.py``.
@@ -205,7 +205,8 @@ def from_source(checkout: Path, env: dict[str, str]) -> tuple[list[str], dict[st
 
     compileall.compile_dir(str(checkout / "bulkctl"), quiet=1)
     code = "import sys; from bulkctl.__main__ import main; sys.exit(main())"
-    return [sys.executable, "-c", code], {**env, "PYTHONPATH": str(checkout)}
+    # -P: the working folder is not put first on sys.path, or its bulkctl would be the one run
+    return [sys.executable, "-P", "-c", code], {**env, "PYTHONPATH": str(checkout)}
 
 
 def cpu_text(cpu: float | None) -> str:
