@@ -137,6 +137,35 @@ def test_an_answer_whose_headers_trickle_is_abandoned_at_the_deadline_too() -> N
     assert server.connections == 1
 
 
+def test_a_name_lookup_that_hangs_is_abandoned_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a name lookup has no timeout of its own: the deadline must still end the request
+    released = threading.Event()
+    lookups: list[str] = []
+    ended: list[str] = []
+
+    def hanging_lookup(host: str, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        released.wait(10)
+        ended.append(host)
+        raise socket.gaierror("no answer from the resolver")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    client = real_client("https://lookup-hangs.example/multi", request_timeout=60.0)
+    client.deadline = client.retry.monotonic() + 0.3
+    try:
+        with pytest.raises(DeadlineReached, match="abandoned at the deadline"):
+            client.get_bulk("7")
+        assert ended == []  # the caller was back while the lookup still hung
+    finally:
+        released.set()
+        client.close()
+    assert lookups == ["lookup-hangs.example"]  # one attempt: no retry past the deadline
+
+
 def test_each_exchange_runs_in_the_callers_thread() -> None:
     # no thread a request: the deadline is held by the connection's own timeouts
     threads: list[threading.Thread] = []

@@ -3,6 +3,7 @@ decoded size and abandoned at its deadline; requests are limited in number in fl
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 import time
@@ -135,7 +136,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
             left = self._deadline.left(timeout)
         except _Abandoned:
             raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
-        stream = self._backend.connect_tcp(host, port, left, local_address, socket_options)
+
+        def connect() -> httpcore.NetworkStream:
+            return self._backend.connect_tcp(host, port, left, local_address, socket_options)
+
+        # a name lookup has no timeout of its own: it runs in a thread of its own (once a
+        # connection, not a request), waited for within the time left
+        stream = connect() if _is_address(host) else _within(connect, left)
         return _DeadlineStream(stream, self._deadline)
 
     def connect_unix_socket(
@@ -151,6 +158,54 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address, which needs no name lookup."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _within(
+    connect: Callable[[], httpcore.NetworkStream], left: float | None
+) -> httpcore.NetworkStream:
+    """``connect()`` in a thread of its own, waited for ``left`` seconds at most; a
+    connection that comes too late is closed."""
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            stream = connect()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        else:
+            with lock:
+                if "late" in outcome:
+                    stream.close()
+                else:
+                    outcome["stream"] = stream
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="bulkctl-connect", daemon=True).start()
+    if not done.wait(left):
+        with lock:
+            outcome["late"] = True
+            stream = outcome.pop("stream", None)
+        if stream is not None:
+            stream.close()
+        raise httpcore.ConnectTimeout("the name lookup or the connection took too long")
+    if "error" in outcome:
+        raise outcome["error"]
+    connected: httpcore.NetworkStream = outcome["stream"]
+    return connected
 
 
 def _hold_to_deadline(client: httpx.Client, deadline: _Deadline) -> None:
