@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -514,6 +515,28 @@ def test_text_is_read_tolerantly_and_numbers_strictly() -> None:
     assert second.bulk_id is None and second.status is None
     with pytest.raises(ShapeError, match="'count'"):
         parse_bulk_page({"count": -5, "bulkProcesses": []})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("submittedItemsCount", True),
+        ("submittedItemsCount", 5.0),
+        ("submittedItemsCount", -1),
+        ("executionStart", "1700000000000"),
+        ("executionFinish", 10**20),
+        ("executionFinish", False),
+    ],
+)
+def test_the_record_with_a_bad_number_is_named_by_its_place_in_the_page(
+    field: str, value: object
+) -> None:
+    # the usual types are taken on a fast path: the unusual ones must still be refused,
+    # naming the record that holds one (not the first of the page)
+    good = {"bulkId": "9", "status": "RUNNING", "submittedItemsCount": 3, "executionStart": 1}
+    records = [good, dict(good), {**good, field: value}, dict(good)]
+    with pytest.raises(ShapeError, match=re.escape(f"bulkProcesses[2]: '{field}'")):
+        parse_bulk_page({"count": 4, "bulkProcesses": records})
 
 
 def test_tokens_of_both_login_shapes_are_read() -> None:

@@ -28,10 +28,12 @@ from tests.test_api_client import PAGE, Script, answer, client_for
 
 
 class TricklingServer:
-    """Answers every request with headers at once, then one body byte every ``every`` s."""
+    """Answers every request with headers at once, then one body byte every ``every`` s
+    (``headers_too``: the status line and headers come a byte at a time as well)."""
 
-    def __init__(self, every: float = 0.2) -> None:
+    def __init__(self, every: float = 0.2, *, headers_too: bool = False) -> None:
         self.every = every
+        self.headers_too = headers_too
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -54,12 +56,15 @@ class TricklingServer:
 
     def _trickle(self, conn: socket.socket) -> None:
         body = json.dumps(PAGE).encode() + b" " * 1000
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+        )
+        if self.headers_too:
+            body, head = head + body, b""
         try:
             conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                + f"content-length: {len(body)}\r\n\r\n".encode()
-            )
+            conn.sendall(head)
             for byte in body:
                 if self.stop.wait(self.every):
                     break
@@ -116,6 +121,63 @@ def test_a_hard_deadline_abandons_the_request_in_flight(trickling: TricklingServ
         client.close()
     assert caught.value.exit_code == ExitCode.TIMEOUT
     assert trickling.connections == 1  # no retry past the deadline
+
+
+def test_an_answer_whose_headers_trickle_is_abandoned_at_the_deadline_too() -> None:
+    server = TricklingServer(every=0.05, headers_too=True)  # 90 header bytes: 4.5 s
+    client = real_client(server.url, request_timeout=60.0, read_timeout=30.0)
+    client.deadline = client.retry.monotonic() + 0.5
+    try:
+        with pytest.raises(DeadlineReached) as caught:
+            client.get_bulk("7")  # the read timeout alone would wait for every byte
+    finally:
+        client.close()
+        server.close()
+    assert caught.value.exit_code == ExitCode.TIMEOUT
+    assert server.connections == 1
+
+
+def test_a_name_lookup_that_hangs_is_abandoned_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a name lookup has no timeout of its own: the deadline must still end the request
+    released = threading.Event()
+    lookups: list[str] = []
+    ended: list[str] = []
+
+    def hanging_lookup(host: str, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        released.wait(10)
+        ended.append(host)
+        raise socket.gaierror("no answer from the resolver")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    client = real_client("https://lookup-hangs.example/multi", request_timeout=60.0)
+    client.deadline = client.retry.monotonic() + 0.3
+    try:
+        with pytest.raises(DeadlineReached, match="abandoned at the deadline"):
+            client.get_bulk("7")
+        assert ended == []  # the caller was back while the lookup still hung
+    finally:
+        released.set()
+        client.close()
+    assert lookups == ["lookup-hangs.example"]  # one attempt: no retry past the deadline
+
+
+def test_each_exchange_runs_in_the_callers_thread() -> None:
+    # no thread a request: the deadline is held by the connection's own timeouts
+    threads: list[threading.Thread] = []
+
+    def page(request: httpx.Request) -> httpx.Response:
+        threads.append(threading.current_thread())
+        return answer(200, PAGE)
+
+    client, _, _ = client_for(Script([page, page]))
+    client.list_bulks(offset=0, limit=1)
+    client.list_bulks(offset=1, limit=1)
+    assert threads == [threading.current_thread()] * 2
 
 
 def test_a_call_deadline_is_an_absolute_time(trickling: TricklingServer) -> None:

@@ -245,6 +245,23 @@ def test_plain_shows_bidi_and_zero_widths_as_code_points_and_reads_them_back() -
     assert unescape_plain(plain[:-1]) == text
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=12,
+)
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=8), json_values, max_size=6), max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_jsonl_lines_are_the_text_json_dumps_gives(recs: list[dict[str, Any]]) -> None:
+    # the line encoder is made once (not at each call): the bytes must not change
+    from bulkctl.safetext import safe_json
+
+    out = rendered("jsonl", recs, fields=list(BULK_ALL_FIELDS), whole_objects=True)
+    assert out == "".join(safe_json(json.dumps(r, ensure_ascii=False)) + "\n" for r in recs)
+
+
 def test_json_written_element_by_element_is_the_same_document() -> None:
     """``--json`` holds each element's text rather than parsed records (half the memory at
     100,000 records): the bytes must be what one json.dumps of the list gives."""

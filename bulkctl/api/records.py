@@ -42,6 +42,7 @@ PAGE_COUNT = (0, INT32_MAX)  # the paged answers' count and responseCount are in
 # epoch milliseconds of 0001-01-02 and 9999-12-30 UTC: a day inside what datetime can
 # represent, so any time zone can show it
 TIMESTAMP = (-62_135_510_400_000, 253_402_128_000_000)
+_COUNT_MAX, (_TS_MIN, _TS_MAX) = COUNT[1], TIMESTAMP
 
 
 class ShapeError(ValueError):
@@ -222,32 +223,49 @@ def content_key(raw: dict[str, Any]) -> str:
     return "raw:" + json.dumps(raw, sort_keys=True, default=str)
 
 
+def _status_counts(entries: list[Any]) -> tuple[OperationStatusCount, ...]:
+    counts: list[OperationStatusCount] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict):
+            count = api_int(entry.get("count"), f"operationStatusCounts[{index}].count", COUNT)
+            counts.append(OperationStatusCount(as_text(entry.get("status")), count))
+    return tuple(counts)
+
+
 def parse_bulk(obj: Any, bulk_id: str | None = None) -> BulkProcess:
     """A bulk process object; with ``bulk_id`` (the id asked for), an answer that names
     another id is a ``ShapeError``."""
     if not isinstance(obj, dict):
         raise ShapeError(f"expected a bulk process object, got {type(obj).__name__}")
-    counts: list[OperationStatusCount] = []
-    raw_counts = obj.get("operationStatusCounts")
+    get = obj.get
+    counts: tuple[OperationStatusCount, ...] = ()
+    raw_counts = get("operationStatusCounts")
     if raw_counts is not None and isinstance(raw_counts, list):
-        for index, entry in enumerate(raw_counts):
-            if isinstance(entry, dict):
-                count = api_int(entry.get("count"), f"operationStatusCounts[{index}].count", COUNT)
-                counts.append(OperationStatusCount(as_text(entry.get("status")), count))
+        counts = _status_counts(raw_counts)
+    # a page holds a hundred of these: the usual types are taken as they are, and anything
+    # else goes through api_int and as_text, which hold the rules (and raise, naming it)
+    items, start, finish = get("submittedItemsCount"), get("executionStart"), get("executionFinish")
+    if items is not None and not (type(items) is int and 0 <= items <= _COUNT_MAX):
+        items = api_int(items, "submittedItemsCount", COUNT)
+    if start is not None and not (type(start) is int and _TS_MIN <= start <= _TS_MAX):
+        start = api_int(start, "executionStart", TIMESTAMP)
+    if finish is not None and not (type(finish) is int and _TS_MIN <= finish <= _TS_MAX):
+        finish = api_int(finish, "executionFinish", TIMESTAMP)
+    ident, status, operation, mode = get("bulkId"), get("status"), get("operation"), get("mode")
     record = BulkProcess(
-        raw=obj,
-        bulk_id=as_text(obj.get("bulkId")),
-        status=as_text(obj.get("status")),
-        submitted_items_count=api_int(obj.get("submittedItemsCount"), "submittedItemsCount", COUNT),
-        execution_start=api_int(obj.get("executionStart"), "executionStart", TIMESTAMP),
-        execution_finish=api_int(obj.get("executionFinish"), "executionFinish", TIMESTAMP),
-        operation=as_text(obj.get("operation")),
-        mode=as_text(obj.get("mode")),
-        operation_status_counts=tuple(counts),
+        obj,
+        ident if type(ident) is str else as_text(ident),
+        status if type(status) is str else as_text(status),
+        items,
+        start,
+        finish,
+        operation if type(operation) is str else as_text(operation),
+        mode if type(mode) is str else as_text(mode),
+        counts,
     )
     if bulk_id is not None:
         for name in ("bulkId", "id"):
-            named = as_text(obj.get(name))
+            named = as_text(get(name))
             if named is not None and named != bulk_id:
                 raise ShapeError(f"'{name}' is {_shown(named)}: an answer for another bulk")
     return record
@@ -276,12 +294,15 @@ def _parse_page(obj: Any, key: str, parse_item: Any) -> Page:
         items = []
     if not isinstance(items, list):
         raise ShapeError(f"'{key}' is not a list")
-    records = []
-    for index, item in enumerate(items):
-        try:
-            records.append(parse_item(item))
-        except ShapeError as exc:  # which record: the field alone could be any of them
-            raise ShapeError(f"{key}[{index}]: {exc}") from None
+    try:
+        records = [parse_item(item) for item in items]
+    except ShapeError:
+        for index, item in enumerate(items):  # which record: the field could be any one's
+            try:
+                parse_item(item)
+            except ShapeError as exc:
+                raise ShapeError(f"{key}[{index}]: {exc}") from None
+        raise
     count = api_int(obj.get("count"), "count", PAGE_COUNT)
     return Page(
         records=records,

@@ -1,14 +1,17 @@
-"""The transport: threads, caps and the deadline. Each exchange is read whole within a cap
-on its decoded size and abandoned at its deadline; requests are limited in number in flight."""
+"""The transport: caps and the deadline. Each exchange is read whole within a cap on its
+decoded size and abandoned at its deadline; requests are limited in number in flight."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpcore
 import httpx
 
 from bulkctl import __version__
@@ -48,10 +51,174 @@ class ConcurrencyLimiter:
 
 
 class _Abandoned(Exception):
-    """The caller stopped waiting for this exchange: stop reading."""
+    """The exchange's deadline passed between two parts of its answer: stop reading."""
 
 
-def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) -> bytes:
+class _Deadline(threading.local):
+    """The real-time (``time.monotonic``) deadline of the exchange this thread is running,
+    and whether the last socket operation's timeout was cut short to meet it."""
+
+    until: float | None = None
+    cut: bool = False
+
+    def left(self, timeout: float | None) -> float | None:
+        """``timeout`` cut to the time left; raises once nothing is left."""
+        if self.until is None:
+            self.cut = False
+            return timeout
+        left = self.until - time.monotonic()
+        self.cut = timeout is None or left < timeout
+        if left <= 0:
+            raise _Abandoned
+        return left if self.cut else timeout
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake waits at most until the
+    deadline of the exchange using it: a server that trickles its answer, or its headers, a
+    byte at a time is cut at the deadline (a plain read timeout restarts at every byte)."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self._stream.read(max_bytes, self._deadline.left(timeout))
+        except _Abandoned:
+            raise httpcore.ReadTimeout("the exchange's deadline passed") from None
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        try:
+            for at in range(0, max(len(view), 1), CHUNK_BYTES):  # the time left at each part
+                self._stream.write(bytes(view[at : at + CHUNK_BYTES]), self._deadline.left(timeout))
+        except _Abandoned:
+            raise httpcore.WriteTimeout("the exchange's deadline passed") from None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            left = self._deadline.left(timeout)
+        except _Abandoned:
+            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, left), self._deadline
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, its connections held to the exchange's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend, deadline: _Deadline) -> None:
+        self._backend = backend
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            left = self._deadline.left(timeout)
+        except _Abandoned:
+            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+
+        def connect() -> httpcore.NetworkStream:
+            return self._backend.connect_tcp(host, port, left, local_address, socket_options)
+
+        # a name lookup has no timeout of its own: it runs in a thread of its own (once a
+        # connection, not a request), waited for within the time left
+        stream = connect() if _is_address(host) else _within(connect, left)
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        try:
+            left = self._deadline.left(timeout)
+        except _Abandoned:
+            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+        return _DeadlineStream(
+            self._backend.connect_unix_socket(path, left, socket_options), self._deadline
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address, which needs no name lookup."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _within(
+    connect: Callable[[], httpcore.NetworkStream], left: float | None
+) -> httpcore.NetworkStream:
+    """``connect()`` in a thread of its own, waited for ``left`` seconds at most; a
+    connection that comes too late is closed."""
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            stream = connect()
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+        else:
+            with lock:
+                if "late" in outcome:
+                    stream.close()
+                else:
+                    outcome["stream"] = stream
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="bulkctl-connect", daemon=True).start()
+    if not done.wait(left):
+        with lock:
+            outcome["late"] = True
+            stream = outcome.pop("stream", None)
+        if stream is not None:
+            stream.close()
+        raise httpcore.ConnectTimeout("the name lookup or the connection took too long")
+    if "error" in outcome:
+        raise outcome["error"]
+    connected: httpcore.NetworkStream = outcome["stream"]
+    return connected
+
+
+def _hold_to_deadline(client: httpx.Client, deadline: _Deadline) -> None:
+    """Put ``deadline`` under every connection pool of ``client``: the direct one and any
+    proxy's (a transport given in code has none; its answer is checked between parts)."""
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend):
+            pool._network_backend = _DeadlineBackend(backend, deadline)  # type: ignore[union-attr]
+
+
+def read_capped(response: httpx.Response, cap: int, deadline: _Deadline) -> bytes:
     """The decoded body of a streamed answer, at most ``cap`` bytes however it is compressed;
     raises MalformedResponse past the cap."""
 
@@ -82,9 +249,8 @@ def read_capped(response: httpx.Response, cap: int, abandoned: threading.Event) 
     parts: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_raw(CHUNK_BYTES):
-            if abandoned.is_set():
-                raise _Abandoned
+        for chunk in response.iter_raw():  # each part as it comes
+            deadline.left(None)  # a transport given in code has no sockets to hold to it
             pending = chunk
             while pending:
                 if decoder is None:
@@ -116,8 +282,9 @@ class Transport:
     """One base URL's HTTP exchanges, each read whole under ``max_answer_bytes`` and
     abandoned at its overall deadline; ``closed`` once the command ends (nothing more is sent).
 
-    Each exchange runs in a thread of its own, so the caller regains control at the deadline
-    even while a server trickles its answer (httpx's read timeout restarts per chunk)."""
+    Each exchange runs in the caller's thread, and every socket operation of it waits at
+    most until its deadline, so the caller regains control then even while a server
+    trickles its answer (httpx's read timeout restarts per chunk)."""
 
     def __init__(
         self,
@@ -139,6 +306,7 @@ class Transport:
         self.debug = debug
         self.closed = False
         self._timeouts = (connect_timeout, read_timeout)
+        self._deadline = _Deadline()
         self._http = httpx.Client(
             base_url=base_url,
             transport=transport,
@@ -159,6 +327,7 @@ class Transport:
                 "Accept-Encoding": "gzip, deflate",  # the encodings read_capped decodes
             },
         )
+        _hold_to_deadline(self._http, self._deadline)
 
     def close(self) -> None:
         self.closed = True
@@ -184,37 +353,31 @@ class Transport:
         hard_first = hard is not None and hard < until
         if hard is not None:
             until = min(until, hard)
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
-        abandoned = threading.Event()
-
-        def exchange() -> None:
-            try:
-                outcome["response"] = self._exchange(
-                    method, path, params, json_body, headers, max(0.0, until - started), abandoned
-                )
-            except BaseException as exc:  # handed to the caller's thread below
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=exchange, name="bulkctl-request", daemon=True).start()
-        if not done.wait(max(0.0, until - self.monotonic())):
-            abandoned.set()
+        deadline = self._deadline
+        deadline.cut = False
+        # the same span in real time: the injected clock may be a test's
+        deadline.until = time.monotonic() + max(0.0, until - started)
+        try:
+            response = self._exchange(
+                method, path, params, json_body, headers, max(0.0, until - started)
+            )
+        except (httpx.HTTPError, _Abandoned) as error:
+            cut = isinstance(error, (_Abandoned, httpx.PoolTimeout)) or (
+                isinstance(error, httpx.TimeoutException) and deadline.cut
+            )
+            if not cut:
+                assert isinstance(error, httpx.HTTPError)
+                raise network_error(error, self.base_url) from error
             if hard_first:
-                raise DeadlineReached(f"{method} {path}: abandoned at the deadline")
+                raise DeadlineReached(f"{method} {path}: abandoned at the deadline") from None
             raise NetworkError(
                 f"no complete answer from {self.base_url} within {format_seconds(overall)} "
                 "(request_timeout)",
                 hint="raise request_timeout, or try again",
                 sent=True,
-            )
-        if "error" in outcome:
-            error = outcome["error"]
-            if isinstance(error, httpx.HTTPError):
-                raise network_error(error, self.base_url) from error
-            raise error
-        response: httpx.Response = outcome["response"]
+            ) from None
+        finally:
+            deadline.until = None
         if self.debug is not None:
             self._log(method, response, headers, started)
         return response
@@ -246,7 +409,6 @@ class Transport:
         json_body: Any,
         headers: dict[str, str],
         left: float,
-        abandoned: threading.Event,
     ) -> httpx.Response:
         """Send and read the whole answer (decoded, capped); a plain response comes back."""
         connect, read = self._timeouts
@@ -262,7 +424,7 @@ class Transport:
         )
         streamed = self._http.send(request, stream=True)
         try:
-            body = read_capped(streamed, self.max_answer_bytes, abandoned)
+            body = read_capped(streamed, self.max_answer_bytes, self._deadline)
         finally:
             streamed.close()
         kept = [

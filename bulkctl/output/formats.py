@@ -13,7 +13,31 @@ from bulkctl.output.fields import RenderOptions
 from bulkctl.output.values import csv_cell, escape_markdown, escape_plain, markdown_cell, text_value
 from bulkctl.safetext import safe_json
 
-_JSON_LINE = json.JSONEncoder(ensure_ascii=False).encode
+
+def _line_encoder() -> Callable[[Any], str]:
+    """``JSONEncoder(ensure_ascii=False).encode``, the same text, with its C encoder made
+    once rather than at every call (``jsonl`` encodes a record a line); without the C
+    accelerator, or where it takes other arguments, the encoder itself."""
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    sample = {"a": [1, 2.5, None, True, "\u00e9\u2028"]}
+    try:
+        # no circular check: the values are decoded JSON and bulkctl's own dicts
+        chunks = make(
+            None, encoder.default, json.encoder.encode_basestring, None, ": ", ", ",
+            False, False, True,
+        )  # fmt: skip
+        if "".join(chunks(sample, 0)) != encoder.encode(sample):
+            return encoder.encode
+    except TypeError:
+        return encoder.encode
+    join = "".join
+    return lambda value: join(chunks(value, 0))
+
+
+_JSON_LINE = _line_encoder()
 
 
 def json_line(value: Any) -> str:
@@ -61,6 +85,9 @@ def write_json(records: Iterable[dict[str, Any]], options: RenderOptions, out: T
 def line_writer(options: RenderOptions, out: TextIO) -> Callable[[dict[str, Any]], str]:
     """How one record becomes one line in ``jsonl``, ``csv`` or ``plain``; the header, if
     the format has one, is written to ``out`` first."""
+    if options.fmt == "jsonl" and options.whole_objects:
+        encode = _JSON_LINE
+        return lambda record: safe_json(encode(record)) + "\n"
     if options.fmt == "jsonl":
         return lambda record: json_line(_json_object(record, options)) + "\n"
     if options.fmt == "csv":
