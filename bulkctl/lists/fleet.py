@@ -405,4 +405,7 @@ def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: Out
         )
     else:
         render(records, options, ctx.stdout)
+    if not records and outcome.results:  # as list says it of one profile
+        filtered = selection.statuses or selection.filters.active
+        ctx.note("no bulks match" if filtered else "no bulks found")
     return outcome.exit_code
