@@ -17,10 +17,13 @@ from bulkctl.cli.options import FleetFlags, PagingFlags
 from bulkctl.commands import list as list_cmd
 from bulkctl.config_file import ConfigStore
 from bulkctl.context import Context, GlobalOptions
-from bulkctl.emulator.app import DEMO_API_KEY, Emulator
+from bulkctl.emulator.app import DEMO_API_KEY, Emulator, Faults
+from bulkctl.emulator.auth import served_identities
+from bulkctl.emulator.quota import parse_quota
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.emulator.transport import EmulatorTransport
-from tests.conftest import T0, ManualClock
+from bulkctl.lists.progress import CLEAR
+from tests.conftest import T0, LinkedClock, ManualClock
 
 IDENTITIES = "corporate:1001,consumer:2001"
 
@@ -132,3 +135,36 @@ def test_the_same_store_note_fired_by_several_threads_is_said_once(tmp_path: Pat
     for thread in threads:
         thread.join(timeout=10)
     assert len(heard) == 1, heard
+
+
+def test_a_fleet_of_identities_on_a_terminal_draws_lists_transient_line(tmp_path: Path) -> None:
+    """One progress module: the identities are counted by the line list draws over pages,
+    transient on a terminal, cleared before a failing identity's line and at the end."""
+    clock = ManualClock(T0 + 4.3)
+    emulator = Emulator(
+        EmulatorState(bulks=20, now=clock()),
+        clock=clock,
+        faults=Faults(quota=parse_quota("10/10s")),
+        identities=12,
+    )
+    ctx = identities_context(tmp_path, 0)
+    ctx.transport = EmulatorTransport(emulator)
+    ctx.clock = LinkedClock(clock)
+    ctx.stderr_tty = True
+    ctx.env = {**ctx.env, "BULKCTL_RATE_LIMIT": "10/10s", "BULKCTL_CONCURRENCY": "1"}
+    names = [f"{k.lower()}:{i}" for k, i in served_identities(12)] + ["corporate:404404"]
+    try:
+        options = list_cmd.parse(
+            ctx, status=["failed"], fleet=FleetFlags(identities=",".join(names))
+        )
+        assert list_cmd.run(ctx, options) != 0  # the identity the emulator does not know
+    finally:
+        ctx.close()
+    err = ctx.stderr.getvalue()  # type: ignore[attr-defined]
+    drawn = err.split(CLEAR)
+    lines = [part for part in drawn if part.startswith("reading identities: ")]
+    assert lines and all(" of 13, " in line and "\n" not in line for line in lines), err
+    assert any("ETA " in line for line in lines), err
+    for part in drawn:  # nothing is written after the transient line without clearing it
+        assert part.startswith("reading identities: ") or "reading identities" not in part
+    assert "corporate:404404" in err and not err.endswith(lines[-1])  # cleared at the end
