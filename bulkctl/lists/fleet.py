@@ -340,7 +340,13 @@ def _read_identities(
     return outcome
 
 
-def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: OutputChoice) -> int:
+def list_fleet(
+    ctx: Context,
+    fleet: Fleet,
+    selection: BulkSelection,
+    output: OutputChoice,
+    progress_mode: str | None = None,
+) -> int:
     """``list`` across a fleet: every member's bulks, each record with its ``profile`` and
     ``identity`` first; ``--json`` is ``{"bulks": [...], "errors": [...]}``; jsonl, csv and
     the others carry records only (errors are on stderr). Returns the worst exit code."""
@@ -349,7 +355,7 @@ def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: Out
         with matching_bulks(member_ctx, selection) as (bulks, _):
             return [b.raw for b in bulks]
 
-    outcome = run_fleet(ctx, fleet, read)
+    outcome = run_fleet(ctx, fleet, read, progress_mode)
     records = [{**member.tags(), **raw} for member, rows in outcome.results for raw in rows]
     options = output.render_options(ctx)
     if options.fmt == "json":

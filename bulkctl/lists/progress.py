@@ -18,7 +18,9 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from bulkctl.api.records import Page
+from bulkctl.cli.options import PROGRESS_VALUES
 from bulkctl.context import Context
+from bulkctl.errors import UsageError
 from bulkctl.output.render import human_duration
 
 SHOW_AFTER = 2.0  # seconds: a shorter read shows nothing
@@ -30,6 +32,19 @@ LIVE_EVERY = 1.0  # seconds: the transient line is redrawn this often while wait
 CLEAR = "\r\x1b[2K"
 
 FetchPage = Callable[[int, int], Page]
+
+
+def parse_progress(value: str | None) -> str | None:
+    """--progress: live, plain or none (any case); None when not given."""
+    if value is None:
+        return None
+    mode = value.strip().lower()
+    if mode not in PROGRESS_VALUES.words:
+        raise UsageError(
+            f"unknown --progress {value!r}",
+            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
+        )
+    return mode
 
 
 def read_mode(ctx: Context, requested: str | None = None) -> str:
