@@ -3,6 +3,7 @@ folder, written atomically under a lock, and never overwritten when it cannot be
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,12 +35,25 @@ class ConfigStore:
     directory: Path
     notes: list[str] = field(default_factory=list)
     note: Callable[[str], None] | None = None  # notes go here at once when set, else to notes
+    # the profiles of a fleet load the file in threads of their own: each note is said once
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _said: set[str] = field(default_factory=set, repr=False)
 
     def _note(self, message: str) -> None:
-        if self.note is not None:
-            self.note(message)
-        else:
-            self.notes.append(message)
+        with self._lock:
+            if message in self._said:
+                return
+            self._said.add(message)
+            if self.note is None:
+                self.notes.append(message)
+                return
+        self.note(message)
+
+    def take_notes(self) -> list[str]:
+        """The notes kept so far, each handed to one caller only (threads may ask at once)."""
+        with self._lock:
+            taken, self.notes = self.notes, []
+        return taken
 
     @property
     def path(self) -> Path:

@@ -284,9 +284,8 @@ class Context:
                 profile_flag=self.options.profile,
                 base_url_flag=self.options.base_url,
             )
-            for note in self.store.notes:
+            for note in self.store.take_notes():
                 self.note(note)
-            self.store.notes.clear()
         return self._resolved
 
     def concurrency(self, override: int | None = None) -> int:

@@ -10,18 +10,18 @@ _bulkctl_subcommands() {
 _bulkctl_options() {
   case "$1" in
     "") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --version --help -h" ;;
-    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "list") echo "--status -s --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --concurrency --strict --operation --mode --since --until --all-profiles -A --profiles --identities --progress --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "show") echo "--output -o --json --fields --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "operations") echo "--status -s --sequence --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --payloads --concurrency --errors --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "operations") echo "--status -s --sequence --limit -n --offset --all -a --output -o --json --jsonl --fields --no-header --payloads --concurrency --errors --progress --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "execute") echo "--mode --webhook-interval --yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "submit") echo "--format -f --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "rerun") echo "--failed --not-run --error-code --sequence --output-file --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "rerun") echo "--failed --not-run --error-code --sequence --output-file --progress --chunk-size --new --dry-run --json --execute --mode --yes -y --wait --timeout --interval --junit --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "pause") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --progress --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "ui") echo "--status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "auth") echo "--help -h" ;;
@@ -59,6 +59,7 @@ _bulkctl_option_kind() {
     "list/--until") echo 'free' ;;
     "list/--profiles") echo 'profile' ;;
     "list/--identities") echo 'identity' ;;
+    "list/--progress") echo 'progress' ;;
     "list/--profile") echo 'profile' ;;
     "list/--base-url") echo 'free' ;;
     "show/--output"|"show/-o") echo 'format' ;;
@@ -72,6 +73,7 @@ _bulkctl_option_kind() {
     "operations/--output"|"operations/-o") echo 'format' ;;
     "operations/--fields") echo 'csv:operation_field' ;;
     "operations/--concurrency") echo 'free' ;;
+    "operations/--progress") echo 'progress' ;;
     "operations/--profile") echo 'profile' ;;
     "operations/--base-url") echo 'free' ;;
     "execute/--mode") echo 'mode' ;;
@@ -89,6 +91,7 @@ _bulkctl_option_kind() {
     "rerun/--error-code") echo 'free' ;;
     "rerun/--sequence") echo 'free' ;;
     "rerun/--output-file") echo 'file' ;;
+    "rerun/--progress") echo 'progress' ;;
     "rerun/--chunk-size") echo 'free' ;;
     "rerun/--mode") echo 'mode' ;;
     "rerun/--timeout") echo 'free' ;;
@@ -134,6 +137,7 @@ _bulkctl_option_kind() {
     "summary/--concurrency") echo 'free' ;;
     "summary/--profiles") echo 'profile' ;;
     "summary/--identities") echo 'identity' ;;
+    "summary/--progress") echo 'progress' ;;
     "summary/--profile") echo 'profile' ;;
     "summary/--base-url") echo 'free' ;;
     "completion/--profile") echo 'profile' ;;
@@ -203,11 +207,11 @@ _bulkctl_values() {
     bulk_field) echo 'bulkId status operation submittedItemsCount mode executionStart executionFinish duration age operationStatusCounts' ;;
     mode) echo 'on-failure-stop on-failure-continue' ;;
     identity) echo 'corporate: consumer:' ;;
+    progress) echo 'live plain none' ;;
     operation_status) echo 'SUBMITTED RUNNING COMPLETED FAILED CANCELLED' ;;
     operation_field) echo 'sequence status method path operationId requestPayload responsePayload' ;;
     kind) echo 'users user-invites card-blocks card-unblocks card-removals card-spend-rules transfers sends wire-transfers' ;;
     input_format) echo 'jsonl json csv' ;;
-    progress) echo 'live plain none' ;;
     accept) echo 'partially_completed cancelled' ;;
     shell) echo 'bash zsh fish' ;;
     environment) echo 'sandbox production' ;;

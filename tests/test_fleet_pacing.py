@@ -78,7 +78,7 @@ def test_identities_pass_one_pacer_and_draw_no_quota_answer(tmp_path: Path) -> N
     progress = [
         line
         for line in ctx.stderr.getvalue().splitlines()
-        if line.startswith("identities ")  # type: ignore[attr-defined]
-    ]
-    assert progress and all("/80" in line for line in progress)
+        if line.startswith("reading identities: ")  # type: ignore[attr-defined]
+    ]  # list's own progress line, counting identities instead of pages
+    assert progress and all(" of 80, " in line and "ETA " in line for line in progress)
     assert len(progress) >= int(elapsed // 10)

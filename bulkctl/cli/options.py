@@ -73,6 +73,7 @@ OPERATION_FIELD_VALUES = Values(
     "operation_field", tuple(f.name for f in OPERATION_ALL_FIELDS), csv=True
 )
 SHELL_VALUES = Values("shell", SHELLS)
+PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
 PROFILE_VALUES = Values("profile")  # asked of `bulkctl config profiles` at Tab time
 FILE_VALUES = Values("file")
 
@@ -209,16 +210,11 @@ def check_concurrency(value: int | None) -> int | None:
     return value
 
 
-FORMAT_HELP = (
-    f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise; "
-    "wide: the table with every column, uncut)."
-)
-STATUS_HELP = (
-    "Only bulks in this status; repeat or comma-separate for several "
-    f"({', '.join(BULK_STATUSES)}; any case)."
-)
+FORMAT_HELP = f"Output format: {', '.join(FORMATS)} (default: table on a terminal, plain otherwise; wide: the table with every column, uncut)."
+STATUS_HELP = f"Only bulks in this status; repeat or comma-separate for several ({', '.join(BULK_STATUSES)}; any case)."
 OPERATION_STATUS_HELP = f"Only operations in this status; repeat or comma-separate ({', '.join(OPERATION_STATUSES)}; any case)."
 FIELDS_HELP = "Comma-separated API field names to show, in this order."
+PROGRESS_HELP = "How a read that lasts over 2 s shows its progress on stderr: live (one line redrawn on a terminal), plain (a line at least every 10 s) or none. Default: live on a terminal, plain when CI is set, stderr is not a terminal or TERM is dumb; none with --quiet."
 
 
 # options that several commands take, declared once so their names and help never drift
@@ -363,6 +359,9 @@ UntilOption = Annotated[
         help="Only bulks whose latest timestamp (finish, else start) is before WHEN (same forms as --since). Never-started bulks are left out.",
         metavar="WHEN",
     ),
+]
+ProgressOption = Annotated[  # a long read's: list, operations, summary, rerun (wait has its own)
+    str | None, option("--progress", help=PROGRESS_HELP, metavar="MODE", values=PROGRESS_VALUES)
 ]
 StrictOption = Annotated[
     bool,

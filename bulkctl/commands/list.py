@@ -26,6 +26,7 @@ from bulkctl.cli.options import (
     OperationOption,
     OutputChoice,
     PagingFlags,
+    ProgressOption,
     SinceOption,
     StatusOption,
     StrictOption,
@@ -40,7 +41,7 @@ from bulkctl.errors import ApiError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.fleet import Fleet, list_fleet, parse_fleet
 from bulkctl.lists.matching import matching_bulks
-from bulkctl.lists.progress import read_progress
+from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.output.fields import DONE_FIELD, fleet_fields
 from bulkctl.output.pager import paged
 from bulkctl.output.render import BULK_ALL_FIELDS, BULK_FIELDS, BULK_TABLE_FIELDS, render
@@ -59,6 +60,7 @@ class ListOptions:
     strict: bool = False
     filters: BulkFilter = field(default_factory=BulkFilter)
     fleet: Fleet = field(default_factory=Fleet)
+    progress: str | None = None  # --progress: live, plain, none; None: chosen (read_mode)
 
 
 def parse(
@@ -76,6 +78,7 @@ def parse(
     since: str | None = None,
     until: str | None = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: str | None = None,
 ) -> ListOptions:
     """The arguments of ``list``, checked; a ``UsageError`` names the first wrong one."""
     chosen = parse_fleet(ctx, **vars(fleet))
@@ -99,6 +102,7 @@ def parse(
             operation=operation, mode=mode, since=since, until=until, now=ctx.clock.now()
         ),
         fleet=chosen,
+        progress=parse_progress(progress),
     )
 
 
@@ -107,11 +111,11 @@ def run(ctx: Context, options: ListOptions) -> int:
     fleet's worst exit code."""
     if options.fleet.active:
         with paged(ctx):
-            return list_fleet(ctx, options.fleet, options, options.output)
+            return list_fleet(ctx, options.fleet, options, options.output, options.progress)
     long = paged(ctx) if options.wanted is None else nullcontext()  # list --all
     with (
         long,
-        read_progress(ctx, "bulks") as progress,
+        read_progress(ctx, "bulks", mode=options.progress) as progress,
         matching_bulks(ctx, options, progress) as (bulks, pager),
     ):
         written = render((b.raw for b in bulks), options.output.render_options(ctx), ctx.stdout)
@@ -154,6 +158,7 @@ def command(
     since: SinceOption = None,
     until: UntilOption = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: ProgressOption = None,
 ) -> None:
     """List bulk processes, newest first.
 
@@ -181,6 +186,7 @@ def command(
             since=since,
             until=until,
             fleet=fleet,
+            progress=progress,
         ),
         run,
     )

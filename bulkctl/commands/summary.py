@@ -23,6 +23,7 @@ from bulkctl.cli.options import (
     ModeOption,
     OperationOption,
     OutputOption,
+    ProgressOption,
     SinceOption,
     StatusOption,
     UntilOption,
@@ -35,6 +36,7 @@ from bulkctl.errors import ExitCode, UsageError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.fleet import Fleet, parse_fleet, run_fleet, worst_exit_code
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
 from bulkctl.waiting.github import summary_table
@@ -52,6 +54,7 @@ class SummaryOptions:
     concurrency: int | None = None
     bulk_ids: list[str] = field(default_factory=list)  # summarise these bulks only
     fleet: Fleet = field(default_factory=Fleet)
+    progress: str | None = None  # --progress: live, plain, none; None: chosen (read_mode)
 
 
 def parse(
@@ -69,6 +72,7 @@ def parse(
     until: str | None = None,
     concurrency: int | None = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: str | None = None,
 ) -> SummaryOptions:
     """The arguments of ``summary``, checked."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
@@ -93,6 +97,7 @@ def parse(
         concurrency=check_concurrency(concurrency),
         bulk_ids=ids,
         fleet=parse_fleet(ctx, **vars(fleet)),
+        progress=parse_progress(progress),
     )
 
 
@@ -116,11 +121,15 @@ def count_statuses(ctx: Context, options: SummaryOptions) -> dict[str, int | Non
             )
             return {s: page.reported_count for s, page in zip(options.statuses, pages, strict=True)}
     counts: dict[str, int | None] = {}
+    mode = None if options.fleet.active else options.progress  # a fleet counts its members
     for status in options.statuses:
         selection = Selection(
             statuses=[status], concurrency=options.concurrency, filters=options.filters
         )
-        with matching_bulks(ctx, selection) as (bulks, _):
+        with (
+            read_progress(ctx, f"{status} bulks", mode=mode) as progress,
+            matching_bulks(ctx, selection, progress) as (bulks, _),
+        ):
             counts[status] = sum(1 for _ in bulks)
     return counts
 
@@ -129,7 +138,7 @@ def run_fleet_summary(ctx: Context, options: SummaryOptions) -> int:
     """Counts per profile or identity and a TOTAL row (``--json``: ``{"counts": [...],
     "total": {...}, "errors": [...]}``); --fail-on applies to the total. Returns 9 when it
     matches, else the fleet's worst exit code."""
-    outcome = run_fleet(ctx, options.fleet, lambda c: count_statuses(c, options))
+    outcome = run_fleet(ctx, options.fleet, lambda c: count_statuses(c, options), options.progress)
     total: dict[str, int | None] = {}
     for status in options.statuses:
         values = [counts[status] for _, counts in outcome.results]
@@ -203,6 +212,17 @@ def run(ctx: Context, options: SummaryOptions) -> int:
     return ExitCode.OK
 
 
+FailOnOption = Annotated[
+    str | None,
+    option(
+        "--fail-on",
+        help="Exit 9 when any of these statuses has a count above zero, e.g. FAILED,PARTIALLY_COMPLETED.",
+        metavar="S1,S2",
+        values=BULK_STATUS_VALUES,
+    ),
+]
+
+
 @bound
 def command(
     ctx: typer.Context,
@@ -214,15 +234,7 @@ def command(
             show_default=False,
         ),
     ] = None,
-    fail_on: Annotated[
-        str | None,
-        option(
-            "--fail-on",
-            help="Exit 9 when any of these statuses has a count above zero, e.g. FAILED,PARTIALLY_COMPLETED.",
-            metavar="S1,S2",
-            values=BULK_STATUS_VALUES,
-        ),
-    ] = None,
+    fail_on: FailOnOption = None,
     status: StatusOption = None,
     output: OutputOption = None,
     json_flag: Annotated[
@@ -237,6 +249,7 @@ def command(
     until: UntilOption = None,
     concurrency: ConcurrencyOption = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: ProgressOption = None,
 ) -> None:
     """Count bulks per status (all seven unless --status narrows it).
 
@@ -261,6 +274,7 @@ def command(
             until=until,
             concurrency=concurrency,
             fleet=fleet,
+            progress=progress,
         ),
         run,
     )

@@ -25,6 +25,7 @@ from bulkctl.cli.invoke import bound, invoke
 from bulkctl.cli.options import (
     BULK_STATUS_VALUES,
     FILE_VALUES,
+    PROGRESS_VALUES,
     AutoIntervalOption,
     JunitOption,
     Values,
@@ -36,11 +37,11 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.lists.progress import parse_progress
 from bulkctl.waiting.outcomes import MAX_FAILURES
 from bulkctl.waiting.wait import WaitOptions, reports_on_exit, wait_for
 
 STDIN = "-"
-PROGRESS_VALUES = Values("progress", ("live", "plain", "none"))
 ACCEPTABLE_OUTCOMES = ("PARTIALLY_COMPLETED", "CANCELLED")
 ACCEPT_VALUES = Values("accept", tuple(o.lower() for o in ACCEPTABLE_OUTCOMES), csv=True)
 
@@ -160,19 +161,6 @@ def parse(
         from_file=Path(flags.from_file) if flags.from_file is not None else None,
         statuses=statuses,
     )
-
-
-def parse_progress(value: str | None) -> str | None:
-    """--progress: live, plain or none (any case); None when not given."""
-    if value is None:
-        return None
-    mode = value.strip().lower()
-    if mode not in PROGRESS_VALUES.words:
-        raise UsageError(
-            f"unknown --progress {value!r}",
-            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
-        )
-    return mode
 
 
 def parse_accept(values: Sequence[str] | None) -> frozenset[str]:

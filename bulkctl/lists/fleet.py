@@ -33,7 +33,8 @@ from bulkctl.config import (
 from bulkctl.context import Context
 from bulkctl.errors import BulkctlError, ExitCode, NotAuthenticated, UsageError
 from bulkctl.lists.matching import BulkSelection, matching_bulks
-from bulkctl.output.render import RenderOptions, human_duration, render, render_record
+from bulkctl.lists.progress import ReadProgress, read_progress
+from bulkctl.output.render import RenderOptions, render, render_record
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,8 +62,6 @@ PER_PROFILE_ENV = frozenset(
     }
     - {""}
 )
-
-PLAIN_PROGRESS_SECONDS = 10.0  # in a pipe or CI, a progress line at least this often
 
 
 def _each(workers: int, task: Callable[[Any], R], items: Sequence[Any]) -> list[R]:
@@ -196,61 +195,6 @@ class Outcome(Generic[T]):
         return [f.as_record() for f in self.failures]
 
 
-class Progress:
-    """'identities 120/300 · ETA 35s' on stderr: one line rewritten on a terminal, plain
-    lines at least every ``PLAIN_PROGRESS_SECONDS`` in a pipe or with CI set."""
-
-    def __init__(self, ctx: Context, what: str, total: int) -> None:
-        self.ctx, self.what, self.total = ctx, what, total
-        self.live = ctx.stderr_tty and not ctx.in_ci and ctx.env.get("TERM") != "dumb"
-        self.quiet = ctx.options.quiet or total < 2
-        self.started = ctx.clock.monotonic()
-        self.due = self.started + PLAIN_PROGRESS_SECONDS
-        self.done = 0
-        self.drawn = False
-        self.lock = threading.Lock()
-
-    def line(self) -> str:
-        elapsed = self.ctx.clock.monotonic() - self.started
-        eta = ""
-        if 0 < self.done < self.total:
-            eta = f" · ETA {human_duration(int(elapsed / self.done * (self.total - self.done)))}"
-        return f"{self.what} {self.done}/{self.total}{eta}"
-
-    def tick(self) -> float | None:
-        """Shown when due; the seconds until it wants to run again (``while_waiting``)."""
-        if self.quiet:
-            return None
-        with self.lock:
-            now = self.ctx.clock.monotonic()
-            if self.live:
-                self.ctx.stderr.write("\r" + self.line() + "\x1b[K")
-                self.ctx.stderr.flush()
-                self.drawn = True
-                return 1.0
-            if now >= self.due:
-                self.due = now + PLAIN_PROGRESS_SECONDS
-                self.ctx.say(self.line())
-            return self.due - now
-
-    def step(self) -> None:
-        with self.lock:
-            self.done += 1
-        self.tick()
-
-    def report(self, failure: Failure) -> None:
-        """A failure's one line, under the progress line (which is drawn again next tick)."""
-        with self.lock:
-            self.clear()
-            self.ctx.error([f"{failure.member.label()}: {failure.message}"])
-
-    def clear(self) -> None:
-        if self.drawn:
-            self.ctx.stderr.write("\r\x1b[K")
-            self.ctx.stderr.flush()
-            self.drawn = False
-
-
 def member_context(ctx: Context, name: str | None) -> Context:
     """A Context of its own for profile ``name`` (None: the one in force): its settings,
     client and pacing; never a prompt, and quiet (a member's trouble is its one line)."""
@@ -280,19 +224,21 @@ def chosen_profiles(ctx: Context, fleet: Fleet) -> list[str | None]:
     return list(fleet.profiles)
 
 
-def run_fleet(ctx: Context, fleet: Fleet, read: Callable[[Context], T]) -> Outcome[T]:
-    """``read`` for every member of ``fleet``, profiles concurrently; failures reported."""
+def run_fleet(
+    ctx: Context, fleet: Fleet, read: Callable[[Context], T], progress_mode: str | None = None
+) -> Outcome[T]:
+    """``read`` for every member of ``fleet``, profiles concurrently; failures reported.
+    Identities are counted by list's progress line (``progress_mode``: --progress)."""
     names = chosen_profiles(ctx, fleet)
     shared = [k for k in PER_PROFILE_ENV if ctx.env.get(k)]
     if fleet.by_profile and shared:
         ctx.note(f"{', '.join(sorted(shared))} ignored: each profile uses its own settings")
     ctx.options.no_input = True  # a fleet never asks: what would need a prompt is reported
-    progress = Progress(ctx, "identities", len(names) * len(fleet.identities))
-    if fleet.identities:
-        ctx.while_waiting = progress.tick
-    parts = _each(min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, progress), names)
-    progress.clear()
-    ctx.while_waiting = None
+    members = len(names) * len(fleet.identities)
+    with read_progress(ctx, "identities", mode=progress_mode, members=members) as progress:
+        parts = _each(
+            min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, progress), names
+        )
     outcome: Outcome[T] = Outcome()
     for part in parts:
         outcome.results += part.results
@@ -305,7 +251,11 @@ def run_fleet(ctx: Context, fleet: Fleet, read: Callable[[Context], T]) -> Outco
 
 
 def _read_profile(
-    ctx: Context, name: str | None, fleet: Fleet, read: Callable[[Context], T], progress: Progress
+    ctx: Context,
+    name: str | None,
+    fleet: Fleet,
+    read: Callable[[Context], T],
+    progress: ReadProgress,
 ) -> Outcome[T]:
     outcome: Outcome[T] = Outcome()
     sub = member_context(ctx, name)
@@ -337,9 +287,14 @@ def _check_no_prompt(settings: Any) -> None:
         )
 
 
-def _fail(outcome: Outcome[Any], failure: Failure, progress: Progress) -> None:
+def _fail(outcome: Outcome[Any], failure: Failure, progress: ReadProgress) -> None:
     outcome.failures.append(failure)
-    progress.report(failure)
+    _report(progress, failure)
+
+
+def _report(progress: ReadProgress, failure: Failure) -> None:
+    """A failure's one line on stderr (a transient progress line is cleared first)."""
+    progress.ctx.error([f"{failure.member.label()}: {failure.message}"])
 
 
 def _read_identities(
@@ -347,7 +302,7 @@ def _read_identities(
     profile: str | None,
     identities: Sequence[tuple[str, str]],
     read: Callable[[Context], T],
-    progress: Progress,
+    progress: ReadProgress,
 ) -> Outcome[T]:
     """Each identity through the profile's one client (one pacer), with a token of its own."""
     settings = sub.settings()
@@ -360,6 +315,7 @@ def _read_identities(
         )
     client = sub.client(require_token=False)
     outcome: Outcome[T] = Outcome()
+    lock = threading.Lock()
 
     def one(identity: tuple[str, str]) -> None:
         member = Member(profile, f"{identity[0].lower()}:{identity[1]}")
@@ -368,12 +324,13 @@ def _read_identities(
             view.token = client.access_token(*identity)
             view.reauth = lambda: client.access_token(*identity)
             result = read(dataclasses.replace(sub, _client=view))
-            with progress.lock:
+            with lock:
                 outcome.results.append((member, result))
         except BulkctlError as exc:
-            with progress.lock:
-                outcome.failures.append(Failure(member, exc.exit_code, exc.lines()[0]))
-            progress.report(outcome.failures[-1])
+            failure = Failure(member, exc.exit_code, exc.lines()[0])
+            with lock:
+                outcome.failures.append(failure)
+            _report(progress, failure)
         progress.step()
 
     _each(sub.concurrency(), one, identities)
@@ -383,7 +340,13 @@ def _read_identities(
     return outcome
 
 
-def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: OutputChoice) -> int:
+def list_fleet(
+    ctx: Context,
+    fleet: Fleet,
+    selection: BulkSelection,
+    output: OutputChoice,
+    progress_mode: str | None = None,
+) -> int:
     """``list`` across a fleet: every member's bulks, each record with its ``profile`` and
     ``identity`` first; ``--json`` is ``{"bulks": [...], "errors": [...]}``; jsonl, csv and
     the others carry records only (errors are on stderr). Returns the worst exit code."""
@@ -392,7 +355,7 @@ def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: Out
         with matching_bulks(member_ctx, selection) as (bulks, _):
             return [b.raw for b in bulks]
 
-    outcome = run_fleet(ctx, fleet, read)
+    outcome = run_fleet(ctx, fleet, read, progress_mode)
     records = [{**member.tags(), **raw} for member, rows in outcome.results for raw in rows]
     options = output.render_options(ctx)
     if options.fmt == "json":
@@ -405,4 +368,7 @@ def list_fleet(ctx: Context, fleet: Fleet, selection: BulkSelection, output: Out
         )
     else:
         render(records, options, ctx.stdout)
+    if not records and outcome.results:  # as list says it of one profile
+        filtered = selection.statuses or selection.filters.active
+        ctx.note("no bulks match" if filtered else "no bulks found")
     return outcome.exit_code

@@ -5,7 +5,8 @@ the end; in a pipe, with ``CI`` set, or in plain mode (``--progress plain``), a 
 least every 10 seconds, also through the client's waits for the quota (it sets
 the Context's ``while_waiting`` hook for the read).
 
-Declared once: a read wraps its page fetches with ``counted`` inside ``read_progress``.
+Declared once: a read wraps its page fetches with ``counted`` inside ``read_progress``; a
+fleet's read counts its members instead (``members=``, one ``step`` each: identities).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from bulkctl.api.records import Page
+from bulkctl.cli.options import PROGRESS_VALUES
 from bulkctl.context import Context
+from bulkctl.errors import UsageError
 from bulkctl.output.render import human_duration
 
 SHOW_AFTER = 2.0  # seconds: a shorter read shows nothing
@@ -29,6 +32,19 @@ LIVE_EVERY = 1.0  # seconds: the transient line is redrawn this often while wait
 CLEAR = "\r\x1b[2K"
 
 FetchPage = Callable[[int, int], Page]
+
+
+def parse_progress(value: str | None) -> str | None:
+    """--progress: live, plain or none (any case); None when not given."""
+    if value is None:
+        return None
+    mode = value.strip().lower()
+    if mode not in PROGRESS_VALUES.words:
+        raise UsageError(
+            f"unknown --progress {value!r}",
+            hint=f"valid values: {', '.join(PROGRESS_VALUES.words)}",
+        )
+    return mode
 
 
 def read_mode(ctx: Context, requested: str | None = None) -> str:
@@ -53,6 +69,8 @@ class ReadProgress:
         self.mode = mode
         self.pages = 0
         self.records = 0
+        self.members: int | None = None  # a fleet's: the members to read, counted by step
+        self.done = 0  # members read (or failed)
         self._totals: dict[int, int | None] = {}  # per stream: its records, as the API counts
         self._limit = 0
         self._offset = 0
@@ -79,6 +97,12 @@ class ReadProgress:
 
         return fetch_counted
 
+    def step(self) -> None:
+        """One member of a fleet read (or failed)."""
+        with self._lock:
+            self.done += 1
+        self.tick()
+
     def bound(self, offset: int, wanted: int | None) -> None:
         """The read starts ``offset`` records in and stops after ``wanted`` (None: all)."""
         self._offset, self._wanted = offset, wanted
@@ -101,6 +125,8 @@ class ReadProgress:
     def line(self, now: float) -> str:
         """'reading bulks: 12 of 50 pages (1,200 of 5,000), 40s so far, ETA 2m 10s'."""
         elapsed = max(0.0, now - self.started)
+        if self.members is not None:
+            return self._members_line(elapsed)
         with self._lock:
             pages, records = self.pages, self.records
             total = self.total_pages()
@@ -115,6 +141,14 @@ class ReadProgress:
             text += ", waiting for the first page"
         return text
 
+    def _members_line(self, elapsed: float) -> str:
+        """'reading identities: 120 of 300, 40s so far, ETA 1m 0s'."""
+        done, total = self.done, self.members or 0
+        text = f"reading {self.what}: {done:,} of {total:,}, {human_duration(int(elapsed))} so far"
+        if done > 0:
+            text += f", ETA {human_duration(math.ceil(max(0, total - done) * elapsed / done))}"
+        return text
+
     def tick(self) -> float | None:
         """Show the line when due; returns the seconds until it wants to run again (the
         Context's ``while_waiting`` hook)."""
@@ -124,7 +158,7 @@ class ReadProgress:
         every = PLAIN_EVERY if self.mode == "plain" else LIVE_EVERY
         with self._lock:
             due = self._due
-            if self.pages == 0:  # retries of a first request are said by the retries
+            if max(self.pages, self.done) == 0:  # a first request's retries speak for themselves
                 due = max(due, self.started + FIRST_PAGE_AFTER)
             if now < due:
                 return due - now
@@ -172,10 +206,16 @@ class _Clearing:
 
 
 @contextmanager
-def read_progress(ctx: Context, what: str, *, mode: str | None = None) -> Iterator[ReadProgress]:
+def read_progress(
+    ctx: Context, what: str, *, mode: str | None = None, members: int | None = None
+) -> Iterator[ReadProgress]:
     """Progress for the read inside the block: the hook through the client's waits, and on
-    a terminal the transient line, cleared before other output and at the end."""
+    a terminal the transient line, cleared before other output and at the end. ``members``:
+    a fleet's count of members, each ``step``ped (fewer than two show nothing)."""
     progress = ReadProgress(ctx, what, read_mode(ctx, mode))
+    if members is not None:
+        progress.members = members
+        progress.mode = progress.mode if members > 1 else "none"
     outer = ctx.while_waiting
     streams = (ctx.stdout, ctx.stderr)
 

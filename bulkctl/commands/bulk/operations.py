@@ -21,6 +21,7 @@ from bulkctl.cli.options import (
     OperationFieldsOption,
     OutputChoice,
     PagingFlags,
+    ProgressOption,
     check_concurrency,
     check_paging,
     choose_output,
@@ -30,7 +31,7 @@ from bulkctl.cli.options import (
 from bulkctl.context import Context
 from bulkctl.errors import UsageError
 from bulkctl.lists.paging import listing
-from bulkctl.lists.progress import read_progress
+from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.output.describe import describe_operations
 from bulkctl.output.fields import OPERATION_ALL_TABLE_FIELDS, OPERATION_TABLE_FIELDS
 from bulkctl.output.pager import paged
@@ -49,6 +50,7 @@ class OperationsOptions:
     concurrency: int | None = None
     errors: bool = False  # the FAILED operations grouped by errorCode, for the whole bulk
     describe: bool = False  # --payloads on a terminal without -o: one block an operation
+    progress: str | None = None  # --progress: live, plain, none; None: chosen (read_mode)
 
 
 def parse(
@@ -64,6 +66,7 @@ def parse(
     payloads: bool = False,
     concurrency: int | None = None,
     errors: bool = False,
+    progress: str | None = None,
 ) -> OperationsOptions:
     """The arguments of ``operations``, checked."""
     from bulkctl.api.client import check_bulk_id  # httpx: only once a command runs
@@ -97,6 +100,7 @@ def parse(
         concurrency=check_concurrency(concurrency),
         errors=errors,
         describe=payloads and ctx.stdout_tty and not chosen,
+        progress=parse_progress(progress),
     )
 
 
@@ -145,7 +149,8 @@ def run(ctx: Context, options: OperationsOptions) -> int:
         for s in streams
     ]
     full = options.payloads or options.output.fmt != "table"
-    progress = read_progress(ctx, "failed operations" if options.errors else "operations")
+    what = "failed operations" if options.errors else "operations"
+    progress = read_progress(ctx, what, mode=options.progress)
     with (
         paged(ctx),
         progress as counter,
@@ -180,6 +185,15 @@ def run(ctx: Context, options: OperationsOptions) -> int:
     return 0
 
 
+PayloadsOption = Annotated[
+    bool,
+    typer.Option(
+        "--payloads",
+        help="Request and response payloads in full: on a terminal one block an operation, pretty-printed; with -o or in a pipe, as columns.",
+    ),
+]
+
+
 @bound
 def command(
     ctx: typer.Context,
@@ -202,13 +216,7 @@ def command(
     format: FormatFlags = NO_FORMAT,
     fields: OperationFieldsOption = None,
     no_header: NoHeaderOption = False,
-    payloads: Annotated[
-        bool,
-        typer.Option(
-            "--payloads",
-            help="Request and response payloads in full: on a terminal one block an operation, pretty-printed; with -o or in a pipe, as columns.",
-        ),
-    ] = False,
+    payloads: PayloadsOption = False,
     concurrency: ConcurrencyOption = None,
     errors: Annotated[
         bool,
@@ -217,6 +225,7 @@ def command(
             help="Every FAILED operation of the bulk, grouped by errorCode: count and one example message each (read from responsePayload).",
         ),
     ] = False,
+    progress: ProgressOption = None,
 ) -> None:
     """List the operations of one bulk, in sequence.
 
@@ -238,6 +247,7 @@ def command(
             payloads=payloads,
             concurrency=concurrency,
             errors=errors,
+            progress=progress,
         ),
         run,
     )

@@ -13,7 +13,14 @@ import typer
 from bulkctl.actions import refuse_unconfirmable
 from bulkctl.actions.sending import SendOptions, check_before_sending, send, send_options
 from bulkctl.cli.invoke import bound, invoke
-from bulkctl.cli.options import FILE_VALUES, NO_FLAGS, BulkIdArgument, SendFlags, option
+from bulkctl.cli.options import (
+    FILE_VALUES,
+    NO_FLAGS,
+    BulkIdArgument,
+    ProgressOption,
+    SendFlags,
+    option,
+)
 from bulkctl.context import Context
 from bulkctl.errors import ExitCode, UsageError
 from bulkctl.files.submission import (
@@ -23,7 +30,7 @@ from bulkctl.files.submission import (
     parse_sequences,
     read_rerun_plan,
 )
-from bulkctl.lists.progress import read_progress
+from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.safefile import atomic_write
 
 
@@ -33,6 +40,7 @@ class RerunOptions:
     selection: RerunSelection
     output_file: Path | None  # write the items as JSON Lines instead of submitting
     send: SendOptions
+    progress: str | None = None  # --progress of the reading: live, plain, none; None: chosen
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class RerunFlags:
             values=FILE_VALUES,
         ),
     ] = None
+    progress: ProgressOption = None
 
 
 NO_RERUN_FLAGS = RerunFlags()
@@ -115,6 +124,7 @@ def parse(
         ),
         output_file=Path(which.output_file) if which.output_file is not None else None,
         send=checked,
+        progress=parse_progress(which.progress),
     )
 
 
@@ -124,7 +134,7 @@ def run(ctx: Context, options: RerunOptions) -> int:
     if options.output_file is None and not options.send.dry_run:
         # a question that cannot be asked is refused before the operations are read
         refuse_unconfirmable(ctx, execute=options.send.execute, yes=options.send.yes)
-    with read_progress(ctx, "operations to rerun") as progress:
+    with read_progress(ctx, "operations to rerun", mode=options.progress) as progress:
         plan = read_rerun_plan(
             ctx.client(),
             options.bulk_id,
