@@ -39,6 +39,19 @@ class ManualClock:
         self.t += seconds
 
 
+class StampedStream(io.StringIO):
+    """stderr that remembers when (on the test's clock) each write came."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.stamps: list[tuple[float, str]] = []
+
+    def write(self, text: str) -> int:
+        self.stamps.append((self.clock(), text))
+        return super().write(text)
+
+
 # what the machine running the tests may set that changes what bulkctl does: CI runs with
 # CI=true (no questions, plain progress), GitHub's runners add annotations and a summary;
 # a test that wants one of these sets it itself

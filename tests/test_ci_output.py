@@ -22,25 +22,12 @@ from bulkctl.emulator.quota import parse_quota
 from bulkctl.waiting.progress import progress_mode
 from tests.conftest import (
     LinkedClock,
-    ManualClock,
     Served,
+    StampedStream,
     bulkctl_command,
     in_process,
     make_emulator,
 )
-
-
-class StampedStream(io.StringIO):
-    """stderr that remembers when (on the test's clock) each write came."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.stamps: list[tuple[float, str]] = []
-
-    def write(self, text: str) -> int:
-        self.stamps.append((self.clock(), text))
-        return super().write(text)
 
 
 def test_a_heartbeat_at_least_every_minute_through_a_five_minute_quota_wait(

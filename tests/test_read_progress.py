@@ -4,7 +4,6 @@ on the injected clock; a short read shows nothing; on a terminal the line is tra
 
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 
@@ -13,20 +12,7 @@ from bulkctl.commands import list as list_cmd
 from bulkctl.emulator.app import Emulator, Faults
 from bulkctl.emulator.quota import parse_quota
 from bulkctl.lists.progress import CLEAR, ReadProgress
-from tests.conftest import LinkedClock, ManualClock, in_process, make_emulator
-
-
-class StampedStream(io.StringIO):
-    """stderr that remembers when (on the test's clock) each write came."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        super().__init__()
-        self.clock = clock
-        self.stamps: list[tuple[float, str]] = []
-
-    def write(self, text: str) -> int:
-        self.stamps.append((self.clock(), text))
-        return super().write(text)
+from tests.conftest import LinkedClock, ManualClock, StampedStream, in_process, make_emulator
 
 
 def list_all(
