@@ -368,19 +368,28 @@ class Transport:
             if not cut:
                 assert isinstance(error, httpx.HTTPError)
                 raise network_error(error, self.base_url) from error
-            if hard_first:
-                raise DeadlineReached(f"{method} {path}: abandoned at the deadline") from None
-            raise NetworkError(
-                f"no complete answer from {self.base_url} within {format_seconds(overall)} "
-                "(request_timeout)",
-                hint="raise request_timeout, or try again",
-                sent=True,
-            ) from None
+            raise self._too_late(method, path, overall, hard_first) from None
         finally:
             deadline.until = None
+        if self.monotonic() > until:  # complete, but after the deadline (on the injected
+            # clock too): abandoned like an answer still in flight then, never used
+            raise self._too_late(method, path, overall, hard_first)
         if self.debug is not None:
             self._log(method, response, headers, started)
         return response
+
+    def _too_late(
+        self, method: str, path: str, overall: float, hard_first: bool
+    ) -> DeadlineReached | NetworkError:
+        """The error of an exchange abandoned at its deadline: the caller's, or its own."""
+        if hard_first:
+            return DeadlineReached(f"{method} {path}: abandoned at the deadline")
+        return NetworkError(
+            f"no complete answer from {self.base_url} within {format_seconds(overall)} "
+            "(request_timeout)",
+            hint="raise request_timeout, or try again",
+            sent=True,
+        )
 
     def _log(
         self, method: str, response: httpx.Response, headers: dict[str, str], started: float
