@@ -4,13 +4,10 @@ folder, written atomically under a lock, and never overwritten when it cannot be
 from __future__ import annotations
 
 import threading
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from bulkctl.errors import ConfigError, StorageError
 from bulkctl.safefile import (
@@ -69,6 +66,8 @@ class ConfigStore:
         raw = read_private(path, "config file", self._note)
         if raw is None:
             return {}
+        import tomllib  # only when there is a file: a run without one never pays for it
+
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -114,6 +113,7 @@ class ConfigStore:
 
         ``not_saved`` says what is lost when the file cannot be written (in the error).
         """
+        import tomli_w
         from filelock import FileLock, Timeout
 
         make_private_dir(self.directory, "config folder", not_saved)

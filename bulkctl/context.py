@@ -5,7 +5,6 @@ from here, so a test can swap any piece.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import threading
@@ -264,6 +263,8 @@ class Context:
         """A secret typed at a hidden prompt."""
         if self.read_secret is not None:
             return self.read_secret(label)
+        import getpass  # with termios: only a hidden prompt needs it
+
         return getpass.getpass(f"{label}: ", stream=self.stderr)
 
     # -- config -----------------------------------------------------------------------------

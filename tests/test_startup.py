@@ -151,3 +151,42 @@ def test_version_needs_no_typer() -> None:
         timeout=60,
     )
     assert proc.stdout.split() == ["bulkctl", __import__("bulkctl").__version__, "False"]
+
+
+MODULES_PROBE = """
+import json, sys
+sys.argv = ["bulkctl", *json.loads(sys.argv[1])]
+from bulkctl.__main__ import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+# what a listing does not need unless its format, its config file or a prompt asks for it
+ON_DEMAND = {"tomllib", "tomli_w", "csv", "getpass", "termios"}
+
+
+def modules_after(args: list[str]) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stderr.strip().splitlines()[-1]))
+
+
+def test_a_listing_without_a_config_file_imports_no_toml_csv_or_prompt() -> None:
+    found = modules_after(["--profile", "demo", "list", "-n", "1", "--jsonl"])
+    assert "httpx" in found  # it did run the listing
+    assert found.isdisjoint(ON_DEMAND), sorted(found & ON_DEMAND)
+
+
+def test_the_csv_format_and_a_config_file_do_import_what_they_need() -> None:
+    assert "csv" in modules_after(["--profile", "demo", "list", "-n", "1", "-o", "csv"])
+    set_key = ["--profile", "work", "config", "set", "retries", "3"]
+    subprocess.run([sys.executable, "-m", "bulkctl", *set_key], check=True, capture_output=True)
+    assert "tomllib" in modules_after(["--profile", "work", "config", "get", "retries"])

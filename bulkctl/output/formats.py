@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -103,6 +102,8 @@ def line_writer(options: RenderOptions, out: TextIO) -> Callable[[dict[str, Any]
 
 
 def _csv_writer(options: RenderOptions, out: TextIO) -> Callable[[dict[str, Any]], str]:
+    import csv  # only the csv format: a listing in another pays nothing for it
+
     buffer = io.StringIO()
     sheet = csv.writer(buffer, lineterminator="\r\n")
 
