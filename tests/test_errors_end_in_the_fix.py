@@ -63,6 +63,15 @@ def test_a_base_url_without_multi_names_the_right_one(served: Served) -> None:
     assert again.code == 0, again.stderr  # the hint's URL works
 
 
+def test_a_base_url_ending_in_backoffice_gets_multi_before_it(served: Served) -> None:
+    result = run_bulkctl("list", "-n", "1", env=logged_in(f"{served.root}/backoffice"))
+    assert result.code == ExitCode.NOT_FOUND
+    hint = result.stderr.splitlines()[-1]
+    assert hint.endswith(f"--base-url {served.root}/multi/backoffice"), hint
+    again = run_bulkctl("list", "-n", "1", env=logged_in(hint.rsplit(" ", 1)[1]))
+    assert again.code == 0, again.stderr  # the hint's URL works
+
+
 def test_a_login_against_the_other_apis_root_names_it(served: Served) -> None:
     env = {"BULKCTL_API_KEY": logged_in(served.multi)["BULKCTL_API_KEY"]}
     url = ("--base-url", served.multi)  # the Multi API's root, for a Back Office login
