@@ -155,6 +155,14 @@ def test_at_80_columns_a_hint_that_does_not_fit_puts_its_command_on_its_own_line
     assert lines[at + 1] == command, lines[at : at + 2]
 
 
+def test_not_logged_in_at_80_columns_gives_each_command_whole_and_nothing_after_it() -> None:
+    lines = on_a_terminal("--base-url", "http://127.0.0.1:9/multi", "list", env={})
+    assert lines[0] == "bulkctl: error: not logged in (profile default, 127.0.0.1:9)", lines
+    assert lines[-1] == "bulkctl --profile demo list", lines  # it was "... demo list)"
+    assert any("bulkctl --base-url http://127.0.0.1:9/multi auth login" in x for x in lines)
+    assert not any(line.rstrip().endswith(")") for line in lines[1:]), lines
+
+
 def test_a_line_that_fits_is_left_as_it_is_and_a_long_one_breaks_before_each_command() -> None:
     from bulkctl.errors import fit_commands
 
