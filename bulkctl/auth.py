@@ -59,7 +59,7 @@ def not_logged_in(settings: Resolved) -> BulkctlError:
     return NotAuthenticated(
         f"not logged in (profile {settings.profile}, {settings.host})",
         hint=f"run: {settings.suggest('auth', 'login')}   "
-        "(or try the demo: bulkctl --profile demo list)",
+        "or try the demo: bulkctl --profile demo list",  # no ")" to copy with it
     )
 
 

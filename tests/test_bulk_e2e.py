@@ -361,3 +361,16 @@ def test_hostile_show_on_a_terminal_draws_no_bar_for_a_zero_total(hostile: str) 
     assert child.exitstatus == 0
     assert "EXPLODED" in child.before
     assert "total unknown" in child.before
+
+
+def test_execute_points_to_watch_for_what_it_started(served: Served) -> None:
+    first, second, third = served.state.listing("SUBMITTED")[:3]
+    one = run_bulkctl("execute", first, "--yes", env=served.env())
+    assert one.code == 0, one.stderr
+    assert one.stderr.splitlines()[-1].startswith("next: bulkctl")
+    assert one.stderr.splitlines()[-1].endswith(f" watch {first}")
+    two = run_bulkctl("execute", second, third, "--yes", env=served.env())
+    assert two.code == 0, two.stderr
+    assert two.stderr.splitlines()[-1].endswith(" watch -s running")
+    refused = run_bulkctl("execute", first, "--yes", env=served.env())  # RUNNING now: nothing
+    assert refused.code == 5 and "watch" not in refused.stderr

@@ -63,6 +63,15 @@ def test_a_base_url_without_multi_names_the_right_one(served: Served) -> None:
     assert again.code == 0, again.stderr  # the hint's URL works
 
 
+def test_a_base_url_ending_in_backoffice_gets_multi_before_it(served: Served) -> None:
+    result = run_bulkctl("list", "-n", "1", env=logged_in(f"{served.root}/backoffice"))
+    assert result.code == ExitCode.NOT_FOUND
+    hint = result.stderr.splitlines()[-1]
+    assert hint.endswith(f"--base-url {served.root}/multi/backoffice"), hint
+    again = run_bulkctl("list", "-n", "1", env=logged_in(hint.rsplit(" ", 1)[1]))
+    assert again.code == 0, again.stderr  # the hint's URL works
+
+
 def test_a_login_against_the_other_apis_root_names_it(served: Served) -> None:
     env = {"BULKCTL_API_KEY": logged_in(served.multi)["BULKCTL_API_KEY"]}
     url = ("--base-url", served.multi)  # the Multi API's root, for a Back Office login
@@ -144,6 +153,14 @@ def test_at_80_columns_a_hint_that_does_not_fit_puts_its_command_on_its_own_line
     assert len(command) > 80 - len("next: ")
     at = lines.index("next:")  # show puts its failures, and this hint, first
     assert lines[at + 1] == command, lines[at : at + 2]
+
+
+def test_not_logged_in_at_80_columns_gives_each_command_whole_and_nothing_after_it() -> None:
+    lines = on_a_terminal("--base-url", "http://127.0.0.1:9/multi", "list", env={})
+    assert lines[0] == "bulkctl: error: not logged in (profile default, 127.0.0.1:9)", lines
+    assert lines[-1] == "bulkctl --profile demo list", lines  # it was "... demo list)"
+    assert any("bulkctl --base-url http://127.0.0.1:9/multi auth login" in x for x in lines)
+    assert not any(line.rstrip().endswith(")") for line in lines[1:]), lines
 
 
 def test_a_line_that_fits_is_left_as_it_is_and_a_long_one_breaks_before_each_command() -> None:

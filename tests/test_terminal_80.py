@@ -68,3 +68,21 @@ def test_summary_is_one_line_a_status() -> None:
     assert lines[0].split() == ["STATUS", "COUNT"]
     assert [line.split()[0] for line in lines[1:]] == [*BULK_STATUSES, "TOTAL"]
     assert all(re.fullmatch(r"[\d,]+", line.split()[1]) for line in lines[1:])
+
+
+def test_summary_across_profiles_fits_80_columns_with_partial_for_its_longest_status() -> None:
+    command = shlex.join([*bulkctl_command(), "summary", "--profiles", "demo"])
+    proc = subprocess.run(
+        ["script", "-qec", f"stty cols 80 rows 50; {command}", "/dev/null"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = COLOURS.sub("", proc.stdout.decode("utf-8")).replace("\r\n", "\n").rstrip().split("\n")
+    assert lines[0].split() == [
+        "PROFILE",
+        *(s.replace("PARTIALLY_COMPLETED", "PARTIAL") for s in BULK_STATUSES),
+    ]
+    assert [line.split()[0] for line in lines[1:]] == ["demo", "TOTAL"]
+    assert all(len(line) <= 80 for line in lines), lines  # it was 86: every line wrapped

@@ -203,6 +203,10 @@ def run_action(ctx: Context, options: ActionOptions) -> int:
         results.append(result)
     if options.dry_run:
         ctx.note(f"dry run: nothing sent ({ctx.settings().where()})")
+    started = [r["bulkId"] for r in results if r.get("ok") and not r.get("dryRun")]
+    if options.action in ("execute", "resume") and started:  # what it does now: watch it
+        watch = ("watch", started[0]) if len(started) == 1 else ("watch", "-s", "running")
+        ctx.note(f"next: {ctx.suggest(*watch)}")
     if options.as_json:
         render(results, RenderOptions(fmt="json", fields=(), whole_objects=True), ctx.stdout)
     return worst

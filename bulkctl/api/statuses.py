@@ -154,9 +154,14 @@ def _not_found(response: httpx.Response, what: str, common: dict[str, Any]) -> N
     root = match.group("root").rstrip("/")
     if not root.endswith(("/multi", "/multi/backoffice")):
         base = host + root
+        # a root ending in /backoffice lacks the /multi before it, not after it
+        if base.endswith("/backoffice"):
+            fixed = base.removesuffix("/backoffice") + "/multi/backoffice"
+        else:
+            fixed = base + "/multi"
         return NotFound(
             f"{what}: no Weavr API at {safe_text(base)}",
-            hint=f"its root ends in /multi or /multi/backoffice: --base-url {safe_text(base)}/multi",
+            hint=f"its root ends in /multi or /multi/backoffice: --base-url {safe_text(fixed)}",
             **short,
         )
     if (match.group("rest") or "").isdigit():  # an unknown id: its request-ref helps nobody

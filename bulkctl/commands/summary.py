@@ -39,6 +39,7 @@ from bulkctl.lists.matching import Selection, matching_bulks
 from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
+from bulkctl.output.tables import terminal_width
 from bulkctl.waiting.github import summary_table
 
 SINCE_NOTE = "never-started bulks (no executionStart) are not counted with --since or --until"
@@ -159,7 +160,13 @@ def run_fleet_summary(ctx: Context, options: SummaryOptions) -> int:
         rows.append({first[0].name: "TOTAL", **total})
         render(
             rows,
-            RenderOptions(fmt=options.fmt, fields=fields, color=ctx.color, terminal=ctx.stdout_tty),
+            RenderOptions(
+                fmt=options.fmt,
+                fields=fields,
+                color=ctx.color,
+                terminal=ctx.stdout_tty,
+                width=terminal_width(ctx.stdout, ctx.env) if ctx.stdout_tty else None,
+            ),
             ctx.stdout,
         )
     if options.filters.since_ms is not None or options.filters.until_ms is not None:
@@ -255,8 +262,8 @@ def command(
 
     Without --operation, --mode, --since or --until this is one small request per status;
     with them it reads every page of each status and counts what matches. Given bulk ids,
-    it counts those bulks only, and --markdown adds a row per bulk. With -A, --profiles or
-    --identities: counts per profile or identity, a TOTAL row, --fail-on on the total.
+    it counts those bulks only, and --markdown adds a row per bulk. -A, --profiles or
+    --identities: a row per member, TOTAL, --fail-on on the total, PARTIAL when narrow.
     """
     invoke(
         ctx,

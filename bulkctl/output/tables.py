@@ -241,6 +241,7 @@ def table_lines(
     sizes = [[cells(text) for text in row] for row in rows]
     if width is not None and _natural(headers, sizes) > width:  # narrow: statuses abbreviated
         rows = _abbreviated(fields, rows)
+        headers = [STATUS_SHORT.get(h, h) for h in headers]  # summary -A: a column a status
         sizes = [[cells(text) for text in row] for row in rows]
     keep, widths = fit_columns(fields, headers, sizes, width, full_payloads=options.full_payloads)
     fields = [fields[i] for i in keep]
