@@ -180,3 +180,20 @@ def test_a_line_that_fits_is_left_as_it_is_and_a_long_one_breaks_before_each_com
         "bulkctl: error: bulkctl ui reads keys, and --no-input (or BULKCTL_NO_INPUT) forbids it"
     )
     assert fit_commands(message, 80) == [message]  # a message that starts with our name
+
+
+def test_a_kind_the_back_office_lacks_names_the_base_url_when_that_chose_the_api(
+    served: Served,
+) -> None:
+    """The base URL names the API, so "config set api multi" would change nothing there: the
+    fix named is the URL (the audit ran the old hint and got the same error again)."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    env = logged_in(f"{served.root}/multi/backoffice")
+    result = run_bulkctl("submit", "card-removals", str(examples / "card-removals.jsonl"), env=env)
+    assert result.code == ExitCode.USAGE
+    assert "the Back Office API has no bulk card-removals" in result.stderr
+    assert "base_url ends in /multi, not /multi/backoffice" in result.stderr
+    assert "config set api multi" not in result.stderr
+    assert served.emulator.request_count == 0

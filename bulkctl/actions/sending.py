@@ -122,7 +122,8 @@ def journal_for(ctx: Context) -> Journal:
 def check_before_sending(ctx: Context, kind: Kind, options: SendOptions) -> None:
     """What can be refused before the input is read: the kind on this API (exit 2), and
     ``--execute`` with no way to confirm it."""
-    require_offered(kind, ctx.settings().api)
+    settings = ctx.settings()
+    require_offered(kind, settings.api, bool(settings.values.get("base_url")))
     if not options.dry_run:
         refuse_unconfirmable(ctx, execute=options.execute, yes=options.yes)
     if options.wait and options.junit is not None:

@@ -200,12 +200,19 @@ class ChunkStream(Collection[Chunk]):
 # -- submitting -------------------------------------------------------------------------------
 
 
-def require_offered(kind: Kind, api: str) -> None:
-    """UsageError (exit 2) when the API in force (``multi``/``backoffice``) lacks the kind."""
+def require_offered(kind: Kind, api: str, base_url_set: bool = False) -> None:
+    """UsageError (exit 2) when the API in force (``multi``/``backoffice``) lacks the kind.
+    With a ``base_url`` of its own, the profile's URL names its API, so the fix is the URL
+    (``api`` would change nothing)."""
     if kind.offered_by(api):
         return
     offered = [k.name for k in KINDS.values() if k.offered_by(api)]
     label = "Back Office" if api == BACKOFFICE else api
+    if base_url_set:
+        raise UsageError(
+            f"the {label} API has no bulk {kind.name}; it offers only {', '.join(offered)}",
+            hint="use a profile of the Multi API: its base_url ends in /multi, not /multi/backoffice",
+        )
     raise UsageError(
         f"the {label} API has no bulk {kind.name}; it offers only {', '.join(offered)}",
         hint="use a profile of the Multi API:",
