@@ -72,6 +72,13 @@ class _Deadline(threading.local):
             raise _Abandoned
         return left if self.cut else timeout
 
+    def left_to_connect(self, timeout: float | None) -> float | None:
+        """``left`` for a connect or a TLS handshake: httpcore's ConnectTimeout once none is left."""
+        try:
+            return self.left(timeout)
+        except _Abandoned:
+            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+
 
 class _DeadlineStream(httpcore.NetworkStream):
     """A connection whose every read, write and TLS handshake waits at most until the
@@ -105,10 +112,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        try:
-            left = self._deadline.left(timeout)
-        except _Abandoned:
-            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+        left = self._deadline.left_to_connect(timeout)
         return _DeadlineStream(
             self._stream.start_tls(ssl_context, server_hostname, left), self._deadline
         )
@@ -132,10 +136,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        try:
-            left = self._deadline.left(timeout)
-        except _Abandoned:
-            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+        left = self._deadline.left_to_connect(timeout)
 
         def connect() -> httpcore.NetworkStream:
             return self._backend.connect_tcp(host, port, left, local_address, socket_options)
@@ -148,10 +149,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
-        try:
-            left = self._deadline.left(timeout)
-        except _Abandoned:
-            raise httpcore.ConnectTimeout("the exchange's deadline passed") from None
+        left = self._deadline.left_to_connect(timeout)
         return _DeadlineStream(
             self._backend.connect_unix_socket(path, left, socket_options), self._deadline
         )
