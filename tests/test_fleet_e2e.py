@@ -322,3 +322,19 @@ def test_ctrl_c_stops_a_paced_run_of_identities_at_once() -> None:
     assert code == 130, err
     assert "bulkctl: interrupted" in err
     assert emulator.request_count < 40
+
+
+def test_a_fleet_list_cut_by_the_default_limit_says_so_per_member(
+    two_and_down: tuple[Emulator, Emulator],
+) -> None:
+    result = run_bulkctl("list", "--profiles", "one,two", "--json")
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"bulks", "errors"} and len(document["bulks"]) == 40
+    assert (
+        "profile one: 20 of 120 shown; profile two: 20 of 90 shown: "
+        "use --limit N, or --all for every one"
+    ) in result.stderr
+    result = run_bulkctl("list", "--profiles", "one,two", "--all", "--json")
+    assert result.code == 0 and "shown" not in result.stderr, result.stderr
+    assert len(json.loads(result.stdout)["bulks"]) == 210

@@ -351,12 +351,14 @@ def list_fleet(
     ``identity`` first; ``--json`` is ``{"bulks": [...], "errors": [...]}``; jsonl, csv and
     the others carry records only (errors are on stderr). Returns the worst exit code."""
 
-    def read(member_ctx: Context) -> list[dict[str, Any]]:
-        with matching_bulks(member_ctx, selection) as (bulks, _):
-            return [b.raw for b in bulks]
+    def read(member_ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
+        with matching_bulks(member_ctx, selection) as (bulks, pager):
+            rows = [b.raw for b in bulks]
+        cut = not selection.filters.active and selection.wanted
+        return rows, pager.report.more_shown(len(rows), selection.offset) if cut else None
 
     outcome = run_fleet(ctx, fleet, read, progress_mode)
-    records = [{**member.tags(), **raw} for member, rows in outcome.results for raw in rows]
+    records = [{**m.tags(), **raw} for m, (rows, _) in outcome.results for raw in rows]
     options = output.render_options(ctx)
     if options.fmt == "json":
         bulks = records
@@ -371,4 +373,17 @@ def list_fleet(
     if not records and outcome.results:  # as list says it of one profile
         filtered = selection.statuses or selection.filters.active
         ctx.note("no bulks match" if filtered else "no bulks found")
+    more = more_note([(member, note) for member, (_, note) in outcome.results])
+    if more:
+        ctx.note(more)
     return outcome.exit_code
+
+
+def more_note(cut: Sequence[tuple[Member, str | None]], each: int = 3) -> str | None:
+    """'profile e1: 20 of 33 shown; profile e2: 20 of 27 shown: --all for every one' when
+    --limit left rows unread in some members; past ``each`` members, how many more."""
+    said = [f"{member.label()}: {note}" for member, note in cut if note]
+    if not said:
+        return None
+    rest = f"; and {len(said) - each} more" if len(said) > each else ""
+    return f"{'; '.join(said[:each])}{rest}: use --limit N, or --all for every one"
