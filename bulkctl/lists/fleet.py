@@ -119,7 +119,27 @@ def parse_fleet(
     if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
         flag = "--profile" if ctx.options.profile else "--base-url"
         raise UsageError(f"{flag} names one profile; -A and --profiles name their own")
-    return Fleet(all_profiles, names, read_identities(identities) if identities else ())
+    fleet = Fleet(
+        all_profiles, names, read_identities(identities) if identities is not None else ()
+    )
+    if fleet.identities and not fleet.by_profile:
+        check_backoffice(ctx)
+    return fleet
+
+
+def check_backoffice(ctx: Context) -> None:
+    """--identities on the one profile in force: a usage error, before any output or
+    request, unless its API is the Back Office API (the demo serves one of its own)."""
+    settings = ctx.settings()
+    if settings.in_process or settings.api == "backoffice":
+        return
+    raise UsageError(
+        f"--identities needs the Back Office API; {settings.where()} uses the Multi API",
+        hint=BACKOFFICE_HINT,
+    )
+
+
+BACKOFFICE_HINT = "set the profile's api = backoffice, or a base_url ending in /multi/backoffice"
 
 
 def read_identities(value: str) -> tuple[tuple[str, str], ...]:
@@ -133,7 +153,7 @@ def read_identities(value: str) -> tuple[tuple[str, str], ...]:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--identities: cannot read {path}: {exc}") from exc
+            raise UsageError(f"cannot read identities file {path}: {_why(exc)}") from exc
         lines = (line.partition("#")[0].strip() for line in text.splitlines())
         parts = [(f"{path} line {n}", line) for n, line in enumerate(lines, 1) if line]
     found: list[tuple[str, str]] = []
@@ -146,6 +166,19 @@ def read_identities(value: str) -> tuple[tuple[str, str], ...]:
     if not found:
         raise UsageError("--identities names no identity", hint="e.g. corporate:1001,consumer:2001")
     return tuple(dict.fromkeys(found))
+
+
+def _why(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file cannot be read, in a few words."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return (exc.strerror or str(exc)).lower()
 
 
 @dataclass(frozen=True)
@@ -311,7 +344,7 @@ def _read_identities(
     if settings.api != "backoffice":
         raise UsageError(
             f"--identities needs the Back Office API; {settings.where()} is the Multi API",
-            hint="set the profile's api to backoffice, or its base_url to .../multi/backoffice",
+            hint=BACKOFFICE_HINT,
         )
     client = sub.client(require_token=False)
     outcome: Outcome[T] = Outcome()
