@@ -359,3 +359,13 @@ def test_identities_on_a_multi_api_profile_is_refused_before_any_output_or_reque
     assert "error: : " not in result.stderr
     assert "--identities needs the Back Office API" in result.stderr
     assert "api = backoffice" in result.stderr and "/multi/backoffice" in result.stderr
+
+
+def test_a_failing_member_keeps_the_fix_of_its_error(
+    two_and_down: tuple[Emulator, Emulator],
+) -> None:
+    result = run_bulkctl("list", "--profiles", "one,down", "-s", "failed", "--all")
+    assert result.code == 6, result.stderr
+    lines = result.stderr.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("bulkctl: error: profile down:"))
+    assert lines[at + 1].startswith("  check the base URL"), result.stderr

@@ -5,8 +5,9 @@ Profiles are read concurrently, each through a Context of its own: its host, its
 its pacing, and never a prompt. The identities of one profile share its client, so every
 request passes the one pacer of its API key; each identity's token comes from the API key
 alone (``POST /access_token``) and is kept in memory for the command. A member (a profile,
-an identity, or one identity of one profile) that fails gets one line on stderr and the
-others go on; the command's exit code is ``worst_exit_code`` of the failures.
+an identity, or one identity of one profile) that fails gets its error line on stderr
+(and the error's fix under it) and the others go on; the command's exit code is
+``worst_exit_code`` of the failures.
 """
 
 from __future__ import annotations
@@ -203,6 +204,12 @@ class Failure:
     member: Member
     exit_code: int
     message: str
+    hint: str = ""  # the fix, the single-profile error's second line
+
+    @classmethod
+    def of(cls, member: Member, exc: BulkctlError) -> Failure:
+        first, *rest = exc.lines()
+        return cls(member, exc.exit_code, first, rest[0] if rest else "")
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -305,7 +312,7 @@ def _read_profile(
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        _fail(outcome, Failure(member, exc.exit_code, exc.lines()[0]), progress)
+        _fail(outcome, Failure.of(member, exc), progress)
     finally:
         sub.close()
     return outcome
@@ -326,8 +333,10 @@ def _fail(outcome: Outcome[Any], failure: Failure, progress: ReadProgress) -> No
 
 
 def _report(progress: ReadProgress, failure: Failure) -> None:
-    """A failure's one line on stderr (a transient progress line is cleared first)."""
-    progress.ctx.error([f"{failure.member.label()}: {failure.message}"])
+    """A failure's line on stderr, and its fix indented under it (a transient progress line
+    is cleared first)."""
+    hint = [failure.hint] if failure.hint else []
+    progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
 
 
 def _read_identities(
@@ -360,7 +369,7 @@ def _read_identities(
             with lock:
                 outcome.results.append((member, result))
         except BulkctlError as exc:
-            failure = Failure(member, exc.exit_code, exc.lines()[0])
+            failure = Failure.of(member, exc)
             with lock:
                 outcome.failures.append(failure)
             _report(progress, failure)
