@@ -290,7 +290,12 @@ def test_on_a_terminal_a_fleet_still_never_asks_for_a_password(
         (["summary", "-A", "123"], "bulk ids belong to one profile"),
         (["watch", "-A", "123"], "a BULK_ID belongs to one profile"),
         (["list", "--identities", "corporate:1,partner:2"], "invalid identity 'partner:2'"),
-        (["list", "--identities", "@missing.txt"], "--identities: cannot read missing.txt"),
+        (
+            ["list", "--identities", "@missing.txt"],
+            "cannot read identities file missing.txt: no such file",
+        ),
+        (["list", "--identities", ""], "--identities names no identity"),
+        (["summary", "--identities", " , "], "--identities names no identity"),
     ],
 )
 def test_a_fleet_given_wrong_exits_2_before_any_request(
@@ -322,3 +327,45 @@ def test_ctrl_c_stops_a_paced_run_of_identities_at_once() -> None:
     assert code == 130, err
     assert "bulkctl: interrupted" in err
     assert emulator.request_count < 40
+
+
+def test_a_fleet_list_cut_by_the_default_limit_says_so_per_member(
+    two_and_down: tuple[Emulator, Emulator],
+) -> None:
+    result = run_bulkctl("list", "--profiles", "one,two", "--json")
+    assert result.code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert set(document) == {"bulks", "errors"} and len(document["bulks"]) == 40
+    assert (
+        "profile one: 20 of 120 shown; profile two: 20 of 90 shown: "
+        "use --limit N, or --all for every one"
+    ) in result.stderr
+    result = run_bulkctl("list", "--profiles", "one,two", "--all", "--json")
+    assert result.code == 0 and "shown" not in result.stderr, result.stderr
+    assert len(json.loads(result.stdout)["bulks"]) == 210
+
+
+def test_identities_on_a_multi_api_profile_is_refused_before_any_output_or_request(
+    isolated_home: Path,
+) -> None:
+    clock = ManualClock()
+    emulator = Emulator(EmulatorState(bulks=5, now=clock()), clock=clock, identities=2)
+    with serving(emulator) as root:
+        write_profiles(isolated_home, {"mp": logged_in(root + "/multi")})
+        result = run_bulkctl("--profile", "mp", "list", "--identities", "corporate:1001")
+        assert emulator.request_count == 0
+    assert result.code == 2, result.stderr
+    assert result.stdout == ""
+    assert "error: : " not in result.stderr
+    assert "--identities needs the Back Office API" in result.stderr
+    assert "api = backoffice" in result.stderr and "/multi/backoffice" in result.stderr
+
+
+def test_a_failing_member_keeps_the_fix_of_its_error(
+    two_and_down: tuple[Emulator, Emulator],
+) -> None:
+    result = run_bulkctl("list", "--profiles", "one,down", "-s", "failed", "--all")
+    assert result.code == 6, result.stderr
+    lines = result.stderr.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("bulkctl: error: profile down:"))
+    assert lines[at + 1].startswith("  check the base URL"), result.stderr

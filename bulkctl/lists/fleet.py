@@ -5,8 +5,9 @@ Profiles are read concurrently, each through a Context of its own: its host, its
 its pacing, and never a prompt. The identities of one profile share its client, so every
 request passes the one pacer of its API key; each identity's token comes from the API key
 alone (``POST /access_token``) and is kept in memory for the command. A member (a profile,
-an identity, or one identity of one profile) that fails gets one line on stderr and the
-others go on; the command's exit code is ``worst_exit_code`` of the failures.
+an identity, or one identity of one profile) that fails gets its error line on stderr
+(and the error's fix under it) and the others go on; the command's exit code is
+``worst_exit_code`` of the failures.
 """
 
 from __future__ import annotations
@@ -119,7 +120,27 @@ def parse_fleet(
     if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
         flag = "--profile" if ctx.options.profile else "--base-url"
         raise UsageError(f"{flag} names one profile; -A and --profiles name their own")
-    return Fleet(all_profiles, names, read_identities(identities) if identities else ())
+    fleet = Fleet(
+        all_profiles, names, read_identities(identities) if identities is not None else ()
+    )
+    if fleet.identities and not fleet.by_profile:
+        check_backoffice(ctx)
+    return fleet
+
+
+def check_backoffice(ctx: Context) -> None:
+    """--identities on the one profile in force: a usage error, before any output or
+    request, unless its API is the Back Office API (the demo serves one of its own)."""
+    settings = ctx.settings()
+    if settings.in_process or settings.api == "backoffice":
+        return
+    raise UsageError(
+        f"--identities needs the Back Office API; {settings.where()} uses the Multi API",
+        hint=BACKOFFICE_HINT,
+    )
+
+
+BACKOFFICE_HINT = "set the profile's api = backoffice, or a base_url ending in /multi/backoffice"
 
 
 def read_identities(value: str) -> tuple[tuple[str, str], ...]:
@@ -133,7 +154,7 @@ def read_identities(value: str) -> tuple[tuple[str, str], ...]:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--identities: cannot read {path}: {exc}") from exc
+            raise UsageError(f"cannot read identities file {path}: {_why(exc)}") from exc
         lines = (line.partition("#")[0].strip() for line in text.splitlines())
         parts = [(f"{path} line {n}", line) for n, line in enumerate(lines, 1) if line]
     found: list[tuple[str, str]] = []
@@ -146,6 +167,19 @@ def read_identities(value: str) -> tuple[tuple[str, str], ...]:
     if not found:
         raise UsageError("--identities names no identity", hint="e.g. corporate:1001,consumer:2001")
     return tuple(dict.fromkeys(found))
+
+
+def _why(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file cannot be read, in a few words."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return (exc.strerror or str(exc)).lower()
 
 
 @dataclass(frozen=True)
@@ -170,6 +204,12 @@ class Failure:
     member: Member
     exit_code: int
     message: str
+    hint: str = ""  # the fix, the single-profile error's second line
+
+    @classmethod
+    def of(cls, member: Member, exc: BulkctlError) -> Failure:
+        first, *rest = exc.lines()
+        return cls(member, exc.exit_code, first, rest[0] if rest else "")
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -272,7 +312,7 @@ def _read_profile(
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        _fail(outcome, Failure(member, exc.exit_code, exc.lines()[0]), progress)
+        _fail(outcome, Failure.of(member, exc), progress)
     finally:
         sub.close()
     return outcome
@@ -293,8 +333,10 @@ def _fail(outcome: Outcome[Any], failure: Failure, progress: ReadProgress) -> No
 
 
 def _report(progress: ReadProgress, failure: Failure) -> None:
-    """A failure's one line on stderr (a transient progress line is cleared first)."""
-    progress.ctx.error([f"{failure.member.label()}: {failure.message}"])
+    """A failure's line on stderr, and its fix indented under it (a transient progress line
+    is cleared first)."""
+    hint = [failure.hint] if failure.hint else []
+    progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
 
 
 def _read_identities(
@@ -311,7 +353,7 @@ def _read_identities(
     if settings.api != "backoffice":
         raise UsageError(
             f"--identities needs the Back Office API; {settings.where()} is the Multi API",
-            hint="set the profile's api to backoffice, or its base_url to .../multi/backoffice",
+            hint=BACKOFFICE_HINT,
         )
     client = sub.client(require_token=False)
     outcome: Outcome[T] = Outcome()
@@ -327,7 +369,7 @@ def _read_identities(
             with lock:
                 outcome.results.append((member, result))
         except BulkctlError as exc:
-            failure = Failure(member, exc.exit_code, exc.lines()[0])
+            failure = Failure.of(member, exc)
             with lock:
                 outcome.failures.append(failure)
             _report(progress, failure)
@@ -351,12 +393,14 @@ def list_fleet(
     ``identity`` first; ``--json`` is ``{"bulks": [...], "errors": [...]}``; jsonl, csv and
     the others carry records only (errors are on stderr). Returns the worst exit code."""
 
-    def read(member_ctx: Context) -> list[dict[str, Any]]:
-        with matching_bulks(member_ctx, selection) as (bulks, _):
-            return [b.raw for b in bulks]
+    def read(member_ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
+        with matching_bulks(member_ctx, selection) as (bulks, pager):
+            rows = [b.raw for b in bulks]
+        cut = not selection.filters.active and selection.wanted
+        return rows, pager.report.more_shown(len(rows), selection.offset) if cut else None
 
     outcome = run_fleet(ctx, fleet, read, progress_mode)
-    records = [{**member.tags(), **raw} for member, rows in outcome.results for raw in rows]
+    records = [{**m.tags(), **raw} for m, (rows, _) in outcome.results for raw in rows]
     options = output.render_options(ctx)
     if options.fmt == "json":
         bulks = records
@@ -371,4 +415,17 @@ def list_fleet(
     if not records and outcome.results:  # as list says it of one profile
         filtered = selection.statuses or selection.filters.active
         ctx.note("no bulks match" if filtered else "no bulks found")
+    more = more_note([(member, note) for member, (_, note) in outcome.results])
+    if more:
+        ctx.note(more)
     return outcome.exit_code
+
+
+def more_note(cut: Sequence[tuple[Member, str | None]], each: int = 3) -> str | None:
+    """'profile e1: 20 of 33 shown; profile e2: 20 of 27 shown: --all for every one' when
+    --limit left rows unread in some members; past ``each`` members, how many more."""
+    said = [f"{member.label()}: {note}" for member, note in cut if note]
+    if not said:
+        return None
+    rest = f"; and {len(said) - each} more" if len(said) > each else ""
+    return f"{'; '.join(said[:each])}{rest}: use --limit N, or --all for every one"

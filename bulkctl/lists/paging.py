@@ -142,14 +142,19 @@ class PagingReport:
 
     def more_note(self, written: int, offset: int) -> str | None:
         """'20 of 1,234 shown ...' when the server holds more than was written."""
+        shown = self.more_shown(written, offset)
+        return f"{shown}; use --limit N or --all for more" if shown else None
+
+    def more_shown(self, written: int, offset: int) -> str | None:
+        """'20 of 1,234 shown' (more_note without its fix) when more were left unread."""
         if self.unread:
-            return f"{written:,} shown; more in the other statuses; use --limit N or --all for more"
+            return f"{written:,} shown; more in the other statuses"
         if not self.totals or None in self.totals:
             return None
         total = sum(t for t in self.totals if t is not None)
         if written + offset >= total:
             return None
-        return f"{written:,} of {total:,} shown; use --limit N or --all for more"
+        return f"{written:,} of {total:,} shown"
 
     def note_shrink(self, before: int, after: int) -> None:
         if self.shrank_from is None:
