@@ -369,3 +369,22 @@ def test_a_failing_member_keeps_the_fix_of_its_error(
     lines = result.stderr.splitlines()
     at = next(n for n, line in enumerate(lines) if line.startswith("bulkctl: error: profile down:"))
     assert lines[at + 1].startswith("  check the base URL"), result.stderr
+
+
+def test_a_fix_shared_by_several_failing_members_is_said_once(isolated_home: Path) -> None:
+    """A line per failing member, as issue 23 asks, and each fix once under the first member
+    it fixes: 300 identities refused alike are 300 lines, not 600."""
+    write_profiles(
+        isolated_home,
+        {
+            f"down{n}": logged_in(f"http://127.0.0.1:{free_port()}/multi", retries="1")
+            for n in range(3)
+        },
+    )
+    result = run_bulkctl("list", "--profiles", "down0,down1,down2", "-s", "failed")
+    assert result.code == 6, result.stderr
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("bulkctl: error: profile down")]
+    assert len(errors) == 3, result.stderr
+    fixes = [line for line in lines if line.startswith("  ")]
+    assert len(fixes) == len(set(fixes)) >= 1, result.stderr  # each fix once

@@ -276,8 +276,9 @@ def run_fleet(
     ctx.options.no_input = True  # a fleet never asks: what would need a prompt is reported
     members = len(names) * len(fleet.identities)
     with read_progress(ctx, "identities", mode=progress_mode, members=members) as progress:
+        reports = _Reports(progress)
         parts = _each(
-            min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, progress), names
+            min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, reports), names
         )
     outcome: Outcome[T] = Outcome()
     for part in parts:
@@ -295,7 +296,7 @@ def _read_profile(
     name: str | None,
     fleet: Fleet,
     read: Callable[[Context], T],
-    progress: ReadProgress,
+    reports: _Reports,
 ) -> Outcome[T]:
     outcome: Outcome[T] = Outcome()
     sub = member_context(ctx, name)
@@ -307,12 +308,13 @@ def _read_profile(
             ctx.note(f"profile {name}: no credentials, skipped")
             return outcome
         if fleet.identities:
-            return _read_identities(sub, name, fleet.identities, read, progress)
+            return _read_identities(sub, name, fleet.identities, read, reports)
         if name is not None and Reauthenticator(sub, settings).means() is None:
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        _fail(outcome, Failure.of(member, exc), progress)
+        outcome.failures.append(Failure.of(member, exc))
+        reports.failed(outcome.failures[-1])
     finally:
         sub.close()
     return outcome
@@ -327,16 +329,22 @@ def _check_no_prompt(settings: Any) -> None:
         )
 
 
-def _fail(outcome: Outcome[Any], failure: Failure, progress: ReadProgress) -> None:
-    outcome.failures.append(failure)
-    _report(progress, failure)
+@dataclass
+class _Reports:
+    """A fleet's failures on stderr, a line each as they come (a transient progress line is
+    cleared first); a fix, indented under the first failure it fixes, is said once however
+    many members share it."""
 
+    progress: ReadProgress
+    said: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-def _report(progress: ReadProgress, failure: Failure) -> None:
-    """A failure's line on stderr, and its fix indented under it (a transient progress line
-    is cleared first)."""
-    hint = [failure.hint] if failure.hint else []
-    progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
+    def failed(self, failure: Failure) -> None:
+        with self.lock:
+            new = bool(failure.hint) and failure.hint not in self.said
+            self.said.add(failure.hint)
+        hint = [failure.hint] if new else []
+        self.progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
 
 
 def _read_identities(
@@ -344,7 +352,7 @@ def _read_identities(
     profile: str | None,
     identities: Sequence[tuple[str, str]],
     read: Callable[[Context], T],
-    progress: ReadProgress,
+    reports: _Reports,
 ) -> Outcome[T]:
     """Each identity through the profile's one client (one pacer), with a token of its own."""
     settings = sub.settings()
@@ -372,8 +380,8 @@ def _read_identities(
             failure = Failure.of(member, exc)
             with lock:
                 outcome.failures.append(failure)
-            _report(progress, failure)
-        progress.step()
+            reports.failed(failure)
+        reports.progress.step()
 
     _each(sub.concurrency(), one, identities)
     order = {f"{k.lower()}:{i}": n for n, (k, i) in enumerate(identities)}
