@@ -206,3 +206,17 @@ def test_watch_of_a_failed_bulk_draws_no_green() -> None:
     bar_line = next(line for line in raw.split("\n") if "failed ·" in line)
     assert GREEN not in bar_line and "█" not in bar_line and "▓" in bar_line
     assert re.search(r"0 done · [\d,]+ failed", text)
+
+
+def test_operations_of_a_failed_bulk_show_an_error_code_column() -> None:
+    """Where payloads are JSON with errorCode, the table has an ERROR CODE column, each
+    failed row naming its code (the demo's codes are FAIL: descriptions turned errors)."""
+    from bulkctl.emulator.submissions import FAILURE_CODES
+
+    codes = {code for kind in FAILURE_CODES.values() for code in kind}
+    _, text = demo("operations", first_bulk("failed"), "-s", "failed", "-n", "5")
+    header, *lines = text.rstrip("\n").split("\n")
+    assert "ERROR CODE" in header, text
+    rows = [line.split() for line in lines if line.startswith(" ")]  # the note does not
+    assert len(rows) == 5, text
+    assert all(row[1] == "FAILED" and row[2] in codes for row in rows), text
