@@ -19,6 +19,7 @@ from bulkctl.errors import StorageError
 from bulkctl.files.submission import JOURNAL_LIMIT, Journal
 from bulkctl.safefile import MAX_PRIVATE_FILE
 from tests.conftest import Served, bulkctl_command, run_bulkctl
+from tests.test_auth_config import login_multi
 
 BLOCKS = KINDS["card-blocks"]
 
@@ -60,18 +61,7 @@ def test_a_new_profile_can_still_be_made_by_config_set_and_auth_login(served: Se
     assert run_bulkctl("--profile", "fresh", "config", "get", "base_url").stdout.strip() == (
         served.multi
     )
-    login = run_bulkctl(
-        "--profile",
-        "newer",
-        "--base-url",
-        served.multi,
-        "auth",
-        "login",
-        "--email",
-        DEMO_EMAIL,
-        input=f"{DEMO_API_KEY}\n{DEMO_PASSWORD}\n",
-    )
-    assert login.code == 0, login.stderr
+    login_multi(served, "newer", run=run_bulkctl)  # asserts the login succeeded
     assert run_bulkctl("--profile", "newer", "auth", "status", "--offline").code == 0
 
 
