@@ -10,7 +10,7 @@ import pytest
 
 from bulkctl.api.changes import act
 from bulkctl.api.client import parse_reset, parse_retry_after
-from bulkctl.emulator.app import DEMO_API_KEY, Faults, Scripted
+from bulkctl.emulator.app import DEMO_API_KEY, Emulator, Faults, Scripted
 from bulkctl.errors import DeadlineReached, ExitCode, Throttled
 from bulkctl.pacing.pacer import SHARED_MAX, Pacer, QuotaWaitTooLong, Window
 from bulkctl.pacing.store import state_file
@@ -89,7 +89,8 @@ def test_a_named_wait_is_shared_for_a_day_at_most(tmp_path: Path) -> None:
     assert clock.slept == [pytest.approx(SHARED_MAX)]
 
 
-def test_a_real_execute_answered_with_year_9999_sends_one_request_and_exits_1() -> None:
+def _execute_answered_year_9999() -> tuple[Emulator, str]:
+    """An emulator whose execute is throttled until the year 9999, and a bulk to execute."""
     faults = Faults(
         scripted=(
             Scripted(
@@ -101,7 +102,11 @@ def test_a_real_execute_answered_with_year_9999_sends_one_request_and_exits_1() 
         )
     )
     emulator, clock = make_emulator(bulks=5, faults=faults)
-    bulk_id = emulator.state.insert_submitted(clock(), 1)[0]
+    return emulator, emulator.state.insert_submitted(clock(), 1)[0]
+
+
+def test_a_real_execute_answered_with_year_9999_sends_one_request_and_exits_1() -> None:
+    emulator, bulk_id = _execute_answered_year_9999()
     with serving(emulator) as root:
         env = _env(root)
         result = run_bulkctl("execute", bulk_id, "--yes", env=env)
@@ -115,18 +120,7 @@ def test_a_real_execute_answered_with_year_9999_sends_one_request_and_exits_1() 
 def test_the_quota_error_names_the_state_file_even_when_it_could_not_be_used(
     isolated_home: Path, usable: bool
 ) -> None:
-    faults = Faults(
-        scripted=(
-            Scripted(
-                "POST /bulks/{bulk_id}/execute",
-                409,
-                headers=(("Retry-After", YEAR_9999),),
-                body=TOO_MANY,
-            ),
-        )
-    )
-    emulator, clock = make_emulator(bulks=5, faults=faults)
-    bulk_id = emulator.state.insert_submitted(clock(), 1)[0]
+    emulator, bulk_id = _execute_answered_year_9999()
     with serving(emulator) as root:
         path = state_file(isolated_home / "state" / "bulkctl", root + "/multi", DEMO_API_KEY)
         if not usable:
