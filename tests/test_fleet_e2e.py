@@ -285,6 +285,7 @@ def test_on_a_terminal_a_fleet_still_never_asks_for_a_password(
     [
         (["list", "-A", "--profiles", "one"], "choose -A/--all-profiles or --profiles"),
         (["--profile", "one", "list", "-A"], "--profile names one profile"),
+        (["--profile", "one", "list", "-A"], "drop --profile, or name its profile in --profiles"),
         (["list", "--profiles", "one,nope"], "unknown profile 'nope' (known: demo, one)"),
         (["list", "--profiles", " , "], "--profiles names no profile"),
         (["summary", "-A", "123"], "bulk ids belong to one profile"),

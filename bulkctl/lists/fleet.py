@@ -119,7 +119,10 @@ def parse_fleet(
         raise UsageError("choose -A/--all-profiles or --profiles, not both")
     if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
         flag = "--profile" if ctx.options.profile else "--base-url"
-        raise UsageError(f"{flag} names one profile; -A and --profiles name their own")
+        raise UsageError(
+            f"{flag} names one profile; -A and --profiles name their own",
+            hint=f"drop {flag}, or name its profile in --profiles",
+        )
     fleet = Fleet(
         all_profiles, names, read_identities(identities) if identities is not None else ()
     )
