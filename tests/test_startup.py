@@ -33,7 +33,7 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(m for m in sys.modules if m.startswith({HEAVY!r}))
+heavy = sorted(m for m, v in sys.modules.items() if v and m.startswith({HEAVY!r}))
 print(json.dumps(heavy), file=sys.stderr)
 """
 
@@ -77,7 +77,9 @@ for args in json.loads(sys.argv[1]):
                 main()
             except SystemExit:
                 pass
-            report["heavy"] = sorted(m for m in sys.modules if m.startswith({HEAVY!r}))
+            report["heavy"] = sorted(
+                m for m, v in sys.modules.items() if v and m.startswith({HEAVY!r})
+            )
         except BaseException:
             report["error"] = traceback.format_exc()
         os.write(write_end, json.dumps(report).encode())
@@ -161,7 +163,7 @@ try:
     main()
 except SystemExit:
     pass
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+print(json.dumps(sorted(m for m, v in sys.modules.items() if v)), file=sys.stderr)  # loaded
 """
 
 # what a listing does not need unless its format, its config file or a prompt asks for it
@@ -183,6 +185,16 @@ def test_a_listing_without_a_config_file_imports_no_toml_csv_or_prompt() -> None
     found = modules_after(["--profile", "demo", "list", "-n", "1", "--jsonl"])
     assert "httpx" in found  # it did run the listing
     assert found.isdisjoint(ON_DEMAND), sorted(found & ON_DEMAND)
+
+
+def test_a_json_lines_listing_loads_neither_httpx_s_own_cli_nor_rich() -> None:
+    """httpx imports its command-line client (click, rich, pygments) when they are installed;
+    bulkctl never runs it, and a listing that draws no table needs no rich either."""
+    found = modules_after(["--profile", "demo", "list", "-n", "1", "--jsonl"])
+    assert "httpx" in found
+    loaded = sorted(m for m in found if m.partition(".")[0] in ("click", "pygments", "rich"))
+    assert loaded == []
+    assert "httpx._main" not in found
 
 
 def test_the_csv_format_and_a_config_file_do_import_what_they_need() -> None:
