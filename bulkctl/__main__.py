@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import typer
 
     from bulkctl.cli.app import app
-    from bulkctl.errors import BulkctlError, ExitCode, Terminated
+    from bulkctl.errors import BulkctlError, ExitCode, ReaderGone, Terminated
 
     command = typer.main.get_command(app)
     debug = "--debug" in args
@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
         code = 141  # as a Unix tool stopped by SIGPIPE
+    except ReaderGone:  # q in the pager before the end: what was read is what was wanted
+        code = ExitCode.OK
     except Exception as exc:
         if debug:
             raise

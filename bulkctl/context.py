@@ -125,6 +125,7 @@ class Context:
     stdout_tty: bool = False
     stderr_tty: bool = False
     stdin_tty: bool = False
+    paging: bool = False  # a pager shows stdout: nothing transient is drawn on stderr meanwhile
     transport: httpx.BaseTransport | None = None  # tests may answer requests themselves
     read_secret: Callable[[str], str] | None = field(default=None, repr=False)
     # called between slices of every wait the client makes (quota, pacer, retry): a wait

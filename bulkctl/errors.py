@@ -133,6 +133,12 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C (reports are written, the terminal restored) and exits 143."""
 
 
+class ReaderGone(BaseException):
+    """The pager left (``q``) while the command was still writing into it: the rest is not
+    wanted, so the command stops where it is and exits 0. A BaseException, as Ctrl-C is,
+    so that no handler of errors takes it for one."""
+
+
 class SigtermHold:
     """A SIGTERM that comes while a command starts (imports, options, the ``--junit`` path)
     is held, and raised as ``Terminated`` where the command is ready for it: a command that

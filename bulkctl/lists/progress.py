@@ -152,7 +152,7 @@ class ReadProgress:
     def tick(self) -> float | None:
         """Show the line when due; returns the seconds until it wants to run again (the
         Context's ``while_waiting`` hook)."""
-        if self.mode == "none":
+        if self.mode == "none" or self.ctx.paging:  # nothing over the pager's screen
             return None
         now = self.ctx.clock.monotonic()
         every = PLAIN_EVERY if self.mode == "plain" else LIVE_EVERY
