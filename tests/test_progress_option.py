@@ -1,5 +1,5 @@
 """--progress live|plain|none, declared once (``ProgressOption``) and taken by every command
-that reads long: list (a fleet too), operations, summary and rerun; it chooses how
+that reads long: list (a fleet too), operations, summary, rerun and watch; it chooses how
 ``read_progress`` draws, whatever the terminal or CI say."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.conftest import InProcess, LinkedClock, in_process, make_emulator, ru
 from tests.test_read_progress import StampedStream, failed_bulk
 from tests.test_shared_options import described, params
 
-READERS = [["list"], ["operations"], ["summary"], ["rerun"]]
+READERS = [["list"], ["operations"], ["summary"], ["rerun"], ["watch"]]
 
 
 def test_progress_is_one_option_in_every_command_that_reads_long() -> None:

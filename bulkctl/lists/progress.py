@@ -81,6 +81,9 @@ class ReadProgress:
         self.drawn = ""  # the transient line on screen now ("" for none)
         self.raw = ctx.stderr  # the terminal itself, not the stream that clears the line
         self.shown = 0  # lines written (plain) or drawings (live)
+        # where the live line goes instead of stderr: a view that owns the screen (watch's
+        # table draws it as its last line); "" takes it away
+        self.show: Callable[[str], None] | None = None
 
     def counted(self, fetch: FetchPage, stream: int = 0) -> FetchPage:
         """``fetch`` that counts its pages, records and the stream's total into this read."""
@@ -206,6 +209,10 @@ class ReadProgress:
             return 0 if total is None else max(0, total - self.pages)
 
     def _draw(self, text: str) -> None:
+        if self.show is not None:
+            self.drawn = text
+            self.show(text)
+            return
         width = max(20, self.ctx.stderr_width() - 1)
         shown = text if len(text) <= width else text[: width - 1] + "…"
         with self.ctx.stderr_lock:
@@ -216,7 +223,10 @@ class ReadProgress:
     def clear(self) -> None:
         """Take the transient line off the screen (before other output, and at the end)."""
         with self.ctx.stderr_lock:
-            if self.drawn:
+            if self.drawn and self.show is not None:
+                self.drawn = ""
+                self.show("")
+            elif self.drawn:
                 self.drawn = ""
                 self.raw.write(CLEAR)
                 self.raw.flush()
@@ -241,12 +251,19 @@ class _Clearing:
 
 @contextmanager
 def read_progress(
-    ctx: Context, what: str, *, mode: str | None = None, members: int | None = None
+    ctx: Context,
+    what: str,
+    *,
+    mode: str | None = None,
+    members: int | None = None,
+    show: Callable[[str], None] | None = None,
 ) -> Iterator[ReadProgress]:
     """Progress for the read inside the block: the hook through the client's waits, and on
     a terminal the transient line, cleared before other output and at the end. ``members``:
-    a fleet's count of members, each ``step``ped (fewer than two show nothing)."""
+    a fleet's count of members, each ``step``ped (fewer than two show nothing). ``show``:
+    where the live line goes instead (a view that owns the screen), "" at the end."""
     progress = ReadProgress(ctx, what, read_mode(ctx, mode))
+    progress.show = show
     if members is not None:
         progress.members = members
         progress.mode = progress.mode if members > 1 else "none"
@@ -260,7 +277,7 @@ def read_progress(
         return min(known) if known else None
 
     ctx.while_waiting = hook
-    if progress.mode == "live":
+    if progress.mode == "live" and show is None:
         ctx.stdout = _Clearing(ctx.stdout, progress)  # type: ignore[assignment]
         ctx.stderr = _Clearing(ctx.stderr, progress)  # type: ignore[assignment]
     try:
