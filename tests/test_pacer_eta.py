@@ -82,3 +82,27 @@ def test_a_wait_the_api_named_comes_first() -> None:
     started = limited.acquire(0)
     limited.quota_answer(started, 30, parse_limit_header("100;w=10"))
     assert limited.time_to_start(101) == pytest.approx(40, abs=STEP)
+
+
+def test_another_processs_requests_in_a_shared_redis_store_count(tmp_path: Path) -> None:
+    from bulkctl.pacing.redis_store import RedisStore, store_keys
+    from tests.redis_server import NO_SERVER, redis_server
+
+    if NO_SERVER is not None:
+        pytest.skip(NO_SERVER)
+    base_url, key = "https://api.example.com/multi", "key"
+    clock = ManualClock()
+    with redis_server(tmp_path / "redis") as server:
+
+        def pacer(name: str) -> Pacer:
+            fallback = state_file(tmp_path / name, base_url, key)
+            store = RedisStore(server.url, store_keys(base_url, key), fallback, warn=print)
+            return Pacer(parse_rate_limit("4/10s"), clock=LinkedClock(clock), store=store)
+
+        other, mine = pacer("other"), pacer("mine")  # no state file in common
+        for _ in range(4):
+            other.acquire(0)
+        clock.advance(2)
+        assert mine.time_to_start(9) == pytest.approx(28, abs=STEP)
+        other.close()
+        mine.close()
