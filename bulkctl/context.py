@@ -316,6 +316,11 @@ class Context:
             )
         return self._client
 
+    def built_client(self) -> ApiClient | None:
+        """The client ``client()`` built, if any; never builds one (a read's progress asks
+        its pacer how long the quota holds the requests left)."""
+        return self._client
+
     def build_client(
         self,
         settings: Resolved,

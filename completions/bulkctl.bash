@@ -20,7 +20,7 @@ _bulkctl_options() {
     "resume") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "cancel") echo "--yes -y --dry-run --json --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "wait") echo "--timeout --interval --json --junit --junit-max-failures --progress --accept --no-step-summary --from-file --status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
-    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
+    "watch") echo "--interval --status -s --limit -n --all -a --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --progress --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "summary") echo "--fail-on --status -s --output -o --json --markdown --operation --mode --since --until --concurrency --all-profiles -A --profiles --identities --progress --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "completion") echo "--profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
     "ui") echo "--status -s --profile --base-url --debug --quiet -q --no-input --no-pager --help -h" ;;
@@ -125,6 +125,7 @@ _bulkctl_option_kind() {
     "watch/--concurrency") echo 'free' ;;
     "watch/--profiles") echo 'profile' ;;
     "watch/--identities") echo 'identity' ;;
+    "watch/--progress") echo 'progress' ;;
     "watch/--profile") echo 'profile' ;;
     "watch/--base-url") echo 'free' ;;
     "summary/--fail-on") echo 'csv:bulk_status' ;;

@@ -1,5 +1,5 @@
 """--progress live|plain|none, declared once (``ProgressOption``) and taken by every command
-that reads long: list (a fleet too), operations, summary and rerun; it chooses how
+that reads long: list (a fleet too), operations, summary, rerun and watch; it chooses how
 ``read_progress`` draws, whatever the terminal or CI say."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.conftest import InProcess, LinkedClock, in_process, make_emulator, ru
 from tests.test_read_progress import StampedStream, failed_bulk
 from tests.test_shared_options import described, params
 
-READERS = [["list"], ["operations"], ["summary"], ["rerun"]]
+READERS = [["list"], ["operations"], ["summary"], ["rerun"], ["watch"]]
 
 
 def test_progress_is_one_option_in_every_command_that_reads_long() -> None:
@@ -136,3 +136,39 @@ def test_an_unknown_progress_mode_is_a_usage_error_naming_the_choices(
     assert result.code == 2, result.stderr
     assert "unknown --progress 'loud'" in result.stderr
     assert "live, plain, none" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("progress", "tty", "env", "lines"),
+    [
+        ("plain", True, {}, True),  # on a terminal the wait would draw its live table
+        ("none", False, {"CI": "1"}, False),  # with CI set it would write plain lines
+    ],
+)
+def test_rerun_wait_shows_the_wait_as_progress_says(
+    tmp_path: Path, progress: str, tty: bool, env: dict[str, str], lines: bool
+) -> None:
+    from bulkctl.cli.options import SendFlags
+
+    emulator, clock, bulk_id = failed_bulk("1000/1s")
+    proc = in_process(tmp_path, emulator, clock, env={"BULKCTL_QUOTA_WAIT": "900", **env})
+    proc.ctx.clock = LinkedClock(clock)
+    proc.ctx.stderr_tty = tty
+    proc.ctx.env = {**proc.ctx.env, "COLUMNS": "100"}
+    try:
+        flags = rerun_cmd.RerunFlags(failed=True, progress=progress)
+        send = SendFlags(execute=True, yes=True, wait=True)
+        options = rerun_cmd.parse(proc.ctx, bulk_id=bulk_id, which=flags, send=send)
+        code = rerun_cmd.run(proc.ctx, options)
+    finally:
+        proc.ctx.close()
+    new_bulk = proc.out.split()[-1]
+    assert new_bulk != bulk_id and code == 0, proc.err
+    waits = [
+        x
+        for x in proc.err.splitlines()
+        if x.startswith((f"bulk {new_bulk}: RUNNING", f"bulk {new_bulk}: COMPLETED"))
+        or x.startswith("still waiting after ")  # the heartbeat
+    ]
+    assert bool(waits) == lines, proc.err
+    assert CLEAR not in proc.err and "\x1b[" not in proc.err, proc.err[-300:]  # no live table

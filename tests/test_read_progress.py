@@ -146,3 +146,63 @@ def test_the_total_is_what_the_read_takes_not_what_the_api_holds(tmp_path: Path)
     assert progress.line(clock()) == ("reading bulks: 1 of 2 pages (100 of 150), 4s so far, ETA 4s")
     progress.bound(900, None)  # --offset 900 --all
     assert progress.total_pages() == 1 and progress.total_records() == 100
+
+
+def eta_seconds(text: str) -> int:
+    """'ETA 1m 05s' -> 65 (human_duration read back)."""
+    words = text.rsplit("ETA ", 1)[1].split()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return sum(int(word[:-1]) * units[word[-1]] for word in words)
+
+
+WINDOW = 10.0  # the quota's window below: one step of the pacer
+
+
+def test_the_eta_under_the_rate_limit_is_never_short_of_the_time_left(tmp_path: Path) -> None:
+    """30 pages under 4 requests in 10 s: the first four go at once, then the pacer holds
+    each batch a window. The ETA follows the quota, not the first pages' pace (which said
+    13 s with 68 s to go), early and late in the read."""
+    emulator, clock = make_emulator(bulks=3000)
+    env = {"CI": "1", "BULKCTL_RATE_LIMIT": "4/10s", "BULKCTL_CONCURRENCY": "1"}
+    proc = in_process(tmp_path, emulator, clock, env=env)
+    proc.ctx.clock = LinkedClock(clock)
+    stderr = StampedStream(clock)
+    proc.ctx.stderr = stderr
+    try:
+        options = list_cmd.parse(proc.ctx, paging=PagingFlags(all_records=True))
+        assert list_cmd.run(proc.ctx, options) == 0
+    finally:
+        proc.ctx.close()
+    end = clock()
+    shown = [(t, x) for t, x in stderr.stamps if x.startswith("reading bulks: ") and "ETA" in x]
+    pages = [int(x.split()[2]) for _, x in shown]
+    assert min(pages) <= 8 and max(pages) >= 24, shown  # early and late in the read
+    for t, text in shown:
+        left = end - t
+        assert left - WINDOW <= eta_seconds(text) <= left + WINDOW, (left, text)
+
+
+def test_the_eta_counts_other_processes_requests_in_the_shared_record(tmp_path: Path) -> None:
+    from bulkctl.api.records import Page
+    from bulkctl.pacing.pacer import Pacer, parse_rate_limit, state_file
+
+    emulator, clock = make_emulator(bulks=10)
+    env = {"CI": "1", "BULKCTL_RATE_LIMIT": "4/10s"}
+    proc = in_process(tmp_path, emulator, clock, env=env)
+    proc.ctx.clock = LinkedClock(clock)
+    client = proc.ctx.client()  # the command's client, its pacer on the shared state file
+    path = state_file(proc.ctx.state_dir, client.base_url, client.api_key)
+    other = Pacer(parse_rate_limit("4/10s"), clock=LinkedClock(clock), path=path)
+    progress = ReadProgress(proc.ctx, "bulks", "plain")
+    fetch = progress.counted(lambda offset, limit: Page([{}] * limit, 1000, 1000, 1000))
+    fetch(0, 100)
+    clock.advance(1)
+    # nine pages left, 1 s a page so far (9 s at that pace); the quota lets four start now,
+    # four 10 s later and the last just past 20 s from now (each a millisecond past its turn)
+    assert progress.line(clock()).endswith("1s so far, ETA 21s")
+    for _ in range(4):  # another bulkctl process fills the window
+        other.acquire(0)
+    # the window is full: four start 10 s from now, four 20 s and the last 30 s from now
+    assert progress.line(clock()).endswith("1s so far, ETA 31s")
+    other.close()
+    proc.ctx.close()

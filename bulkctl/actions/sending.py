@@ -70,6 +70,7 @@ class SendOptions:
     interval: float = 5.0
     adaptive: bool = True  # no --interval: quick at first, growing towards 30 s
     junit: Path | None = None
+    progress: str | None = None  # how --wait shows the wait (rerun's --progress); None: chosen
     flags: SendFlags = field(
         default_factory=SendFlags
     )  # as typed: a flag that needs no checking is read here
@@ -247,6 +248,7 @@ def _execute_and_wait(
             adaptive=options.adaptive,
             junit=options.junit,
             record=record,
+            progress=options.progress,
         ),
     )
 

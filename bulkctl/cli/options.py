@@ -360,7 +360,7 @@ UntilOption = Annotated[
         metavar="WHEN",
     ),
 ]
-ProgressOption = Annotated[  # a long read's: list, operations, summary, rerun (wait has its own)
+ProgressOption = Annotated[  # list, operations, summary, rerun, watch (wait has its own)
     str | None, option("--progress", help=PROGRESS_HELP, metavar="MODE", values=PROGRESS_VALUES)
 ]
 StrictOption = Annotated[

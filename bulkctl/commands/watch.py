@@ -6,13 +6,16 @@ rows marked for a few seconds, done/total for running and paused bulks (details 
 progress (bar, counts, rate, ETA) until it is final, then it exits like ``wait``. When
 stdout is not a terminal it writes one JSON object per change: ``{"bulk": {...API
 fields...}, "previousStatus": ...}``, and reads statuses only. Without ``--interval`` the
-pause adapts (quick at first, growing to 30 s). A refused connection or an unknown host
+pause adapts (quick at first, growing to 30 s). A poll's read that lasts over 2 s (``--all``
+under the quota, a fleet of identities) shows its progress as ``list`` does; over the table
+on a terminal the live line is the table's last line. A refused connection or an unknown host
 before any request has succeeded exits 6 at once; later outages are ridden out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +32,7 @@ from bulkctl.cli.options import (
     LimitOption,
     ModeOption,
     OperationOption,
+    ProgressOption,
     SinceOption,
     StatusOption,
     UntilOption,
@@ -42,6 +46,7 @@ from bulkctl.errors import TRANSIENT_ERRORS, BulkctlError, UsageError
 from bulkctl.lists.filters import BulkFilter
 from bulkctl.lists.fleet import Fleet, parse_fleet, run_fleet
 from bulkctl.lists.matching import Selection, matching_bulks
+from bulkctl.lists.progress import parse_progress, read_mode, read_progress
 from bulkctl.output.fields import fleet_fields
 from bulkctl.output.outcome import outcome_line, outcome_of
 from bulkctl.output.render import (
@@ -78,6 +83,7 @@ class WatchOptions:
     bulk_id: str | None = None  # one bulk until final; None: the refreshing list
     selection: Selection | None = None  # which bulks the list shows
     fleet: Fleet = field(default_factory=Fleet)  # -A, --profiles, --identities: each poll
+    progress: str | None = None  # --progress of each poll's read; None: chosen (read_mode)
 
 
 def parse(
@@ -94,6 +100,7 @@ def parse(
     until: str | None = None,
     concurrency: int | None = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: str | None = None,
 ) -> WatchOptions:
     """The arguments of ``watch``, checked: filters and paging go only with the list."""
     seconds = check_interval(interval) if interval is not None else None
@@ -103,6 +110,10 @@ def parse(
         check_bulk_id(bulk_id)
         if status or operation or mode or since or until or limit or all_records:
             raise UsageError("filters and paging options go with watch without a BULK_ID")
+        if progress is not None:
+            raise UsageError(
+                "--progress goes with watch without a BULK_ID: one bulk reads no pages"
+            )
         if parse_fleet(ctx, **vars(fleet)).active:
             raise UsageError(
                 "a BULK_ID belongs to one profile: leave out -A, --profiles, --identities"
@@ -118,7 +129,10 @@ def parse(
         ),
     )
     return WatchOptions(
-        interval=seconds, selection=selection, fleet=parse_fleet(ctx, **vars(fleet))
+        interval=seconds,
+        selection=selection,
+        fleet=parse_fleet(ctx, **vars(fleet)),
+        progress=parse_progress(progress),
     )
 
 
@@ -127,7 +141,7 @@ def run(ctx: Context, options: WatchOptions) -> int:
     if options.bulk_id is not None:
         return watch_bulk(ctx, options.bulk_id, options.interval)
     assert options.selection is not None
-    return watch_list(ctx, options.selection, options.interval, options.fleet)
+    return watch_list(ctx, options.selection, options.interval, options.fleet, options.progress)
 
 
 def change_line(bulk: BulkProcess, previous: str | None) -> str:
@@ -219,17 +233,22 @@ class BulkView:
 
 
 def watch_list(
-    ctx: Context, selection: Selection, interval: float | None, fleet: Fleet | None = None
+    ctx: Context,
+    selection: Selection,
+    interval: float | None,
+    fleet: Fleet | None = None,
+    progress: str | None = None,
 ) -> int:
     started = ctx.clock.monotonic()
     previous: dict[str, BulkProcess] = {}
     table = ListView(ctx, fleet) if ctx.stdout_tty else None
     details = Details(ctx, ctx.client()) if table is not None and not fleet else None
+    reading = Reading(read_mode(ctx, progress), table.reading if table is not None else None)
     succeeded = False
     try:
         while True:
             try:
-                current = _listed(ctx, selection, first=not succeeded, fleet=fleet)
+                current = _listed(ctx, selection, first=not succeeded, fleet=fleet, reading=reading)
             except TRANSIENT_ERRORS as exc:
                 if not succeeded and unreachable(exc):
                     raise
@@ -267,13 +286,37 @@ def _key(bulk: BulkProcess) -> str:
     return f"{raw.get('profile', '')}/{raw.get('identity', '')}/{bulk.bulk_id or ''}"
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a poll's read shows its progress: ``mode`` (--progress, else chosen), and the
+    table's last line for the live one when watch's table owns the terminal."""
+
+    mode: str = "none"
+    table: Callable[[str], None] | None = None
+
+    def fleet_mode(self) -> str:
+        """A fleet counts its identities on stderr's transient line: not over the table."""
+        return "none" if self.mode == "live" and self.table is not None else self.mode
+
+    def show(self) -> Callable[[str], None] | None:
+        return self.table if self.mode == "live" else None
+
+
 def _listed(
-    ctx: Context, selection: Selection, *, first: bool, fleet: Fleet | None = None
+    ctx: Context,
+    selection: Selection,
+    *,
+    first: bool,
+    fleet: Fleet | None = None,
+    reading: Reading = Reading(),
 ) -> list[BulkProcess]:
-    """One listing; before any success a refused connection is not retried. Across a
-    fleet, every member's (its profile and identity first in each record)."""
+    """One listing, its progress shown as ``reading`` says; before any success a refused
+    connection is not retried. Across a fleet, every member's (its profile and identity
+    first in each record), the identities counted."""
     if fleet:
-        outcome = run_fleet(ctx, fleet, lambda c: _listed(c, selection, first=first))
+        outcome = run_fleet(
+            ctx, fleet, lambda c: _listed(c, selection, first=first), reading.fleet_mode()
+        )
         return [
             dataclasses.replace(b, raw={**member.tags(), **b.raw})
             for member, bulks in outcome.results
@@ -284,7 +327,10 @@ def _listed(
     if first:
         client.retry = dataclasses.replace(policy, attempts=1)
     try:
-        with matching_bulks(ctx, selection) as (bulks, _):
+        with (
+            read_progress(ctx, "bulks", mode=reading.mode, show=reading.show()) as progress,
+            matching_bulks(ctx, selection, progress) as (bulks, _),
+        ):
             return list(bulks)
     finally:
         client.retry = policy
@@ -349,6 +395,9 @@ class ListView:
         if fleet:  # PROFILE, IDENTITY first
             self.fields = (*fleet_fields(fleet.by_profile, bool(fleet.identities)), *WATCH_FIELDS)
         self.marked: dict[str, float] = {}  # bulk id -> until when its mark stays
+        self.lines: list[str] = []  # the table last drawn, and its last line
+        self.footer = ""
+        self.progress = ""  # a poll's long read, drawn instead of the last line
         self.live = Live(
             console=table_console(ctx.stdout, color=ctx.color, terminal=True), refresh_per_second=2
         )
@@ -357,8 +406,6 @@ class ListView:
     def update(
         self, bulks: list[BulkProcess], changed: set[str], details: Details | None = None
     ) -> None:
-        from rich.text import Text
-
         now = self.ctx.clock.monotonic()
         for bulk_id in changed:
             self.marked[bulk_id] = now + MARK_SECONDS
@@ -373,9 +420,21 @@ class ListView:
         )
         marks = ["•" if _key(b) in self.marked else " " for b in bulks]
         rows = [{**b.raw, "done": details.done(b) if details else ""} for b in bulks]
-        lines = table_lines(rows, options, marks=marks)
-        lines.append(f"{len(bulks)} bulks; Ctrl-C to stop")
-        self.live.update(Text.from_ansi("\n".join(lines), no_wrap=True))
+        self.lines = table_lines(rows, options, marks=marks)
+        self.footer = f"{len(bulks)} bulks; Ctrl-C to stop"
+        self._draw()
+
+    def reading(self, text: str) -> None:
+        """A poll's long read: its progress as the last line ("" when it ends)."""
+        self.progress = text
+        self._draw(refresh=True)  # at once: it comes once a second, from the reading threads
+
+    def _draw(self, *, refresh: bool = False) -> None:
+        from rich.text import Text
+
+        last = safe_text(self.progress) or self.footer
+        text = Text.from_ansi("\n".join([*self.lines, last]), no_wrap=True)
+        self.live.update(text, refresh=refresh)
 
     def stop(self) -> None:
         self.live.stop()
@@ -400,11 +459,13 @@ def command(
     until: UntilOption = None,
     concurrency: ConcurrencyOption = None,
     fleet: FleetFlags = NO_FLEET,
+    progress: ProgressOption = None,
 ) -> None:
     """Watch bulks live: a refreshing table (until Ctrl-C), or one bulk's progress.
 
     Piped, it writes one JSON object a line for each change: the bulk and its previous status.
-    A table too narrow for it writes PARTIAL for PARTIALLY_COMPLETED.
+    A table too narrow for it writes PARTIAL for PARTIALLY_COMPLETED. A poll that reads long
+    (--all under the quota) shows its progress; over the table, as the table's last line.
     """
     invoke(
         ctx,
@@ -421,6 +482,7 @@ def command(
             until=until,
             concurrency=concurrency,
             fleet=fleet,
+            progress=progress,
         ),
         run,
     )

@@ -81,6 +81,9 @@ class ReadProgress:
         self.drawn = ""  # the transient line on screen now ("" for none)
         self.raw = ctx.stderr  # the terminal itself, not the stream that clears the line
         self.shown = 0  # lines written (plain) or drawings (live)
+        # where the live line goes instead of stderr: a view that owns the screen (watch's
+        # table draws it as its last line); "" takes it away
+        self.show: Callable[[str], None] | None = None
 
     def counted(self, fetch: FetchPage, stream: int = 0) -> FetchPage:
         """``fetch`` that counts its pages, records and the stream's total into this read."""
@@ -122,8 +125,9 @@ class ReadProgress:
             return None
         return max(len(self._totals), math.ceil(records / self._limit), self.pages)
 
-    def line(self, now: float) -> str:
-        """'reading bulks: 12 of 50 pages (1,200 of 5,000), 40s so far, ETA 2m 10s'."""
+    def line(self, now: float, quota: float | None = None) -> str:
+        """'reading bulks: 12 of 50 pages (1,200 of 5,000), 40s so far, ETA 2m 10s'.
+        ``quota``: the pacer's hold on the pages left, when asked already (``quota_bound``)."""
         elapsed = max(0.0, now - self.started)
         if self.members is not None:
             return self._members_line(elapsed)
@@ -135,11 +139,24 @@ class ReadProgress:
         rows = f"{records:,}" + (f" of {all_records:,}" if all_records is not None else "")
         text = f"reading {self.what}: {pages:,}{of} pages ({rows}), {human_duration(int(elapsed))} so far"
         if total is not None and pages > 0:
-            left = max(0, total - pages) * elapsed / pages
-            text += f", ETA {human_duration(math.ceil(left))}"
+            left = max(0, total - pages)
+            if quota is None:
+                quota = self.quota_bound(left)
+            # the pace so far, unless the quota holds what is left back longer: early in a
+            # quota-bound read the first pages went at full speed
+            eta = max(left * elapsed / pages, quota)
+            text += f", ETA {human_duration(math.ceil(eta))}"
         elif total is None and pages == 0:
             text += ", waiting for the first page"
         return text
+
+    def quota_bound(self, requests: int) -> float:
+        """Seconds before the last of ``requests`` more requests may start, as the client's
+        pacer sees its windows and the starts recorded in them (0 with no client yet)."""
+        client = self.ctx.built_client()
+        if client is None or requests <= 0:
+            return 0.0
+        return client.pacer.time_to_start(requests)
 
     def _members_line(self, elapsed: float) -> str:
         """'reading identities: 120 of 300, 40s so far, ETA 1m 0s'."""
@@ -154,16 +171,19 @@ class ReadProgress:
         Context's ``while_waiting`` hook)."""
         if self.mode == "none" or self.ctx.paging:  # nothing over the pager's screen
             return None
-        now = self.ctx.clock.monotonic()
         every = PLAIN_EVERY if self.mode == "plain" else LIVE_EVERY
-        with self._lock:
-            due = self._due
-            if max(self.pages, self.done) == 0:  # a first request's retries speak for themselves
-                due = max(due, self.started + FIRST_PAGE_AFTER)
-            if now < due:
-                return due - now
-            self._due = now + every
-        text = self.line(now)
+        wait = self._until_due(self.ctx.clock.monotonic(), claim=False)
+        if wait is not None:
+            return wait
+        # the pacer is asked before the line's time is taken: reading its shared record takes
+        # a moment, which must not come between that time and the line
+        asked = self.ctx.clock.monotonic()
+        quota = self.quota_bound(self._pages_left()) if self.members is None else 0.0
+        now = self.ctx.clock.monotonic()
+        wait = self._until_due(now, claim=True, every=every)
+        if wait is not None:  # another thread showed it meanwhile
+            return wait
+        text = self.line(now, quota=max(0.0, quota - (now - asked)))
         if self.mode == "plain":
             self.ctx.note(text)
         else:
@@ -171,7 +191,28 @@ class ReadProgress:
         self.shown += 1
         return every
 
+    def _until_due(self, now: float, *, claim: bool, every: float = 0.0) -> float | None:
+        """Seconds until the line is due, or None when it is (``claim``: taken from now)."""
+        with self._lock:
+            due = self._due
+            if max(self.pages, self.done) == 0:  # a first request's retries speak for themselves
+                due = max(due, self.started + FIRST_PAGE_AFTER)
+            if now < due:
+                return due - now
+            if claim:
+                self._due = now + every
+        return None
+
+    def _pages_left(self) -> int:
+        with self._lock:
+            total = self.total_pages()
+            return 0 if total is None else max(0, total - self.pages)
+
     def _draw(self, text: str) -> None:
+        if self.show is not None:
+            self.drawn = text
+            self.show(text)
+            return
         width = max(20, self.ctx.stderr_width() - 1)
         shown = text if len(text) <= width else text[: width - 1] + "…"
         with self.ctx.stderr_lock:
@@ -182,7 +223,10 @@ class ReadProgress:
     def clear(self) -> None:
         """Take the transient line off the screen (before other output, and at the end)."""
         with self.ctx.stderr_lock:
-            if self.drawn:
+            if self.drawn and self.show is not None:
+                self.drawn = ""
+                self.show("")
+            elif self.drawn:
                 self.drawn = ""
                 self.raw.write(CLEAR)
                 self.raw.flush()
@@ -207,12 +251,19 @@ class _Clearing:
 
 @contextmanager
 def read_progress(
-    ctx: Context, what: str, *, mode: str | None = None, members: int | None = None
+    ctx: Context,
+    what: str,
+    *,
+    mode: str | None = None,
+    members: int | None = None,
+    show: Callable[[str], None] | None = None,
 ) -> Iterator[ReadProgress]:
     """Progress for the read inside the block: the hook through the client's waits, and on
     a terminal the transient line, cleared before other output and at the end. ``members``:
-    a fleet's count of members, each ``step``ped (fewer than two show nothing)."""
+    a fleet's count of members, each ``step``ped (fewer than two show nothing). ``show``:
+    where the live line goes instead (a view that owns the screen), "" at the end."""
     progress = ReadProgress(ctx, what, read_mode(ctx, mode))
+    progress.show = show
     if members is not None:
         progress.members = members
         progress.mode = progress.mode if members > 1 else "none"
@@ -226,7 +277,7 @@ def read_progress(
         return min(known) if known else None
 
     ctx.while_waiting = hook
-    if progress.mode == "live":
+    if progress.mode == "live" and show is None:
         ctx.stdout = _Clearing(ctx.stdout, progress)  # type: ignore[assignment]
         ctx.stderr = _Clearing(ctx.stderr, progress)  # type: ignore[assignment]
     try:

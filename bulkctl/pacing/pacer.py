@@ -268,6 +268,23 @@ class Pacer:
             starts.append(t)
         return None
 
+    def time_to_start(self, requests: int) -> float:
+        """Seconds from now until the last of ``requests`` more requests may start, each as
+        soon as the known windows allow, given the starts already recorded in them (every
+        process's, with a shared record) and a wait the API named: 0 with no window (a
+        ``rate_limit`` of "0" is unlimited). For an ETA: the quota's share of what is left."""
+        with self._state(write=False) as record:
+            windows = self._windows(record)
+            starts = list(record.starts)
+            now = self.clock.now()
+            at = max(now, record.blocked_until)
+        if requests <= 0:
+            return 0.0
+        for _ in range(min(requests, MAX_ENTRIES) if windows else 0):
+            at = max(_free_at(starts, w, at) for w in windows)
+            starts.append(at)
+        return at - now
+
     def usage(self, seconds: float = 60.0) -> PaceUsage:
         """How many requests started within the last ``seconds``, and the limit for it."""
         with self._state(write=False) as record:

@@ -4,7 +4,7 @@ finished bulk that failed (or never ran). The planning is ``bulkctl.files.submis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -160,7 +160,8 @@ def run(ctx: Context, options: RerunOptions) -> int:
         return ExitCode.OK
     check_before_sending(ctx, plan.kind, options.send)
     plan.check()
-    return send(ctx, plan.kind, plan.items, options.send, source_bulk=plan.source_bulk)
+    sending = replace(options.send, progress=options.progress)  # --wait shows what it says
+    return send(ctx, plan.kind, plan.items, sending, source_bulk=plan.source_bulk)
 
 
 @bound
@@ -178,7 +179,8 @@ def command(
     requestPayload. It says how many operations were left out and why, and refuses a bulk
     that is not final or has nothing to rerun. To fix data first: --output-file F, edit F,
     then bulkctl submit KIND F. Otherwise it behaves as submit (checks, idempotency,
-    --dry-run, --execute, --wait and their exit codes).
+    --dry-run, --execute, --wait and their exit codes); --progress also sets how --wait
+    shows the wait.
     """
     invoke(
         ctx,
