@@ -1,0 +1,59 @@
+"""The console script leaves without the interpreter's teardown, once the command's output
+is flushed and every atexit handler of the command has run; the exit code is the command's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import logged_in, make_emulator, run_bulkctl
+from tests.serving import serving
+
+PROBE = """
+import atexit, sys
+import bulkctl.__main__ as entry
+
+class Late:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+
+late = Late()  # a module global: the teardown would collect it and say so
+command = entry.main
+
+def main():
+    atexit.register(lambda: sys.stderr.write("handler ran\\n"))  # as a command's library may
+    command()
+
+entry.main = main
+sys.argv = ["bulkctl", *sys.argv[1:]]
+entry.console()
+"""
+
+
+def probe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_teardown_is_skipped_after_the_handlers_and_the_output() -> None:
+    proc = probe("--profile", "demo", "list", "-n", "3", "--jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3  # flushed before leaving
+    assert "handler ran" in proc.stderr
+    assert "torn down" not in proc.stderr
+
+
+def test_the_exit_code_is_the_command_s() -> None:
+    assert probe("--profile", "demo", "show", "123").returncode == 4  # not found
+    assert probe("list", "--bogus").returncode == 2  # usage
+    assert probe("--version").returncode == 0
+
+
+def test_a_long_listing_into_a_pipe_arrives_whole() -> None:
+    emulator, _ = make_emulator(bulks=2500)
+    with serving(emulator) as root:
+        result = run_bulkctl("list", "--all", "--jsonl", env=logged_in(root + "/multi"))
+    assert result.code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2500
+    assert result.stdout.endswith("}\n")
