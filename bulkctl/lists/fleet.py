@@ -32,7 +32,7 @@ from bulkctl.config import (
     parse_identity,
 )
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, ExitCode, NotAuthenticated, UsageError
+from bulkctl.errors import BulkctlError, Conflict, ExitCode, NotAuthenticated, UsageError
 from bulkctl.lists.matching import BulkSelection, matching_bulks
 from bulkctl.lists.progress import ReadProgress, read_progress
 from bulkctl.output.render import RenderOptions, render, render_record
@@ -95,6 +95,7 @@ class Fleet:
     all_profiles: bool = False
     profiles: tuple[str, ...] = ()
     identities: tuple[tuple[str, str], ...] = ()  # ("CORPORATE", "1001")
+    identities_file: str = ""  # --identities @FILE: where a refused identity is to be fixed
 
     @property
     def active(self) -> bool:
@@ -124,7 +125,10 @@ def parse_fleet(
             hint=f"drop {flag}, or name its profile in --profiles",
         )
     fleet = Fleet(
-        all_profiles, names, read_identities(identities) if identities is not None else ()
+        all_profiles,
+        names,
+        read_identities(identities) if identities is not None else (),
+        identities if identities and identities.startswith("@") else "",
     )
     if fleet.identities and not fleet.by_profile:
         check_backoffice(ctx)
@@ -210,8 +214,11 @@ class Failure:
     hint: str = ""  # the fix, the single-profile error's second line
 
     @classmethod
-    def of(cls, member: Member, exc: BulkctlError) -> Failure:
-        first, *rest = exc.lines()
+    def of(
+        cls, member: Member, exc: BulkctlError, command: Callable[..., str] | None = None
+    ) -> Failure:
+        """``command`` builds a command the fix suggests: the member's profile's own."""
+        first, *rest = exc.lines(command)
         return cls(member, exc.exit_code, first, rest[0] if rest else "")
 
     def as_record(self) -> dict[str, Any]:
@@ -311,12 +318,14 @@ def _read_profile(
             ctx.note(f"profile {name}: no credentials, skipped")
             return outcome
         if fleet.identities:
-            return _read_identities(sub, name, fleet.identities, read, reports)
+            return _read_identities(
+                sub, name, fleet.identities, read, reports, fleet.identities_file
+            )
         if name is not None and Reauthenticator(sub, settings).means() is None:
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        outcome.failures.append(Failure.of(member, exc))
+        outcome.failures.append(Failure.of(member, exc, sub.suggest))
         reports.failed(outcome.failures[-1])
     finally:
         sub.close()
@@ -350,12 +359,28 @@ class _Reports:
         self.progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
 
 
+def identity_token(client: Any, identity: tuple[str, str], source: str) -> str:
+    """The token of one identity of a fleet; a 409 that refuses the identity says where
+    to fix it (``source``: ``--identities`` or ``--identities @FILE``), the same words for
+    every identity refused alike, so the fix is said once."""
+    try:
+        return str(client.access_token(*identity))
+    except Conflict as exc:
+        if exc.error_code == "UNRESOLVED_IDENTITY":
+            exc.hint = (
+                f"check the type and id in {source}: the API key must be able to impersonate it"
+            )
+            exc.suggest = ()
+        raise
+
+
 def _read_identities(
     sub: Context,
     profile: str | None,
     identities: Sequence[tuple[str, str]],
     read: Callable[[Context], T],
     reports: _Reports,
+    fleet_file: str = "",
 ) -> Outcome[T]:
     """Each identity through the profile's one client (one pacer), with a token of its own."""
     settings = sub.settings()
@@ -367,6 +392,7 @@ def _read_identities(
             hint=BACKOFFICE_HINT,
         )
     client = sub.client(require_token=False)
+    source = f"--identities {fleet_file}".rstrip()
     outcome: Outcome[T] = Outcome()
     lock = threading.Lock()
 
@@ -374,13 +400,13 @@ def _read_identities(
         member = Member(profile, f"{identity[0].lower()}:{identity[1]}")
         try:
             view = copy.copy(client)  # the same pacer, connections and limits; its own token
-            view.token = client.access_token(*identity)
-            view.reauth = lambda: client.access_token(*identity)
+            view.token = identity_token(client, identity, source)
+            view.reauth = lambda: identity_token(client, identity, source)
             result = read(dataclasses.replace(sub, _client=view))
             with lock:
                 outcome.results.append((member, result))
         except BulkctlError as exc:
-            failure = Failure.of(member, exc)
+            failure = Failure.of(member, exc, sub.suggest)
             with lock:
                 outcome.failures.append(failure)
             reports.failed(failure)
