@@ -148,3 +148,66 @@ def test_a_failing_profile_of_a_fleet_is_told_the_command_for_its_own_profile(
     [(error, fix)] = errors_with_their_fixes(result.stderr)
     assert error.startswith("bulkctl: error: profile stale: ")
     assert fix is not None and fix.endswith("bulkctl --profile stale auth login"), fix
+
+
+def test_an_api_key_the_api_rejects_is_named_as_the_cause_not_a_token() -> None:
+    """A 401 of POST /access_token is about the API key (no token is sent yet): "run: bulkctl
+    auth login" alone named the wrong cure."""
+    emulator = emulator_with_a_busy_identity()
+    with serving(emulator) as root:
+        env = back_office(root, BULKCTL_API_KEY="not-the-key")
+        result = run_bulkctl("list", "--identities", "corporate:1001,corporate:1002", env=env)
+    assert result.code == ExitCode.AUTH, result.stderr
+    said = errors_with_their_fixes(result.stderr)
+    assert len(said) == 2, result.stderr
+    assert all("access token: the API key was rejected (HTTP 401" in e for e, _ in said)
+    assert "token is missing" not in result.stderr
+    fixes = [fix for _, fix in said if fix is not None]
+    assert fixes == [
+        "  check the API key (BULKCTL_API_KEY), or type it again: "
+        "bulkctl auth login --identity TYPE:ID"
+    ]
+
+
+def test_identities_without_an_api_key_are_refused_before_any_request() -> None:
+    emulator = emulator_with_a_busy_identity()
+    with serving(emulator) as root:
+        env = {"BULKCTL_BASE_URL": root + "/multi/backoffice"}
+        result = run_bulkctl("summary", "--identities", "corporate:1001", env=env)
+        assert emulator.request_count == 0
+    assert result.code == ExitCode.AUTH, result.stderr
+    first, fix = result.stderr.splitlines()
+    assert first.startswith("bulkctl: error: --identities needs an API key, and "), first
+    assert fix.endswith("bulkctl auth login --identity TYPE:ID"), fix
+
+
+def test_an_identity_refused_with_403_is_told_to_check_it_once() -> None:
+    from bulkctl.emulator.messages import Faults, Scripted
+
+    clock = ManualClock()
+    faults = Faults(scripted=(Scripted("POST /access_token", 403),))
+    emulator = Emulator(EmulatorState(bulks=5, now=clock()), clock=clock, faults=faults)
+    with serving(emulator) as root:
+        result = run_bulkctl(
+            "list", "--identities", "corporate:1001,consumer:2001", env=back_office(root)
+        )
+    assert result.code == ExitCode.AUTH, result.stderr
+    said = errors_with_their_fixes(result.stderr)
+    assert len(said) == 2 and all("access token: not allowed" in e for e, _ in said)
+    assert [fix for _, fix in said if fix] == [
+        f"{UNKNOWN_FIX}: the API key must be able to impersonate it"
+    ]
+
+
+def test_the_fleets_usage_errors_end_in_their_fix(tmp_path: Path) -> None:
+    missing = run_bulkctl("--profile", "demo", "list", "--identities", f"@{tmp_path / 'nope.txt'}")
+    assert missing.code == ExitCode.USAGE
+    first, fix = missing.stderr.splitlines()
+    assert first.endswith("nope.txt: no such file")
+    assert fix == (
+        "  check the path after @; the file holds one TYPE:ID a line, e.g. corporate:1001 "
+        "(# starts a comment)"
+    )
+    both = run_bulkctl("list", "-A", "--profiles", "demo")
+    assert both.code == ExitCode.USAGE
+    assert both.stderr.splitlines()[1].startswith("  -A reads every profile"), both.stderr

@@ -32,7 +32,15 @@ from bulkctl.config import (
     parse_identity,
 )
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, Conflict, ExitCode, NotAuthenticated, UsageError
+from bulkctl.errors import (
+    BulkctlError,
+    Conflict,
+    ExitCode,
+    Forbidden,
+    NotAuthenticated,
+    Unauthorized,
+    UsageError,
+)
 from bulkctl.lists.matching import BulkSelection, matching_bulks
 from bulkctl.lists.progress import ReadProgress, read_progress
 from bulkctl.output.render import RenderOptions, render, render_record
@@ -117,7 +125,10 @@ def parse_fleet(
     if profiles is not None and not names:
         raise UsageError("--profiles names no profile", hint="e.g. --profiles sandbox,live")
     if all_profiles and names:
-        raise UsageError("choose -A/--all-profiles or --profiles, not both")
+        raise UsageError(
+            "choose -A/--all-profiles or --profiles, not both",
+            hint="-A reads every profile with credentials; --profiles only those it names",
+        )
     if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
         flag = "--profile" if ctx.options.profile else "--base-url"
         raise UsageError(
@@ -161,7 +172,11 @@ def read_identities(value: str) -> tuple[tuple[str, str], ...]:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read identities file {path}: {_why(exc)}") from exc
+            raise UsageError(
+                f"cannot read identities file {path}: {_why(exc)}",
+                hint="check the path after @; the file holds one TYPE:ID a line, "
+                "e.g. corporate:1001 (# starts a comment)",
+            ) from exc
         lines = (line.partition("#")[0].strip() for line in text.splitlines())
         parts = [(f"{path} line {n}", line) for n, line in enumerate(lines, 1) if line]
     found: list[tuple[str, str]] = []
@@ -356,7 +371,10 @@ class _Reports:
             new = bool(failure.hint) and failure.hint not in self.said
             self.said.add(failure.hint)
         hint = [failure.hint] if new else []
-        self.progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
+        label = failure.member.label()  # none for the one profile in force, read alone
+        self.progress.ctx.error(
+            [f"{label}: {failure.message}" if label else failure.message, *hint]
+        )
 
 
 def identity_token(client: Any, identity: tuple[str, str], source: str) -> str:
@@ -365,8 +383,13 @@ def identity_token(client: Any, identity: tuple[str, str], source: str) -> str:
     every identity refused alike, so the fix is said once."""
     try:
         return str(client.access_token(*identity))
-    except Conflict as exc:
-        if exc.error_code == "UNRESOLVED_IDENTITY":
+    except Unauthorized as exc:  # the token asked for is not yet sent: the key is the cause
+        exc.message = "access token: the API key was rejected"
+        exc.hint = "check the API key (BULKCTL_API_KEY), or type it again:"
+        exc.suggest = ("auth", "login", "--identity", "TYPE:ID")
+        raise
+    except (Conflict, Forbidden) as exc:  # a 403 refuses the identity, as auth login says
+        if isinstance(exc, Forbidden) or exc.error_code == "UNRESOLVED_IDENTITY":
             exc.hint = (
                 f"check the type and id in {source}: the API key must be able to impersonate it"
             )
@@ -390,6 +413,12 @@ def _read_identities(
         raise UsageError(
             f"--identities needs the Back Office API; {settings.where()} is the Multi API",
             hint=BACKOFFICE_HINT,
+        )
+    if not settings.get("api_key"):  # each token comes from the API key alone
+        raise NotAuthenticated(
+            f"--identities needs an API key, and {settings.where()} has none",
+            hint="give it once, with an identity it may impersonate:",
+            suggest=("auth", "login", "--identity", "TYPE:ID"),
         )
     client = sub.client(require_token=False)
     source = f"--identities {fleet_file}".rstrip()
