@@ -6,12 +6,14 @@ each run as the real process against the emulator served on loopback."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bulkctl.emulator.app import DEMO_API_KEY, DEMO_TOKEN, Emulator
 from bulkctl.emulator.state import EmulatorState
 from bulkctl.errors import ExitCode
-from tests.conftest import ManualClock, run_bulkctl
+from tests.conftest import ManualClock, Spawned, run_bulkctl
 from tests.serving import serving
 
 UNKNOWN_FIX = "  check the type and id in --identities"
@@ -211,3 +213,49 @@ def test_the_fleets_usage_errors_end_in_their_fix(tmp_path: Path) -> None:
     both = run_bulkctl("list", "-A", "--profiles", "demo")
     assert both.code == ExitCode.USAGE
     assert both.stderr.splitlines()[1].startswith("  -A reads every profile"), both.stderr
+
+
+def token_requests(emulator: Emulator) -> int:
+    return emulator.route_counts["POST /multi/backoffice/access_token"]
+
+
+def watched(emulator: Emulator, root: str, identities: str, until: Callable[[], bool]) -> str:
+    """``watch --identities`` polled every second until ``until()``; its stderr."""
+    args = ("watch", "--identities", identities, "-s", "failed", "-n", "1", "--interval", "1s")
+    with Spawned(*args, env=back_office(root)) as watch:
+        deadline = time.monotonic() + 60
+        while not until():
+            assert watch.proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        watch.interrupt()
+        code, _, err = watch.finish()
+    assert code == 130, err
+    return err
+
+
+def test_watch_asks_each_identity_token_once_for_the_command() -> None:
+    """Issue 23: the token of each identity is kept in memory for the command; watch asked
+    a new one every poll, two requests a poll where one does."""
+    emulator = emulator_with_a_busy_identity()
+    with serving(emulator) as root:
+        listings = "GET /multi/backoffice/bulks"
+        watched(
+            emulator,
+            root,
+            "corporate:1001,corporate:1002",
+            lambda: emulator.route_counts[listings] >= 6,
+        )
+        assert token_requests(emulator) == 2  # three polls or more, one token each
+
+
+def test_watch_says_a_fix_once_however_many_polls_repeat_the_failure() -> None:
+    emulator = emulator_with_a_busy_identity()
+    with serving(emulator) as root:
+        err = watched(
+            emulator, root, "corporate:9999,corporate:1001", lambda: token_requests(emulator) >= 4
+        )
+    said = errors_with_their_fixes(err)
+    assert len(said) >= 3 and all(e.startswith("bulkctl: error: corporate:9999: ") for e, _ in said)
+    assert [fix for _, fix in said if fix] == [
+        f"{UNKNOWN_FIX}: the API key must be able to impersonate it"
+    ]
