@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bulkctl.api.wire import check_credential
 from bulkctl.config import Resolved, parse_identity
 from bulkctl.errors import (
+    IDENTITY_CONFLICTS,
     AccountState,
     ApiError,
     BulkctlError,
@@ -111,6 +112,9 @@ def login(
             exc.hint = f"try again: {login_command(settings, email=email, identity=None)}"
         raise
     except ApiError as exc:
+        conflict = IDENTITY_CONFLICTS.get(exc.error_code or "") if exc.status == 409 else None
+        if identity and conflict is not None:  # the identity named, as for a 403 above
+            exc.message = f"login: {conflict[0].format(identity=identity)} ({settings.where()})"
         state = ACCOUNT_STATES.get(exc.status or 0)
         if state is None or isinstance(exc, Throttled) or (identity and exc.status == 409):
             raise  # access_token's 409 is about the identity asked for (a conflict, exit 5)

@@ -268,6 +268,21 @@ class Conflict(ApiError):
     exit_code = ExitCode.CONFLICT
 
 
+# POST /access_token's two 409s (the spec's ImpersonateIdentityLoginConflict): what each
+# means, and its fix when one identity logs in (a fleet's --identities names its own fix)
+IDENTITY_CONFLICTS: dict[str, tuple[str, str]] = {
+    "UNRESOLVED_IDENTITY": (
+        "the API key cannot impersonate {identity}",
+        "check the identity's type (corporate or consumer) and id, and log in as one "
+        "the API key may impersonate:",
+    ),
+    "ALREADY_IMPERSONATED": (
+        "{identity} is impersonated already",
+        "another session is acting for this identity: try again once it has ended",
+    ),
+}
+
+
 class Throttled(ApiError):
     """429, or 409 with errorCode TOO_MANY_REQUESTS: how the spec throttles."""
 

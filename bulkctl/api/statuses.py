@@ -13,6 +13,7 @@ import httpx
 
 from bulkctl.api.retry import parse_reset, parse_retry_after
 from bulkctl.errors import (
+    IDENTITY_CONFLICTS,
     ApiError,
     BadRequest,
     Conflict,
@@ -112,7 +113,7 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
     if status == 404:
         return _not_found(response, what, common)
     if status == 409:
-        return Conflict(f"{what}: conflict", **common)
+        return _identity_conflict(response, what, common) or Conflict(f"{what}: conflict", **common)
     if 300 <= status < 400:
         location = safe_text(response.headers.get("location", "?"))
         return ServerError(
@@ -126,6 +127,27 @@ def error_from_response(response: httpx.Response, what: str, now: float | None =
             name = "refused by the API"
         return ApiError(f"{what}: {name}", **common)
     return ServerError(f"{what}: server error", retry_after=retry_after, **common)
+
+
+def _identity_conflict(
+    response: httpx.Response, what: str, common: dict[str, Any]
+) -> Conflict | None:
+    """A 409 of POST /access_token that says why the identity was refused, and the fix."""
+    known = IDENTITY_CONFLICTS.get(common["error_code"] or "")
+    try:
+        path = response.request.url.path
+    except RuntimeError:  # an answer built without its request
+        return None
+    if known is None or not path.endswith("/access_token"):
+        return None
+    meaning, fix = known
+    login = ("auth", "login", "--identity", "TYPE:ID")
+    return Conflict(
+        f"{what}: {meaning.format(identity='this identity')}",
+        hint=fix,
+        suggest=login if fix.endswith(":") else (),
+        **common,
+    )
 
 
 _BULKS_PATH = re.compile(r"(?P<root>.*?)/bulks(?:/(?P<rest>[^/]*))?(?:/.*)?")

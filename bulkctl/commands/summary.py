@@ -8,6 +8,7 @@ summarises those bulks only (one GET each); ``--markdown`` then also has a row p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ from bulkctl.lists.matching import Selection, matching_bulks
 from bulkctl.lists.progress import parse_progress, read_progress
 from bulkctl.output.fields import fleet_fields
 from bulkctl.output.render import Field, RenderOptions, check_format, render, render_record
-from bulkctl.output.tables import terminal_width
+from bulkctl.output.tables import cells, table_lines, terminal_width
 from bulkctl.waiting.github import summary_table
 
 SINCE_NOTE = "never-started bulks (no executionStart) are not counted with --since or --until"
@@ -155,26 +156,64 @@ def run_fleet_summary(ctx: Context, options: SummaryOptions) -> int:
         )
     else:
         first = fleet_fields(options.fleet.by_profile, bool(options.fleet.identities))
-        fields = (*first, *(Field(s, s, "int") for s in options.statuses))
         rows: list[dict[str, Any]] = [{**m.tags(), **c} for m, c in outcome.results]
         rows.append({first[0].name: "TOTAL", **total})
-        render(
-            rows,
-            RenderOptions(
-                fmt=options.fmt,
-                fields=fields,
-                color=ctx.color,
-                terminal=ctx.stdout_tty,
-                width=terminal_width(ctx.stdout, ctx.env) if ctx.stdout_tty else None,
-            ),
-            ctx.stdout,
+        table = RenderOptions(
+            fmt=options.fmt,
+            fields=(*first, *(Field(s, s, "int") for s in options.statuses)),
+            color=ctx.color,
+            terminal=ctx.stdout_tty,
+            width=terminal_width(ctx.stdout, ctx.env) if ctx.stdout_tty else None,
         )
+        render(rows, narrowed(table, rows), ctx.stdout)
     if options.filters.since_ms is not None or options.filters.until_ms is not None:
         ctx.note(SINCE_NOTE)
     failing = [f"{s} {total[s]:,}" for s in options.fail_on if (total.get(s) or 0) > 0]
     if failing:
         print(f"bulkctl: check failed: {', '.join(failing)} in all", file=ctx.stderr)
     return worst_exit_code([outcome.exit_code, ExitCode.CHECK_FAILED if failing else 0])
+
+
+# a fleet's status columns, headed shorter in a table too narrow for their names (named in
+# --help): first as words (PARTIAL, as every narrow table says PARTIALLY_COMPLETED), then
+# in four letters at most, for long profile names
+SHORT_HEADERS = (
+    {
+        "SUBMITTED": "SUBMIT",
+        "RUNNING": "RUN",
+        "PARTIALLY_COMPLETED": "PARTIAL",
+        "COMPLETED": "COMPL",
+        "FAILED": "FAIL",
+        "PAUSED": "PAUSE",
+        "CANCELLED": "CANCEL",
+    },
+    {
+        "SUBMITTED": "SUB",
+        "RUNNING": "RUN",
+        "PARTIALLY_COMPLETED": "PART",
+        "COMPLETED": "COMP",
+        "FAILED": "FAIL",
+        "PAUSED": "PAUS",
+        "CANCELLED": "CANC",
+    },
+)
+
+
+def narrowed(options: RenderOptions, rows: list[dict[str, Any]]) -> RenderOptions:
+    """``options`` with the status columns headed as short as the terminal needs (the
+    PROFILE and IDENTITY columns are never cut), the shortest when none fits."""
+    if options.fmt != "table" or not options.terminal or options.width is None:
+        return options
+    tried = options
+    for headers in ({}, *SHORT_HEADERS):
+        fields = [
+            dataclasses.replace(f, header=headers.get(f.name, f.header)) for f in options.fields
+        ]
+        tried = dataclasses.replace(options, fields=fields)
+        plain = dataclasses.replace(tried, color=False)
+        if max(cells(line) for line in table_lines(rows, plain)) <= options.width:
+            break
+    return tried
 
 
 def run(ctx: Context, options: SummaryOptions) -> int:
@@ -263,7 +302,9 @@ def command(
     Without --operation, --mode, --since or --until this is one small request per status;
     with them it reads every page of each status and counts what matches. Given bulk ids,
     it counts those bulks only, and --markdown adds a row per bulk. -A, --profiles or
-    --identities: a row per member, TOTAL, --fail-on on the total, PARTIAL when narrow.
+    --identities: a row per member, TOTAL, --fail-on on the total; a narrow table heads
+    the statuses SUBMIT RUN PARTIAL COMPL FAIL PAUSE CANCEL, or SUB RUN PART COMP FAIL
+    PAUS CANC.
     """
     invoke(
         ctx,

@@ -44,6 +44,9 @@ class AuthRoutes:
     # the state of the identity the request in hand acts for (set by ``_authenticate``)
     serving: EmulatorState
     _identity_states: dict[tuple[str, str], EmulatorState]
+    # identities another session is acting for, to rehearse the 409 ALREADY_IMPERSONATED of
+    # POST /access_token (a test or a script sets them on the emulator; none by default)
+    impersonated_elsewhere: frozenset[tuple[str, str]] = frozenset()
 
     def identity_state(self, identity: tuple[str, str] | None) -> EmulatorState:
         """The bulks of one identity (None or the first: ``state``); the others are seeded on
@@ -158,6 +161,8 @@ class AuthRoutes:
             )
         if (kind, ident) not in self.identities:
             return json_answer(409, {"errorCode": "UNRESOLVED_IDENTITY"})
+        if (kind, ident) in self.impersonated_elsewhere:
+            return json_answer(409, {"errorCode": "ALREADY_IMPERSONATED"})
         token = "bo-" + secrets.token_urlsafe(24)
         self.state.tokens[token] = TokenInfo(
             "backoffice", self.clock(), expires_when_idle=False, identity=(kind, ident)

@@ -156,24 +156,42 @@ def plan_rerun(
         )
     if not items:
         why = ", ".join(f"{n} {r}" for r, n in sorted(left_out.items())) or "no operations"
-        raise RerunRefused(
-            f"bulk {bulk_id}: nothing to rerun ({why})", hint=codes_hint(selection, codes)
+        raise codes_refusal(selection, codes) or RerunRefused(
+            f"bulk {bulk_id}: nothing to rerun ({why})"
         )
     return RerunPlan(kind, bulk_id, items, sequences, left_out)
 
 
-def codes_hint(selection: RerunSelection, codes: Counter[str]) -> str | None:
-    """When ``--error-code`` matched nothing: the codes present with their counts (the
-    commonest first), and the one nearest what was asked."""
+ERROR_WIDTH = 80  # an error's two lines fit a terminal this wide (the hint is indented by 2)
+
+
+def codes_refusal(selection: RerunSelection, codes: Counter[str]) -> RerunRefused | None:
+    """When ``--error-code`` matched nothing: the code nearest what was asked, then the
+    codes present with their counts (the commonest first), in two lines that fit
+    ``ERROR_WIDTH`` (the list cut with "…and N more")."""
     if not selection.error_codes or not codes or selection.error_codes & set(codes):
         return None
-    present = ", ".join(f"{code} ({n:,})" for code, n in codes.most_common(5))
-    more = f" and {len(codes) - 5:,} more" if len(codes) > 5 else ""
     named = [c for c in codes if c != "(none)"]
     nears = (closest(asked, named) for asked in sorted(selection.error_codes))
     near = next((n for n in nears if n is not None), None)
-    guess = f"did you mean --error-code {near}? " if near else ""
-    return f"{guess}FAILED operations by error code: {present}{more}"
+    asked = " or ".join(sorted(selection.error_codes))
+    first = f"did you mean --error-code {near}?" if near else f"no FAILED has errorCode {asked}"
+    present = [f"{n:,} {code}" for code, n in codes.most_common()]  # "29 FUNDS_INSUFFICIENT"
+    return RerunRefused(
+        f"nothing to rerun: {first}", hint=fitted_list("FAILED: ", present, ERROR_WIDTH - 2)
+    )
+
+
+def fitted_list(label: str, parts: list[str], width: int) -> str:
+    """``label`` and as many of ``parts`` as fit ``width`` (at least one), the rest said as
+    "…and N more"."""
+    for shown_count in range(len(parts), 0, -1):
+        rest = len(parts) - shown_count
+        more = f", …and {rest:,} more" if rest else ""
+        line = f"{label}{', '.join(parts[:shown_count])}{more}"
+        if len(line) <= width or shown_count == 1:
+            return line
+    return label.rstrip(": ")
 
 
 def _left_out_reason(op: BulkOperation, selection: RerunSelection) -> str | None:

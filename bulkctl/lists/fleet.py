@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from bulkctl.auth import Reauthenticator
@@ -29,10 +28,20 @@ from bulkctl.config import (
     PASSWORD_ENV,
     PROFILE_ENV,
     SETTINGS,
-    parse_identity,
 )
 from bulkctl.context import Context
-from bulkctl.errors import BulkctlError, ExitCode, NotAuthenticated, UsageError
+from bulkctl.errors import (
+    BulkctlError,
+    ExitCode,
+    NotAuthenticated,
+    UsageError,
+)
+from bulkctl.lists.identities import (
+    BACKOFFICE_HINT,
+    check_backoffice,
+    identity_token,
+    read_identities,
+)
 from bulkctl.lists.matching import BulkSelection, matching_bulks
 from bulkctl.lists.progress import ReadProgress, read_progress
 from bulkctl.output.render import RenderOptions, render, render_record
@@ -88,6 +97,15 @@ def worst_exit_code(codes: Iterable[int]) -> int:
     return max(present, default=ExitCode.OK)
 
 
+@dataclass
+class Kept:
+    """What one command keeps across its runs of a fleet (watch's polls): the fixes said,
+    and each identity's token, kept in memory for the command as issue 23 asks."""
+
+    said: set[str] = field(default_factory=set)
+    tokens: dict[tuple[str | None, str, str], str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Fleet:
     """Which profiles and identities a command reads; empty: the one profile in force."""
@@ -95,6 +113,8 @@ class Fleet:
     all_profiles: bool = False
     profiles: tuple[str, ...] = ()
     identities: tuple[tuple[str, str], ...] = ()  # ("CORPORATE", "1001")
+    identities_file: str = ""  # --identities @FILE: where a refused identity is to be fixed
+    kept: Kept = field(default_factory=Kept, compare=False, hash=False)
 
     @property
     def active(self) -> bool:
@@ -116,7 +136,10 @@ def parse_fleet(
     if profiles is not None and not names:
         raise UsageError("--profiles names no profile", hint="e.g. --profiles sandbox,live")
     if all_profiles and names:
-        raise UsageError("choose -A/--all-profiles or --profiles, not both")
+        raise UsageError(
+            "choose -A/--all-profiles or --profiles, not both",
+            hint="-A reads every profile with credentials; --profiles only those it names",
+        )
     if (all_profiles or names) and (ctx.options.profile or ctx.options.base_url):
         flag = "--profile" if ctx.options.profile else "--base-url"
         raise UsageError(
@@ -124,65 +147,14 @@ def parse_fleet(
             hint=f"drop {flag}, or name its profile in --profiles",
         )
     fleet = Fleet(
-        all_profiles, names, read_identities(identities) if identities is not None else ()
+        all_profiles,
+        names,
+        read_identities(identities) if identities is not None else (),
+        identities if identities and identities.startswith("@") else "",
     )
     if fleet.identities and not fleet.by_profile:
         check_backoffice(ctx)
     return fleet
-
-
-def check_backoffice(ctx: Context) -> None:
-    """--identities on the one profile in force: a usage error, before any output or
-    request, unless its API is the Back Office API (the demo serves one of its own)."""
-    settings = ctx.settings()
-    if settings.in_process or settings.api == "backoffice":
-        return
-    raise UsageError(
-        f"--identities needs the Back Office API; {settings.where()} uses the Multi API",
-        hint=BACKOFFICE_HINT,
-    )
-
-
-BACKOFFICE_HINT = "set the profile's api = backoffice, or a base_url ending in /multi/backoffice"
-
-
-def read_identities(value: str) -> tuple[tuple[str, str], ...]:
-    """``corporate:1,consumer:2`` or ``@FILE`` (one a line, ``#`` comments) -> identities;
-    a wrong one is a usage error naming it (and its line)."""
-    parts: list[tuple[str | None, str]]
-    if not value.startswith("@"):
-        parts = [(None, p) for p in value.split(",") if p.strip()]
-    else:
-        path = Path(value[1:]).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read identities file {path}: {_why(exc)}") from exc
-        lines = (line.partition("#")[0].strip() for line in text.splitlines())
-        parts = [(f"{path} line {n}", line) for n, line in enumerate(lines, 1) if line]
-    found: list[tuple[str, str]] = []
-    for where, part in parts:
-        try:
-            found.append(parse_identity(part))
-        except UsageError as exc:
-            exc.message = f"--identities: {where + ': ' if where else ''}{exc.message}"
-            raise
-    if not found:
-        raise UsageError("--identities names no identity", hint="e.g. corporate:1001,consumer:2001")
-    return tuple(dict.fromkeys(found))
-
-
-def _why(exc: OSError | UnicodeDecodeError) -> str:
-    """Why a file cannot be read, in a few words."""
-    if isinstance(exc, FileNotFoundError):
-        return "no such file"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return "it is a directory"
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return (exc.strerror or str(exc)).lower()
 
 
 @dataclass(frozen=True)
@@ -210,8 +182,11 @@ class Failure:
     hint: str = ""  # the fix, the single-profile error's second line
 
     @classmethod
-    def of(cls, member: Member, exc: BulkctlError) -> Failure:
-        first, *rest = exc.lines()
+    def of(
+        cls, member: Member, exc: BulkctlError, command: Callable[..., str] | None = None
+    ) -> Failure:
+        """``command`` builds a command the fix suggests: the member's profile's own."""
+        first, *rest = exc.lines(command)
         return cls(member, exc.exit_code, first, rest[0] if rest else "")
 
     def as_record(self) -> dict[str, Any]:
@@ -279,7 +254,7 @@ def run_fleet(
     ctx.options.no_input = True  # a fleet never asks: what would need a prompt is reported
     members = len(names) * len(fleet.identities)
     with read_progress(ctx, "identities", mode=progress_mode, members=members) as progress:
-        reports = _Reports(progress)
+        reports = _Reports(progress, fleet.kept.said)
         parts = _each(
             min(len(names), 8), lambda n: _read_profile(ctx, n, fleet, read, reports), names
         )
@@ -311,12 +286,12 @@ def _read_profile(
             ctx.note(f"profile {name}: no credentials, skipped")
             return outcome
         if fleet.identities:
-            return _read_identities(sub, name, fleet.identities, read, reports)
+            return _read_identities(sub, name, fleet, read, reports)
         if name is not None and Reauthenticator(sub, settings).means() is None:
             _check_no_prompt(settings)
         outcome.results.append((member, read(sub)))
     except BulkctlError as exc:
-        outcome.failures.append(Failure.of(member, exc))
+        outcome.failures.append(Failure.of(member, exc, sub.suggest))
         reports.failed(outcome.failures[-1])
     finally:
         sub.close()
@@ -347,17 +322,21 @@ class _Reports:
             new = bool(failure.hint) and failure.hint not in self.said
             self.said.add(failure.hint)
         hint = [failure.hint] if new else []
-        self.progress.ctx.error([f"{failure.member.label()}: {failure.message}", *hint])
+        label = failure.member.label()  # none for the one profile in force, read alone
+        self.progress.ctx.error(
+            [f"{label}: {failure.message}" if label else failure.message, *hint]
+        )
 
 
 def _read_identities(
     sub: Context,
     profile: str | None,
-    identities: Sequence[tuple[str, str]],
+    fleet: Fleet,
     read: Callable[[Context], T],
     reports: _Reports,
 ) -> Outcome[T]:
-    """Each identity through the profile's one client (one pacer), with a token of its own."""
+    """Each identity through the profile's one client (one pacer), with a token of its own,
+    asked once for the command (``fleet.kept``) and again only when it is refused."""
     settings = sub.settings()
     if settings.in_process and settings.api != "backoffice":  # the demo's Back Office API
         settings.values["base_url"] = (settings.get("base_url") or "") + "/backoffice"
@@ -366,21 +345,35 @@ def _read_identities(
             f"--identities needs the Back Office API; {settings.where()} is the Multi API",
             hint=BACKOFFICE_HINT,
         )
+    if not settings.get("api_key"):  # each token comes from the API key alone
+        raise NotAuthenticated(
+            f"--identities needs an API key, and {settings.where()} has none",
+            hint="give it once, with an identity it may impersonate:",
+            suggest=("auth", "login", "--identity", "TYPE:ID"),
+        )
     client = sub.client(require_token=False)
+    source = f"--identities {fleet.identities_file}".rstrip()
+    identities, tokens = fleet.identities, fleet.kept.tokens
     outcome: Outcome[T] = Outcome()
     lock = threading.Lock()
 
     def one(identity: tuple[str, str]) -> None:
         member = Member(profile, f"{identity[0].lower()}:{identity[1]}")
+        key = (profile, *identity)
+
+        def fresh() -> str:
+            token = tokens[key] = identity_token(client, identity, source)
+            return token
+
         try:
             view = copy.copy(client)  # the same pacer, connections and limits; its own token
-            view.token = client.access_token(*identity)
-            view.reauth = lambda: client.access_token(*identity)
+            view.token = tokens.get(key) or fresh()
+            view.reauth = fresh
             result = read(dataclasses.replace(sub, _client=view))
             with lock:
                 outcome.results.append((member, result))
         except BulkctlError as exc:
-            failure = Failure.of(member, exc)
+            failure = Failure.of(member, exc, sub.suggest)
             with lock:
                 outcome.failures.append(failure)
             reports.failed(failure)
