@@ -5,6 +5,7 @@ first, the operations' columns, and the size check while running."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,18 @@ pytest.importorskip("textual", reason="bulkctl ui needs the 'ui' extra: pip inst
 from textual.widgets import DataTable
 
 from bulkctl.api.records import failure_reason
-from bulkctl.ui.app import BulkApp, DetailScreen, MainScreen, TooSmallScreen, settled
+from bulkctl.ui.app import (
+    BulkApp,
+    DetailScreen,
+    MainScreen,
+    ProductionConfirmScreen,
+    TooSmallScreen,
+    settled,
+)
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.keys_screen import KeysScreen
 from tests.conftest import in_process, make_emulator
-from tests.test_ui import Ui, running_ui
+from tests.test_ui import PRODUCTION, Ui, running_ui
 
 pytestmark = pytest.mark.anyio
 
@@ -247,3 +255,30 @@ async def test_the_operation_column_keeps_each_paths_end_at_80_columns(tmp_path:
             last = path.rstrip("/").rsplit("/", 1)[-1]
             if path.count("/") > 1:
                 assert text.endswith(last), (path, text)
+
+
+async def test_a_question_ready_on_a_small_terminal_waits_under_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R reads the FAILED operations before it asks: the terminal shrinks meanwhile. The
+    too-small message stays on top, and the question shows once the terminal grows."""
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("PARTIALLY_COMPLETED")
+        backend = ui.app.backend
+        plan, release = backend.plan_rerun, threading.Event()
+        monkeypatch.setattr(backend, "plan_rerun", lambda b: release.wait(10) and plan(b))
+        await ui.pilot.press("R")
+        await ui.pilot.resize_terminal(59, 14)
+        await ui.pilot.pause()
+        release.set()
+        await settled(ui.app, ui.pilot)
+        assert isinstance(ui.app.screen, TooSmallScreen)
+        assert "needs at least 60×15" in ui.text() and "type production" not in ui.words()
+        await ui.pilot.resize_terminal(80, 24)
+        await settled(ui.app, ui.pilot)
+        assert isinstance(ui.app.screen, ProductionConfirmScreen)
+        assert "rerun" in ui.words() and "type production, then Enter" in ui.words()
+        await ui.press("escape")
+        assert isinstance(ui.app.screen, MainScreen)
+        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
+        assert not ui.posts()  # nothing was sent

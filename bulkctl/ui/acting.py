@@ -107,7 +107,7 @@ class Acting:
         if decision.question is Question.NONE:
             answered(DEFAULT_MODE)
             return
-        self.app.push_screen(
+        self.app.show(
             self.confirmation(action, bulk, production=decision.question is Question.WORD), answered
         )
 
@@ -139,7 +139,7 @@ class Acting:
             answered(DEFAULT_MODE)
             return
         screen = self.confirmation("rerun", bulk, question, production=asked is Question.WORD)
-        self.app.push_screen(screen, answered)
+        self.app.show(screen, answered)
 
     def confirmation(
         self, action: str, bulk: BulkProcess, question: str | None = None, *, production: bool

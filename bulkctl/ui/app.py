@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, ClassVar
 
@@ -24,7 +25,6 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import Worker
 
-from bulkctl.api.records import BulkProcess
 from bulkctl.ui.acting import Acting
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import Board, Listing
@@ -43,6 +43,8 @@ from bulkctl.ui.parts import (
 )
 from bulkctl.ui.safe import safe
 from bulkctl.ui.too_small_screen import TooSmallScreen
+
+Answered = Callable[[Any], None]  # what a question calls with its answer
 
 __all__ = [
     "BulkApp",
@@ -93,7 +95,7 @@ class BulkApp(App[None]):
         self.first_rows = first_rows  # the first page, requested while Textual was loading
         self.open_id = open_id  # `bulkctl ui ID`: its details open first
         self._reading_more = False
-        self._held: BulkProcess | None = None  # a bulk to open once the terminal is large
+        self._held: list[tuple[Screen[Any], Answered | None]] = []  # shown once it is large
         self.backend = backend
         self.board = board or Board(backend)
         self.next_at: float | None = None
@@ -140,7 +142,7 @@ class BulkApp(App[None]):
                 return
             self.board.details[bulk_id] = bulk
         if self._too_small is not None:
-            self._held = bulk  # drawn once the terminal is large enough
+            self.show(DetailScreen(bulk))  # drawn once the terminal is large enough
             return
         while isinstance(self.screen, (DetailScreen, KeysScreen)):
             self.pop_screen()
@@ -201,9 +203,17 @@ class BulkApp(App[None]):
             if self.screen is self._too_small:
                 self.pop_screen()
             self._too_small = None
-            held, self._held = self._held, None
-            if held is not None:
-                self.push_screen(DetailScreen(held))
+            held, self._held = self._held, []
+            for screen, answered in held:
+                self.push_screen(screen, answered)
+
+    def show(self, screen: Screen[Any], answered: Answered | None = None) -> None:
+        """Push ``screen`` (a question, a bulk's details), or, while the terminal is too
+        small, hold it until it grows: the message stays on top of everything meanwhile."""
+        if self._too_small is not None:
+            self._held.append((screen, answered))
+            return
+        self.push_screen(screen, answered)
 
     # -- refresh ------------------------------------------------------------------------------
 
