@@ -4,13 +4,14 @@ rules, and safe text."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from rich.text import Text
 
 from bulkctl.actions import confirmation_text, refusal
-from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess, parse_bulk
+from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess, Page, parse_bulk
 from bulkctl.context import Clock
 from bulkctl.emulator.app import Emulator
 from bulkctl.pacing.pacer import PaceUsage
@@ -89,9 +90,9 @@ def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
     assert board.selected == ["COMPLETED", "FAILED"]  # summary's order, whatever the key order
     board.refresh()
     lists = [url for _, url in emulator.requests if url.startswith("/multi/bulks?")]
-    pages = [u for u in lists if "limit=1&" not in u and not u.endswith("limit=1")]
-    assert sorted(pages) == sorted(
-        ["/multi/bulks?limit=100&status=COMPLETED", "/multi/bulks?limit=100&status=FAILED"]
+    pages = ["COMPLETED", "FAILED"]  # then each count, read with the bulks it counts named
+    assert sorted(lists) == sorted(
+        f"/multi/bulks?limit=100&status={s}" for s in [*pages, *BULK_STATUSES]
     )
     assert {b.status for b in board.rows} == {"COMPLETED", "FAILED"}
     before = len(emulator.requests)
@@ -157,6 +158,45 @@ def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:
     board.toggle("PAUSED")
     board.refresh()
     assert board.counts["PAUSED"] == len(board.rows) == paused
+
+
+def header_and_table(board: Board) -> tuple[dict[str, int | None], dict[str, int]]:
+    """The header's counts, and the table's rows counted by status (every bulk loaded)."""
+    table = Counter(b.status or "" for b in board.rows)
+    return {s: board.counts.get(s) for s in BULK_STATUSES}, {s: table[s] for s in BULK_STATUSES}
+
+
+@pytest.mark.parametrize("between", ["SUBMITTED", "PAUSED"])
+def test_a_change_between_the_rows_and_the_counts_is_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, between: str
+) -> None:
+    """A bulk paused after the rows were read, before (or while) the counts are: the header
+    says what the table says, in that refresh and the next, never counting it twice."""
+    board, emulator, clock = board_on_emulator(tmp_path, bulks=60)  # all loaded: the table
+    board.refresh()
+    running = next(b for b in board.rows if b.status == "RUNNING")
+    clock.advance(COUNTS_EVERY)
+    count = board.backend.count
+
+    def pause_then_count(status: str, *named: int) -> Page:
+        if status == between:  # before every count is read, or after RUNNING's was
+            emulator.state.act(running.bulk_id or "", "pause", clock())
+        return count(status, *named)
+
+    monkeypatch.setattr(board.backend, "count", pause_then_count)
+    board.refresh()
+    header, table = header_and_table(board)
+    assert table["PAUSED"] == sum(b.status == "PAUSED" for b in board.rows)
+    assert header == table  # the row still shows RUNNING: so does the header
+    clock.advance(5)
+    before = len(emulator.requests)
+    board.refresh()
+    assert len(emulator.requests) - before <= 1 + DETAILS_CAP  # no counts read: derived
+    header, table = header_and_table(board)
+    assert next(b for b in board.rows if b.key == running.key).status == "PAUSED"
+    assert header == table  # paused in the rows now: counted once, as PAUSED
+    truth = Counter(b.status for b in emulator.state.bulks.values())
+    assert header == {s: truth[s] for s in BULK_STATUSES}
 
 
 def test_the_order_is_age_status_or_progress(tmp_path: Path) -> None:

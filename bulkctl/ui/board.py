@@ -7,9 +7,12 @@ at most once a minute. The interval starts at ``FIRST_INTERVAL`` and doubles up 
 Pages past the first are read only when asked (``read_more``: a key, or the cursor on the
 last row) and kept as read; a refresh reads the first page again.
 
-The header's counts never contradict the table: a selected status takes its count from its
-own listing's total, a status change seen in the rows moves one from the old status to the
-new, and an action of the ui's own asks for the counts again (``recount``).
+The header's counts never contradict the table, and never count a bulk twice: each count is
+read with the newest bulks it counts named (one page of that status, the same one request),
+so a loaded row the counts named under another status than the row shows now is counted
+where the row shows it, whichever was read first (``derive_counts``, from the last counts
+read and the rows, each refresh); a selected status takes its count from its own listing's
+total, read with its rows; an action of the ui's own asks for the counts again (``recount``).
 
 Reads (``read_*``) block and change nothing, so they run in a worker thread; ``apply_*``
 take their results on the app's thread.
@@ -90,6 +93,36 @@ class Listing:
 class Extras:
     details: dict[str, BulkProcess] = field(default_factory=dict)
     counts: dict[str, int | None] | None = None
+    named: dict[str, Named] = field(default_factory=dict)  # with the counts: who they count
+
+
+@dataclass(frozen=True)
+class Named:
+    """The newest bulks of one status, read with its count: whom the count surely counts,
+    and (``complete``, or ``oldest``: ids grow with time) whom it surely does not."""
+
+    keys: frozenset[str]
+    complete: bool  # the page named every bulk the count counts
+    oldest: int | None  # the oldest id it named, when every id named is digits
+
+    @classmethod
+    def of(cls, records: Sequence[BulkProcess], count: int | None) -> Named:
+        ids = [b.bulk_id or "" for b in records]
+        digits = bool(ids) and all(i.isdigit() for i in ids)
+        return cls(
+            keys=frozenset(b.key for b in records),
+            complete=count is not None and len(records) >= count,
+            oldest=min(int(i) for i in ids) if digits else None,
+        )
+
+    def counts(self, bulk: BulkProcess) -> bool | None:
+        """Whether the count counts ``bulk``: True, False, or None (cannot tell)."""
+        if bulk.key in self.keys:
+            return True
+        if self.complete:
+            return False
+        newer = self.oldest is not None and (bulk.bulk_id or "").isdigit()
+        return False if newer and int(bulk.bulk_id or 0) > (self.oldest or 0) else None
 
 
 @dataclass
@@ -104,7 +137,9 @@ class Board:
     sort: str = "age"
     as_of: float | None = None  # wall time of the last listing read
     details: dict[str, BulkProcess] = field(default_factory=dict)
-    counts: dict[str, int | None] = field(default_factory=dict)
+    counts: dict[str, int | None] = field(default_factory=dict)  # the header's: derived
+    counted: dict[str, int | None] = field(default_factory=dict)  # as the counts were read
+    named: dict[str, Named] = field(default_factory=dict)
     counts_at: float | None = None
     changed: dict[str, float] = field(default_factory=dict)  # row key -> monotonic time
     interval: float = FIRST_INTERVAL
@@ -237,21 +272,33 @@ class Board:
             if compare and was != bulk.status:
                 self.changed[bulk.key] = now
                 self._status_changed = True
-                self._move_count(was, bulk.status)
-        for status, total in listing.totals.items():
-            if status is not None and total is not None:
-                self.counts[status] = total  # the listing's own total: what the table counts
+        self.derive_counts()
         self.loaded = True
         self.as_of = self.backend.now()
         self._compared = compare
         self._streams_changed = False
         self.error = None
 
-    def _move_count(self, was: str | None, now: str | None) -> None:
-        for status, step in ((was, -1), (now, 1)):
-            count = self.counts.get(status or "")
-            if count is not None:
-                self.counts[status or ""] = max(count + step, 0)
+    def derive_counts(self) -> None:
+        """The header's counts from the last counts read and the rows as read now: a row the
+        counts named under one status and the table shows in another is counted once, where
+        the table shows it (counted nowhere it cannot be sure of: never twice); a row no
+        count could have counted is new, and counted; a selected status is its listing's."""
+        counts = dict(self.counted)
+        for bulk in self.rows if self.named else ():
+            status = bulk.status or ""
+            said = {s: named.counts(bulk) for s, named in self.named.items()}
+            for other in (s for s, yes in said.items() if yes and s != status):
+                counts[other] = max((counts.get(other) or 0) - 1, 0)
+            elsewhere = any(said.values())  # surely counted under another status
+            nowhere = all(yes is False for yes in said.values())  # a bulk newer than the counts
+            missing = said.get(status) is False and (elsewhere or nowhere)
+            if missing and counts.get(status) is not None:
+                counts[status] = (counts.get(status) or 0) + 1
+        for status in self.selected:
+            if self.totals.get(status) is not None:
+                counts[status] = self.totals[status]  # read with the rows it counts
+        self.counts = counts
 
     def _merge(self) -> None:
         seen: dict[str, BulkProcess] = {}
@@ -286,14 +333,19 @@ class Board:
         for bulk_id in self.wanted_details(visible, focus):
             extras.details[bulk_id] = self.backend.get_bulk(bulk_id)
         if self.counts_due():
-            extras.counts = {s: self.backend.count(s) for s in BULK_STATUSES}
+            extras.counts = {}
+            for status in BULK_STATUSES:
+                page = self.backend.count(status, self.page_size)
+                extras.counts[status] = page.reported_count
+                extras.named[status] = Named.of(page.records, page.reported_count)
         return extras
 
     def apply_extras(self, extras: Extras) -> None:
         self.details.update(extras.details)
         if extras.counts is not None:
-            self.counts = extras.counts
+            self.counted, self.named = extras.counts, extras.named
             self.counts_at = self.backend.monotonic()
+            self.derive_counts()
 
     def finish(self) -> float:
         """End of a refresh: the seconds until the next one."""
