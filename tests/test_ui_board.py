@@ -120,7 +120,7 @@ def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
     assert board.outcome(next(b for b in board.rows if b.bulk_id not in wanted)) is None
 
 
-def test_pages_past_the_first_are_read_when_asked_and_kept_by_refreshes(tmp_path: Path) -> None:
+def test_pages_past_the_first_are_read_when_asked_then_by_every_refresh(tmp_path: Path) -> None:
     board, emulator, clock = board_on_emulator(tmp_path)
     board.toggle("COMPLETED")
     board.refresh()
@@ -134,11 +134,43 @@ def test_pages_past_the_first_are_read_when_asked_and_kept_by_refreshes(tmp_path
     before = len(emulator.requests)
     clock.advance(10)
     board.refresh()
-    assert len(emulator.requests) - before == 1  # a refresh reads the first page again only
+    assert [url for _, url in list(emulator.requests)[before:]] == [
+        "/multi/bulks?limit=100&status=COMPLETED",
+        "/multi/bulks?limit=100&offset=100&status=COMPLETED",
+    ]  # both loaded pages, nothing else: no details (none RUNNING), no counts (not due)
     assert len(board.rows) == 172
     board.toggle("FAILED")  # other statuses: the pages past the first go
     board.refresh()
     assert len(board.rows) == 100 + 33 and board.total() == 172 + 33
+
+
+def test_a_row_past_the_first_100_is_read_again_within_the_same_requests_a_minute(
+    tmp_path: Path,
+) -> None:
+    """After `n`, a change to a row past the first page shows at the next refresh; the
+    intervals stretch with the pages read, so no more requests a minute are sent."""
+    board, emulator, clock = board_on_emulator(tmp_path)
+    emulator.state.insert_submitted(clock(), 120)  # the seeded bulks past 100 are all final
+    board.refresh()
+    board.apply_more(board.read_more())
+    assert len(board.rows) == 200
+    later = next(b for b in board.rows[100:] if b.status == "SUBMITTED")
+    clock.advance(board.finish())
+    emulator.state.act(later.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
+    before = len(emulator.requests)
+    delay = board.refresh()
+    lists = [url for _, url in list(emulator.requests)[before:] if "/bulks?" in url]
+    assert lists == ["/multi/bulks?limit=100", "/multi/bulks?limit=100&offset=100"]
+    assert next(b for b in board.rows if b.key == later.key).status == "RUNNING"
+    assert board.marked(later.key) and delay == 2 * FIRST_INTERVAL  # two pages: twice as long
+    assert board.counts["RUNNING"] == sum(
+        b.status == "RUNNING" for b in emulator.state.bulks.values()
+    )
+    start, sent = clock(), len(emulator.requests)
+    while clock() - start < 10 * 60:  # idle, two pages loaded: within the one-page budget
+        clock.advance(board.refresh())
+    assert (len(emulator.requests) - sent) / 10 <= 20
+    assert board.interval == 2 * LONGEST_INTERVAL
 
 
 def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:

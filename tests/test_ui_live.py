@@ -132,6 +132,28 @@ async def test_n_reads_more_rows_and_says_how_many_are_loaded(tmp_path: Path) ->
         assert "all 172 loaded" in ui.notes()
 
 
+async def test_rows_past_the_first_100_are_refreshed_too(tmp_path: Path) -> None:
+    """After `n`, a refresh (F5 here) reads both loaded pages again, and nothing else: a
+    bulk executed past the first 100 shows RUNNING, and the next refresh waits twice as long."""
+    emulator, clock = make_emulator()
+    emulator.state.insert_submitted(clock(), 120)  # the seeded bulks past 100 are all final
+    async with running_ui(tmp_path, emulator) as ui:
+        await ui.press("n")
+        assert "loaded 200 of 420" in ui.notes()
+        later = ui.app.board.rows[110]
+        assert later.status == "SUBMITTED"
+        emulator.state.act(later.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
+        before = len(emulator.requests)
+        await ui.press("f5")
+        table = ui.app.main.query_one("#bulks", DataTable)
+        assert table.get_cell(later.key, "status").plain == "RUNNING"
+        urls = [url for _, url in list(emulator.requests)[before:]]
+        pages = [url for url in urls if url.startswith("/multi/bulks?")]
+        assert pages == ["/multi/bulks?limit=100", "/multi/bulks?limit=100&offset=100"]
+        assert len(urls) <= len(pages) + 5  # and details for at most 5 visible rows
+        assert "next refresh in 10s (every 10s while quiet)" in ui.text()
+
+
 async def test_a_failed_bulk_s_bar_has_no_green_and_says_so_in_words(tmp_path: Path) -> None:
     emulator, _ = make_emulator()
     async with running_ui(tmp_path, emulator) as ui:
