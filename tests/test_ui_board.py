@@ -173,6 +173,15 @@ def test_a_row_past_the_first_100_is_read_again_within_the_same_requests_a_minut
     assert board.interval == 2 * LONGEST_INTERVAL
 
 
+def test_a_page_read_with_n_during_a_refresh_stays(tmp_path: Path) -> None:
+    board, _, _ = board_on_emulator(tmp_path)
+    board.refresh()
+    listing = board.read_rows()  # a refresh in flight: one page to read again
+    assert board.apply_more(board.read_more()) == 100  # meanwhile, `n`
+    board.apply_rows(listing)
+    assert len(board.rows) == 200 and len({b.key for b in board.rows}) == 200
+
+
 def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:
     """A selected status is counted by its own listing, and a status change seen in the rows
     moves one from the old status to the new: the header never says PAUSED 4 above five."""

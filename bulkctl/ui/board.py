@@ -91,6 +91,7 @@ class Listing:
     pages: dict[str | None, list[BulkProcess]] = field(default_factory=dict)
     totals: dict[str | None, int | None] = field(default_factory=dict)
     reads: int = 1
+    covered: dict[str | None, int] = field(default_factory=dict)  # rows it was to read again
 
 
 @dataclass
@@ -236,6 +237,7 @@ class Board:
         for status in self.streams():
             loaded = 0 if self._streams_changed else self._offset(status)
             pages = max(1, -(-loaded // self.page_size))
+            listing.covered[status] = loaded
             rows: dict[str, BulkProcess] = {}
             for index in range(pages):
                 page = self.backend.list_page(status, index * self.page_size, self.page_size)
@@ -280,7 +282,9 @@ class Board:
         if self._streams_changed:
             self.loaded_rows = {}
         for status, rows in listing.pages.items():
-            self.loaded_rows[status] = rows
+            keys = {b.key for b in rows}  # a page `n` added while this was read stays
+            more = self.loaded_rows.get(status, [])[listing.covered.get(status, 0) :]
+            self.loaded_rows[status] = [*rows, *(b for b in more if b.key not in keys)]
         self.totals = dict(listing.totals)
         self.pages = listing.reads
         self._merge()
