@@ -13,8 +13,9 @@ The header's counts never contradict the table, and never count a bulk twice: ea
 read with the newest bulks it counts named (one page of that status, the same one request),
 so a loaded row the counts named under another status than the row shows now is counted
 where the row shows it, once, whichever was read first (``derive_counts``, from the last
-counts read and the rows, each refresh); a selected status takes its count from its own listing's
-total, read with its rows; an action of the ui's own asks for the counts again (``recount``).
+counts read and the rows, each refresh); a selected status takes its count from its own
+listing's total, read with its rows; an action of the ui's own asks for the counts again
+(``recount``).
 
 Reads (``read_*``) block and change nothing, so they run in a worker thread; ``apply_*``
 take their results on the app's thread.
