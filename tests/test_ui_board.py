@@ -4,13 +4,14 @@ rules, and safe text."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from rich.text import Text
 
 from bulkctl.actions import confirmation_text, refusal
-from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess, parse_bulk
+from bulkctl.api.records import BULK_STATUSES, BulkOperation, BulkProcess, Page, parse_bulk
 from bulkctl.context import Clock
 from bulkctl.emulator.app import Emulator
 from bulkctl.pacing.pacer import PaceUsage
@@ -89,9 +90,9 @@ def test_a_refresh_reads_one_page_per_selected_status_and_counts_once_a_minute(
     assert board.selected == ["COMPLETED", "FAILED"]  # summary's order, whatever the key order
     board.refresh()
     lists = [url for _, url in emulator.requests if url.startswith("/multi/bulks?")]
-    pages = [u for u in lists if "limit=1&" not in u and not u.endswith("limit=1")]
-    assert sorted(pages) == sorted(
-        ["/multi/bulks?limit=100&status=COMPLETED", "/multi/bulks?limit=100&status=FAILED"]
+    pages = ["COMPLETED", "FAILED"]  # then each count, read with the bulks it counts named
+    assert sorted(lists) == sorted(
+        f"/multi/bulks?limit=100&status={s}" for s in [*pages, *BULK_STATUSES]
     )
     assert {b.status for b in board.rows} == {"COMPLETED", "FAILED"}
     before = len(emulator.requests)
@@ -119,7 +120,7 @@ def test_details_are_read_for_at_most_five_visible_running_or_paused_rows(
     assert board.outcome(next(b for b in board.rows if b.bulk_id not in wanted)) is None
 
 
-def test_pages_past_the_first_are_read_when_asked_and_kept_by_refreshes(tmp_path: Path) -> None:
+def test_pages_past_the_first_are_read_when_asked_then_by_every_refresh(tmp_path: Path) -> None:
     board, emulator, clock = board_on_emulator(tmp_path)
     board.toggle("COMPLETED")
     board.refresh()
@@ -133,11 +134,52 @@ def test_pages_past_the_first_are_read_when_asked_and_kept_by_refreshes(tmp_path
     before = len(emulator.requests)
     clock.advance(10)
     board.refresh()
-    assert len(emulator.requests) - before == 1  # a refresh reads the first page again only
+    assert [url for _, url in list(emulator.requests)[before:]] == [
+        "/multi/bulks?limit=100&status=COMPLETED",
+        "/multi/bulks?limit=100&offset=100&status=COMPLETED",
+    ]  # both loaded pages, nothing else: no details (none RUNNING), no counts (not due)
     assert len(board.rows) == 172
     board.toggle("FAILED")  # other statuses: the pages past the first go
     board.refresh()
     assert len(board.rows) == 100 + 33 and board.total() == 172 + 33
+
+
+def test_a_row_past_the_first_100_is_read_again_within_the_same_requests_a_minute(
+    tmp_path: Path,
+) -> None:
+    """After `n`, a change to a row past the first page shows at the next refresh; the
+    intervals stretch with the pages read, so no more requests a minute are sent."""
+    board, emulator, clock = board_on_emulator(tmp_path)
+    emulator.state.insert_submitted(clock(), 120)  # the seeded bulks past 100 are all final
+    board.refresh()
+    board.apply_more(board.read_more())
+    assert len(board.rows) == 200
+    later = next(b for b in board.rows[100:] if b.status == "SUBMITTED")
+    clock.advance(board.finish())
+    emulator.state.act(later.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
+    before = len(emulator.requests)
+    delay = board.refresh()
+    lists = [url for _, url in list(emulator.requests)[before:] if "/bulks?" in url]
+    assert lists == ["/multi/bulks?limit=100", "/multi/bulks?limit=100&offset=100"]
+    assert next(b for b in board.rows if b.key == later.key).status == "RUNNING"
+    assert board.marked(later.key) and delay == 2 * FIRST_INTERVAL  # two pages: twice as long
+    assert board.counts["RUNNING"] == sum(
+        b.status == "RUNNING" for b in emulator.state.bulks.values()
+    )
+    start, sent = clock(), len(emulator.requests)
+    while clock() - start < 10 * 60:  # idle, two pages loaded: within the one-page budget
+        clock.advance(board.refresh())
+    assert (len(emulator.requests) - sent) / 10 <= 20
+    assert board.interval == 2 * LONGEST_INTERVAL
+
+
+def test_a_page_read_with_n_during_a_refresh_stays(tmp_path: Path) -> None:
+    board, _, _ = board_on_emulator(tmp_path)
+    board.refresh()
+    listing = board.read_rows()  # a refresh in flight: one page to read again
+    assert board.apply_more(board.read_more()) == 100  # meanwhile, `n`
+    board.apply_rows(listing)
+    assert len(board.rows) == 200 and len({b.key for b in board.rows}) == 200
 
 
 def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:
@@ -157,6 +199,45 @@ def test_the_counts_follow_the_rows_between_readings(tmp_path: Path) -> None:
     board.toggle("PAUSED")
     board.refresh()
     assert board.counts["PAUSED"] == len(board.rows) == paused
+
+
+def header_and_table(board: Board) -> tuple[dict[str, int | None], dict[str, int]]:
+    """The header's counts, and the table's rows counted by status (every bulk loaded)."""
+    table = Counter(b.status or "" for b in board.rows)
+    return {s: board.counts.get(s) for s in BULK_STATUSES}, {s: table[s] for s in BULK_STATUSES}
+
+
+@pytest.mark.parametrize("between", ["SUBMITTED", "PAUSED"])
+def test_a_change_between_the_rows_and_the_counts_is_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, between: str
+) -> None:
+    """A bulk paused after the rows were read, before (or while) the counts are: the header
+    says what the table says, in that refresh and the next, never counting it twice."""
+    board, emulator, clock = board_on_emulator(tmp_path, bulks=60)  # all loaded: the table
+    board.refresh()
+    running = next(b for b in board.rows if b.status == "RUNNING")
+    clock.advance(COUNTS_EVERY)
+    count = board.backend.count
+
+    def pause_then_count(status: str, *named: int) -> Page:
+        if status == between:  # before every count is read, or after RUNNING's was
+            emulator.state.act(running.bulk_id or "", "pause", clock())
+        return count(status, *named)
+
+    monkeypatch.setattr(board.backend, "count", pause_then_count)
+    board.refresh()
+    header, table = header_and_table(board)
+    assert table["PAUSED"] == sum(b.status == "PAUSED" for b in board.rows)
+    assert header == table  # the row still shows RUNNING: so does the header
+    clock.advance(5)
+    before = len(emulator.requests)
+    board.refresh()
+    assert len(emulator.requests) - before <= 1 + DETAILS_CAP  # no counts read: derived
+    header, table = header_and_table(board)
+    assert next(b for b in board.rows if b.key == running.key).status == "PAUSED"
+    assert header == table  # paused in the rows now: counted once, as PAUSED
+    truth = Counter(b.status for b in emulator.state.bulks.values())
+    assert header == {s: truth[s] for s in BULK_STATUSES}
 
 
 def test_the_order_is_age_status_or_progress(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ first, the operations' columns, and the size check while running."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,18 @@ pytest.importorskip("textual", reason="bulkctl ui needs the 'ui' extra: pip inst
 from textual.widgets import DataTable
 
 from bulkctl.api.records import failure_reason
-from bulkctl.ui.app import BulkApp, DetailScreen, MainScreen, TooSmallScreen, settled
+from bulkctl.ui.app import (
+    BulkApp,
+    DetailScreen,
+    MainScreen,
+    ProductionConfirmScreen,
+    TooSmallScreen,
+    settled,
+)
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.keys_screen import KeysScreen
 from tests.conftest import in_process, make_emulator
-from tests.test_ui import Ui, running_ui
+from tests.test_ui import PRODUCTION, Ui, running_ui
 
 pytestmark = pytest.mark.anyio
 
@@ -122,6 +130,28 @@ async def test_n_reads_more_rows_and_says_how_many_are_loaded(tmp_path: Path) ->
         assert "newest 172 of 172 (COMPLETED)" in ui.text()
         await ui.press("n")
         assert "all 172 loaded" in ui.notes()
+
+
+async def test_rows_past_the_first_100_are_refreshed_too(tmp_path: Path) -> None:
+    """After `n`, a refresh (F5 here) reads both loaded pages again, and nothing else: a
+    bulk executed past the first 100 shows RUNNING, and the next refresh waits twice as long."""
+    emulator, clock = make_emulator()
+    emulator.state.insert_submitted(clock(), 120)  # the seeded bulks past 100 are all final
+    async with running_ui(tmp_path, emulator) as ui:
+        await ui.press("n")
+        assert "loaded 200 of 420" in ui.notes()
+        later = ui.app.board.rows[110]
+        assert later.status == "SUBMITTED"
+        emulator.state.act(later.bulk_id or "", "execute", clock(), "ON_FAILURE_STOP")
+        before = len(emulator.requests)
+        await ui.press("f5")
+        table = ui.app.main.query_one("#bulks", DataTable)
+        assert table.get_cell(later.key, "status").plain == "RUNNING"
+        urls = [url for _, url in list(emulator.requests)[before:]]
+        pages = [url for url in urls if url.startswith("/multi/bulks?")]
+        assert pages == ["/multi/bulks?limit=100", "/multi/bulks?limit=100&offset=100"]
+        assert len(urls) <= len(pages) + 5  # and details for at most 5 visible rows
+        assert "next refresh in 10s (every 10s while quiet)" in ui.text()
 
 
 async def test_a_failed_bulk_s_bar_has_no_green_and_says_so_in_words(tmp_path: Path) -> None:
@@ -247,3 +277,30 @@ async def test_the_operation_column_keeps_each_paths_end_at_80_columns(tmp_path:
             last = path.rstrip("/").rsplit("/", 1)[-1]
             if path.count("/") > 1:
                 assert text.endswith(last), (path, text)
+
+
+async def test_a_question_ready_on_a_small_terminal_waits_under_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """R reads the FAILED operations before it asks: the terminal shrinks meanwhile. The
+    too-small message stays on top, and the question shows once the terminal grows."""
+    async with running_ui(tmp_path, env=PRODUCTION) as ui:
+        bulk_id = ui.select("PARTIALLY_COMPLETED")
+        backend = ui.app.backend
+        plan, release = backend.plan_rerun, threading.Event()
+        monkeypatch.setattr(backend, "plan_rerun", lambda b: release.wait(10) and plan(b))
+        await ui.pilot.press("R")
+        await ui.pilot.resize_terminal(59, 14)
+        await ui.pilot.pause()
+        release.set()
+        await settled(ui.app, ui.pilot)
+        assert isinstance(ui.app.screen, TooSmallScreen)
+        assert "needs at least 60×15" in ui.text() and "type production" not in ui.words()
+        await ui.pilot.resize_terminal(80, 24)
+        await settled(ui.app, ui.pilot)
+        assert isinstance(ui.app.screen, ProductionConfirmScreen)
+        assert "rerun" in ui.words() and "type production, then Enter" in ui.words()
+        await ui.press("escape")
+        assert isinstance(ui.app.screen, MainScreen)
+        assert f"bulk {bulk_id}: rerun skipped" in ui.notes()
+        assert not ui.posts()  # nothing was sent

@@ -1,4 +1,5 @@
-"""The Textual app: its screens (a module each), the refresh loop, and the changes it asks for.
+"""The Textual app: its screens (a module each), the refresh loop and the size check; the
+changes it asks for are ``bulkctl.ui.acting``'s.
 
 Server text reaches widgets only through ``bulkctl.ui.safe`` (as ``Text``, never markup).
 Requests run in daemon threads awaited by workers (``exit_on_error=False``), so ``q`` and
@@ -12,8 +13,9 @@ import asyncio
 import contextlib
 import signal
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -23,17 +25,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import Worker
 
-from bulkctl.actions import (
-    CREATE,
-    DEFAULT_MODE,
-    Question,
-    invalid_state_text,
-    question_for,
-    refusal,
-    rerun_confirmation_text,
-)
-from bulkctl.api.records import BulkProcess, is_bulk_id
-from bulkctl.errors import Conflict
+from bulkctl.ui.acting import Acting
 from bulkctl.ui.backend import Backend
 from bulkctl.ui.board import Board, Listing
 from bulkctl.ui.confirm_screen import ConfirmScreen, ProductionConfirmScreen
@@ -49,11 +41,10 @@ from bulkctl.ui.parts import (
     error_text,
     in_thread,
 )
-from bulkctl.ui.safe import safe, safe_str
+from bulkctl.ui.safe import safe
 from bulkctl.ui.too_small_screen import TooSmallScreen
 
-if TYPE_CHECKING:
-    from bulkctl.files.submission import RerunPlan
+Answered = Callable[[Any], None]  # what a question calls with its answer
 
 __all__ = [
     "BulkApp",
@@ -104,7 +95,7 @@ class BulkApp(App[None]):
         self.first_rows = first_rows  # the first page, requested while Textual was loading
         self.open_id = open_id  # `bulkctl ui ID`: its details open first
         self._reading_more = False
-        self._held: BulkProcess | None = None  # a bulk to open once the terminal is large
+        self._held: list[tuple[Screen[Any], Answered | None]] = []  # shown once it is large
         self.backend = backend
         self.board = board or Board(backend)
         self.next_at: float | None = None
@@ -114,6 +105,7 @@ class BulkApp(App[None]):
         self._tick: Any = None
         self._refresh_worker: Worker[None] | None = None
         self._too_small: TooSmallScreen | None = None
+        self.acting = Acting(self)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
@@ -150,7 +142,7 @@ class BulkApp(App[None]):
                 return
             self.board.details[bulk_id] = bulk
         if self._too_small is not None:
-            self._held = bulk  # drawn once the terminal is large enough
+            self.show(DetailScreen(bulk))  # drawn once the terminal is large enough
             return
         while isinstance(self.screen, (DetailScreen, KeysScreen)):
             self.pop_screen()
@@ -211,9 +203,17 @@ class BulkApp(App[None]):
             if self.screen is self._too_small:
                 self.pop_screen()
             self._too_small = None
-            held, self._held = self._held, None
-            if held is not None:
-                self.push_screen(DetailScreen(held))
+            held, self._held = self._held, []
+            for screen, answered in held:
+                self.push_screen(screen, answered)
+
+    def show(self, screen: Screen[Any], answered: Answered | None = None) -> None:
+        """Push ``screen`` (a question, a bulk's details), or, while the terminal is too
+        small, hold it until it grows: the message stays on top of everything meanwhile."""
+        if self._too_small is not None:
+            self._held.append((screen, answered))
+            return
+        self.push_screen(screen, answered)
 
     # -- refresh ------------------------------------------------------------------------------
 
@@ -301,171 +301,8 @@ class BulkApp(App[None]):
 
     # -- actions ------------------------------------------------------------------------------
 
-    def current_bulk(self) -> BulkProcess | None:
-        screen = self.screen
-        if isinstance(screen, DetailScreen):
-            return self.board.details.get(screen.bulk_id, screen.bulk)
-        if isinstance(screen, MainScreen):
-            return screen.selected_bulk()
-        return None
-
     def action_act(self, action: str) -> None:
-        bulk = self.current_bulk()
-        if bulk is None or not bulk.bulk_id:
-            return
-        if not is_bulk_id(bulk.bulk_id):
-            self.notify("this bulk's id is not digits only: no action can name it", markup=False)
-            return
-        if action == "rerun" and bulk.is_final and bulk.bulk_id not in self.board.details:
-            # a listing carries no counts per operation status: read them before deciding
-            self.run_worker(self.read_then_act(bulk.bulk_id, action), exit_on_error=False)
-            return
-        self.decide(action, self.board.details.get(bulk.bulk_id, bulk))
-
-    async def read_then_act(self, bulk_id: str, action: str) -> None:
-        try:
-            bulk = await in_thread(self.backend.get_bulk, bulk_id)
-        except Exception as exc:
-            self.notify(
-                error_text(exc, self.backend.suggest),
-                title=f"cannot {action}",
-                severity="error",
-                markup=False,
-            )
-            return
-        self.board.details[bulk_id] = bulk
-        self.decide(action, bulk)
-
-    def decide(self, action: str, bulk: BulkProcess) -> None:
-        """The gate's verdict: refuse with the reason, or ask as the table says (the
-        commands' question); nothing is sent before the answer."""
-        bulk_id = bulk.bulk_id or ""
-        if action == "rerun":
-            reason = refusal("rerun", bulk)
-            if reason is not None:
-                self.notify(
-                    safe_str(reason), title="cannot rerun", severity="warning", markup=False
-                )
-                return
-            self.run_worker(self.plan_then_ask(bulk), exit_on_error=False)
-            return
-        decision = self.backend.decide(action, bulk)
-        if decision.refused is not None:
-            self.notify(
-                safe_str(decision.refused),
-                title=f"cannot {action}",
-                severity="warning",
-                markup=False,
-            )
-            return
-        if decision.note is not None:
-            self.notify(safe_str(decision.note), markup=False)
-
-        def answered(mode: str | None) -> None:
-            if mode is None:
-                self.notify(safe_str(f"bulk {bulk_id}: {action} skipped"), markup=False)
-                return
-            self.run_worker(self.send_action(bulk_id, action, mode), exit_on_error=False)
-
-        if decision.question is Question.NONE:
-            answered(DEFAULT_MODE)
-            return
-        self.push_screen(
-            self.confirmation(action, bulk, production=decision.question is Question.WORD), answered
-        )
-
-    async def plan_then_ask(self, bulk: BulkProcess) -> None:
-        """Read the FAILED operations and plan the rerun, then ask (nothing is sent before Yes)."""
-        bulk_id = bulk.bulk_id or ""
-        self.notify(safe_str(f"bulk {bulk_id}: reading its FAILED operations …"), markup=False)
-        try:
-            plan = await in_thread(self.backend.plan_rerun, bulk_id)
-        except Exception as exc:
-            self.notify(
-                error_text(exc, self.backend.suggest),
-                title="cannot rerun",
-                severity="error",
-                markup=False,
-            )
-            return
-        where = self.backend.where.text
-        question = rerun_confirmation_text(bulk_id, plan.kind.name, len(plan.items), where)
-
-        def answered(mode: str | None) -> None:
-            if mode is None:
-                self.notify(safe_str(f"bulk {bulk_id}: rerun skipped"), markup=False)
-                return
-            self.run_worker(self.send_rerun(plan), exit_on_error=False)
-
-        asked = question_for(CREATE, self.backend.where.production)  # as submit and rerun ask
-        if asked is Question.NONE:
-            answered(DEFAULT_MODE)
-            return
-        screen = self.confirmation("rerun", bulk, question, production=asked is Question.WORD)
-        self.push_screen(screen, answered)
-
-    def confirmation(
-        self, action: str, bulk: BulkProcess, question: str | None = None, *, production: bool
-    ) -> ConfirmScreen:
-        """The question before an action: Yes or No, or the word typed (as the gate says)."""
-        screen = ProductionConfirmScreen if production else ConfirmScreen
-        return screen(action, bulk, self.backend, question)
-
-    async def send_rerun(self, plan: RerunPlan) -> None:
-        try:
-            outcomes = await in_thread(self.backend.submit_rerun, plan)
-            for outcome in outcomes:
-                said = "already submitted as" if outcome.already else "submitted as"
-                count = outcome.operation_count
-                self.notify(
-                    safe_str(
-                        f"bulk {plan.source_bulk}: rerun {said} bulk {outcome.bulk_id} "
-                        f"({len(outcome.chunk.items) if count is None else count:,} operations, "
-                        "SUBMITTED, not executed: x executes it)"
-                    ),
-                    markup=False,
-                    timeout=15,
-                )
-            self.board.recount()
-        except Exception as exc:
-            self.notify(
-                error_text(exc, self.backend.suggest),
-                title="rerun failed",
-                severity="error",
-                markup=False,
-                timeout=15,
-            )
-        self.board.reset()
-        self.refresh_now()
-
-    async def send_action(self, bulk_id: str, action: str, mode: str) -> None:
-        try:
-            message = await in_thread(self.backend.act, bulk_id, action, mode)
-            self.notify(safe_str(message), markup=False)
-            self.board.recount()  # a status moved: the header counts it at once
-        except Conflict as exc:
-            if exc.error_code == "INVALID_STATE":
-                current = await in_thread(self.backend.current_status, bulk_id)
-                message = invalid_state_text(bulk_id, action, current)
-            else:
-                message = " ".join(exc.lines())
-            self.notify(
-                safe_str(message), title=f"{action} refused", severity="error", markup=False
-            )
-        except Exception as exc:
-            # OutcomeUnknown says it may or may not have happened, as the commands do
-            self.notify(
-                error_text(exc, self.backend.suggest),
-                title=f"{action} failed",
-                severity="error",
-                markup=False,
-                timeout=15,
-            )
-        self.board.reset()
-        self.refresh_now()
-        screen = self.screen
-        if isinstance(screen, DetailScreen):
-            screen.action_reload()
+        self.acting.act(action)
 
 
 async def settled(app: App[Any], pilot: Pilot[Any]) -> None:

@@ -104,9 +104,10 @@ class Backend:
         """One page of bulks (newest first) at ``offset``, with the listing's total."""
         return self.client.list_bulks(offset=offset, limit=limit, status=status)
 
-    def count(self, status: str) -> int | None:
-        """How many bulks are in ``status``: one request with limit=1, reading ``count``."""
-        return self.client.list_bulks(offset=0, limit=1, status=status).reported_count
+    def count(self, status: str, named: int) -> Page:
+        """How many bulks are in ``status`` (the page's ``reported_count``), with the newest
+        ``named`` of them: one request, so the count and whom it counts are one reading."""
+        return self.client.list_bulks(offset=0, limit=named, status=status)
 
     def get_bulk(self, bulk_id: str) -> BulkProcess:
         return self.client.get_bulk(bulk_id)

@@ -1,15 +1,21 @@
 """What the main screen knows, and how it spends requests: no Textual here.
 
-A refresh reads one page per selected status (one page in all when none is selected), then
-details for at most ``DETAILS_CAP`` visible RUNNING or PAUSED rows, and the counts per status
-at most once a minute. The interval starts at ``FIRST_INTERVAL`` and doubles up to
-``LONGEST_INTERVAL`` while no status changes; a key press (``reset``) starts it over.
-Pages past the first are read only when asked (``read_more``: a key, or the cursor on the
-last row) and kept as read; a refresh reads the first page again.
+A refresh reads every loaded page of each selected status (of all bulks when none is
+selected), so no row keeps the values it was first read with, then details for at most
+``DETAILS_CAP`` visible RUNNING or PAUSED rows, and the counts per status at most once a
+minute. The interval starts at ``FIRST_INTERVAL`` and doubles up to ``LONGEST_INTERVAL``
+while no status changes; a key press (``reset``) starts it over. Both are multiplied by the
+pages a refresh reads per listing, so more rows loaded never spend more requests a minute:
+the pages are read as often, together. Pages past the first are loaded only when asked
+(``read_more``: a key, or the cursor on the last row); selecting other statuses drops them.
 
-The header's counts never contradict the table: a selected status takes its count from its
-own listing's total, a status change seen in the rows moves one from the old status to the
-new, and an action of the ui's own asks for the counts again (``recount``).
+The header's counts never contradict the table, and never count a bulk twice: each count is
+read with the newest bulks it counts named (one page of that status, the same one request),
+so a loaded row the counts named under another status than the row shows now is counted
+where the row shows it, once, whichever was read first (``derive_counts``, from the last
+counts read and the rows, each refresh); a selected status takes its count from its own
+listing's total, read with its rows; an action of the ui's own asks for the counts again
+(``recount``).
 
 Reads (``read_*``) block and change nothing, so they run in a worker thread; ``apply_*``
 take their results on the app's thread.
@@ -79,17 +85,50 @@ SORTS = ("age", "status", "progress")
 
 @dataclass
 class Listing:
-    """What a refresh read: the first page of each stream (a selected status, or None for
-    all), and each stream's total as the listing reported it."""
+    """What a refresh read: the loaded rows of each stream (a selected status, or None for
+    all) read again, each stream's total as the listing reported it, and how many pages
+    the stream that needed the most took."""
 
     pages: dict[str | None, list[BulkProcess]] = field(default_factory=dict)
     totals: dict[str | None, int | None] = field(default_factory=dict)
+    reads: int = 1
+    covered: dict[str | None, int] = field(default_factory=dict)  # rows it was to read again
 
 
 @dataclass
 class Extras:
     details: dict[str, BulkProcess] = field(default_factory=dict)
     counts: dict[str, int | None] | None = None
+    named: dict[str, Named] = field(default_factory=dict)  # with the counts: who they count
+
+
+@dataclass(frozen=True)
+class Named:
+    """The newest bulks of one status, read with its count: whom the count surely counts,
+    and (``complete``, or ``oldest``: ids grow with time) whom it surely does not."""
+
+    keys: frozenset[str]
+    complete: bool  # the page named every bulk the count counts
+    oldest: int | None  # the oldest id it named, when every id named is digits
+
+    @classmethod
+    def of(cls, records: Sequence[BulkProcess], count: int | None) -> Named:
+        ids = [b.bulk_id or "" for b in records]
+        digits = bool(ids) and all(i.isdigit() for i in ids)
+        return cls(
+            keys=frozenset(b.key for b in records),
+            complete=count is not None and len(records) >= count,
+            oldest=min(int(i) for i in ids) if digits else None,
+        )
+
+    def counts(self, bulk: BulkProcess) -> bool | None:
+        """Whether the count counts ``bulk``: True, False, or None (cannot tell)."""
+        if bulk.key in self.keys:
+            return True
+        if self.complete:
+            return False
+        newer = self.oldest is not None and (bulk.bulk_id or "").isdigit()
+        return False if newer and int(bulk.bulk_id or 0) > (self.oldest or 0) else None
 
 
 @dataclass
@@ -104,10 +143,14 @@ class Board:
     sort: str = "age"
     as_of: float | None = None  # wall time of the last listing read
     details: dict[str, BulkProcess] = field(default_factory=dict)
-    counts: dict[str, int | None] = field(default_factory=dict)
+    counts: dict[str, int | None] = field(default_factory=dict)  # the header's: derived
+    counted: dict[str, int | None] = field(default_factory=dict)  # as the counts were read
+    named: dict[str, Named] = field(default_factory=dict)
+    counted_as: dict[str, str] = field(default_factory=dict)  # row key -> status, see below
     counts_at: float | None = None
     changed: dict[str, float] = field(default_factory=dict)  # row key -> monotonic time
     interval: float = FIRST_INTERVAL
+    pages: int = 1  # pages a refresh reads per listing: the intervals' multiplier
     loaded: bool = False
     error: str | None = None
     _status_changed: bool = False
@@ -188,12 +231,24 @@ class Board:
     # -- refresh ------------------------------------------------------------------------------
 
     def read_rows(self) -> Listing:
-        """One page per selected status (one page in all with none), newest first."""
+        """Every loaded page of each selected status (of all with none), newest first: the
+        first page only when other statuses were just selected. A row read twice (the
+        listing moved between pages) is kept once."""
         listing = Listing()
         for status in self.streams():
-            page = self.backend.list_page(status, 0, self.page_size)
-            listing.pages[status] = list(page.records)
-            listing.totals[status] = page.count
+            loaded = 0 if self._streams_changed else self._offset(status)
+            pages = max(1, -(-loaded // self.page_size))
+            listing.covered[status] = loaded
+            rows: dict[str, BulkProcess] = {}
+            for index in range(pages):
+                page = self.backend.list_page(status, index * self.page_size, self.page_size)
+                for bulk in page.records:
+                    rows.setdefault(bulk.key, bulk)
+                listing.totals[status] = page.count
+                listing.reads = max(listing.reads, index + 1)
+                if len(page.records) < self.page_size:
+                    break  # the listing shrank: no page after this one
+            listing.pages[status] = list(rows.values())
         return listing
 
     def read_more(self) -> Listing:
@@ -216,42 +271,64 @@ class Board:
                 self.loaded_rows[status] = [*self.loaded_rows[status], *records]
                 self.totals[status] = listing.totals.get(status)
         self._merge()
+        self.derive_counts()  # the new rows as first seen: where they were counted
         return len(self.rows) - before
 
     def apply_rows(self, listing: Listing) -> None:
-        """Take new first pages (pages past them stay as read): rows whose status changed,
-        and new rows, are marked for a while, and the counts follow what the rows show."""
+        """Take the rows read again (every loaded page): rows whose status changed are marked
+        for a while, and the counts follow what the rows show."""
         now = self.backend.monotonic()
         before = {b.key: b.status for b in self.rows}
         compare = self.loaded and not self._streams_changed
         if self._streams_changed:
             self.loaded_rows = {}
-        for status, first in listing.pages.items():
-            keys = {b.key for b in first}
-            old = self.loaded_rows.get(status, [])[self.page_size :]
-            self.loaded_rows[status] = [*first, *(b for b in old if b.key not in keys)]
+        for status, rows in listing.pages.items():
+            keys = {b.key for b in rows}  # a page `n` added while this was read stays
+            more = self.loaded_rows.get(status, [])[listing.covered.get(status, 0) :]
+            self.loaded_rows[status] = [*rows, *(b for b in more if b.key not in keys)]
         self.totals = dict(listing.totals)
+        self.pages = listing.reads
         self._merge()
         for bulk in self.rows:
             was = before.get(bulk.key, "")
             if compare and was != bulk.status:
                 self.changed[bulk.key] = now
                 self._status_changed = True
-                self._move_count(was, bulk.status)
-        for status, total in listing.totals.items():
-            if status is not None and total is not None:
-                self.counts[status] = total  # the listing's own total: what the table counts
+        self.derive_counts()
         self.loaded = True
         self.as_of = self.backend.now()
         self._compared = compare
         self._streams_changed = False
         self.error = None
 
-    def _move_count(self, was: str | None, now: str | None) -> None:
-        for status, step in ((was, -1), (now, 1)):
-            count = self.counts.get(status or "")
-            if count is not None:
-                self.counts[status or ""] = max(count + step, 0)
+    def derive_counts(self) -> None:
+        """The header's counts from the last counts read and the rows as read now: each
+        loaded row is counted once, where the table shows it (``_counted_in`` says where the
+        counts read counted it); a selected status is its listing's total, read with its rows."""
+        counts = dict(self.counted)
+        for bulk in self.rows if self.named else ():
+            status = bulk.status or ""
+            counted_in = self._counted_in(bulk)
+            for other in counted_in:
+                if other != status and counts.get(other) is not None:
+                    counts[other] = max((counts.get(other) or 0) - 1, 0)
+            if status not in counted_in and counts.get(status) is not None:
+                counts[status] = (counts.get(status) or 0) + 1
+        for status in self.selected:
+            if self.totals.get(status) is not None:
+                counts[status] = self.totals[status]
+        self.counts = counts
+
+    def _counted_in(self, bulk: BulkProcess) -> list[str]:
+        """Where the last counts read counted ``bulk``: under each status whose reading named
+        it (two, when it moved between them); nowhere when it is newer than all they named;
+        else (older than the bulks they named) in the status the rows first showed it in
+        since the counts were read (read just before them, or with ``n`` after)."""
+        said = {status: named.counts(bulk) for status, named in self.named.items()}
+        named_in = [status for status, yes in said.items() if yes]
+        if named_in or all(yes is False for yes in said.values()):
+            return named_in
+        return [self.counted_as.setdefault(bulk.key, bulk.status or "")]
 
     def _merge(self) -> None:
         seen: dict[str, BulkProcess] = {}
@@ -286,21 +363,30 @@ class Board:
         for bulk_id in self.wanted_details(visible, focus):
             extras.details[bulk_id] = self.backend.get_bulk(bulk_id)
         if self.counts_due():
-            extras.counts = {s: self.backend.count(s) for s in BULK_STATUSES}
+            extras.counts = {}
+            for status in BULK_STATUSES:
+                page = self.backend.count(status, self.page_size)
+                extras.counts[status] = page.reported_count
+                extras.named[status] = Named.of(page.records, page.reported_count)
         return extras
 
     def apply_extras(self, extras: Extras) -> None:
         self.details.update(extras.details)
         if extras.counts is not None:
-            self.counts = extras.counts
+            self.counted, self.named = extras.counts, extras.named
+            self.counted_as = {}  # taken from the rows read just before
             self.counts_at = self.backend.monotonic()
+            self.derive_counts()
 
     def finish(self) -> float:
-        """End of a refresh: the seconds until the next one."""
+        """End of a refresh: the seconds until the next one, FIRST_INTERVAL to
+        LONGEST_INTERVAL, times the pages a listing took (as many list requests a minute)."""
+        first, longest = FIRST_INTERVAL * self.pages, LONGEST_INTERVAL * self.pages
         if self._status_changed:
-            self.interval = FIRST_INTERVAL
+            self.interval = first
         elif self._compared:
-            self.interval = min(self.interval * 2, LONGEST_INTERVAL)
+            self.interval = min(self.interval * 2, longest)
+        self.interval = max(self.interval, first)
         self._status_changed = False
         return self.interval
 
@@ -315,7 +401,7 @@ class Board:
         """A refresh that failed: the rows stay, the error shows, and it is tried again soon."""
         self.error = message
         self._status_changed = False
-        self.interval = FIRST_INTERVAL
+        self.interval = FIRST_INTERVAL * self.pages
         return self.interval
 
     # -- marks --------------------------------------------------------------------------------
