@@ -216,7 +216,8 @@ def from_source(checkout: Path, env: dict[str, str]) -> tuple[list[str], dict[st
     import compileall
 
     compileall.compile_dir(str(checkout / "bulkctl"), quiet=1)
-    code = "import sys; from bulkctl.__main__ import main; sys.exit(main())"
+    # each checkout's console-script target: console() where it has one, else main()
+    code = "import bulkctl.__main__ as m; getattr(m, 'console', m.main)()"
     # -P: the working folder is not put first on sys.path, or its bulkctl would be the one run
     return [sys.executable, "-P", "-c", code], {**env, "PYTHONPATH": str(checkout)}
 
