@@ -8,6 +8,7 @@ import io
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bulkctl.context import Context
+from bulkctl.errors import Terminated
 from bulkctl.lists.progress import ReadProgress
 from bulkctl.output.pager import paged
 from tests.conftest import LinkedClock, ManualClock, logged_in, make_emulator
@@ -43,12 +45,13 @@ def soon(condition: Callable[[], bool], within: float = 20.0) -> bool:
 
 
 def terminal_context(tmp_path: Path, pager: list[str]) -> Context:
-    """A Context whose stdout and stdin are terminals of 5 rows, paging through ``pager``."""
+    """A Context whose stdout and stdin are terminals of 5 rows and 80 columns, paging
+    through ``pager``."""
     return Context(
         stdout=io.StringIO(),
         stderr=io.StringIO(),
         stdin=io.StringIO(),
-        env={"PAGER": shlex.join(pager), "LINES": "5"},
+        env={"PAGER": shlex.join(pager), "LINES": "5", "COLUMNS": "80"},
         config_dir=tmp_path,
         state_dir=tmp_path,
         stdout_tty=True,
@@ -127,3 +130,87 @@ def test_quitting_the_pager_stops_the_read_there_and_exits_0(tmp_path: Path) -> 
     assert "Traceback" not in text and "BrokenPipe" not in text
     assert record.read_text().startswith("bulkId")  # the pager did get the header
     assert 1 <= len(listings) < 30, len(listings)  # 60 pages were there to read
+
+
+def copying_pager(tmp_path: Path) -> tuple[list[str], Path]:
+    record = tmp_path / "paged.txt"
+    return [sys.executable, "-c", COPY_LINES, str(record)], record
+
+
+def test_notes_made_while_the_pager_shows_come_after_it(tmp_path: Path) -> None:
+    """A retry's note during a paged read would land in the middle of the pager's screen."""
+    pager, record = copying_pager(tmp_path)
+    ctx = terminal_context(tmp_path, pager)
+    stderr = ctx.stderr
+    with paged(ctx):
+        ctx.note("before the pager")
+        for i in range(6):
+            ctx.stdout.write(f"row {i}\n")
+        ctx.stdout.flush()
+        assert soon(lambda: record.exists() and "row 5" in record.read_text())
+        ctx.note("HTTP 503; retrying in 1.0s")
+        assert "retrying" not in stderr.getvalue()  # type: ignore[attr-defined]
+    said = stderr.getvalue()  # type: ignore[attr-defined]
+    assert "before the pager" in said and said.rstrip().endswith("HTTP 503; retrying in 1.0s")
+
+
+def test_lines_that_wrap_past_the_screen_are_paged(tmp_path: Path) -> None:
+    pager, record = copying_pager(tmp_path)
+    ctx = terminal_context(tmp_path, pager)
+    terminal = ctx.stdout
+    rows = ["x" * 200 + "\n", "y" * 200 + "\n"]  # two lines, six rows at 80 columns
+    with paged(ctx):
+        for row in rows:
+            ctx.stdout.write(row)
+    assert record.read_text() == "".join(rows)
+    assert terminal.getvalue() == ""  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(30)
+def test_a_sigterm_during_a_paged_read_ends_the_pager_at_once(tmp_path: Path) -> None:
+    """The pager never reads and never leaves; a SIGTERM (Terminated) must not wait for it."""
+    ctx = terminal_context(tmp_path, [sys.executable, "-c", "import time; time.sleep(120)"])
+    started: list[subprocess.Popen[bytes]] = []
+    with pytest.raises(Terminated), paged(ctx):
+        for i in range(6):
+            ctx.stdout.write(f"row {i}\n")
+        started.append(ctx.stdout.pager)  # type: ignore[attr-defined]
+        raise Terminated
+    assert started[0].poll() is not None  # ended, not left behind
+    assert not ctx.paging
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1)")
+def test_a_sigterm_while_the_pager_shows_exits_143(tmp_path: Path) -> None:
+    """The read is over and the pager shows it: a SIGTERM ends both, exit 143, said."""
+    pidfile = tmp_path / "pid"
+    pager = shlex.join(["sh", "-c", "sleep 120"])  # reads nothing, leaves only when ended
+    command = shlex.join([*bulkctl_command(), "--profile", "demo", "list", "--all", "-o", "plain"])
+    line = f"stty cols 80 rows 24; sh -c 'echo $$ > {shlex.quote(str(pidfile))}; exec {command}'"
+    env = {**os.environ, "PAGER": pager, "BULKCTL_PAGER": pager}
+    env.pop("CI", None)
+    with subprocess.Popen(
+        ["script", "-qec", line, "/dev/null"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    ) as proc:
+        assert soon(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit())
+        pid = int(pidfile.read_text())
+        # the listing is written into the pipe (it fits), then bulkctl waits for the pager
+        assert soon(lambda: _waits_for_a_child(pid))
+        os.kill(pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 143, out.decode()
+    assert b"bulkctl: terminated" in out
+    assert b"Traceback" not in out
+
+
+def _waits_for_a_child(pid: int) -> bool:
+    """Whether process ``pid`` has a child (its pager) and sleeps waiting for it."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return bool(children.read_text().split())
+    except OSError:
+        return False

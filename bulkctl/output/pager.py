@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TextIO
+from typing import Any, TextIO
 
 from bulkctl.context import Context
-from bulkctl.errors import ReaderGone
+from bulkctl.errors import ReaderGone, Terminated
+from bulkctl.output.tables import terminal_width
 
 DEFAULT_PAGER = ("less", "-FRX")
 
@@ -53,18 +55,63 @@ def screen_rows(stream: TextIO, env: dict[str, str] | None = None) -> int:
         return 24
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def rows_taken(text: str, columns: int) -> int:
+    """The terminal rows ``text``'s finished lines take at ``columns`` wide, a long line
+    wrapping onto several (colour codes take none)."""
+    rows = 0
+    for line in text.split("\n")[:-1]:
+        shown = len(_ESCAPES.sub("", line)) if "\x1b" in line else len(line)
+        rows += max(1, -(-shown // columns))
+    return rows
+
+
+class _Notes:
+    """The command's stderr while it may be paged: written through, until the pager takes
+    the screen; then kept, and written after the pager is left (a retry's note would land
+    in the middle of the pager's screen)."""
+
+    def __init__(self, terminal: TextIO) -> None:
+        self.terminal = terminal
+        self.kept: io.StringIO | None = None
+
+    def write(self, text: str) -> int:
+        if self.kept is not None:
+            return self.kept.write(text)
+        return self.terminal.write(text)
+
+    def flush(self) -> None:
+        if self.kept is None:
+            self.terminal.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.terminal, name)
+
+    def keep(self) -> None:
+        self.kept = io.StringIO()
+
+    def release(self) -> None:
+        if self.kept is not None:
+            text, self.kept = self.kept.getvalue(), None
+            _write(self.terminal, text)
+
+
 class _Spill(io.StringIO):
     """The command's stdout while it may be paged: a terminal to whoever asks (its width,
     colours). Text is kept until it fills the screen; then the pager starts, gets what was
     kept, and every later write goes straight to it, so a long read shows as it comes."""
 
-    def __init__(self, ctx: Context, terminal: TextIO, command: list[str]) -> None:
+    def __init__(self, ctx: Context, terminal: TextIO, command: list[str], notes: _Notes) -> None:
         super().__init__()
         self.ctx = ctx
         self.terminal = terminal
         self.command = command
-        self.rows = screen_rows(terminal, dict(ctx.env))
-        self.lines = 0
+        self.notes = notes
+        env = dict(ctx.env)
+        self.rows = screen_rows(terminal, env)
+        self.columns = max(1, terminal_width(terminal, env))
         self.pager: subprocess.Popen[bytes] | None = None
         self.gone = False  # the pager left before the end
         self.direct = False  # no pager could start: straight to the terminal
@@ -84,8 +131,7 @@ class _Spill(io.StringIO):
             self._send(text)
             return len(text)
         written = super().write(text)
-        self.lines += text.count("\n")
-        if self.lines >= self.rows:
+        if "\n" in text and rows_taken(self.getvalue(), self.columns) >= self.rows:
             self._start()
         return written
 
@@ -103,12 +149,14 @@ class _Spill(io.StringIO):
         kept = self.getvalue()
         self.seek(0)
         self.truncate()
+        self.ctx.paging = True  # before the pager draws: no progress line over its screen
         self.pager = start_pager(self.ctx, self.command)
         if self.pager is None:  # it could not start: the terminal gets everything
+            self.ctx.paging = False
             self.direct = True
             _write(self.terminal, kept)
             return
-        self.ctx.paging = True  # transient progress would draw over the pager's screen
+        self.notes.keep()
         self._send(kept)
 
     def _send(self, text: str) -> None:
@@ -119,35 +167,44 @@ class _Spill(io.StringIO):
             self.gone = True
             raise ReaderGone from None
 
-    def finish(self) -> None:
-        """Send what is left; with a pager, wait until the user leaves it."""
+    def finish(self, *, stop: bool = False) -> None:
+        """Send what is left; with a pager, wait until the user leaves it (``stop``: end
+        it now, as a SIGTERM asks), then the notes it kept off the screen."""
         if self.pager is None:  # never started, or could not: what is kept, as it is
             _write(self.terminal, self.getvalue())
             return
         assert self.pager.stdin is not None
         with suppress(OSError):
             self.pager.stdin.close()
+        if stop:
+            self.pager.terminate()
         _wait(self.pager)
         self.ctx.paging = False
+        self.notes.release()
 
 
 @contextmanager
 def paged(ctx: Context) -> Iterator[None]:
     """What the command writes to ``ctx.stdout`` goes through the pager once it is longer
-    than the screen (shorter output goes to the terminal at the end, as it is). An error
-    half way shows after the pager is left, or after what was kept is written."""
+    than the screen (shorter output goes to the terminal at the end, as it is). Notes and
+    errors made while the pager shows come after it is left; a SIGTERM ends it at once."""
     command = pager_command(ctx)
     if command is None:
         yield
         return
-    terminal = ctx.stdout
-    spill = _Spill(ctx, terminal, command)
-    ctx.stdout = spill
+    terminal, stderr = ctx.stdout, ctx.stderr
+    notes = _Notes(stderr)
+    spill = _Spill(ctx, terminal, command, notes)
+    ctx.stdout, ctx.stderr = spill, notes  # type: ignore[assignment]
+    stop = False
     try:
         yield
+    except Terminated:
+        stop = True
+        raise
     finally:
-        ctx.stdout = terminal
-        spill.finish()
+        ctx.stdout, ctx.stderr = terminal, stderr
+        spill.finish(stop=stop)
 
 
 def _write(out: TextIO, text: str) -> None:
@@ -161,6 +218,10 @@ def _wait(proc: subprocess.Popen[bytes]) -> None:
         try:
             proc.wait()
             return
+        except Terminated:  # a SIGTERM ends the pager too, and the command with 143
+            proc.terminate()
+            proc.wait()
+            raise
         except KeyboardInterrupt:  # Ctrl-C belongs to the pager while it runs
             continue
 
