@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from bulkctl.context import Context
 from bulkctl.errors import ReaderGone, Terminated
-from bulkctl.output.tables import terminal_width
+from bulkctl.output.tables import cells, terminal_width
 
 DEFAULT_PAGER = ("less", "-FRX")
 
@@ -60,10 +60,10 @@ _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 def rows_taken(text: str, columns: int) -> int:
     """The terminal rows ``text``'s finished lines take at ``columns`` wide, a long line
-    wrapping onto several (colour codes take none)."""
+    wrapping onto several (colour codes take none, a wide character two cells)."""
     rows = 0
     for line in text.split("\n")[:-1]:
-        shown = len(_ESCAPES.sub("", line)) if "\x1b" in line else len(line)
+        shown = cells(_ESCAPES.sub("", line) if "\x1b" in line else line)
         rows += max(1, -(-shown // columns))
     return rows
 
