@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import msgspec
+
 from bulkctl.api.wire import (
     check_base_url,
     check_credential,
@@ -36,8 +38,7 @@ APIS: dict[str, str] = {"multi": "/multi", "backoffice": "/multi/backoffice"}
 IDENTITY_TYPES = ("corporate", "consumer")
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(msgspec.Struct, frozen=True):
     name: str
     help: str
     env: str | None = None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import msgspec
+
 from bulkctl.auth import Reauthenticator, unknown_profile
 from bulkctl.config import ConfigStore, Resolved, profile_name, resolve, suggested_command
 from bulkctl.demo import demo_transport
@@ -66,8 +68,7 @@ def in_ci(env: Mapping[str, str]) -> bool:
     return env.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-@dataclass
-class GlobalOptions:
+class GlobalOptions(msgspec.Struct):
     profile: str | None = None
     base_url: str | None = None
     debug: bool = False

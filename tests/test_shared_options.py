@@ -1,13 +1,13 @@
-"""Options declared once: a group of shared options (a dataclass in ``bulkctl.cli.options``)
+"""Options declared once: a group of shared options (a msgspec Struct in ``bulkctl.cli.options``)
 is spread by ``bound`` into every command that takes it, and gathered back into one value;
 ``pause``, ``resume`` and ``cancel`` are one factory's commands."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 import click
+import msgspec
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -43,15 +43,14 @@ def described(param: click.Parameter) -> tuple[Any, ...]:
 def test_each_field_of_a_group_is_the_same_option_in_every_command(
     group: type, commands: list[str]
 ) -> None:
-    fields = [f.name for f in dataclasses.fields(group)]
+    fields = [f.name for f in msgspec.structs.fields(group)]
     seen = [params(name) for name in commands]
     for field in fields:
         first = described(seen[0][field])
         assert all(described(p[field]) == first for p in seen), field
 
 
-@dataclasses.dataclass(frozen=True)
-class Toy:
+class Toy(msgspec.Struct, frozen=True):
     loud: Annotated[bool, typer.Option("--loud", help="Shout.")] = False
     times: Annotated[int, typer.Option("--times", help="How often.", metavar="N")] = 1
 

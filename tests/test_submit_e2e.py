@@ -10,7 +10,6 @@ idempotency-ref). ``violations`` stays empty: every request conforms to the spec
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
 import json
@@ -226,7 +225,7 @@ def flags(options: dict[str, Any], **groups: Any) -> dict[str, Any]:
     gathers them from the command line."""
     gathered: dict[str, Any] = {}
     for name, group in {"send": SendFlags, **groups}.items():
-        names = {f.name for f in dataclasses.fields(group)}
+        names = set(group.__struct_fields__)
         gathered[name] = group(**{k: v for k, v in options.items() if k in names})
         options = {k: v for k, v in options.items() if k not in names}
     return {**options, **gathered}

@@ -13,9 +13,10 @@ mistake in one is caught by the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 MULTI = "multi"
 BACKOFFICE = "backoffice"
@@ -256,8 +257,7 @@ OUTGOING_WIRE_TRANSFER_CREATE = _object(
 )
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(msgspec.Struct, frozen=True):
     """One kind of bulk submission."""
 
     name: str  # as typed on the command line, e.g. card-blocks

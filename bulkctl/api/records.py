@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from bulkctl.api.wire import credential_problem
 
@@ -98,14 +99,12 @@ def as_text(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class OperationStatusCount:
+class OperationStatusCount(msgspec.Struct, frozen=True):
     status: str | None
     count: int | None
 
 
-@dataclass(slots=True)
-class BulkProcess:
+class BulkProcess(msgspec.Struct):
     """One bulk process. ``raw`` is the object exactly as the API sent it."""
 
     raw: dict[str, Any]
@@ -141,8 +140,7 @@ class BulkProcess:
         return self.execution_finish if self.execution_finish is not None else self.execution_start
 
 
-@dataclass(slots=True)
-class BulkOperation:
+class BulkOperation(msgspec.Struct):
     raw: dict[str, Any]
     operation_id: str | None
     sequence: int | None
@@ -160,8 +158,7 @@ class BulkOperation:
         return f"seq:{self.sequence}" if self.sequence is not None else content_key(self.raw)
 
 
-@dataclass(frozen=True)
-class FailureGroup:
+class FailureGroup(msgspec.Struct, frozen=True):
     """Failed operations that share an ``errorCode``: how many, and one message as an example.
     ``error_code`` is the whole payload when it is not JSON naming one, None when empty."""
 
@@ -209,8 +206,7 @@ def group_failures(operations: Iterable[BulkOperation]) -> list[FailureGroup]:
     return [FailureGroup(c, counts[c], examples[c]) for c in ordered]
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """One page of a listing: records plus the server's total ``count`` (None when unusable)."""
 
     records: list[Any]
@@ -337,8 +333,7 @@ def parse_token(obj: Any) -> str:
     return token
 
 
-@dataclass(frozen=True, slots=True)
-class BulkSubmitted:
+class BulkSubmitted(msgspec.Struct, frozen=True):
     """The 201 answer of a submission endpoint: the new (or, for a repeated
     idempotency-ref, the existing) SUBMITTED bulk. ``raw`` is the object as sent."""
 

@@ -8,7 +8,8 @@ import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgspec
 
 from bulkctl.errors import BulkctlError, DeadlineReached, NetworkError
 from bulkctl.pacing.rates import format_seconds
@@ -21,13 +22,12 @@ RETRY_AFTER_CAP = 60.0
 NAMED_WAIT_MAX = 10.0**12  # seconds: a larger number still means "far ahead", never "now"
 
 
-@dataclass
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct):
     attempts: int = 4
     deadline: float = 120.0  # seconds for one logical request, its retries included
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random = msgspec.field(default_factory=random.Random)
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After, else full jitter."""
@@ -92,8 +92,7 @@ def on_retry_note(
         on_retry(f"{what}: {reason}; trying {left} more time{'s' if left != 1 else ''}")
 
 
-@dataclass
-class _Attempts:
+class _Attempts(msgspec.Struct):
     """The budget of one logical request: attempts, retry time, re-login and quota wait."""
 
     retry_until: float

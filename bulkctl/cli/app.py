@@ -11,9 +11,9 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
+import msgspec
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo
@@ -23,8 +23,7 @@ from bulkctl.cli.options import PROFILE_VALUES, Values, option
 from bulkctl.context import GlobalOptions
 
 
-@dataclass(frozen=True)
-class Lazy:
+class Lazy(msgspec.Struct, frozen=True):
     """A command known by its module (which defines ``command``) and its one-line help: the
     first paragraph of that function's docstring, on one line (a test keeps them equal)."""
 

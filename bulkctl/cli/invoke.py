@@ -5,8 +5,8 @@ Every command's typer function is one call::
 
     invoke(ctx, lambda c: parse(c, bulk_id=bulk_id, ...), run)
 
-and ``bound`` lets that function take a group of shared options (a dataclass from
-``bulkctl.cli.options``) as one parameter, each of its options declared once.
+and ``bound`` lets that function take a group of shared options (a msgspec Struct
+from ``bulkctl.cli.options``) as one parameter, each of its options declared once.
 """
 
 from __future__ import annotations
@@ -52,13 +52,14 @@ def invoke(
 
 def bound(command: Callable[..., None]) -> Callable[..., None]:
     """``command`` as typer should read it: each parameter typed as an option group (a
-    dataclass whose fields carry their ``typer.Option`` in ``Annotated``) is spread into its
+    msgspec Struct whose fields carry their ``typer.Option`` in ``Annotated``) is spread into its
     fields, so typer shows and parses each as its own option, in the group's order; the call
     gathers them back into one group. A shared option is declared once, in its group."""
-    import dataclasses
     import functools
     import inspect
     import typing
+
+    import msgspec
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     hints = typing.get_type_hints(command, include_extras=True)
@@ -66,20 +67,20 @@ def bound(command: Callable[..., None]) -> Callable[..., None]:
     parameters: list[inspect.Parameter] = []
     for parameter in inspect.signature(command).parameters.values():
         hint = hints.get(parameter.name, parameter.annotation)
-        if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+        if not (isinstance(hint, type) and issubclass(hint, msgspec.Struct)):
             parameters.append(parameter.replace(annotation=hint, kind=keyword))
             continue
         fields = typing.get_type_hints(hint, include_extras=True)
-        names = [f.name for f in dataclasses.fields(hint)]
+        names = list(hint.__struct_fields__)
         groups[parameter.name] = (hint, names)
         parameters += [
             inspect.Parameter(
                 f.name,
                 keyword,
-                default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default,
+                default=inspect.Parameter.empty if f.default is msgspec.NODEFAULT else f.default,
                 annotation=fields[f.name],
             )
-            for f in dataclasses.fields(hint)
+            for f in msgspec.structs.fields(hint)
         ]
 
     @functools.wraps(command)

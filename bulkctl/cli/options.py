@@ -9,9 +9,9 @@ the same way (``option(..., values=...)``), so the completion scripts find every
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
+import msgspec
 import typer
 
 from bulkctl.api.kinds import KIND_NAMES, MAX_ITEMS
@@ -41,8 +41,7 @@ DEFAULT_LIMIT = 20
 SHELLS = ("bash", "zsh", "fish")
 
 
-@dataclass(frozen=True)
-class Values:
+class Values(msgspec.Struct, frozen=True):
     """What Tab offers for an option's or argument's value; the completion scripts are
     generated from these. Given to typer as the parameter's parser, it passes text through
     unchanged, so the click parameter itself carries its completion values."""
@@ -143,8 +142,7 @@ def parse_mode(value: str) -> str:
     return name
 
 
-@dataclass
-class OutputChoice:
+class OutputChoice(msgspec.Struct):
     fmt: str
     fields: list[Field]
     header: bool
@@ -264,18 +262,16 @@ ConcurrencyOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class PagingFlags:
-    """How many rows, ``list``'s and ``operations``': ``check_paging(**vars(paging))``."""
+class PagingFlags(msgspec.Struct, frozen=True):
+    """How many rows, ``list``'s and ``operations``': ``check_paging(**asdict(paging))``."""
 
     limit: LimitOption = None
     offset: OffsetOption = 0
     all_records: AllOption = False
 
 
-@dataclass(frozen=True)
-class FormatFlags:
-    """Which format, ``list``'s and ``operations``': ``choose_output(**vars(format), ...)``."""
+class FormatFlags(msgspec.Struct, frozen=True):
+    """Which format, ``list``'s and ``operations``': ``choose_output(**asdict(format), ...)``."""
 
     output: OutputOption = None
     json_flag: JsonOption = False
@@ -285,10 +281,9 @@ class FormatFlags:
 NO_PAGING, NO_FORMAT = PagingFlags(), FormatFlags()
 
 
-@dataclass(frozen=True)
-class FleetFlags:
+class FleetFlags(msgspec.Struct, frozen=True):
     """Which profiles and identities, ``list``'s, ``summary``'s and ``watch``'s:
-    ``parse_fleet(ctx, **vars(fleet))`` (``bulkctl.lists.fleet``)."""
+    ``parse_fleet(ctx, **asdict(fleet))`` (``bulkctl.lists.fleet``)."""
 
     all_profiles: Annotated[
         bool,
@@ -390,8 +385,7 @@ BulkIdsArgument = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-@dataclass(frozen=True)
-class ActionFlags:
+class ActionFlags(msgspec.Struct, frozen=True):
     """The options every change of state takes (``bound`` spreads them into a command)."""
 
     yes: YesOption = False
@@ -434,8 +428,7 @@ JunitOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class SendFlags:
+class SendFlags(msgspec.Struct, frozen=True):
     """The options ``submit`` and ``rerun`` share, as typed: each declared here once, and
     ``bound`` spreads them into both commands. ``actions.sending.send_options`` checks them."""
 

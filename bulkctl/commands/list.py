@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+import msgspec
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
@@ -81,14 +82,14 @@ def parse(
     progress: str | None = None,
 ) -> ListOptions:
     """The arguments of ``list``, checked; a ``UsageError`` names the first wrong one."""
-    chosen = parse_fleet(ctx, **vars(fleet))
+    chosen = parse_fleet(ctx, **msgspec.structs.asdict(fleet))
     first = fleet_fields(chosen.by_profile, bool(chosen.identities))  # PROFILE, IDENTITY
     return ListOptions(
         statuses=parse_statuses(status, BULK_STATUSES),
-        wanted=check_paging(**vars(paging)),
+        wanted=check_paging(**msgspec.structs.asdict(paging)),
         offset=paging.offset,
         output=choose_output(
-            **vars(format),
+            **msgspec.structs.asdict(format),
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,

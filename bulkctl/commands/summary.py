@@ -8,10 +8,10 @@ summarises those bulks only (one GET each); ``--markdown`` then also has a row p
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
@@ -98,7 +98,7 @@ def parse(
         ),
         concurrency=check_concurrency(concurrency),
         bulk_ids=ids,
-        fleet=parse_fleet(ctx, **vars(fleet)),
+        fleet=parse_fleet(ctx, **msgspec.structs.asdict(fleet)),
         progress=parse_progress(progress),
     )
 
@@ -207,10 +207,10 @@ def narrowed(options: RenderOptions, rows: list[dict[str, Any]]) -> RenderOption
     tried = options
     for headers in ({}, *SHORT_HEADERS):
         fields = [
-            dataclasses.replace(f, header=headers.get(f.name, f.header)) for f in options.fields
+            msgspec.structs.replace(f, header=headers.get(f.name, f.header)) for f in options.fields
         ]
-        tried = dataclasses.replace(options, fields=fields)
-        plain = dataclasses.replace(tried, color=False)
+        tried = msgspec.structs.replace(options, fields=fields)
+        plain = msgspec.structs.replace(tried, color=False)
         if max(cells(line) for line in table_lines(rows, plain)) <= options.width:
             break
     return tried

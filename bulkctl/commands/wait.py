@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 
 from bulkctl.api.records import BULK_STATUSES
@@ -55,8 +56,7 @@ class WaitCommandOptions(WaitOptions):
     statuses: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class WaitFlags:
+class WaitFlags(msgspec.Struct, frozen=True):
     """``wait``'s options, as typed (``bound`` makes each a typer option)."""
 
     timeout: Annotated[

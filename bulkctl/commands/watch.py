@@ -14,11 +14,11 @@ before any request has succeeded exits 6 at once; later outages are ridden out.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
+import msgspec
 import typer
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
@@ -114,7 +114,7 @@ def parse(
             raise UsageError(
                 "--progress goes with watch without a BULK_ID: one bulk reads no pages"
             )
-        if parse_fleet(ctx, **vars(fleet)).active:
+        if parse_fleet(ctx, **msgspec.structs.asdict(fleet)).active:
             raise UsageError(
                 "a BULK_ID belongs to one profile: leave out -A, --profiles, --identities"
             )
@@ -131,7 +131,7 @@ def parse(
     return WatchOptions(
         interval=seconds,
         selection=selection,
-        fleet=parse_fleet(ctx, **vars(fleet)),
+        fleet=parse_fleet(ctx, **msgspec.structs.asdict(fleet)),
         progress=parse_progress(progress),
     )
 
@@ -318,14 +318,14 @@ def _listed(
             ctx, fleet, lambda c: _listed(c, selection, first=first), reading.fleet_mode()
         )
         return [
-            dataclasses.replace(b, raw={**member.tags(), **b.raw})
+            msgspec.structs.replace(b, raw={**member.tags(), **b.raw})
             for member, bulks in outcome.results
             for b in bulks
         ]
     client = ctx.client()
     policy = client.retry
     if first:
-        client.retry = dataclasses.replace(policy, attempts=1)
+        client.retry = msgspec.structs.replace(policy, attempts=1)
     try:
         with (
             read_progress(ctx, "bulks", mode=reading.mode, show=reading.show()) as progress,
@@ -378,7 +378,7 @@ class Details:
 
 # ITEMS repeats DONE's total: in a narrow table it goes before any column is cut (priority 0)
 WATCH_FIELDS: tuple[Field, ...] = tuple(
-    dataclasses.replace(f, priority=0) if f.name == "submittedItemsCount" else f
+    msgspec.structs.replace(f, priority=0) if f.name == "submittedItemsCount" else f
     for f in (*BULK_TABLE_FIELDS[:2], Field("done", "DONE", priority=6), *BULK_TABLE_FIELDS[2:])
 )
 

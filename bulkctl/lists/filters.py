@@ -10,8 +10,9 @@ bidi characters of ``bulkctl.safetext.HIDDEN``, so ``/tr\u200bansfers`` is ``/tr
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.cli.options import parse_duration, parse_mode
@@ -46,8 +47,7 @@ def parse_when(value: str, now: float, what: str) -> float:
     return moment.timestamp()
 
 
-@dataclass(frozen=True)
-class BulkFilter:
+class BulkFilter(msgspec.Struct, frozen=True):
     operation: str | None = None
     mode: str | None = None
     since_ms: float | None = None

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from bulkctl.auth import Reauthenticator
 from bulkctl.cli.options import OutputChoice
 from bulkctl.config import (
@@ -97,13 +99,12 @@ def worst_exit_code(codes: Iterable[int]) -> int:
     return max(present, default=ExitCode.OK)
 
 
-@dataclass
-class Kept:
+class Kept(msgspec.Struct):
     """What one command keeps across its runs of a fleet (watch's polls): the fixes said,
     and each identity's token, kept in memory for the command as issue 23 asks."""
 
-    said: set[str] = field(default_factory=set)
-    tokens: dict[tuple[str | None, str, str], str] = field(default_factory=dict)
+    said: set[str] = msgspec.field(default_factory=set)
+    tokens: dict[tuple[str | None, str, str], str] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,7 @@ def parse_fleet(
     return fleet
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(msgspec.Struct, frozen=True):
     """One reading of a fleet: a profile, an identity, or an identity of a profile."""
 
     profile: str | None = None
@@ -174,8 +174,7 @@ class Member:
         return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass
-class Failure:
+class Failure(msgspec.Struct):
     member: Member
     exit_code: int
     message: str
@@ -198,12 +197,11 @@ class Failure:
         }
 
 
-@dataclass
-class Outcome(Generic[T]):
+class Outcome(msgspec.Struct, Generic[T]):
     """What a fleet run read (member, result) in the fleet's order, and what failed."""
 
-    results: list[tuple[Member, T]] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
+    results: list[tuple[Member, T]] = msgspec.field(default_factory=list)
+    failures: list[Failure] = msgspec.field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -217,10 +215,10 @@ def member_context(ctx: Context, name: str | None) -> Context:
     """A Context of its own for profile ``name`` (None: the one in force): its settings,
     client and pacing; never a prompt, and quiet (a member's trouble is its one line)."""
     if name is None:
-        options = dataclasses.replace(ctx.options, no_input=True, quiet=True)
+        options = msgspec.structs.replace(ctx.options, no_input=True, quiet=True)
         return dataclasses.replace(ctx, options=options, _client=None)
     env = {k: v for k, v in ctx.env.items() if k not in PER_PROFILE_ENV}
-    options = dataclasses.replace(
+    options = msgspec.structs.replace(
         ctx.options, profile=name, base_url=None, no_input=True, quiet=True
     )
     return dataclasses.replace(ctx, env=env, options=options, _resolved=None, _client=None)
@@ -307,15 +305,14 @@ def _check_no_prompt(settings: Any) -> None:
         )
 
 
-@dataclass
-class _Reports:
+class _Reports(msgspec.Struct):
     """A fleet's failures on stderr, a line each as they come (a transient progress line is
     cleared first); a fix, indented under the first failure it fixes, is said once however
     many members share it."""
 
     progress: ReadProgress
-    said: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    said: set[str] = msgspec.field(default_factory=set)
+    lock: threading.Lock = msgspec.field(default_factory=threading.Lock)
 
     def failed(self, failure: Failure) -> None:
         with self.lock:

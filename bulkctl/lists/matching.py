@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Protocol
+
+import msgspec
 
 from bulkctl.api.records import BulkProcess
 from bulkctl.context import Context
@@ -30,15 +31,14 @@ class BulkSelection(Protocol):
     def filters(self) -> BulkFilter: ...
 
 
-@dataclass
-class Selection:
+class Selection(msgspec.Struct):
     """A selection of bulks on its own, for commands that do not render a listing."""
 
     statuses: list[str]
     wanted: int | None = None
     offset: int = 0
     concurrency: int | None = None
-    filters: BulkFilter = field(default_factory=BulkFilter)
+    filters: BulkFilter = msgspec.field(default_factory=BulkFilter)
 
 
 @contextmanager

@@ -29,8 +29,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from bulkctl.api.records import INT32_MAX, Page
 
@@ -118,8 +119,7 @@ def _resumed(first: Any, rest: Generator[Any, None, None]) -> Generator[Any, Non
         rest.close()
 
 
-@dataclass
-class PagingReport:
+class PagingReport(msgspec.Struct):
     """What happened while paging, for warnings and ``--strict``."""
 
     requests: int = 0
@@ -127,8 +127,8 @@ class PagingReport:
     shrank_to: int | None = None
     stopped: str | None = None  # why paging stopped early, when it did
     unread: bool = False  # a stream the output did not need was never asked for
-    totals: list[int | None] = field(default_factory=list)
-    unordered: list[int] = field(default_factory=list)  # merged streams not newest first
+    totals: list[int | None] = msgspec.field(default_factory=list)
+    unordered: list[int] = msgspec.field(default_factory=list)  # merged streams not newest first
 
     def order_note(self, labels: Sequence[str]) -> str | None:
         """Which merged streams kept the server's order because their ids did not sort."""
@@ -162,8 +162,7 @@ class PagingReport:
         self.shrank_to = after if self.shrank_to is None else min(self.shrank_to, after)
 
 
-@dataclass
-class Stream:
+class Stream(msgspec.Struct):
     """One server-side listing (one status filter) to read from ``offset``."""
 
     fetch: FetchPage

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from bulkctl.errors import UsageError
 
@@ -25,8 +26,7 @@ STATUS_STYLES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(msgspec.Struct, frozen=True):
     """One column: the API's field name, a header for tables, and how to show the value."""
 
     name: str
@@ -223,8 +223,7 @@ def check_format(fmt: str) -> str:
 # -- value formatting -------------------------------------------------------------------------
 
 
-@dataclass
-class RenderOptions:
+class RenderOptions(msgspec.Struct):
     fmt: str
     fields: Sequence[Field]
     header: bool = True

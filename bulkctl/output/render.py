@@ -159,7 +159,7 @@ def render_record(record: dict[str, Any], options: RenderOptions, out: TextIO) -
 def render_failures(groups: Sequence[FailureGroup], options: RenderOptions, out: TextIO) -> int:
     """Failed operations grouped by errorCode, in ``options.fmt`` with ``FAILURE_FIELDS``
     (``options.fields`` is ignored); returns how many groups were written."""
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     shown = replace(options, fields=FAILURE_FIELDS, whole_objects=False)
     return render((g.as_record() for g in groups), shown, out)

@@ -27,9 +27,10 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
 
 from bulkctl.errors import StorageError
 from bulkctl.pacing.learner import PROBE_CAP, PROBE_FIRST, Learner, QuotaLearner
@@ -95,8 +96,7 @@ class QuotaWaitTooLong(Exception):
         super().__init__(self.message)
 
 
-@dataclass(frozen=True)
-class PaceUsage:
+class PaceUsage(msgspec.Struct, frozen=True):
     """Requests started within the last ``seconds`` (all processes), and the limit in force."""
 
     started: int

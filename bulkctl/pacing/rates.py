@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from bulkctl.errors import UsageError
 
@@ -23,8 +24,7 @@ def format_seconds(seconds: float) -> str:
     return f"{math.ceil(seconds - 0.01)}s"
 
 
-@dataclass(frozen=True, order=True)
-class Window:
+class Window(msgspec.Struct, frozen=True, order=True):
     """At most ``limit`` request starts within any ``seconds``."""
 
     seconds: float

@@ -15,9 +15,10 @@ import time
 from array import array
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from bulkctl.errors import UnsafePath
 from bulkctl.pacing.rates import MAX_ENTRIES, Window
@@ -39,8 +40,7 @@ WINDOW = struct.Struct("<I d d")  # limit, seconds, expires (wall time)
 MAX_STATE_BYTES = 1 << 20  # a larger file is not ours: start afresh
 
 
-@dataclass
-class _Record:
+class _Record(msgspec.Struct):
     starts: list[float]
     blocked_until: float
     learned: dict[Window, float]  # a window learned from an answer -> when it expires

@@ -16,12 +16,13 @@ What a round costs (the API's quota is 100 requests a minute and 1,000 an hour):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
 
 from bulkctl.api.records import BULK_STATUSES, BulkProcess
 from bulkctl.context import Context
@@ -213,7 +214,7 @@ class Poller:
         policy = client.retry
         if self.fail_unreachable and not self.succeeded:
             # before any success a refused connection is not retried: it ends the command
-            client.retry = dataclasses.replace(policy, attempts=1)
+            client.retry = msgspec.structs.replace(policy, attempts=1)
         try:
             result = call()
         except TRANSIENT_ERRORS as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import msgspec
 import typer
 
 from bulkctl.api.records import INT32_MAX, OPERATION_STATUSES, BulkOperation, group_failures
@@ -85,10 +86,10 @@ def parse(
         bulk_id=bulk_id,
         statuses=statuses,
         sequence=sequence,
-        wanted=check_paging(**vars(paging)),
+        wanted=check_paging(**msgspec.structs.asdict(paging)),
         offset=min(paging.offset, INT32_MAX),
         output=choose_output(
-            **vars(format),
+            **msgspec.structs.asdict(format),
             fields_spec=fields,
             header=not no_header,
             stdout_tty=ctx.stdout_tty,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 
 from bulkctl.actions import refuse_unconfirmable
@@ -43,8 +44,7 @@ class RerunOptions:
     progress: str | None = None  # --progress of the reading: live, plain, none; None: chosen
 
 
-@dataclass(frozen=True)
-class RerunFlags:
+class RerunFlags(msgspec.Struct, frozen=True):
     """Which operations to rerun, and where the items go, as typed."""
 
     failed: Annotated[

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from bulkctl.api.records import BulkProcess, FailureGroup, group_failures
@@ -228,7 +228,7 @@ def _failure_parts(
     if not groups:
         return [Text(""), Text("no failed operations listed")]
     table = io.StringIO()
-    render_failures(groups[:GROUPS_SHOWN], dataclasses.replace(options, fields=()), table)
+    render_failures(groups[:GROUPS_SHOWN], msgspec.structs.replace(options, fields=()), table)
     lines: list[Any] = [Text(""), Text(failures_heading(read, total))]
     lines.append(Text.from_ansi(table.getvalue().rstrip("\n"), no_wrap=True))
     if len(groups) > GROUPS_SHOWN:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 import typer
 
 from bulkctl.cli.invoke import bound, invoke
@@ -36,8 +37,7 @@ class ServeOptions:
     log: bool = False
 
 
-@dataclass(frozen=True)
-class ServeFlags:
+class ServeFlags(msgspec.Struct, frozen=True):
     """``emulator serve``'s options, as typed (``bound`` makes each a typer option)."""
 
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1"
@@ -115,7 +115,7 @@ def parse(ctx: Context, *, flags: ServeFlags = NO_SERVE_FLAGS) -> ServeOptions:
         raise UsageError(f"--quota: {exc}") from exc
     if flags.slow_body < 0:
         raise UsageError(f"--slow-body cannot be negative (got {flags.slow_body})")
-    options = ServeOptions(**{**vars(flags), "quota": windows})
+    options = ServeOptions(**{**msgspec.structs.asdict(flags), "quota": windows})
     for name, rate in (
         ("--fail-rate", options.fail_rate),
         ("--throttle-rate", options.throttle_rate),
