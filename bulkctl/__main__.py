@@ -135,7 +135,12 @@ def console() -> None:
     handler done, nothing is left for that teardown to do. ``main`` itself stays an
     ordinary function for the tests that run it in-process."""
     import atexit
+    import gc
 
+    # start-up only makes what lives as long as the process (modules, classes, the command
+    # line): the collector would scan it again and again for nothing. ``invoke`` turns it
+    # back on once the command's modules are loaded, those objects frozen out of its scans.
+    gc.disable()
     status: list[int] = []
     atexit.register(_leave, status)  # registered first: it runs last, after every other
     try:

@@ -57,3 +57,37 @@ def test_a_long_listing_into_a_pipe_arrives_whole() -> None:
     assert result.code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2500
     assert result.stdout.endswith("}\n")
+
+
+GC_PROBE = """
+import gc, sys
+import bulkctl.cli.invoke as invoking
+import bulkctl.__main__ as entry
+
+start = invoking.invoke
+
+def invoke(typer_ctx, parse, run, **kwargs):
+    def observed(ctx, options):
+        collections = sum(s["collections"] for s in gc.get_stats()) - before
+        sys.stderr.write(f"gc {gc.isenabled()} {gc.get_freeze_count() > 1000} {collections}\\n")
+        return run(ctx, options)
+    return start(typer_ctx, parse, observed, **kwargs)
+
+invoking.invoke = invoke  # the command modules, loaded later, take this one
+sys.argv = ["bulkctl", "--profile", "demo", "list", "-n", "3", "--jsonl"]
+before = sum(s["collections"] for s in gc.get_stats())
+entry.console()
+"""
+
+
+def test_the_collector_is_off_during_start_up_and_on_when_the_command_runs() -> None:
+    """Start-up (typer, the command's modules) collects nothing; the command runs with the
+    collector on, what start-up made frozen out of its scans (a watch runs for hours)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("gc "))
+    assert line.split()[1:3] == ["True", "True"], line
+    assert int(line.split()[3]) <= 3, line  # since console() began; without the pause: about ten

@@ -11,6 +11,7 @@ from ``bulkctl.cli.options``) as one parameter, each of its options declared onc
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,9 @@ def invoke(
     """Run one command; always ends in ``typer.Exit`` with the command's exit code. A
     SIGTERM held while it started is raised before ``run``, or, with ``reports``, by ``run``
     once its report can be written (``bulkctl.waiting.wait.reports_on_exit``)."""
+    if not gc.isenabled():  # the console script's start-up is over (``bulkctl.__main__``)
+        gc.freeze()
+        gc.enable()
     options = typer_ctx.obj if isinstance(typer_ctx.obj, GlobalOptions) else GlobalOptions()
     ctx = Context.from_process(options)
     try:
