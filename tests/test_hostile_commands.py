@@ -206,6 +206,8 @@ def run_for_a_while(base: str, *args: str, seconds: float = 3) -> tuple[str, str
         stderr=subprocess.PIPE,
         env={**os.environ, **logged_in(base)},
         text=True,
+        # a pytest started in the background ignores SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         out, err = proc.communicate(timeout=seconds)
