@@ -15,7 +15,9 @@ reported as medians of the wall time and of the CPU time (user + system) each pr
 * the client runs with httpx's own command-line module kept out (``LEAN``), as bulkctl keeps
   it out (``bulkctl/__init__.py``) and as an install without click has it: here click comes
   with the test tools, and a plain script would pay for importing click, rich and pygments,
-  which is this environment's cost, not a client's. The plain script is shown beside, for scale;
+  which is this environment's cost, not a client's;
+* beside the client, for scale, the same client as the command of a minimal typer app
+  (``IN_TYPER``): what the chosen stack adds to the very same work, in the same rounds;
 * one page (``list --limit 100 --jsonl``) against the client reading one page;
 * ``bulkctl --version`` and ``bulkctl list --help`` against a minimal typer app of two
   commands with an eager ``--version`` callback (``--version`` and ``SUBCOMMAND --help``);
@@ -41,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,6 +119,25 @@ with httpx.Client(base_url=base_url, headers=headers, limits=httpx.Limits(max_co
 # httpx imports its command-line client (click, rich, pygments) when click is installed, as
 # the test tools install it here; bulkctl keeps it out, and so does the anchor
 LEAN = "import sys\nsys.modules['httpx._main'] = None\n" + HAND_WRITTEN
+
+
+def _in_typer(client: str) -> str:
+    """``client`` as the command of a minimal typer app (with a second command, so that it is
+    a group, as bulkctl is): the same work, and what typer adds to it."""
+    body = client.split("pages = int(sys.argv[4]) if len(sys.argv) > 4 else None", 1)[1]
+    body = body.split("\n", 1)[1]  # the rest of that line: its comment
+    return (
+        "import sys\nsys.modules['httpx._main'] = None\n"
+        "import json\nfrom concurrent.futures import ThreadPoolExecutor\n\nimport httpx\n"
+        "import typer\n\napp = typer.Typer(add_completion=False)\n\n\n@app.command()\n"
+        "def listing(base_url: str, api_key: str, token: str, pages: int = 0) -> None:\n"
+        "    pages = pages or None\n"
+        + textwrap.indent(body, "    ")
+        + "\n\n@app.command()\ndef other() -> None:\n    pass\n\n\napp()\n"
+    )
+
+
+IN_TYPER = _in_typer(HAND_WRITTEN)
 
 
 def bulkctl() -> list[str]:
@@ -244,7 +266,7 @@ def speed_rows(
         theirs, theirs_cpu = speed[f"hand_{key}"]
         for who in ("bulkctl", "baseline") if baseline is not None else ("bulkctl",):
             ours, ours_cpu = speed[f"{who}_{key}"]
-            plain, _ = speed[f"plain_{key}"]
+            typed, _ = speed[f"typer_{key}"]
             ratio = ours / theirs
             cpu = (
                 ""
@@ -260,7 +282,7 @@ def speed_rows(
                     f"{ours:.3f} s",
                     cpu_text(ours_cpu),
                     f"{ratio:.2f}x the hand-written client ({theirs:.3f} s{cpu}); "
-                    f"{ours / plain:.2f}x it loading httpx's CLI ({plain:.3f} s)",
+                    f"{ours / typed:.2f}x it in a minimal typer app ({typed:.3f} s)",
                     verdict if who == "bulkctl" else "",
                 )
             )
@@ -352,14 +374,18 @@ def main() -> int:
         minimal.write_text(MINIMAL_APP)
         client = Path(tmp) / "hand_written.py"
         client.write_text(LEAN)
-        plain = Path(tmp) / "plain.py"
-        plain.write_text(HAND_WRITTEN)
+        in_typer = Path(tmp) / "in_typer.py"
+        in_typer.write_text(IN_TYPER)
         with emulator(args.bulks, args.latency_ms) as url:
             env = run_env(url)
             by_hand = [sys.executable, str(client), url, API_KEY, TOKEN]
             sides: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
                 "hand": (by_hand, env, ["1"]),
-                "plain": ([sys.executable, str(plain), url, API_KEY, TOKEN], env, ["1"]),
+                "typer": (
+                    [sys.executable, str(in_typer), "listing", url, API_KEY, TOKEN],
+                    env,
+                    ["--pages", "1"],
+                ),
                 "bulkctl": (bulkctl(), env, []),
             }
             if baseline is not None:  # both run from source, alike
@@ -368,7 +394,7 @@ def main() -> int:
             measures: dict[str, Measure] = {}
             firsts: dict[str, Measure] = {}  # short samples (the rest is not read): 3x as many
             for who, (command, side_env, one) in sides.items():
-                if who not in ("hand", "plain"):
+                if who not in ("hand", "typer"):
                     every = [*command, "list", "--all", "--jsonl"]
                     every += ["--concurrency", str(args.concurrency)]
                     page = [*command, "list", "--limit", "100", "--jsonl"]
