@@ -149,6 +149,12 @@ def console() -> None:
         code = exc.code
         status.append(code if isinstance(code, int) else 0 if code is None else 1)
         raise
+    except KeyboardInterrupt:  # Ctrl-C while typer and the command's modules still load
+        from bulkctl.errors import ExitCode
+
+        print("bulkctl: interrupted", file=sys.stderr)
+        status.append(ExitCode.INTERRUPTED)
+        raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def _leave(status: list[int]) -> None:

@@ -91,3 +91,28 @@ def test_the_collector_is_off_during_start_up_and_on_when_the_command_runs() -> 
     line = next(x for x in proc.stderr.splitlines() if x.startswith("gc "))
     assert line.split()[1:3] == ["True", "True"], line
     assert int(line.split()[3]) <= 3, line  # since console() began; without the pause: about ten
+
+
+EARLY_CTRL_C = """
+import sys
+import bulkctl.__main__ as entry
+
+class CtrlC:
+    '''Ctrl-C pressed while typer loads, before the command's own handler is in place.'''
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["bulkctl", "--profile", "demo", "list"]
+entry.console()
+"""
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line_and_exit_130() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", EARLY_CTRL_C], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "bulkctl: interrupted\n"
