@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkctl.api.records import Page
-from bulkctl.lists.paging import MAX_REQUESTS, STALE_PAGES, UNKNOWN_COUNT_MAX_REQUESTS, Pager
+from bulkctl.lists.paging import (
+    MAX_REQUESTS,
+    PAGES_AHEAD,
+    STALE_PAGES,
+    UNKNOWN_COUNT_MAX_REQUESTS,
+    Pager,
+)
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,62 @@ def test_a_small_page_repeated_under_a_huge_count_stops_quickly(concurrency: int
         ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
     assert len(ids) == 8
     assert pager.report.stopped == "the server kept answering records already seen"
-    assert pager.report.requests <= 1 + STALE_PAGES + 8
+    # an early stop costs at most the pages planned ahead of the reader
+    assert pager.report.requests <= 1 + STALE_PAGES + PAGES_AHEAD * 8
+
+
+def test_a_slow_oldest_page_holds_the_output_but_not_the_workers() -> None:
+    """The page the reader waits for is the slowest: the other workers go on to the pages
+    after it (up to PAGES_AHEAD per worker), and never more than ``concurrency`` at once."""
+    concurrency = 2
+    lock = threading.Condition()
+    started: list[int] = []
+    running = [0, 0]  # now, most at once
+    head_saw = []
+
+    def fetch(offset: int, limit: int) -> Page:
+        with lock:
+            started.append(offset)
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+            lock.notify_all()
+            if offset == 100:  # the oldest page of the concurrent part: the slowest
+                ahead = PAGES_AHEAD * concurrency - 1
+                lock.wait_for(lambda: len(started) - 2 >= ahead, timeout=10)
+                head_saw.append(len(started) - 2)
+            running[0] -= 1
+        rows = [Rec(str(i)) for i in range(offset, min(offset + limit, 1000))]
+        return Page(rows, 1000, len(rows))
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        pager = Pager(concurrency=concurrency, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert ids == [str(i) for i in range(1000)]
+    # while the oldest page was answered, the other worker fetched every page planned after it
+    assert head_saw == [PAGES_AHEAD * concurrency - 1]
+    assert running[1] == concurrency
+    assert pager.report.requests == 10 == len(started)
+
+
+def test_pages_planned_past_an_early_stop_are_never_sent_nor_counted() -> None:
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    def fetch(offset: int, limit: int) -> Page:
+        with lock:
+            sent.append(offset)
+        if offset >= 300:  # the list ends early: a short page under a count of 10,000
+            time.sleep(0.05)
+            return Page([], 10_000, 0)
+        rows = [Rec(str(i)) for i in range(offset, offset + limit)]
+        return Page(rows, 10_000, len(rows))
+
+    # one worker for a window of four pages: those it has not reached wait in its queue
+    with ThreadPoolExecutor(1) as pool:
+        pager = Pager(concurrency=2, key=lambda r: r.bulk_id, pool=pool)
+        ids = [r.bulk_id for r in pager.read([fetch], offset=0, wanted=None)]
+    assert ids == [str(i) for i in range(300)]
+    assert pager.report.requests == len(sent)
 
 
 def test_new_records_for_ever_under_a_huge_count_are_capped() -> None:

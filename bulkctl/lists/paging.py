@@ -14,8 +14,12 @@ records leave a status filter (everything after shifts up). The invariants kept 
 * every listing ends, whatever the server says: requests are bounded, empty pages and
   pages that add nothing new stop it.
 
-Pages are fetched concurrently (a sliding window of ``concurrency`` requests) and
-yielded as soon as they and every page before them have arrived, so output streams.
+Pages are fetched concurrently (``concurrency`` requests at a time, and up to
+``PAGES_AHEAD`` pages per worker planned ahead of the reader, so that a slow page holds up
+the output but not the workers) and yielded as soon as they and every page before them
+have arrived, so output streams. A listing that stops early (a server that repeats itself,
+a short page, a shrinking count) drops the pages planned past the stop: those not yet
+sent are never sent, so it costs at most ``PAGES_AHEAD * concurrency`` requests more.
 
 Several streams (one a status filter) are read one after another, or merged into one
 newest-first list (``merge_by``): the API and its emulator list each status newest first,
@@ -40,6 +44,10 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 100
 STALE_PAGES = 3  # consecutive pages adding nothing new: the server repeats itself
+# pages per worker planned ahead of the reader: with one, the workers waited whenever the
+# oldest page was the slowest (6.3 of 8 requests in flight on average, against the
+# emulator at 20 ms); with two they keep busy
+PAGES_AHEAD = 2
 UNKNOWN_COUNT_MAX_REQUESTS = 10_000
 MAX_REQUESTS = 10_000  # per listing, all streams together: the API's daily quota
 CAPPED = (
@@ -377,14 +385,16 @@ class Pager:
     def _concurrent(
         self, stream: Stream, start: int, end: int, step: int
     ) -> Generator[tuple[int, int, Page], None, None]:
-        """Pages from ``start`` to ``end`` fetched with a sliding window, yielded in order;
-        planned lazily and never more than the stream's request budget."""
+        """Pages from ``start`` to ``end`` fetched with a sliding window of ``PAGES_AHEAD``
+        pages per worker, yielded in order; planned lazily and never more than the stream's
+        request budget. Pages planned but not yet sent when the reader stops are never sent,
+        nor counted."""
         assert self.pool is not None
         plan = iter(range(start, min(end, INT32_MAX + 1), step))
         pending: list[tuple[int, int, Future[Page]]] = []
         try:
             while True:
-                while len(pending) < self.concurrency and stream.left > 0:
+                while len(pending) < PAGES_AHEAD * self.concurrency and stream.left > 0:
                     o = next(plan, None)
                     if o is None:
                         break
@@ -398,7 +408,9 @@ class Pager:
                 yield o, lim, future.result()
         finally:
             for _, _, future in pending:
-                future.cancel()
+                if future.cancel():  # still queued: never sent
+                    stream.left += 1
+                    self.report.requests -= 1
 
     def _sequential(
         self, stream: Stream, offset: int, remaining: int | None, base: int | None
