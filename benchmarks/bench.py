@@ -17,7 +17,9 @@ reported as medians of the wall time and of the CPU time (user + system) each pr
   with the test tools, and a plain script would pay for importing click, rich and pygments,
   which is this environment's cost, not a client's;
 * beside the client, for scale, the same client as the command of a minimal typer app
-  (``IN_TYPER``): what the chosen stack adds to the very same work, in the same rounds;
+  (``IN_TYPER``): what the chosen stack adds to the very same work, in the same rounds; for
+  the first row also that app without the TLS context its client builds (bulkctl builds
+  none for ``http://``): typer's start-up alone;
 * one page (``list --limit 100 --jsonl``) against the client reading one page;
 * ``bulkctl --version`` and ``bulkctl list --help`` against a minimal typer app of two
   commands with an eager ``--version`` callback (``--version`` and ``SUBCOMMAND --help``);
@@ -138,6 +140,12 @@ def _in_typer(client: str) -> str:
 
 
 IN_TYPER = _in_typer(HAND_WRITTEN)
+# the same app without the TLS context its client builds (bulkctl builds none for http://):
+# typer's start-up alone, for the first row
+IN_TYPER_NO_TLS = IN_TYPER.replace(
+    "limits=httpx.Limits(max_connections=8))",
+    "limits=httpx.Limits(max_connections=8), verify=False)",
+)
 
 
 def bulkctl() -> list[str]:
@@ -267,6 +275,8 @@ def speed_rows(
         for who in ("bulkctl", "baseline") if baseline is not None else ("bulkctl",):
             ours, ours_cpu = speed[f"{who}_{key}"]
             typed, _ = speed[f"typer_{key}"]
+            bare = speed.get(f"typer_no_tls_{key}", (None, None))[0]
+            without = "" if bare is None else f", {ours / bare:.2f}x it without TLS ({bare:.3f} s)"
             ratio = ours / theirs
             cpu = (
                 ""
@@ -282,7 +292,7 @@ def speed_rows(
                     f"{ours:.3f} s",
                     cpu_text(ours_cpu),
                     f"{ratio:.2f}x the hand-written client ({theirs:.3f} s{cpu}); "
-                    f"{ours / typed:.2f}x it in a minimal typer app ({typed:.3f} s)",
+                    f"{ours / typed:.2f}x it in a minimal typer app ({typed:.3f} s{without})",
                     verdict if who == "bulkctl" else "",
                 )
             )
@@ -376,6 +386,8 @@ def main() -> int:
         client.write_text(LEAN)
         in_typer = Path(tmp) / "in_typer.py"
         in_typer.write_text(IN_TYPER)
+        no_tls = Path(tmp) / "in_typer_no_tls.py"
+        no_tls.write_text(IN_TYPER_NO_TLS)
         with emulator(args.bulks, args.latency_ms) as url:
             env = run_env(url)
             by_hand = [sys.executable, str(client), url, API_KEY, TOKEN]
@@ -404,6 +416,8 @@ def main() -> int:
                 measures[f"{who}_listing"] = partial(timed, every, side_env)
                 measures[f"{who}_one_page"] = partial(timed, page, side_env)
                 firsts[f"{who}_first_row"] = partial(first_row, every, side_env)
+            bare = [sys.executable, str(no_tls), "listing", url, API_KEY, TOKEN]
+            firsts["typer_no_tls_first_row"] = partial(first_row, bare, env)
             speed = interleaved(args.list_runs, **measures)
             speed |= interleaved(3 * args.list_runs, **firsts)
         rows = speed_rows(speed, baseline, args.bulks)
