@@ -146,6 +146,7 @@ IN_TYPER_NO_TLS = IN_TYPER.replace(
     "limits=httpx.Limits(max_connections=8))",
     "limits=httpx.Limits(max_connections=8), verify=False)",
 )
+assert IN_TYPER_NO_TLS != IN_TYPER, "the client's httpx.Client line changed: update the variant"
 
 
 def bulkctl() -> list[str]:
